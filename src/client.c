@@ -1,0 +1,496 @@
+/* client.c - the client's push dataplane and session timers.
+ *
+ *   tun_rx: TUN -> bounded outbound queue
+ *   udp_tx: outbound queue -> seal -> sendmmsg to the gateway
+ *   udp_rx: recvmmsg -> validate -> open -> bounded inject queue
+ *           (and handshake responses)
+ *   tun_tx: inject queue -> TUN
+ * The main thread runs the timers: handshake retries with backoff, rekey,
+ * keepalives, dead-gateway detection, and the stats line. */
+#include "client.h"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "handshake.h"
+#include "log.h"
+#include "queue.h"
+#include "session.h"
+#include "stats.h"
+#include "tun.h"
+#include "udp.h"
+
+#define BATCH 64
+#define POOL_PKTS 4096
+#define OUT_QUEUE_PKTS 1024
+#define INJECT_QUEUE_PKTS 1024
+#define HS_RETRY_MIN_NS (1 * SEC_NS)
+#define HS_RETRY_MAX_NS (8 * SEC_NS)
+/* Silence from the gateway beyond keepalive + this means it is gone. */
+#define DEAD_AFTER_EXTRA_NS (5 * SEC_NS)
+
+struct client_stats {
+	counter_t tun_rx_packets, tun_rx_bytes, tun_tx_packets, tun_tx_bytes;
+	counter_t udp_tx_datagrams, udp_tx_bytes, udp_rx_datagrams, udp_rx_bytes;
+	counter_t dropped_due_to_mtu, malformed_drops, auth_fail_drops, replay_drops;
+	counter_t handshakes, no_session_drops;
+	struct lat_hist tun_to_udp, udp_to_tun;
+};
+
+struct client {
+	struct client_conf conf;
+	struct pool *pool;
+	struct tun tun;
+	int udp;
+	union endpoint server;
+	struct session sess;
+	struct pktq outq, injq;
+	atomic_bool stop;
+	struct client_stats st;
+
+	pthread_mutex_t hs_lock; /* the handshake in flight and what it set up */
+	struct noise_hs hs;
+	bool hs_pending;
+	uint64_t hs_sent_ns, hs_retry_ns;
+	bool tun_ready;
+	uint32_t addr4;
+	uint8_t prefix4;
+	uint16_t mtu;
+
+	atomic_uint_least64_t last_rx_ns, last_tx_ns, session_start_ns;
+	uint64_t last_keepalive_ns;
+};
+
+static void hex_id(char out[33], const uint8_t id[WIRE_ID_LEN])
+{
+	sodium_bin2hex(out, 33, id, WIRE_ID_LEN);
+}
+
+static void count_tx(struct client *c, size_t n, size_t bytes)
+{
+	ctr_add(&c->st.udp_tx_datagrams, n);
+	ctr_add(&c->st.udp_tx_bytes, bytes);
+	atomic_store(&c->last_tx_ns, now_ns());
+}
+
+static void send_keepalive(struct client *c, uint64_t now)
+{
+	struct pkt *k;
+	if (pool_get(c->pool, &k, 1) != 1)
+		return;
+	if (session_seal(&c->sess, &k, 1, WIRE_KEEPALIVE, now) == 1 &&
+	    udp_send_one(c->udp, k->data, k->len, &c->server) == 0)
+		count_tx(c, 1, k->len);
+	pool_put(c->pool, &k, 1);
+	c->last_keepalive_ns = now;
+}
+
+/* Sends a new HS_INIT; prev_id names the session to rekey, or NULL. */
+static void start_handshake(struct client *c, const uint8_t *prev_id, uint64_t now)
+{
+	uint8_t out[HS_INIT_DGRAM_LEN];
+	struct hs_init in = { 0 };
+	hs_timestamp(in.timestamp);
+	if (prev_id)
+		memcpy(in.prev_id, prev_id, WIRE_ID_LEN);
+
+	pthread_mutex_lock(&c->hs_lock);
+	noise_wipe(&c->hs);
+	if (hs_write_init(&c->hs, c->conf.priv, c->conf.server_pub, &in, NULL, out) != 0) {
+		pthread_mutex_unlock(&c->hs_lock);
+		LOGE("msg=\"cannot build a handshake: the server public key is invalid\"");
+		return;
+	}
+	c->hs_pending = true;
+	c->hs_sent_ns = now;
+	c->hs_retry_ns = c->hs_retry_ns ? c->hs_retry_ns * 2 : HS_RETRY_MIN_NS;
+	if (c->hs_retry_ns > HS_RETRY_MAX_NS)
+		c->hs_retry_ns = HS_RETRY_MAX_NS;
+	pthread_mutex_unlock(&c->hs_lock);
+	if (udp_send_one(c->udp, out, sizeof(out), &c->server) == 0)
+		count_tx(c, 1, sizeof(out));
+}
+
+static int setup_tun_for(struct client *c, const struct hs_resp *r)
+{
+	if (c->tun_ready && r->addr4 == c->addr4 && r->prefix4 == c->prefix4 && r->mtu == c->mtu)
+		return 0;
+	if (r->mtu < MTU_MIN || r->mtu > MTU_MAX || r->prefix4 > 32) {
+		LOGE("msg=\"gateway sent unusable parameters\" mtu=%u prefix=%u", r->mtu, r->prefix4);
+		return -1;
+	}
+	if (tun_configure(&c->tun, r->addr4, r->prefix4, r->mtu) != 0)
+		return -1;
+	for (size_t i = 0; i < c->conf.nroutes; i++)
+		tun_add_route4(&c->tun, c->conf.routes[i].net, c->conf.routes[i].prefix);
+	c->addr4 = r->addr4;
+	c->prefix4 = r->prefix4;
+	c->mtu = r->mtu;
+	c->tun_ready = true;
+	return 0;
+}
+
+static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
+{
+	struct hs_resp r;
+	uint8_t send_key[32], recv_key[32];
+	char id[33];
+
+	pthread_mutex_lock(&c->hs_lock);
+	if (!c->hs_pending || hs_read_resp(&c->hs, pk->data, pk->len, &r, send_key, recv_key) != 0) {
+		pthread_mutex_unlock(&c->hs_lock);
+		ctr_add(&c->st.auth_fail_drops, 1);
+		return;
+	}
+	c->hs_pending = false;
+	c->hs_retry_ns = 0;
+	bool rekey = memcmp(r.client_id, c->sess.client_id, WIRE_ID_LEN) == 0;
+	if (!rekey)
+		session_begin(&c->sess, r.client_id);
+	session_install(&c->sess, send_key, recv_key, r.epoch, true, now);
+	sodium_memzero(send_key, sizeof(send_key));
+	sodium_memzero(recv_key, sizeof(recv_key));
+	int tun_rc = setup_tun_for(c, &r);
+	pthread_mutex_unlock(&c->hs_lock);
+
+	ctr_add(&c->st.handshakes, 1);
+	atomic_store(&c->last_rx_ns, now);
+	atomic_store(&c->session_start_ns, now);
+	hex_id(id, r.client_id);
+	if (rekey) {
+		LOGI("msg=rekeyed client_id=%s epoch=%u", id, r.epoch);
+	} else {
+		struct in_addr dns = { htonl(r.dns4) };
+		LOGI("msg=\"session up\" client_id=%s address=%u.%u.%u.%u/%u mtu=%u dns=%s keepalive_s=%u%s", id,
+		     r.addr4 >> 24, r.addr4 >> 16 & 255, r.addr4 >> 8 & 255, r.addr4 & 255, r.prefix4, r.mtu,
+		     r.dns4 ? inet_ntoa(dns) : "none", r.keepalive_s, tun_rc ? " tun=failed" : "");
+	}
+	/* Our first packet under the new keys lets the gateway switch too. */
+	send_keepalive(c, now);
+}
+
+/* Returns true when pk was handed to the inject queue list. */
+static bool handle_datagram(struct client *c, struct pkt *pk, uint64_t now)
+{
+	struct wire_hdr h;
+	if (wire_decode(&h, pk->data, pk->len) != WIRE_OK) {
+		ctr_add(&c->st.malformed_drops, 1);
+		return false;
+	}
+	if (h.type == WIRE_CONTROL) {
+		if (hs_control_type(pk->data, pk->len) == HS_RESP)
+			handle_response(c, pk, now);
+		else
+			ctr_add(&c->st.malformed_drops, 1);
+		return false;
+	}
+	if (memcmp(h.client_id, c->sess.client_id, WIRE_ID_LEN) != 0) {
+		ctr_add(&c->st.auth_fail_drops, 1);
+		return false;
+	}
+	switch (session_open(&c->sess, &h, pk->data, now)) {
+	case OPEN_OK:
+	case OPEN_CONFIRMED_NEXT:
+		break;
+	case OPEN_NO_KEY:
+	case OPEN_AUTH_FAIL:
+		ctr_add(&c->st.auth_fail_drops, 1);
+		return false;
+	case OPEN_REPLAY:
+		ctr_add(&c->st.replay_drops, 1);
+		return false;
+	}
+	atomic_store(&c->last_rx_ns, now);
+	if (h.type == WIRE_KEEPALIVE)
+		return false;
+	pk->data += WIRE_HDR_LEN;
+	pk->len = h.payload_len - WIRE_TAG_LEN;
+	if (pk->len > c->mtu) {
+		ctr_add(&c->st.dropped_due_to_mtu, 1);
+		return false;
+	}
+	return true;
+}
+
+static void *udp_rx_loop(void *arg)
+{
+	struct client *c = arg;
+	struct pkt *batch[BATCH], *keep[BATCH], *spare[BATCH];
+	union endpoint from[BATCH];
+
+	while (!atomic_load(&c->stop)) {
+		size_t n = pool_get(c->pool, batch, BATCH);
+		if (!n) {
+			usleep(1000);
+			continue;
+		}
+		int got = udp_recv_batch(c->udp, batch, from, n, 100);
+		if (got < 0)
+			got = 0;
+		uint64_t now = now_ns();
+		size_t nkeep = 0, nspare = 0;
+		for (int i = 0; i < got; i++) {
+			struct pkt *pk = batch[i];
+			pk->stamp_ns = now;
+			ctr_add(&c->st.udp_rx_datagrams, 1);
+			ctr_add(&c->st.udp_rx_bytes, pk->len);
+			/* Only the gateway talks to us. */
+			if (!endpoint_equal(&from[i], &c->server)) {
+				ctr_add(&c->st.malformed_drops, 1);
+				spare[nspare++] = pk;
+			} else if (handle_datagram(c, pk, now)) {
+				keep[nkeep++] = pk;
+			} else {
+				spare[nspare++] = pk;
+			}
+		}
+		if (nkeep)
+			pktq_push(&c->injq, keep, nkeep);
+		pool_put(c->pool, spare, nspare);
+		pool_put(c->pool, batch + got, n - (size_t)got);
+	}
+	return NULL;
+}
+
+static void *tun_tx_loop(void *arg)
+{
+	struct client *c = arg;
+	struct pkt *batch[BATCH];
+	for (;;) {
+		size_t n = pktq_pop(&c->injq, batch, BATCH, -1);
+		if (!n)
+			break;
+		size_t ok = tun_write_batch(&c->tun, batch, n);
+		uint64_t now = now_ns();
+		for (size_t i = 0; i < n; i++) {
+			ctr_add(&c->st.tun_tx_bytes, batch[i]->len);
+			lat_record(&c->st.udp_to_tun, (now - batch[i]->stamp_ns) / 1000, 1);
+		}
+		ctr_add(&c->st.tun_tx_packets, ok);
+		pool_put(c->pool, batch, n);
+	}
+	return NULL;
+}
+
+static void *tun_rx_loop(void *arg)
+{
+	struct client *c = arg;
+	struct pkt *batch[BATCH], *keep[BATCH], *spare[BATCH];
+
+	while (!atomic_load(&c->stop)) {
+		size_t n = pool_get(c->pool, batch, BATCH);
+		if (!n) {
+			usleep(1000);
+			continue;
+		}
+		int got = tun_read_batch(&c->tun, batch, n, 100);
+		if (got < 0)
+			got = 0;
+		uint64_t now = now_ns();
+		size_t nkeep = 0, nspare = 0;
+		for (int i = 0; i < got; i++) {
+			struct pkt *pk = batch[i];
+			pk->stamp_ns = now;
+			ctr_add(&c->st.tun_rx_packets, 1);
+			ctr_add(&c->st.tun_rx_bytes, pk->len);
+			if (pk->len > c->mtu) {
+				ctr_add(&c->st.dropped_due_to_mtu, 1);
+				spare[nspare++] = pk;
+			} else {
+				keep[nkeep++] = pk;
+			}
+		}
+		if (nkeep)
+			pktq_push(&c->outq, keep, nkeep);
+		pool_put(c->pool, spare, nspare);
+		pool_put(c->pool, batch + got, n - (size_t)got);
+	}
+	return NULL;
+}
+
+static void *udp_tx_loop(void *arg)
+{
+	struct client *c = arg;
+	struct pkt *batch[BATCH];
+	union endpoint to[BATCH];
+	for (;;) {
+		size_t n = pktq_pop(&c->outq, batch, BATCH, -1);
+		if (!n)
+			break;
+		uint64_t now = now_ns();
+		size_t sealed = session_seal(&c->sess, batch, n, WIRE_DATA, now);
+		ctr_add(&c->st.no_session_drops, n - sealed);
+		size_t bytes = 0;
+		for (size_t i = 0; i < sealed; i++)
+			to[i] = c->server;
+		size_t sent = udp_send_batch(c->udp, batch, to, sealed);
+		now = now_ns();
+		for (size_t i = 0; i < sent; i++) {
+			bytes += batch[i]->len;
+			lat_record(&c->st.tun_to_udp, (now - batch[i]->stamp_ns) / 1000, 1);
+		}
+		if (sent)
+			count_tx(c, sent, bytes);
+		pool_put(c->pool, batch, n);
+	}
+	return NULL;
+}
+
+static void timers(struct client *c, uint64_t now)
+{
+	uint64_t ka = (uint64_t)c->conf.keepalive_s * SEC_NS;
+	pthread_mutex_lock(&c->hs_lock);
+	bool pending = c->hs_pending;
+	bool retry_due = pending && now - c->hs_sent_ns >= c->hs_retry_ns;
+	pthread_mutex_unlock(&c->hs_lock);
+	bool up = session_up(&c->sess, now);
+	uint64_t last_rx = atomic_load(&c->last_rx_ns);
+	uint8_t id[WIRE_ID_LEN];
+	memcpy(id, c->sess.client_id, WIRE_ID_LEN);
+
+	if (up && now - last_rx > ka + DEAD_AFTER_EXTRA_NS) {
+		char hex[33];
+		hex_id(hex, id);
+		LOGW("msg=\"gateway silent, starting a new session\" client_id=%s silent_s=%lu", hex,
+		     (unsigned long)((now - last_rx) / SEC_NS));
+		session_clear(&c->sess);
+		up = false;
+		pending = false;
+	}
+	if (pending) {
+		if (retry_due)
+			start_handshake(c, up ? id : NULL, now);
+		return;
+	}
+	if (!up) {
+		start_handshake(c, NULL, now);
+		return;
+	}
+	if (session_wants_rekey(&c->sess, now)) {
+		start_handshake(c, id, now);
+		return;
+	}
+	uint64_t last_tx = atomic_load(&c->last_tx_ns);
+	if (now - c->last_keepalive_ns >= ka && (now - last_tx >= ka || now - last_rx >= ka))
+		send_keepalive(c, now);
+}
+
+static void log_stats(struct client *c)
+{
+	struct client_stats *st = &c->st;
+	struct lat_summary t2u, u2t;
+	lat_take(&st->tun_to_udp, &t2u);
+	lat_take(&st->udp_to_tun, &u2t);
+	LOGI("msg=stats tun_rx_packets=%lu tun_rx_bytes=%lu udp_tx_datagrams=%lu udp_tx_bytes=%lu "
+	     "udp_rx_datagrams=%lu udp_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu dropped_due_to_mtu=%lu "
+	     "dropped_due_to_queue_full_outbound=%lu dropped_due_to_queue_full_inject=%lu malformed_drops=%lu "
+	     "auth_fail_drops=%lu replay_drops=%lu no_session_drops=%lu handshakes=%lu "
+	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu",
+	     ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes), ctr_get(&st->udp_tx_datagrams),
+	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes),
+	     ctr_get(&st->tun_tx_packets), ctr_get(&st->tun_tx_bytes), ctr_get(&st->dropped_due_to_mtu),
+	     atomic_load_explicit(&c->outq.drops, memory_order_relaxed),
+	     atomic_load_explicit(&c->injq.drops, memory_order_relaxed), ctr_get(&st->malformed_drops),
+	     ctr_get(&st->auth_fail_drops), ctr_get(&st->replay_drops), ctr_get(&st->no_session_drops),
+	     ctr_get(&st->handshakes), t2u.avg_us, t2u.p95_us, u2t.avg_us, u2t.p95_us);
+}
+
+static int setup(struct client *c, const char *path)
+{
+	char err[512];
+	if (config_load_client(path, &c->conf, err, sizeof(err)) != 0) {
+		die_msg("%s", err);
+		return -1;
+	}
+	if (endpoint_resolve(c->conf.endpoint, &c->server) != 0)
+		return -1;
+	c->pool = pool_new(POOL_PKTS);
+	if (!c->pool || pktq_init(&c->outq, OUT_QUEUE_PKTS, OUT_QUEUE_PKTS * 1500, c->pool) != 0 ||
+	    pktq_init(&c->injq, INJECT_QUEUE_PKTS, INJECT_QUEUE_PKTS * 1500, c->pool) != 0) {
+		die_msg("out of memory for packet buffers");
+		return -1;
+	}
+	session_init(&c->sess);
+	pthread_mutex_init(&c->hs_lock, NULL);
+	c->udp = udp_open_client(c->server.sa.sa_family);
+	if (c->udp < 0)
+		return -1;
+	if (tun_open(&c->tun, c->conf.ifname) != 0)
+		return -1;
+	c->mtu = MTU_DEFAULT;
+	return 0;
+}
+
+static void teardown(struct client *c)
+{
+	if (c->tun.fd >= 0)
+		tun_close(&c->tun);
+	if (c->udp >= 0)
+		close(c->udp);
+	if (c->outq.ring)
+		pktq_destroy(&c->outq);
+	if (c->injq.ring)
+		pktq_destroy(&c->injq);
+	session_clear(&c->sess);
+	noise_wipe(&c->hs);
+	pool_free(c->pool);
+	sodium_memzero(c->conf.priv, sizeof(c->conf.priv));
+}
+
+int client_run(const char *path)
+{
+	static struct client cli;
+	struct client *c = &cli;
+	sigset_t sigs;
+	pthread_t th[4];
+	void *(*loops[4])(void *) = { udp_rx_loop, tun_tx_loop, tun_rx_loop, udp_tx_loop };
+	char ep[64];
+
+	log_set_role("client");
+	c->udp = -1;
+	c->tun.fd = -1;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (setup(c, path) != 0) {
+		teardown(c);
+		return 1;
+	}
+	LOGI("msg=\"client starting\" interface=%s endpoint=%s", c->tun.name,
+	     endpoint_str(&c->server, ep, sizeof(ep)));
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, loops[i], c);
+
+	uint64_t next_stats = now_ns() + (uint64_t)c->conf.stats_interval_s * SEC_NS;
+	for (;;) {
+		struct timespec tmo = { 0, 100 * 1000000L };
+		int sig = sigtimedwait(&sigs, NULL, &tmo);
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+		uint64_t now = now_ns();
+		timers(c, now);
+		if (now >= next_stats) {
+			log_stats(c);
+			next_stats += (uint64_t)c->conf.stats_interval_s * SEC_NS;
+		}
+	}
+	LOGI("msg=\"shutting down\"");
+	atomic_store(&c->stop, true);
+	pktq_close(&c->outq);
+	pktq_close(&c->injq);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	log_stats(c);
+	teardown(c);
+	return 0;
+}

@@ -1,0 +1,68 @@
+/* config.h - server and client INI files (see README "Configuration").
+ * Errors name the file, line, key and value. */
+#ifndef VPNGW_CONFIG_H
+#define VPNGW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONF_MAX_PEERS 65536
+#define CONF_MAX_ROUTES 64
+#define CONF_IFNAMSIZ 16
+#define MTU_MIN 576
+#define MTU_MAX 1920
+#define MTU_DEFAULT 1400
+
+struct route4 {
+	uint32_t net; /* host byte order */
+	uint8_t prefix;
+};
+
+struct peer_conf {
+	char name[64];
+	uint8_t pub[32];
+	bool has_pub;
+	uint32_t addr4; /* host order; 0 = from the pool */
+};
+
+struct server_conf {
+	uint8_t priv[32];
+	bool has_priv;
+	uint16_t port;
+	uint32_t addr4;
+	uint8_t prefix4;
+	int mtu;
+	char ifname[CONF_IFNAMSIZ];
+	uint32_t dns4;
+	int keepalive_s;
+	int stats_interval_s;
+	struct peer_conf *peers;
+	size_t npeers;
+};
+
+struct client_conf {
+	uint8_t priv[32];
+	bool has_priv;
+	char ifname[CONF_IFNAMSIZ];
+	int keepalive_s;
+	int stats_interval_s;
+	uint8_t server_pub[32];
+	bool has_server_pub;
+	char endpoint[256];
+	struct route4 routes[CONF_MAX_ROUTES];
+	size_t nroutes;
+};
+
+/* 0 on success; else -1 with a message in err. */
+int config_load_server(const char *path, struct server_conf *c, char *err, size_t errlen);
+int config_load_client(const char *path, struct client_conf *c, char *err, size_t errlen);
+void config_free_server(struct server_conf *c);
+
+/* Building blocks, also used by the CLI and tests. */
+int parse_key_b64(const char *s, uint8_t key[32]);
+int parse_cidr4(const char *s, uint32_t *addr, uint8_t *prefix);
+/* Reads a base64 key from a file that only its owner may read. */
+int read_key_file(const char *path, uint8_t key[32], char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,61 @@
+/* handshake.h - the CONTROL messages that carry the Noise IK handshake.
+ *
+ * CONTROL payload = control type (1 byte) | Noise message.
+ *   HS_INIT (client -> server): msg1, its payload a TAI64N timestamp (12)
+ *     and the client's current clientId (16, zero for a new session).
+ *   HS_RESP (server -> client): msg2, its payload the session parameters.
+ * Byte layouts are in docs/PROTOCOL.md. */
+#ifndef VPNGW_HANDSHAKE_H
+#define VPNGW_HANDSHAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "noise.h"
+#include "wire.h"
+
+enum { HS_INIT = 1, HS_RESP = 2 };
+
+#define HS_TIMESTAMP_LEN 12
+#define HS_INIT_PAYLOAD_LEN (HS_TIMESTAMP_LEN + WIRE_ID_LEN)
+#define HS_RESP_PAYLOAD_LEN 32
+#define HS_INIT_DGRAM_LEN (WIRE_HDR_LEN + 1 + NOISE_MSG1_LEN(HS_INIT_PAYLOAD_LEN))
+#define HS_RESP_DGRAM_LEN (WIRE_HDR_LEN + 1 + NOISE_MSG2_LEN(HS_RESP_PAYLOAD_LEN))
+
+struct hs_init {
+	uint8_t timestamp[HS_TIMESTAMP_LEN]; /* TAI64N: strictly increasing per client */
+	uint8_t prev_id[WIRE_ID_LEN];        /* session to rekey, or zeros */
+};
+
+struct hs_resp {
+	uint8_t client_id[WIRE_ID_LEN];
+	uint8_t epoch;
+	uint8_t prefix4;      /* tunnel address prefix length */
+	uint16_t mtu;
+	uint32_t addr4;       /* host byte order */
+	uint32_t dns4;        /* host byte order, 0 = none */
+	uint16_t keepalive_s; /* the server's idea of the keepalive interval */
+};
+
+/* TAI64N of the wall clock now. */
+void hs_timestamp(uint8_t out[HS_TIMESTAMP_LEN]);
+
+/* Client: fills out[HS_INIT_DGRAM_LEN]. e_priv NULL for a random ephemeral. */
+int hs_write_init(struct noise_hs *hs, const uint8_t s_priv[32], const uint8_t server_pub[32],
+		  const struct hs_init *in, const uint8_t *e_priv, uint8_t *out);
+/* Server: dgram is a validated CONTROL datagram. On success hs->rs is the
+ * client's static key (still to be checked against the allowed list). */
+int hs_read_init(struct noise_hs *hs, const uint8_t s_priv[32], const uint8_t *dgram, size_t len,
+		 struct hs_init *in);
+/* Server: fills out[HS_RESP_DGRAM_LEN] and derives the transport keys
+ * (send = server -> client). Wipes hs. */
+int hs_write_resp(struct noise_hs *hs, const struct hs_resp *r, const uint8_t *e_priv, uint8_t *out,
+		  uint8_t send_key[32], uint8_t recv_key[32]);
+/* Client: on success fills r and the transport keys. Wipes hs on success. */
+int hs_read_resp(struct noise_hs *hs, const uint8_t *dgram, size_t len, struct hs_resp *r,
+		 uint8_t send_key[32], uint8_t recv_key[32]);
+
+/* The control type of a validated CONTROL datagram, or -1. */
+int hs_control_type(const uint8_t *dgram, size_t len);
+
+#endif

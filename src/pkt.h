@@ -1,0 +1,44 @@
+/* pkt.h - packet buffers and the pool they come from.
+ *
+ * A packet lives in one fixed buffer for its whole trip through vpngw:
+ * the IP packet sits after WIRE_HDR_LEN bytes of headroom so the header
+ * can be written in front of it and the AEAD tag after it, in place. */
+#ifndef VPNGW_PKT_H
+#define VPNGW_PKT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+#define PKT_BUF_SIZE 2048
+#define PKT_HEADROOM WIRE_HDR_LEN
+#define PKT_MAX_IP (PKT_BUF_SIZE - PKT_HEADROOM - WIRE_TAG_LEN)
+
+struct pkt {
+	uint8_t *data;     /* start of the bytes in use */
+	uint32_t len;
+	uint64_t stamp_ns; /* when it entered vpngw, for latency figures */
+	void *peer;        /* owner's routing decision, if any */
+	uint8_t buf[PKT_BUF_SIZE];
+};
+
+static inline void pkt_reset(struct pkt *p)
+{
+	p->data = p->buf + PKT_HEADROOM;
+	p->len = 0;
+	p->peer = NULL;
+}
+
+struct pool;
+
+/* n buffers, allocated once. NULL on allocation failure. */
+struct pool *pool_new(size_t n);
+void pool_free(struct pool *pl);
+/* Takes up to n buffers (reset); returns how many it got. */
+size_t pool_get(struct pool *pl, struct pkt **out, size_t n);
+void pool_put(struct pool *pl, struct pkt **pkts, size_t n);
+size_t pool_available(struct pool *pl);
+
+#endif

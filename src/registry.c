@@ -1,0 +1,237 @@
+/* registry.c - see registry.h. */
+#include "registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Marks a slot whose peer moved to a new id, so probes continue past it. */
+static struct peer tombstone;
+
+static size_t pow2_at_least(size_t n)
+{
+	size_t c = 16;
+	while (c < n)
+		c <<= 1;
+	return c;
+}
+
+static uint64_t id_hash(const uint8_t id[WIRE_ID_LEN])
+{
+	/* Ids are random: their first bytes are a fine hash. */
+	uint64_t h;
+	memcpy(&h, id, sizeof(h));
+	return h;
+}
+
+static uint64_t addr_hash(uint32_t a)
+{
+	return (uint64_t)a * 0x9e3779b97f4a7c15ull >> 17;
+}
+
+static bool id_zero(const uint8_t id[WIRE_ID_LEN])
+{
+	static const uint8_t zero[WIRE_ID_LEN];
+	return !memcmp(id, zero, WIRE_ID_LEN);
+}
+
+static int assign_addresses(struct registry *r, const struct server_conf *c, char *err, size_t errlen)
+{
+	uint32_t next = r->net + 1;
+	uint32_t last = r->net | ~r->mask; /* broadcast */
+	for (size_t i = 0; i < r->n; i++) {
+		struct peer *p = &r->peers[i];
+		if (c->peers[i].addr4) {
+			p->addr4 = c->peers[i].addr4;
+			continue;
+		}
+		for (;; next++) {
+			if (next >= last) {
+				snprintf(err, errlen, "the pool %u.%u.%u.%u/%u has no address left for client %s",
+					 r->net >> 24, r->net >> 16 & 255, r->net >> 8 & 255, r->net & 255,
+					 32 - __builtin_popcount(~r->mask), p->name);
+				return -1;
+			}
+			bool taken = next == r->gw_addr;
+			for (size_t j = 0; j < c->npeers && !taken; j++)
+				taken = c->peers[j].addr4 == next;
+			if (!taken)
+				break;
+		}
+		p->addr4 = next++;
+	}
+	return 0;
+}
+
+static void index_addr(struct registry *r, struct peer *p)
+{
+	size_t m = r->addr_cap - 1;
+	for (size_t i = addr_hash(p->addr4) & m;; i = (i + 1) & m) {
+		if (!r->by_addr[i]) {
+			r->by_addr[i] = p;
+			return;
+		}
+	}
+}
+
+int registry_init(struct registry *r, const struct server_conf *c, struct pool *pool, size_t queue_pkts,
+		  char *err, size_t errlen)
+{
+	memset(r, 0, sizeof(*r));
+	pthread_rwlock_init(&r->lock, NULL);
+	r->mask = c->prefix4 ? 0xffffffffu << (32 - c->prefix4) : 0;
+	r->net = c->addr4 & r->mask;
+	r->gw_addr = c->addr4;
+	r->n = c->npeers;
+	r->peers = calloc(r->n ? r->n : 1, sizeof(*r->peers));
+	r->id_cap = pow2_at_least(r->n * 4);
+	r->addr_cap = pow2_at_least(r->n * 2);
+	r->by_id = calloc(r->id_cap, sizeof(*r->by_id));
+	r->by_addr = calloc(r->addr_cap, sizeof(*r->by_addr));
+	if (!r->peers || !r->by_id || !r->by_addr) {
+		snprintf(err, errlen, "out of memory for %zu clients", r->n);
+		registry_destroy(r);
+		return -1;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		struct peer *p = &r->peers[i];
+		snprintf(p->name, sizeof(p->name), "%s", c->peers[i].name);
+		memcpy(p->pub, c->peers[i].pub, 32);
+		session_init(&p->sess);
+		pthread_mutex_init(&p->ep_lock, NULL);
+		/* Bytes bound: about a queue of full-size packets. */
+		if (pktq_init(&p->q, queue_pkts, queue_pkts * 1500, pool) != 0) {
+			snprintf(err, errlen, "out of memory for client queues");
+			r->n = i;
+			registry_destroy(r);
+			return -1;
+		}
+	}
+	if (assign_addresses(r, c, err, errlen) != 0) {
+		registry_destroy(r);
+		return -1;
+	}
+	for (size_t i = 0; i < r->n; i++)
+		index_addr(r, &r->peers[i]);
+	return 0;
+}
+
+void registry_destroy(struct registry *r)
+{
+	for (size_t i = 0; r->peers && i < r->n; i++) {
+		session_destroy(&r->peers[i].sess);
+		pktq_destroy(&r->peers[i].q);
+		pthread_mutex_destroy(&r->peers[i].ep_lock);
+	}
+	free(r->peers);
+	free(r->by_id);
+	free(r->by_addr);
+	pthread_rwlock_destroy(&r->lock);
+	memset(r, 0, sizeof(*r));
+}
+
+void registry_rdlock(struct registry *r)
+{
+	pthread_rwlock_rdlock(&r->lock);
+}
+
+void registry_unlock(struct registry *r)
+{
+	pthread_rwlock_unlock(&r->lock);
+}
+
+struct peer *registry_by_id(struct registry *r, const uint8_t id[WIRE_ID_LEN])
+{
+	size_t m = r->id_cap - 1;
+	if (id_zero(id))
+		return NULL;
+	for (size_t i = id_hash(id) & m, n = 0; n < r->id_cap; i = (i + 1) & m, n++) {
+		struct peer *p = r->by_id[i];
+		if (!p)
+			return NULL;
+		if (p != &tombstone && !memcmp(p->sess.client_id, id, WIRE_ID_LEN))
+			return p;
+	}
+	return NULL;
+}
+
+struct peer *registry_by_addr(struct registry *r, uint32_t addr4)
+{
+	size_t m = r->addr_cap - 1;
+	for (size_t i = addr_hash(addr4) & m, n = 0; n < r->addr_cap; i = (i + 1) & m, n++) {
+		struct peer *p = r->by_addr[i];
+		if (!p)
+			return NULL;
+		if (p->addr4 == addr4)
+			return p;
+	}
+	return NULL;
+}
+
+struct peer *registry_by_pubkey(struct registry *r, const uint8_t pub[32])
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!memcmp(r->peers[i].pub, pub, 32))
+			return &r->peers[i];
+	return NULL;
+}
+
+bool registry_in_pool(const struct registry *r, uint32_t addr4)
+{
+	return (addr4 & r->mask) == r->net;
+}
+
+static void rebuild_ids(struct registry *r)
+{
+	memset(r->by_id, 0, r->id_cap * sizeof(*r->by_id));
+	r->id_used = 0;
+	size_t m = r->id_cap - 1;
+	for (size_t k = 0; k < r->n; k++) {
+		struct peer *p = &r->peers[k];
+		if (id_zero(p->sess.client_id))
+			continue;
+		size_t i = id_hash(p->sess.client_id) & m;
+		while (r->by_id[i])
+			i = (i + 1) & m;
+		r->by_id[i] = p;
+		r->id_used++;
+	}
+}
+
+void registry_set_id(struct registry *r, struct peer *p, const uint8_t id[WIRE_ID_LEN])
+{
+	size_t m = r->id_cap - 1;
+	pthread_rwlock_wrlock(&r->lock);
+	for (size_t i = 0; i < r->id_cap; i++)
+		if (r->by_id[i] == p)
+			r->by_id[i] = &tombstone;
+	session_begin(&p->sess, id);
+	if (++r->id_used * 2 > r->id_cap) {
+		rebuild_ids(r);
+	} else {
+		size_t i = id_hash(id) & m;
+		while (r->by_id[i] && r->by_id[i] != &tombstone)
+			i = (i + 1) & m;
+		r->by_id[i] = p;
+	}
+	pthread_rwlock_unlock(&r->lock);
+}
+
+void peer_set_endpoint(struct peer *p, const union endpoint *ep, uint64_t now)
+{
+	pthread_mutex_lock(&p->ep_lock);
+	p->ep = *ep;
+	pthread_mutex_unlock(&p->ep_lock);
+	atomic_store_explicit(&p->last_seen_ns, now, memory_order_relaxed);
+}
+
+bool peer_fresh_endpoint(struct peer *p, uint64_t now, union endpoint *out)
+{
+	uint64_t seen = atomic_load_explicit(&p->last_seen_ns, memory_order_relaxed);
+	if (!seen || now - seen >= ENDPOINT_FRESH_NS)
+		return false;
+	pthread_mutex_lock(&p->ep_lock);
+	*out = p->ep;
+	pthread_mutex_unlock(&p->ep_lock);
+	return true;
+}

@@ -1,0 +1,79 @@
+/* registry.h - the server's clients: identity, address, session,
+ * endpoint and send queue, found by clientId, by tunnel address or by
+ * public key.
+ *
+ * Peers are created once from the config and live until shutdown. The
+ * lookup tables are guarded by a rwlock: the packet paths take it for
+ * reading once per batch; only a new session (new clientId) writes. */
+#ifndef VPNGW_REGISTRY_H
+#define VPNGW_REGISTRY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "handshake.h"
+#include "queue.h"
+#include "session.h"
+#include "stats.h"
+#include "udp.h"
+
+#define ENDPOINT_FRESH_NS (60 * SEC_NS)
+
+struct peer {
+	char name[64];
+	uint8_t pub[32];
+	uint32_t addr4;
+	struct session sess;
+	uint8_t last_timestamp[HS_TIMESTAMP_LEN]; /* newest accepted HS_INIT */
+
+	pthread_mutex_t ep_lock;
+	union endpoint ep;
+	atomic_uint_least64_t last_seen_ns; /* last authenticated datagram */
+
+	struct pktq q;            /* to this client, waiting for the send loop */
+	bool scheduled;           /* on the send loop's list (sched lock) */
+	struct peer *sched_next;
+	int64_t deficit;          /* bytes it may still send this round */
+
+	counter_t rx_bytes, rx_packets, tx_bytes, tx_packets;
+};
+
+struct registry {
+	pthread_rwlock_t lock;
+	struct peer *peers;
+	size_t n;
+	struct peer **by_id;   /* open addressing, cap a power of two */
+	size_t id_cap, id_used;
+	struct peer **by_addr;
+	size_t addr_cap;
+	uint32_t net, mask, gw_addr; /* the pool, host order */
+};
+
+/* Builds every peer from the config, handing out pool addresses in config
+ * order to clients without a fixed one. -1 with err on failure. */
+int registry_init(struct registry *r, const struct server_conf *c, struct pool *pool, size_t queue_pkts,
+		  char *err, size_t errlen);
+void registry_destroy(struct registry *r);
+
+void registry_rdlock(struct registry *r);
+void registry_unlock(struct registry *r);
+
+/* Under the read lock (or the write lock). */
+struct peer *registry_by_id(struct registry *r, const uint8_t id[WIRE_ID_LEN]);
+struct peer *registry_by_addr(struct registry *r, uint32_t addr4);
+/* Handshakes only; takes no lock (keys never change at run time). */
+struct peer *registry_by_pubkey(struct registry *r, const uint8_t pub[32]);
+bool registry_in_pool(const struct registry *r, uint32_t addr4);
+
+/* Starts a new session for p under id, wiping the old one's keys (takes
+ * the write lock). */
+void registry_set_id(struct registry *r, struct peer *p, const uint8_t id[WIRE_ID_LEN]);
+
+void peer_set_endpoint(struct peer *p, const union endpoint *ep, uint64_t now);
+/* Copies the endpoint if it was seen within ENDPOINT_FRESH_NS. */
+bool peer_fresh_endpoint(struct peer *p, uint64_t now, union endpoint *out);
+
+#endif

@@ -1,0 +1,549 @@
+/* server.c - the gateway's push dataplane.
+ *
+ * Four packet threads, each blocked on its own input, and the main thread
+ * for signals and the stats line:
+ *   udp_rx:  recvmmsg -> validate -> open -> route: to the inject queue
+ *            (our TUN) or to another client's queue. Handshakes too.
+ *   tun_tx:  inject queue -> TUN.
+ *   tun_rx:  TUN -> lookup by destination -> that client's queue.
+ *   udp_tx:  clients with queued packets, deficit round robin by bytes ->
+ *            seal -> sendmmsg to each client's fresh endpoint. */
+#include "server.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "handshake.h"
+#include "log.h"
+#include "queue.h"
+#include "registry.h"
+#include "router.h"
+#include "stats.h"
+#include "tun.h"
+#include "udp.h"
+
+#define BATCH 64
+#define PEER_QUEUE_PKTS 512
+#define INJECT_QUEUE_PKTS 2048
+/* Bytes a client may send per round: a batch's worth keeps sendmmsg
+ * efficient while a ping behind another client waits one round at most. */
+#define DRR_QUANTUM (16 * 1500)
+
+struct server_stats {
+	counter_t udp_rx_datagrams, udp_rx_bytes, udp_tx_datagrams, udp_tx_bytes;
+	counter_t tun_rx_packets, tun_rx_bytes, tun_tx_packets, tun_tx_bytes;
+	counter_t unknown_client_drops, no_endpoint_drops, dropped_due_to_mtu;
+	counter_t spoofed_source_drops, malformed_drops, auth_fail_drops, replay_drops;
+	counter_t handshake_rejects, handshakes, no_route_drops, no_session_drops;
+	struct lat_hist tun_to_udp, udp_to_tun;
+};
+
+struct server {
+	struct server_conf conf;
+	struct registry reg;
+	struct pool *pool;
+	struct tun tun;
+	int udp;
+	struct pktq inject;
+	pthread_mutex_t sched_lock;
+	pthread_cond_t sched_cond;
+	struct peer *sched_head, *sched_tail;
+	atomic_bool stop;
+	struct server_stats st;
+};
+
+static void sched_add(struct server *s, struct peer *p)
+{
+	pthread_mutex_lock(&s->sched_lock);
+	if (!p->scheduled) {
+		p->scheduled = true;
+		p->sched_next = NULL;
+		if (s->sched_tail)
+			s->sched_tail->sched_next = p;
+		else
+			s->sched_head = p;
+		s->sched_tail = p;
+		pthread_cond_signal(&s->sched_cond);
+	}
+	pthread_mutex_unlock(&s->sched_lock);
+}
+
+static struct peer *sched_take(struct server *s)
+{
+	struct timespec dl;
+	pthread_mutex_lock(&s->sched_lock);
+	if (!s->sched_head && !atomic_load(&s->stop)) {
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_nsec += 100 * 1000000L;
+		if (dl.tv_nsec >= 1000000000L) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->sched_cond, &s->sched_lock, &dl);
+	}
+	struct peer *p = s->sched_head;
+	if (p) {
+		s->sched_head = p->sched_next;
+		if (!s->sched_head)
+			s->sched_tail = NULL;
+		p->scheduled = false;
+	}
+	pthread_mutex_unlock(&s->sched_lock);
+	return p;
+}
+
+/* Pushes runs of consecutive packets bound for the same client at once. */
+static void enqueue_to_peers(struct server *s, struct pkt **pk, size_t n)
+{
+	size_t start = 0;
+	for (size_t i = 1; i <= n; i++) {
+		if (i < n && pk[i]->peer == pk[start]->peer)
+			continue;
+		struct peer *p = pk[start]->peer;
+		if (pktq_push(&p->q, pk + start, i - start))
+			sched_add(s, p);
+		start = i;
+	}
+}
+
+static void send_keepalive(struct server *s, struct peer *p, const union endpoint *to, uint64_t now)
+{
+	struct pkt *k;
+	if (pool_get(s->pool, &k, 1) != 1)
+		return;
+	if (session_seal(&p->sess, &k, 1, WIRE_KEEPALIVE, now) == 1 && udp_send_one(s->udp, k->data, k->len, to) == 0) {
+		ctr_add(&s->st.udp_tx_datagrams, 1);
+		ctr_add(&s->st.udp_tx_bytes, k->len);
+	}
+	pool_put(s->pool, &k, 1);
+}
+
+static void handle_handshake(struct server *s, struct pkt *pk, const union endpoint *from, uint64_t now)
+{
+	struct noise_hs hs;
+	struct hs_init in;
+	uint8_t out[HS_RESP_DGRAM_LEN], send_key[32], recv_key[32];
+	static const uint8_t zero_id[WIRE_ID_LEN];
+	char ep[64];
+
+	if (hs_read_init(&hs, s->conf.priv, pk->data, pk->len, &in) != 0) {
+		noise_wipe(&hs);
+		ctr_add(&s->st.handshake_rejects, 1);
+		return;
+	}
+	struct peer *p = registry_by_pubkey(&s->reg, hs.rs);
+	if (!p) {
+		noise_wipe(&hs);
+		ctr_add(&s->st.handshake_rejects, 1);
+		return;
+	}
+	/* A replayed initiation must not reset a live session. */
+	if (memcmp(in.timestamp, p->last_timestamp, HS_TIMESTAMP_LEN) <= 0) {
+		noise_wipe(&hs);
+		ctr_add(&s->st.handshake_rejects, 1);
+		return;
+	}
+	memcpy(p->last_timestamp, in.timestamp, HS_TIMESTAMP_LEN);
+
+	bool rekey = memcmp(in.prev_id, zero_id, WIRE_ID_LEN) != 0 &&
+		     memcmp(in.prev_id, p->sess.client_id, WIRE_ID_LEN) == 0 && session_has_keys(&p->sess);
+	struct hs_resp r = {
+		.prefix4 = s->conf.prefix4,
+		.mtu = (uint16_t)s->conf.mtu,
+		.addr4 = p->addr4,
+		.dns4 = s->conf.dns4,
+		.keepalive_s = (uint16_t)s->conf.keepalive_s,
+	};
+	if (rekey) {
+		memcpy(r.client_id, p->sess.client_id, WIRE_ID_LEN);
+		r.epoch = session_next_epoch(&p->sess);
+	} else {
+		randombytes_buf(r.client_id, WIRE_ID_LEN);
+		registry_set_id(&s->reg, p, r.client_id);
+		r.epoch = 0;
+	}
+	if (hs_write_resp(&hs, &r, NULL, out, send_key, recv_key) != 0) {
+		ctr_add(&s->st.handshake_rejects, 1);
+		return;
+	}
+	session_install(&p->sess, send_key, recv_key, r.epoch, false, now);
+	sodium_memzero(send_key, sizeof(send_key));
+	sodium_memzero(recv_key, sizeof(recv_key));
+	peer_set_endpoint(p, from, now);
+	if (udp_send_one(s->udp, out, sizeof(out), from) == 0) {
+		ctr_add(&s->st.udp_tx_datagrams, 1);
+		ctr_add(&s->st.udp_tx_bytes, sizeof(out));
+	}
+	ctr_add(&s->st.handshakes, 1);
+	LOGI("msg=handshake client=%s endpoint=%s address=%u.%u.%u.%u session=%s epoch=%u", p->name,
+	     endpoint_str(from, ep, sizeof(ep)), p->addr4 >> 24, p->addr4 >> 16 & 255, p->addr4 >> 8 & 255,
+	     p->addr4 & 255, rekey ? "rekey" : "new", r.epoch);
+}
+
+/* One DATA/KEEPALIVE datagram; returns true when pk was handed on. */
+static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr *h,
+			const union endpoint *from, uint64_t now, struct pkt **to_tun, size_t *ntun,
+			struct pkt **to_peer, size_t *npeer)
+{
+	struct peer *p = registry_by_id(&s->reg, h->client_id);
+	if (!p) {
+		ctr_add(&s->st.unknown_client_drops, 1);
+		return false;
+	}
+	switch (session_open(&p->sess, h, pk->data, now)) {
+	case OPEN_OK:
+		break;
+	case OPEN_CONFIRMED_NEXT:
+		session_promote_next(&p->sess, now);
+		break;
+	case OPEN_NO_KEY:
+	case OPEN_AUTH_FAIL:
+		ctr_add(&s->st.auth_fail_drops, 1);
+		return false;
+	case OPEN_REPLAY:
+		ctr_add(&s->st.replay_drops, 1);
+		return false;
+	}
+	/* Authenticated: this is where the client is now (roaming). */
+	peer_set_endpoint(p, from, now);
+	ctr_add(&p->rx_packets, 1);
+	ctr_add(&p->rx_bytes, pk->len);
+	if (h->type == WIRE_KEEPALIVE) {
+		send_keepalive(s, p, from, now);
+		return false;
+	}
+	pk->data += WIRE_HDR_LEN;
+	pk->len = h->payload_len - WIRE_TAG_LEN;
+	if (pk->len > (uint32_t)s->conf.mtu) {
+		ctr_add(&s->st.dropped_due_to_mtu, 1);
+		return false;
+	}
+	struct peer *to;
+	switch (route_from_client(&s->reg, p, pk->data, pk->len, &to)) {
+	case ROUTE_TUN:
+		to_tun[(*ntun)++] = pk;
+		return true;
+	case ROUTE_PEER:
+		pk->peer = to;
+		to_peer[(*npeer)++] = pk;
+		return true;
+	case ROUTE_SPOOFED:
+		ctr_add(&s->st.spoofed_source_drops, 1);
+		return false;
+	case ROUTE_MALFORMED:
+		ctr_add(&s->st.malformed_drops, 1);
+		return false;
+	case ROUTE_NO_PEER:
+		ctr_add(&s->st.no_route_drops, 1);
+		return false;
+	}
+	return false;
+}
+
+static void *udp_rx_loop(void *arg)
+{
+	struct server *s = arg;
+	struct pkt *batch[BATCH], *to_tun[BATCH], *to_peer[BATCH], *spare[BATCH], *ctl[BATCH];
+	union endpoint from[BATCH], ctl_from[BATCH];
+
+	while (!atomic_load(&s->stop)) {
+		size_t n = pool_get(s->pool, batch, BATCH);
+		if (!n) {
+			usleep(1000); /* every buffer is queued somewhere; let them drain */
+			continue;
+		}
+		int got = udp_recv_batch(s->udp, batch, from, n, 100);
+		if (got < 0) {
+			LOGE("msg=\"UDP receive failed\" error=\"%s\"", strerror(errno));
+			got = 0;
+		}
+		uint64_t now = now_ns();
+		size_t ntun = 0, npeer = 0, nspare = 0, nctl = 0;
+		registry_rdlock(&s->reg);
+		for (int i = 0; i < got; i++) {
+			struct pkt *pk = batch[i];
+			struct wire_hdr h;
+			pk->stamp_ns = now;
+			ctr_add(&s->st.udp_rx_datagrams, 1);
+			ctr_add(&s->st.udp_rx_bytes, pk->len);
+			if (wire_decode(&h, pk->data, pk->len) != WIRE_OK) {
+				ctr_add(&s->st.malformed_drops, 1);
+				spare[nspare++] = pk;
+			} else if (h.type == WIRE_CONTROL) {
+				ctl_from[nctl] = from[i];
+				ctl[nctl++] = pk;
+			} else if (!handle_data(s, pk, &h, &from[i], now, to_tun, &ntun, to_peer, &npeer)) {
+				spare[nspare++] = pk;
+			}
+		}
+		if (npeer)
+			enqueue_to_peers(s, to_peer, npeer);
+		registry_unlock(&s->reg);
+		if (ntun)
+			pktq_push(&s->inject, to_tun, ntun);
+		/* Handshakes may re-index the registry: outside the read lock. */
+		for (size_t i = 0; i < nctl; i++) {
+			if (hs_control_type(ctl[i]->data, ctl[i]->len) == HS_INIT)
+				handle_handshake(s, ctl[i], &ctl_from[i], now);
+			else
+				ctr_add(&s->st.malformed_drops, 1);
+		}
+		pool_put(s->pool, ctl, nctl);
+		pool_put(s->pool, spare, nspare);
+		pool_put(s->pool, batch + got, n - (size_t)got);
+	}
+	return NULL;
+}
+
+static void *tun_tx_loop(void *arg)
+{
+	struct server *s = arg;
+	struct pkt *batch[BATCH];
+	for (;;) {
+		size_t n = pktq_pop(&s->inject, batch, BATCH, -1);
+		if (!n)
+			break; /* closed and drained */
+		size_t ok = tun_write_batch(&s->tun, batch, n);
+		uint64_t now = now_ns();
+		for (size_t i = 0; i < n; i++) {
+			ctr_add(&s->st.tun_tx_bytes, batch[i]->len);
+			lat_record(&s->st.udp_to_tun, (now - batch[i]->stamp_ns) / 1000, 1);
+		}
+		ctr_add(&s->st.tun_tx_packets, ok);
+		pool_put(s->pool, batch, n);
+	}
+	return NULL;
+}
+
+static void *tun_rx_loop(void *arg)
+{
+	struct server *s = arg;
+	struct pkt *batch[BATCH], *to_peer[BATCH], *spare[BATCH];
+
+	while (!atomic_load(&s->stop)) {
+		size_t n = pool_get(s->pool, batch, BATCH);
+		if (!n) {
+			usleep(1000);
+			continue;
+		}
+		int got = tun_read_batch(&s->tun, batch, n, 100);
+		if (got < 0)
+			got = 0;
+		uint64_t now = now_ns();
+		size_t npeer = 0, nspare = 0;
+		registry_rdlock(&s->reg);
+		for (int i = 0; i < got; i++) {
+			struct pkt *pk = batch[i];
+			struct peer *to;
+			pk->stamp_ns = now;
+			ctr_add(&s->st.tun_rx_packets, 1);
+			ctr_add(&s->st.tun_rx_bytes, pk->len);
+			if (pk->len > (uint32_t)s->conf.mtu) {
+				ctr_add(&s->st.dropped_due_to_mtu, 1);
+				spare[nspare++] = pk;
+			} else if (route_from_tun(&s->reg, pk->data, pk->len, &to) == ROUTE_PEER) {
+				pk->peer = to;
+				to_peer[npeer++] = pk;
+			} else {
+				ctr_add(&s->st.no_route_drops, 1);
+				spare[nspare++] = pk;
+			}
+		}
+		if (npeer)
+			enqueue_to_peers(s, to_peer, npeer);
+		registry_unlock(&s->reg);
+		pool_put(s->pool, spare, nspare);
+		pool_put(s->pool, batch + got, n - (size_t)got);
+	}
+	return NULL;
+}
+
+static void send_for_peer(struct server *s, struct peer *p)
+{
+	struct pkt *batch[BATCH];
+	union endpoint to[BATCH];
+	size_t bytes;
+
+	p->deficit += DRR_QUANTUM;
+	size_t n = pktq_pop_bytes(&p->q, batch, BATCH, (size_t)p->deficit, &bytes);
+	p->deficit -= (int64_t)bytes;
+	if (pktq_len(&p->q) == 0)
+		p->deficit = 0; /* an idle client banks no credit */
+	else
+		sched_add(s, p);
+	if (!n)
+		return;
+
+	uint64_t now = now_ns();
+	size_t sealed = 0;
+	if (!peer_fresh_endpoint(p, now, &to[0])) {
+		ctr_add(&s->st.no_endpoint_drops, n);
+	} else {
+		sealed = session_seal(&p->sess, batch, n, WIRE_DATA, now);
+		ctr_add(&s->st.no_session_drops, n - sealed);
+	}
+	for (size_t i = 1; i < sealed; i++)
+		to[i] = to[0];
+	size_t sent = udp_send_batch(s->udp, batch, to, sealed);
+	now = now_ns();
+	for (size_t i = 0; i < sent; i++) {
+		ctr_add(&s->st.udp_tx_bytes, batch[i]->len);
+		ctr_add(&p->tx_bytes, batch[i]->len);
+		lat_record(&s->st.tun_to_udp, (now - batch[i]->stamp_ns) / 1000, 1);
+	}
+	ctr_add(&s->st.udp_tx_datagrams, sent);
+	ctr_add(&p->tx_packets, sent);
+	pool_put(s->pool, batch, n);
+}
+
+static void *udp_tx_loop(void *arg)
+{
+	struct server *s = arg;
+	while (!atomic_load(&s->stop)) {
+		struct peer *p = sched_take(s);
+		if (p)
+			send_for_peer(s, p);
+	}
+	return NULL;
+}
+
+static void log_stats(struct server *s)
+{
+	struct server_stats *st = &s->st;
+	struct lat_summary t2u, u2t;
+	uint64_t qdrops = 0, active = 0, now = now_ns();
+	for (size_t i = 0; i < s->reg.n; i++) {
+		struct peer *p = &s->reg.peers[i];
+		qdrops += atomic_load_explicit(&p->q.drops, memory_order_relaxed);
+		active += session_up(&p->sess, now);
+	}
+	lat_take(&st->tun_to_udp, &t2u);
+	lat_take(&st->udp_to_tun, &u2t);
+	LOGI("msg=stats udp_rx_datagrams=%lu udp_rx_bytes=%lu udp_tx_datagrams=%lu udp_tx_bytes=%lu "
+	     "tun_rx_packets=%lu tun_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu "
+	     "unknown_client_drops=%lu no_endpoint_drops=%lu queue_full_drops=%lu dropped_due_to_mtu=%lu "
+	     "spoofed_source_drops=%lu malformed_drops=%lu auth_fail_drops=%lu replay_drops=%lu "
+	     "handshake_rejects=%lu handshakes=%lu no_route_drops=%lu no_session_drops=%lu "
+	     "inject_queue_full_drops=%lu active_clients=%lu "
+	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu",
+	     ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes), ctr_get(&st->udp_tx_datagrams),
+	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes),
+	     ctr_get(&st->tun_tx_packets), ctr_get(&st->tun_tx_bytes), ctr_get(&st->unknown_client_drops),
+	     ctr_get(&st->no_endpoint_drops), qdrops, ctr_get(&st->dropped_due_to_mtu),
+	     ctr_get(&st->spoofed_source_drops), ctr_get(&st->malformed_drops), ctr_get(&st->auth_fail_drops),
+	     ctr_get(&st->replay_drops), ctr_get(&st->handshake_rejects), ctr_get(&st->handshakes),
+	     ctr_get(&st->no_route_drops), ctr_get(&st->no_session_drops),
+	     atomic_load_explicit(&s->inject.drops, memory_order_relaxed), active, t2u.avg_us, t2u.p95_us,
+	     u2t.avg_us, u2t.p95_us);
+}
+
+static int setup(struct server *s, const char *path)
+{
+	char err[512];
+	if (config_load_server(path, &s->conf, err, sizeof(err)) != 0) {
+		die_msg("%s", err);
+		return -1;
+	}
+	size_t nbuf = 8192 + s->conf.npeers * 64;
+	s->pool = pool_new(nbuf);
+	if (!s->pool) {
+		die_msg("out of memory for %zu packet buffers", nbuf);
+		return -1;
+	}
+	if (registry_init(&s->reg, &s->conf, s->pool, PEER_QUEUE_PKTS, err, sizeof(err)) != 0) {
+		die_msg("%s: %s", path, err);
+		return -1;
+	}
+	if (pktq_init(&s->inject, INJECT_QUEUE_PKTS, INJECT_QUEUE_PKTS * 1500, s->pool) != 0) {
+		die_msg("out of memory for the inject queue");
+		return -1;
+	}
+	pthread_mutex_init(&s->sched_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->sched_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	s->udp = udp_open_server(s->conf.port);
+	if (s->udp < 0)
+		return -1;
+	if (tun_open(&s->tun, s->conf.ifname) != 0)
+		return -1;
+	if (tun_configure(&s->tun, s->conf.addr4, s->conf.prefix4, s->conf.mtu) != 0)
+		return -1;
+	return 0;
+}
+
+static void teardown(struct server *s)
+{
+	if (s->tun.fd >= 0)
+		tun_close(&s->tun);
+	if (s->udp >= 0)
+		close(s->udp);
+	if (s->inject.ring)
+		pktq_destroy(&s->inject);
+	if (s->reg.peers)
+		registry_destroy(&s->reg);
+	pool_free(s->pool);
+	config_free_server(&s->conf);
+}
+
+int server_run(const char *path)
+{
+	static struct server srv;
+	struct server *s = &srv;
+	sigset_t sigs;
+	pthread_t th[4];
+	void *(*loops[4])(void *) = { udp_rx_loop, tun_tx_loop, tun_rx_loop, udp_tx_loop };
+
+	log_set_role("server");
+	s->udp = -1;
+	s->tun.fd = -1;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (setup(s, path) != 0) {
+		teardown(s);
+		return 1;
+	}
+	LOGI("msg=\"gateway up\" interface=%s listen_port=%u address=%u.%u.%u.%u/%u mtu=%d clients=%zu", s->tun.name,
+	     s->conf.port, s->conf.addr4 >> 24, s->conf.addr4 >> 16 & 255, s->conf.addr4 >> 8 & 255,
+	     s->conf.addr4 & 255, s->conf.prefix4, s->conf.mtu, s->reg.n);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, loops[i], s);
+
+	uint64_t next_stats = now_ns() + (uint64_t)s->conf.stats_interval_s * SEC_NS;
+	for (;;) {
+		struct timespec tmo = { 0, 200 * 1000000L };
+		int sig = sigtimedwait(&sigs, NULL, &tmo);
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+		if (sig == SIGHUP)
+			LOGW("msg=\"SIGHUP: live reload is not built yet; restart to apply config changes\"");
+		if (now_ns() >= next_stats) {
+			log_stats(s);
+			next_stats += (uint64_t)s->conf.stats_interval_s * SEC_NS;
+		}
+	}
+	LOGI("msg=\"shutting down\"");
+	atomic_store(&s->stop, true);
+	pktq_close(&s->inject);
+	pthread_mutex_lock(&s->sched_lock);
+	pthread_cond_broadcast(&s->sched_cond);
+	pthread_mutex_unlock(&s->sched_lock);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	log_stats(s);
+	teardown(s);
+	return 0;
+}

@@ -1,0 +1,213 @@
+/* session.c - see session.h. The data AEAD is ChaCha20-Poly1305 (IETF);
+ * nonce = 4 zero bytes | epoch as u32 BE | seq as u32 BE; associated
+ * data = the 32-byte header as sent. */
+#include "session.h"
+
+#include <sodium.h>
+#include <string.h>
+
+static void keypair_wipe(struct keypair *kp)
+{
+	sodium_memzero(kp, sizeof(*kp));
+}
+
+void session_init(struct session *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->tx_lock, NULL);
+	pthread_mutex_init(&s->rx_lock, NULL);
+}
+
+void session_destroy(struct session *s)
+{
+	session_clear(s);
+	pthread_mutex_destroy(&s->tx_lock);
+	pthread_mutex_destroy(&s->rx_lock);
+}
+
+static void lock_both(struct session *s)
+{
+	pthread_mutex_lock(&s->tx_lock);
+	pthread_mutex_lock(&s->rx_lock);
+}
+
+static void unlock_both(struct session *s)
+{
+	pthread_mutex_unlock(&s->rx_lock);
+	pthread_mutex_unlock(&s->tx_lock);
+}
+
+void session_clear(struct session *s)
+{
+	lock_both(s);
+	keypair_wipe(&s->cur);
+	keypair_wipe(&s->prev);
+	keypair_wipe(&s->next);
+	memset(s->client_id, 0, sizeof(s->client_id));
+	unlock_both(s);
+}
+
+static void make_current(struct session *s, struct keypair *kp, uint64_t now)
+{
+	if (s->cur.valid) {
+		s->prev = s->cur;
+		s->prev.retired_ns = now;
+	}
+	s->cur = *kp;
+	keypair_wipe(kp);
+}
+
+void session_begin(struct session *s, const uint8_t client_id[WIRE_ID_LEN])
+{
+	lock_both(s);
+	keypair_wipe(&s->cur);
+	keypair_wipe(&s->prev);
+	keypair_wipe(&s->next);
+	memcpy(s->client_id, client_id, WIRE_ID_LEN);
+	unlock_both(s);
+}
+
+void session_install(struct session *s, const uint8_t send_key[32], const uint8_t recv_key[32],
+		     uint8_t epoch, bool confirmed, uint64_t now)
+{
+	struct keypair kp = { .valid = true, .epoch = epoch, .created_ns = now };
+	memcpy(kp.send_key, send_key, 32);
+	memcpy(kp.recv_key, recv_key, 32);
+	replay_init(&kp.replay);
+
+	lock_both(s);
+	keypair_wipe(&s->next);
+	if (confirmed)
+		make_current(s, &kp, now);
+	else
+		s->next = kp;
+	unlock_both(s);
+	sodium_memzero(&kp, sizeof(kp));
+}
+
+void session_promote_next(struct session *s, uint64_t now)
+{
+	lock_both(s);
+	if (s->next.valid)
+		make_current(s, &s->next, now);
+	unlock_both(s);
+}
+
+static void nonce_of(uint8_t nonce[12], uint8_t epoch, uint32_t seq)
+{
+	memset(nonce, 0, 7);
+	nonce[7] = epoch;
+	nonce[8] = (uint8_t)(seq >> 24);
+	nonce[9] = (uint8_t)(seq >> 16);
+	nonce[10] = (uint8_t)(seq >> 8);
+	nonce[11] = (uint8_t)seq;
+}
+
+static bool usable(const struct keypair *kp, uint64_t now)
+{
+	return kp->valid && now - kp->created_ns < REJECT_AFTER_NS;
+}
+
+size_t session_seal(struct session *s, struct pkt **p, size_t n, uint8_t type, uint64_t now)
+{
+	size_t done = 0;
+	pthread_mutex_lock(&s->tx_lock);
+	struct keypair *kp = &s->cur;
+	for (; done < n && usable(kp, now) && kp->send_seq < REJECT_AFTER_MESSAGES; done++) {
+		struct pkt *pk = p[done];
+		uint8_t nonce[12];
+		struct wire_hdr h = {
+			.type = type,
+			.flags = kp->epoch,
+			.seq = (uint32_t)kp->send_seq++,
+			.payload_len = (uint16_t)(pk->len + WIRE_TAG_LEN),
+		};
+		memcpy(h.client_id, s->client_id, WIRE_ID_LEN);
+		uint8_t *hdr = pk->data - WIRE_HDR_LEN;
+		wire_encode(hdr, &h);
+		nonce_of(nonce, kp->epoch, h.seq);
+		crypto_aead_chacha20poly1305_ietf_encrypt_detached(pk->data, pk->data + pk->len, NULL,
+								   pk->data, pk->len, hdr, WIRE_HDR_LEN,
+								   NULL, nonce, kp->send_key);
+		pk->data = hdr;
+		pk->len += WIRE_HDR_LEN + WIRE_TAG_LEN;
+	}
+	pthread_mutex_unlock(&s->tx_lock);
+	return done;
+}
+
+static struct keypair *keypair_for(struct session *s, uint8_t epoch, uint64_t now)
+{
+	if (s->cur.valid && s->cur.epoch == epoch)
+		return usable(&s->cur, now) ? &s->cur : NULL;
+	if (s->next.valid && s->next.epoch == epoch)
+		return usable(&s->next, now) ? &s->next : NULL;
+	if (s->prev.valid && s->prev.epoch == epoch && now - s->prev.retired_ns < PREV_GRACE_NS)
+		return usable(&s->prev, now) ? &s->prev : NULL;
+	return NULL;
+}
+
+enum open_result session_open(struct session *s, const struct wire_hdr *h, uint8_t *dgram,
+			      uint64_t now)
+{
+	uint8_t nonce[12];
+	enum open_result res = OPEN_OK;
+	size_t ct_len = h->payload_len - WIRE_TAG_LEN;
+	uint8_t *ct = dgram + WIRE_HDR_LEN;
+
+	pthread_mutex_lock(&s->rx_lock);
+	struct keypair *kp = keypair_for(s, (uint8_t)(h->flags & WIRE_FLAGS_EPOCH_MASK), now);
+	if (!kp) {
+		res = OPEN_NO_KEY;
+		goto out;
+	}
+	nonce_of(nonce, kp->epoch, h->seq);
+	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(ct, NULL, ct, ct_len, ct + ct_len,
+							       dgram, WIRE_HDR_LEN, nonce,
+							       kp->recv_key) != 0) {
+		res = OPEN_AUTH_FAIL;
+		goto out;
+	}
+	if (!replay_check(&kp->replay, h->seq)) {
+		res = OPEN_REPLAY;
+		goto out;
+	}
+	if (kp == &s->next)
+		res = OPEN_CONFIRMED_NEXT;
+out:
+	pthread_mutex_unlock(&s->rx_lock);
+	return res;
+}
+
+bool session_up(struct session *s, uint64_t now)
+{
+	pthread_mutex_lock(&s->tx_lock);
+	bool up = usable(&s->cur, now);
+	pthread_mutex_unlock(&s->tx_lock);
+	return up;
+}
+
+bool session_wants_rekey(struct session *s, uint64_t now)
+{
+	pthread_mutex_lock(&s->tx_lock);
+	bool want = s->cur.valid && (now - s->cur.created_ns >= REKEY_AFTER_NS ||
+				     s->cur.send_seq >= REKEY_AFTER_MESSAGES);
+	pthread_mutex_unlock(&s->tx_lock);
+	return want;
+}
+
+uint8_t session_next_epoch(struct session *s)
+{
+	pthread_mutex_lock(&s->tx_lock);
+	uint8_t e = (uint8_t)((s->next.valid ? s->next.epoch : s->cur.epoch) + 1);
+	pthread_mutex_unlock(&s->tx_lock);
+	return e;
+}
+
+bool session_has_keys(struct session *s)
+{
+	pthread_mutex_lock(&s->tx_lock);
+	bool has = s->cur.valid || s->next.valid;
+	pthread_mutex_unlock(&s->tx_lock);
+	return has;
+}

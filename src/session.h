@@ -1,0 +1,88 @@
+/* session.h - transport keys of one tunnel session and the data seal/open.
+ *
+ * A handshake yields a keypair tagged with an 8-bit key epoch, carried in
+ * the flags of every DATA/KEEPALIVE header so the receiver picks the key
+ * without trial decryption. Three slots:
+ *   cur  - sends and receives;
+ *   prev - receives only, for PREV_GRACE_NS after a switch, so packets in
+ *          flight under the old key are not lost at a rekey;
+ *   next - a responder's new keypair; it starts sending with it only once
+ *          the initiator has used it (proof that the initiator has it).
+ * Sending and receiving take separate locks, once per batch. */
+#ifndef VPNGW_SESSION_H
+#define VPNGW_SESSION_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pkt.h"
+#include "replay.h"
+#include "wire.h"
+
+#define SEC_NS 1000000000ull
+#define REKEY_AFTER_NS (120 * SEC_NS)
+#define REJECT_AFTER_NS (180 * SEC_NS)
+#define PREV_GRACE_NS (15 * SEC_NS)
+#define REKEY_AFTER_MESSAGES (1ull << 31)
+/* Never let seq reach 2^32: a wrapped seq would reuse a nonce. */
+#define REJECT_AFTER_MESSAGES (0xffffffffull - 0xffffull)
+
+struct keypair {
+	bool valid;
+	uint8_t epoch;
+	uint8_t send_key[32], recv_key[32];
+	uint64_t created_ns;
+	uint64_t retired_ns; /* when it became prev */
+	uint64_t send_seq;   /* next seq to send */
+	struct replay replay;
+};
+
+struct session {
+	pthread_mutex_t tx_lock, rx_lock;
+	uint8_t client_id[WIRE_ID_LEN];
+	struct keypair cur, prev, next;
+};
+
+enum open_result {
+	OPEN_OK,
+	OPEN_CONFIRMED_NEXT, /* OK, and the peer now uses the next keypair */
+	OPEN_NO_KEY,         /* no keypair for this epoch (or expired) */
+	OPEN_AUTH_FAIL,
+	OPEN_REPLAY,
+};
+
+void session_init(struct session *s);
+void session_destroy(struct session *s);
+/* Wipes every key; the session is down until the next install. */
+void session_clear(struct session *s);
+
+/* Starts a new session under a new clientId: every key of the old one is
+ * wiped, nothing of it may be used again. */
+void session_begin(struct session *s, const uint8_t client_id[WIRE_ID_LEN]);
+/* Installs a keypair from a finished handshake. confirmed: it becomes cur
+ * at once (initiator); otherwise it waits in next (responder). */
+void session_install(struct session *s, const uint8_t send_key[32], const uint8_t recv_key[32],
+		     uint8_t epoch, bool confirmed, uint64_t now);
+/* Makes next current (on OPEN_CONFIRMED_NEXT). */
+void session_promote_next(struct session *s, uint64_t now);
+
+/* Seals n packets in place: each p->data/len is an IP packet (or empty for
+ * a keepalive) on entry and the whole datagram on return. Returns how many
+ * were sealed, from the front; the rest had no usable key. */
+size_t session_seal(struct session *s, struct pkt **p, size_t n, uint8_t type, uint64_t now);
+
+/* Opens one validated DATA/KEEPALIVE datagram in place; the plaintext is
+ * at dgram + WIRE_HDR_LEN, h->payload_len - WIRE_TAG_LEN bytes. */
+enum open_result session_open(struct session *s, const struct wire_hdr *h, uint8_t *dgram,
+			      uint64_t now);
+
+/* Key state for timers. */
+bool session_up(struct session *s, uint64_t now);
+bool session_wants_rekey(struct session *s, uint64_t now);
+/* The epoch a new keypair should take: one past the newest installed. */
+uint8_t session_next_epoch(struct session *s);
+/* True when any keypair is installed (a rekey can refer to it). */
+bool session_has_keys(struct session *s);
+
+#endif

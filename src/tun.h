@@ -1,0 +1,30 @@
+/* tun.h - the TUN device, behind a small interface so another platform
+ * (Wintun) can provide the same five calls. */
+#ifndef VPNGW_TUN_H
+#define VPNGW_TUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pkt.h"
+
+struct tun {
+	int fd;
+	char name[16];
+};
+
+/* Creates the device; name may be a template ("vpngw%d"). Logs and
+ * returns -1 on failure. */
+int tun_open(struct tun *t, const char *name);
+/* Address (host order) with prefix, MTU, a short txqueuelen, and up. */
+int tun_configure(struct tun *t, uint32_t addr4, uint8_t prefix, int mtu);
+int tun_add_route4(struct tun *t, uint32_t net, uint8_t prefix);
+void tun_close(struct tun *t);
+
+/* Waits up to timeout_ms for packets, then reads up to n of them into
+ * pkts[i]->data; returns the count (0 on timeout), -1 on error. */
+int tun_read_batch(struct tun *t, struct pkt **pkts, size_t n, int timeout_ms);
+/* Writes n packets; returns how many the kernel took. */
+size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n);
+
+#endif

@@ -1,0 +1,173 @@
+/* tun_linux.c - /dev/net/tun and the ioctls that configure it. */
+#include "tun.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/route.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* The kernel's own queue in front of our reader; kept short so packets
+ * wait in vpngw's queues, where they are counted and dropped smartly. */
+#define TUN_TXQUEUELEN 64
+
+int tun_open(struct tun *t, const char *name)
+{
+	struct ifreq ifr = { 0 };
+	t->fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (t->fd < 0) {
+		die_msg("open /dev/net/tun: %s", strerror(errno));
+		return -1;
+	}
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	if (ioctl(t->fd, TUNSETIFF, &ifr) != 0) {
+		die_msg("create TUN device %s: %s%s", name, strerror(errno),
+			errno == EPERM ? " (needs root or CAP_NET_ADMIN)" : "");
+		close(t->fd);
+		t->fd = -1;
+		return -1;
+	}
+	snprintf(t->name, sizeof(t->name), "%s", ifr.ifr_name);
+	return 0;
+}
+
+static int ifreq_ioctl(const char *what, const char *ifname, unsigned long req, struct ifreq *ifr)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		die_msg("socket for %s: %s", what, strerror(errno));
+		return -1;
+	}
+	snprintf(ifr->ifr_name, IFNAMSIZ, "%s", ifname);
+	int rc = ioctl(s, req, ifr);
+	if (rc != 0)
+		die_msg("%s on %s: %s", what, ifname, strerror(errno));
+	close(s);
+	return rc;
+}
+
+static void set_sin(struct sockaddr *sa, uint32_t addr)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)sa;
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(addr);
+}
+
+static uint32_t mask_of(uint8_t prefix)
+{
+	return prefix ? 0xffffffffu << (32 - prefix) : 0;
+}
+
+/* IPv6 inside the tunnel is not carried yet: keep the kernel from sending
+ * link-local chatter (router solicitations, MLD) into the TUN. */
+static void disable_ipv6(const char *ifname)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return; /* no IPv6 in this kernel: nothing to silence */
+	if (write(fd, "1", 1) != 1)
+		LOGW("msg=\"cannot disable IPv6 on the TUN device\" dev=%s error=\"%s\"", ifname, strerror(errno));
+	close(fd);
+}
+
+int tun_configure(struct tun *t, uint32_t addr4, uint8_t prefix, int mtu)
+{
+	struct ifreq ifr = { 0 };
+	disable_ipv6(t->name);
+	ifr.ifr_mtu = mtu;
+	if (ifreq_ioctl("set MTU", t->name, SIOCSIFMTU, &ifr) != 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_qlen = TUN_TXQUEUELEN;
+	if (ifreq_ioctl("set txqueuelen", t->name, SIOCSIFTXQLEN, &ifr) != 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	set_sin(&ifr.ifr_addr, addr4);
+	if (ifreq_ioctl("set address", t->name, SIOCSIFADDR, &ifr) != 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	set_sin(&ifr.ifr_netmask, mask_of(prefix));
+	if (ifreq_ioctl("set netmask", t->name, SIOCSIFNETMASK, &ifr) != 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	if (ifreq_ioctl("get flags", t->name, SIOCGIFFLAGS, &ifr) != 0)
+		return -1;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	return ifreq_ioctl("bring up", t->name, SIOCSIFFLAGS, &ifr);
+}
+
+int tun_add_route4(struct tun *t, uint32_t net, uint8_t prefix)
+{
+	struct rtentry rt = { 0 };
+	char dev[IFNAMSIZ];
+	set_sin(&rt.rt_dst, net);
+	set_sin(&rt.rt_genmask, mask_of(prefix));
+	snprintf(dev, sizeof(dev), "%s", t->name);
+	rt.rt_dev = dev;
+	rt.rt_flags = RTF_UP;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	int rc = ioctl(s, SIOCADDRT, &rt);
+	int e = errno;
+	close(s);
+	if (rc != 0 && e != EEXIST) {
+		struct in_addr a = { htonl(net) };
+		die_msg("add route %s/%u dev %s: %s", inet_ntoa(a), prefix, t->name, strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+void tun_close(struct tun *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+}
+
+int tun_read_batch(struct tun *t, struct pkt **pkts, size_t n, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
+	int rc = poll(&pfd, 1, timeout_ms);
+	if (rc <= 0)
+		return rc < 0 && errno != EINTR ? -1 : 0;
+	size_t got = 0;
+	while (got < n) {
+		struct pkt *p = pkts[got];
+		ssize_t r = read(t->fd, p->data, PKT_MAX_IP);
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			LOGE("msg=\"read from TUN failed\" dev=%s error=\"%s\"", t->name, strerror(errno));
+			return got ? (int)got : -1;
+		}
+		p->len = (uint32_t)r;
+		got++;
+	}
+	return (int)got;
+}
+
+size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n)
+{
+	size_t ok = 0;
+	for (size_t i = 0; i < n; i++) {
+		ssize_t w = write(t->fd, pkts[i]->data, pkts[i]->len);
+		if (w == (ssize_t)pkts[i]->len)
+			ok++;
+	}
+	return ok;
+}
