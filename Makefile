@@ -2,7 +2,7 @@
 CC ?= cc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP
-LDLIBS += -lsodium -linih -pthread
+LDLIBS += -lsodium -pthread
 BUILD := build
 
 CORE := wire pool queue replay noise handshake session stats log config registry router

@@ -64,10 +64,18 @@ struct client {
 	uint32_t addr4;
 	uint8_t prefix4;
 	uint16_t mtu;
+	uint16_t gw_keepalive_s; /* announced in HS_RESP */
 
 	atomic_uint_least64_t last_rx_ns, last_tx_ns, session_start_ns;
 	uint64_t last_keepalive_ns;
 };
+
+/* The client's own setting wins; else the gateway's; else 10 s. */
+static uint64_t keepalive_ns(struct client *c)
+{
+	unsigned s = c->conf.keepalive_s ? (unsigned)c->conf.keepalive_s : c->gw_keepalive_s;
+	return (uint64_t)(s ? s : 10) * SEC_NS;
+}
 
 static void hex_id(char out[33], const uint8_t id[WIRE_ID_LEN])
 {
@@ -159,6 +167,7 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 	sodium_memzero(send_key, sizeof(send_key));
 	sodium_memzero(recv_key, sizeof(recv_key));
 	int tun_rc = setup_tun_for(c, &r);
+	c->gw_keepalive_s = r.keepalive_s;
 	pthread_mutex_unlock(&c->hs_lock);
 
 	ctr_add(&c->st.handshakes, 1);
@@ -171,7 +180,7 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 		struct in_addr dns = { htonl(r.dns4) };
 		LOGI("msg=\"session up\" client_id=%s address=%u.%u.%u.%u/%u mtu=%u dns=%s keepalive_s=%u%s", id,
 		     r.addr4 >> 24, r.addr4 >> 16 & 255, r.addr4 >> 8 & 255, r.addr4 & 255, r.prefix4, r.mtu,
-		     r.dns4 ? inet_ntoa(dns) : "none", r.keepalive_s, tun_rc ? " tun=failed" : "");
+		     r.dns4 ? inet_ntoa(dns) : "none", (unsigned)(keepalive_ns(c) / SEC_NS), tun_rc ? " tun=failed" : "");
 	}
 	/* Our first packet under the new keys lets the gateway switch too. */
 	send_keepalive(c, now);
@@ -346,21 +355,21 @@ static void *udp_tx_loop(void *arg)
 
 static void timers(struct client *c, uint64_t now)
 {
-	uint64_t ka = (uint64_t)c->conf.keepalive_s * SEC_NS;
 	pthread_mutex_lock(&c->hs_lock);
+	uint64_t ka = keepalive_ns(c);
 	bool pending = c->hs_pending;
-	bool retry_due = pending && now - c->hs_sent_ns >= c->hs_retry_ns;
+	bool retry_due = pending && ns_since(now, c->hs_sent_ns) >= c->hs_retry_ns;
 	pthread_mutex_unlock(&c->hs_lock);
 	bool up = session_up(&c->sess, now);
-	uint64_t last_rx = atomic_load(&c->last_rx_ns);
+	uint64_t silent = ns_since(now, atomic_load(&c->last_rx_ns));
 	uint8_t id[WIRE_ID_LEN];
 	memcpy(id, c->sess.client_id, WIRE_ID_LEN);
 
-	if (up && now - last_rx > ka + DEAD_AFTER_EXTRA_NS) {
+	if (up && silent > ka + DEAD_AFTER_EXTRA_NS) {
 		char hex[33];
 		hex_id(hex, id);
 		LOGW("msg=\"gateway silent, starting a new session\" client_id=%s silent_s=%lu", hex,
-		     (unsigned long)((now - last_rx) / SEC_NS));
+		     (unsigned long)(silent / SEC_NS));
 		session_clear(&c->sess);
 		up = false;
 		pending = false;
@@ -378,8 +387,8 @@ static void timers(struct client *c, uint64_t now)
 		start_handshake(c, id, now);
 		return;
 	}
-	uint64_t last_tx = atomic_load(&c->last_tx_ns);
-	if (now - c->last_keepalive_ns >= ka && (now - last_tx >= ka || now - last_rx >= ka))
+	uint64_t idle_tx = ns_since(now, atomic_load(&c->last_tx_ns));
+	if (ns_since(now, c->last_keepalive_ns) >= ka && (idle_tx >= ka || silent >= ka))
 		send_keepalive(c, now);
 }
 

@@ -1,12 +1,16 @@
-/* config.c - INI parsing with inih; every value is checked here so the
- * rest of vpngw can trust the structs. */
+/* config.c - INI files in WireGuard's style, and every value checked here
+ * so the rest of vpngw can trust the structs.
+ *
+ * The reader is our own rather than inih: Debian's libinih is built with a
+ * 200-byte line limit, no callback at a section start (so two [Client]
+ * sections would merge) and only ';' for inline comments, and all three
+ * matter for these files. */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ini.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +18,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-struct line_reader {
-	FILE *f;
-	int line;
-	bool section_started;
-};
 
 struct parse_ctx {
 	const char *path;
@@ -29,11 +27,9 @@ struct parse_ctx {
 	bool is_server;
 	struct server_conf *srv;
 	struct client_conf *cli;
-	struct line_reader *reader;
-	int fail_line;
+	int line;
+	char section[32];
 };
-
-#define SECTION_MARKER "@section"
 
 
 int parse_key_b64(const char *s, uint8_t key[32])
@@ -116,7 +112,6 @@ static int fail(struct parse_ctx *c, const char *name, const char *value, const 
 	/* inih gives us the line through ini_parse's return value. */
 	snprintf(c->err, c->errlen, "%s = %s: %s", name, value, why);
 	c->failed = true;
-	c->fail_line = c->reader ? c->reader->line : 0;
 	return 0;
 }
 
@@ -269,12 +264,14 @@ static int server_peer_key(struct parse_ctx *c, const char *name, const char *va
 		if (parse_key_b64(value, p->pub) != 0)
 			return fail(c, name, value, "not a base64 32-byte key");
 		p->has_pub = true;
+		p->pub_line = c->line;
 		return 1;
 	}
 	if (!strcasecmp(name, "Address")) {
 		uint8_t pre;
 		if (parse_cidr4(value, &p->addr4, &pre) != 0 || pre != 32)
 			return fail(c, name, value, "want one IPv4 address, e.g. 10.77.0.2/32");
+		p->addr_line = c->line;
 		return 1;
 	}
 	return fail(c, name, value, "unknown key in [Client]");
@@ -319,87 +316,108 @@ static int client_server_key(struct parse_ctx *c, const char *name, const char *
 	return fail(c, name, value, "unknown key in [Server]");
 }
 
-static int on_entry(void *user, const char *section, const char *name, const char *value)
+static int on_section(struct parse_ctx *c, const char *section)
 {
-	struct parse_ctx *c = user;
-	if (c->failed)
-		return 0;
-	if (!strcmp(name, SECTION_MARKER)) { /* a new section starts */
-		if (c->is_server && !strcasecmp(section, "Client")) {
-			if (c->srv->npeers == CONF_MAX_PEERS)
-				return fail(c, "[Client]", section, "too many clients");
-			struct peer_conf *np = realloc(c->srv->peers, (c->srv->npeers + 1) * sizeof(*np));
-			if (!np)
-				return fail(c, "[Client]", section, "out of memory");
-			c->srv->peers = np;
-			memset(&np[c->srv->npeers++], 0, sizeof(*np));
-			return 1;
-		}
-		if (strcasecmp(section, "Server") && strcasecmp(section, "Client"))
-			return fail(c, "section", section, "unknown section (want [Server] or [Client])");
+	if (strcasecmp(section, "Server") && strcasecmp(section, "Client"))
+		return fail(c, "section", section, "unknown section (want [Server] or [Client])");
+	snprintf(c->section, sizeof(c->section), "%s", section);
+	if (!c->is_server || strcasecmp(section, "Client"))
 		return 1;
-	}
-	if (c->is_server) {
-		if (!strcasecmp(section, "Server"))
-			return server_key(c, name, value);
-		return server_peer_key(c, name, value);
-	}
-	if (!strcasecmp(section, "Client"))
-		return client_key(c, name, value);
-	if (!strcasecmp(section, "Server"))
-		return client_server_key(c, name, value);
-	return fail(c, name, value, "key outside any section");
+	if (c->srv->npeers == CONF_MAX_PEERS)
+		return fail(c, "[Client]", section, "too many clients");
+	struct peer_conf *np = realloc(c->srv->peers, (c->srv->npeers + 1) * sizeof(*np));
+	if (!np)
+		return fail(c, "[Client]", section, "out of memory");
+	c->srv->peers = np;
+	memset(&np[c->srv->npeers], 0, sizeof(*np));
+	np[c->srv->npeers++].line = c->line;
+	return 1;
 }
 
-/* Feeds inih one line at a time. Debian's libinih is built without the
- * new-section callback and with only ';' for inline comments, so the reader
- * strips "  # comment" tails itself and, after each section header, feeds a
- * synthetic "@section" line so repeated [Client] sections stay apart. It
- * also tracks the real line number for error messages. */
-static char *read_line(char *str, int num, void *stream)
+static int on_entry(struct parse_ctx *c, const char *name, const char *value)
 {
-	struct line_reader *lr = stream;
-	if (lr->section_started) {
-		lr->section_started = false;
-		snprintf(str, (size_t)num, "%s = 1\n", SECTION_MARKER);
-		return str;
-	}
-	if (!fgets(str, num, lr->f))
-		return NULL;
-	lr->line++;
-	for (char *p = str; *p; p++) {
-		if ((*p == '#' || *p == ';') && (p == str || isspace((unsigned char)p[-1]))) {
+	if (!c->section[0])
+		return fail(c, name, value, "key outside any section (start with [Server] or [Client])");
+	if (c->is_server)
+		return !strcasecmp(c->section, "Server") ? server_key(c, name, value)
+							 : server_peer_key(c, name, value);
+	return !strcasecmp(c->section, "Client") ? client_key(c, name, value)
+						 : client_server_key(c, name, value);
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* One line: blank, comment, [Section] or Key = Value. "#" or ";" after
+ * whitespace starts a comment (base64 never contains either). */
+static void parse_line(struct parse_ctx *c, char *line)
+{
+	for (char *p = line; *p; p++) {
+		if ((*p == '#' || *p == ';') && (p == line || isspace((unsigned char)p[-1]))) {
 			*p = '\0';
 			break;
 		}
 	}
-	const char *t = str;
-	while (isspace((unsigned char)*t))
-		t++;
-	lr->section_started = *t == '[';
-	return str;
+	char *t = trim(line);
+	if (!*t)
+		return;
+	if (*t == '[') {
+		char *end = strchr(t, ']');
+		if (!end || end[1]) {
+			fail(c, "section", t, "want [Server] or [Client]");
+			return;
+		}
+		*end = '\0';
+		on_section(c, trim(t + 1));
+		return;
+	}
+	char *eq = strchr(t, '=');
+	if (!eq) {
+		fail(c, "line", t, "want Key = Value");
+		return;
+	}
+	*eq = '\0';
+	char *name = trim(t), *value = trim(eq + 1);
+	if (!*name) {
+		fail(c, "line", value, "missing key before '='");
+		return;
+	}
+	on_entry(c, name, value);
 }
 
 static int run_parser(struct parse_ctx *c)
 {
-	struct line_reader lr = { .f = fopen(c->path, "r") };
-	if (!lr.f) {
+	FILE *f = fopen(c->path, "r");
+	if (!f) {
 		snprintf(c->err, c->errlen, "open %s: %s", c->path, strerror(errno));
 		return -1;
 	}
-	char msg[512] = "";
-	char *user_err = c->err;
-	size_t user_len = c->errlen;
+	char msg[512] = "", *line = NULL, *user_err = c->err;
+	size_t cap = 0, user_len = c->errlen;
 	c->err = msg;
 	c->errlen = sizeof(msg);
-	c->reader = &lr;
-	int rc = ini_parse_stream(read_line, &lr, on_entry, c);
-	fclose(lr.f);
+	while (!c->failed && getline(&line, &cap, f) >= 0) {
+		c->line++;
+		parse_line(c, line);
+	}
+	bool read_err = ferror(f);
+	free(line);
+	fclose(f);
 	c->err = user_err;
 	c->errlen = user_len;
-	if (rc != 0 || c->failed) {
-		snprintf(user_err, user_len, "%s:%d: %s", c->path, c->failed ? c->fail_line : lr.line,
-			 msg[0] ? msg : "syntax error");
+	if (c->failed) {
+		snprintf(user_err, user_len, "%s:%d: %s", c->path, c->line, msg);
+		return -1;
+	}
+	if (read_err) {
+		snprintf(user_err, user_len, "read %s: %s", c->path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -416,23 +434,34 @@ static int finish_server(struct server_conf *s, const char *path, char *err, siz
 		return -1;
 	}
 	uint32_t mask = s->prefix4 ? 0xffffffffu << (32 - s->prefix4) : 0;
+	char a[INET_ADDRSTRLEN];
 	for (size_t i = 0; i < s->npeers; i++) {
 		struct peer_conf *p = &s->peers[i];
 		if (!p->has_pub) {
-			snprintf(err, errlen, "%s: [Client] #%zu has no PublicKey", path, i + 1);
+			snprintf(err, errlen, "%s:%d: [Client] has no PublicKey", path, p->line);
 			return -1;
 		}
 		if (!p->name[0])
 			snprintf(p->name, sizeof(p->name), "client%zu", i + 1);
+		struct in_addr ia = { htonl(p->addr4) };
+		inet_ntop(AF_INET, &ia, a, sizeof(a));
 		if (p->addr4 && ((p->addr4 & mask) != (s->addr4 & mask) || p->addr4 == s->addr4)) {
-			snprintf(err, errlen, "%s: client %s: Address is outside the pool or is the gateway's", path, p->name);
+			snprintf(err, errlen, "%s:%d: Address = %s: client %s: outside the pool of the [Server] Address, or the gateway's own",
+				 path, p->addr_line, a, p->name);
 			return -1;
 		}
 		for (size_t j = 0; j < i; j++) {
-			if (!memcmp(s->peers[j].pub, p->pub, 32) ||
-			    (p->addr4 && p->addr4 == s->peers[j].addr4)) {
-				snprintf(err, errlen, "%s: clients %s and %s share a PublicKey or Address", path,
-					 s->peers[j].name, p->name);
+			struct peer_conf *q = &s->peers[j];
+			if (!memcmp(q->pub, p->pub, 32)) {
+				char b64[64];
+				sodium_bin2base64(b64, sizeof(b64), p->pub, 32, sodium_base64_VARIANT_ORIGINAL);
+				snprintf(err, errlen, "%s:%d: PublicKey = %s: client %s has the same key as client %s (line %d)",
+					 path, p->pub_line, b64, p->name, q->name, q->pub_line);
+				return -1;
+			}
+			if (p->addr4 && p->addr4 == q->addr4) {
+				snprintf(err, errlen, "%s:%d: Address = %s: client %s has the same address as client %s (line %d)",
+					 path, p->addr_line, a, p->name, q->name, q->addr_line);
 				return -1;
 			}
 		}
@@ -459,7 +488,7 @@ int config_load_server(const char *path, struct server_conf *s, char *err, size_
 int config_load_client(const char *path, struct client_conf *k, char *err, size_t errlen)
 {
 	memset(k, 0, sizeof(*k));
-	k->keepalive_s = 10;
+	k->keepalive_s = 0; /* 0: use the interval the gateway announces */
 	k->stats_interval_s = 5;
 	strcpy(k->ifname, "vpngw0");
 	struct parse_ctx c = { .path = path, .err = err, .errlen = errlen, .cli = k };

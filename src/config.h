@@ -24,6 +24,7 @@ struct peer_conf {
 	uint8_t pub[32];
 	bool has_pub;
 	uint32_t addr4; /* host order; 0 = from the pool */
+	int line, pub_line, addr_line; /* where they were set, for errors */
 };
 
 struct server_conf {

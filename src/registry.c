@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 /* Marks a slot whose peer moved to a new id, so probes continue past it. */
 static struct peer tombstone;
 
@@ -228,7 +230,7 @@ void peer_set_endpoint(struct peer *p, const union endpoint *ep, uint64_t now)
 bool peer_fresh_endpoint(struct peer *p, uint64_t now, union endpoint *out)
 {
 	uint64_t seen = atomic_load_explicit(&p->last_seen_ns, memory_order_relaxed);
-	if (!seen || now - seen >= ENDPOINT_FRESH_NS)
+	if (!seen || ns_since(now, seen) >= ENDPOINT_FRESH_NS)
 		return false;
 	pthread_mutex_lock(&p->ep_lock);
 	*out = p->ep;

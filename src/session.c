@@ -6,6 +6,8 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "log.h"
+
 static void keypair_wipe(struct keypair *kp)
 {
 	sodium_memzero(kp, sizeof(*kp));
@@ -105,7 +107,7 @@ static void nonce_of(uint8_t nonce[12], uint8_t epoch, uint32_t seq)
 
 static bool usable(const struct keypair *kp, uint64_t now)
 {
-	return kp->valid && now - kp->created_ns < REJECT_AFTER_NS;
+	return kp->valid && ns_since(now, kp->created_ns) < REJECT_AFTER_NS;
 }
 
 size_t session_seal(struct session *s, struct pkt **p, size_t n, uint8_t type, uint64_t now)
@@ -142,7 +144,7 @@ static struct keypair *keypair_for(struct session *s, uint8_t epoch, uint64_t no
 		return usable(&s->cur, now) ? &s->cur : NULL;
 	if (s->next.valid && s->next.epoch == epoch)
 		return usable(&s->next, now) ? &s->next : NULL;
-	if (s->prev.valid && s->prev.epoch == epoch && now - s->prev.retired_ns < PREV_GRACE_NS)
+	if (s->prev.valid && s->prev.epoch == epoch && ns_since(now, s->prev.retired_ns) < PREV_GRACE_NS)
 		return usable(&s->prev, now) ? &s->prev : NULL;
 	return NULL;
 }
@@ -190,7 +192,7 @@ bool session_up(struct session *s, uint64_t now)
 bool session_wants_rekey(struct session *s, uint64_t now)
 {
 	pthread_mutex_lock(&s->tx_lock);
-	bool want = s->cur.valid && (now - s->cur.created_ns >= REKEY_AFTER_NS ||
+	bool want = s->cur.valid && (ns_since(now, s->cur.created_ns) >= REKEY_AFTER_NS ||
 				     s->cur.send_seq >= REKEY_AFTER_MESSAGES);
 	pthread_mutex_unlock(&s->tx_lock);
 	return want;

@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# tests/e2e/netns.sh: vpngw end to end, in network namespaces made (and removed) here.
+#
+#   client1, client2, intruder -- gateway (vpngw server, NAT) -- internet host (iperf3)
+#
+# Cases: a) client1 up, ping through the tunnel  b) iperf3 up and down  c) client to client
+# d) an unknown key is refused  e) client restart gets a new session  f) roaming (the client's
+# underlay address changes)  g) the wire carries only VPN1 datagrams, nothing in clear
+# h) no crash; SIGTERM stops both sides cleanly and removes the TUN devices.
+#
+# Usage: bash tests/e2e/netns.sh     (root; VPNGW=path overrides build/vpngw, LAB_KEEP=1 keeps
+# the logs). Prints TAP-style "ok - ..." lines and "N passed, N failed"; exit 1 on any failure.
+set -u
+
+# shellcheck source=tests/e2e/lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+
+T0=$SECONDS
+lab_init
+lab_ensure_tools --install
+lab_check_binary
+log "vpngw: $VPNGW ($("$VPNGW" --version 2>&1 | head -n 1))"
+log "run dir: $LAB_DIR, namespaces *-$LAB_SFX"
+
+lab_up c1 c2 in
+
+# ---------------------------------------------------------------------------------------------
+# keys and configs
+lab_keypair SRV
+lab_keypair K1
+lab_keypair K2
+lab_keypair KI
+SRV_CONF=$LAB_DIR/server.conf
+C1_CONF=$LAB_DIR/client1.conf
+C2_CONF=$LAB_DIR/client2.conf
+IN_CONF=$LAB_DIR/intruder.conf
+# shellcheck disable=SC2153  # SRV_PRIV and friends are set by lab_keypair
+write_server_conf "$SRV_CONF" "$SRV_PRIV" \
+    client1 "$K1_PUB" "$C1_TUN_IP/32" \
+    client2 "$K2_PUB" "$C2_TUN_IP/32"
+write_client_conf "$C1_CONF" "$K1_PRIV" "$TUN_C1" "$SRV_PUB"
+write_client_conf "$C2_CONF" "$K2_PRIV" "$TUN_C2" "$SRV_PUB"
+write_client_conf "$IN_CONF" "$KI_PRIV" "$TUN_IN" "$SRV_PUB"   # key not in server.conf
+
+SRV_LOG=$LAB_DIR/server.log
+C1_LOG=$LAB_DIR/client1.log
+C1B_LOG=$LAB_DIR/client1-restarted.log
+C2_LOG=$LAB_DIR/client2.log
+IN_LOG=$LAB_DIR/intruder.log
+SESSION_UP='msg="session up"'
+HANDSHAKE='msg=("handshake"|handshake)( |$)'
+PATTERN=c0ffee0badc0de5a17e55ca1ab1e0042    # 16 bytes for ping -p
+
+vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
+SRV_PID=$LAST_PID
+for ((i = 0; i < 50; i++)); do
+    tun_exists "$NS_GW" "$TUN_GW" && break
+    proc_alive "$SRV_PID" || break
+    sleep 0.1
+done
+if ! proc_alive "$SRV_PID"; then
+    not_ok "server starts" "vpngw server exited at once"
+    lab_summary
+    exit 1
+fi
+check "server starts and creates its TUN device $TUN_GW" tun_exists "$NS_GW" "$TUN_GW"
+
+# ---------------------------------------------------------------------------------------------
+log "a) client1 up; ping the gateway and the internet host through the tunnel"
+vpngw_start client "$NS_C1" "$C1_CONF" "$C1_LOG"
+C1_PID=$LAST_PID
+C1_UP=0
+if wait_log "$C1_LOG" "$SESSION_UP" 10; then
+    C1_UP=1
+    ok "a: client1 logs session up"
+    check_eq "a: client1 is assigned $C1_TUN_IP/24" \
+        "$(log_field "$C1_LOG" "$SESSION_UP" address)" "$C1_TUN_IP/24"
+    if wait_log "$SRV_LOG" "$HANDSHAKE.*client=\"?client1\"?( |\$)" 3; then
+        ok "a: server logs the handshake of client1"
+    else
+        not_ok "a: server logs the handshake of client1" "no msg=handshake client=client1"
+    fi
+    wait_ping "$NS_C1" "$GW_TUN_IP" 5
+    check_eq "a: client1 pings $GW_TUN_IP through the tunnel (replies of 5)" \
+        "$(ping_count "$NS_C1" "$GW_TUN_IP" 5)" 5
+    check_eq "a: client1 pings $NET_IP through the tunnel (replies of 5)" \
+        "$(ping_count "$NS_C1" "$NET_IP" 5)" 5
+else
+    not_ok "a: client1 logs session up" "no '$SESSION_UP' within 10 s"
+fi
+
+# ---------------------------------------------------------------------------------------------
+log "b) iperf3 TCP 5 s, client1 -> internet host and reverse"
+if [ "$C1_UP" -eq 1 ] && iperf_server_start; then
+    for dir in up down; do
+        args=(); [ "$dir" = down ] && args=(-R)
+        json=$LAB_DIR/iperf3-$dir.json
+        if iperf_run "$NS_C1" "$json" "${args[@]}"; then
+            read -r mbps bytes < <(iperf_mbps "$json")
+            if [ "${bytes:-0}" -gt 0 ]; then
+                ok "b: iperf3 $dir completes ($mbps Mbit/s, $bytes bytes received)"
+                printf -v "IPERF_${dir^^}" %s "$mbps"
+            else
+                not_ok "b: iperf3 $dir completes" "no bytes received: $(head -c 300 "$json")"
+            fi
+        else
+            not_ok "b: iperf3 $dir completes" "iperf3 failed: $(grep -m1 '"error"' "$json")"
+        fi
+    done
+    # the load must not cost the session: one "session up", no dead-gateway verdict
+    stable_session "b: client1 keeps its one session through the load" "$C1_LOG"
+else
+    not_ok "b: iperf3 up and down" "skipped: client1 not up or iperf3 server did not start"
+fi
+
+# ---------------------------------------------------------------------------------------------
+log "c) client2 up; client1 <-> client2 through the gateway"
+vpngw_start client "$NS_C2" "$C2_CONF" "$C2_LOG"
+C2_PID=$LAST_PID
+if wait_log "$C2_LOG" "$SESSION_UP" 10; then
+    ok "c: client2 logs session up"
+    c2addr=$(log_field "$C2_LOG" "$SESSION_UP" address)
+    check_eq "c: client2 is assigned $C2_TUN_IP/24" "$c2addr" "$C2_TUN_IP/24"
+    wait_ping "$NS_C1" "$C2_TUN_IP" 5
+    check_eq "c: client1 pings client2 ($C2_TUN_IP) (replies of 5)" \
+        "$(ping_count "$NS_C1" "$C2_TUN_IP" 5)" 5
+    check_eq "c: client2 pings client1 ($C1_TUN_IP) (replies of 5)" \
+        "$(ping_count "$NS_C2" "$C1_TUN_IP" 5)" 5
+else
+    not_ok "c: client2 logs session up" "no '$SESSION_UP' within 10 s"
+fi
+
+# ---------------------------------------------------------------------------------------------
+log "d) intruder with a key the server does not list"
+rejects0=$(stat_of "$SRV_LOG" handshake_rejects)
+vpngw_start client "$NS_IN" "$IN_CONF" "$IN_LOG"
+IN_PID=$LAST_PID
+if wait_stat_gt "$SRV_LOG" handshake_rejects "${rejects0:-0}" 10; then
+    ok "d: server handshake_rejects rises ($(stat_of "$SRV_LOG" handshake_rejects))"
+else
+    not_ok "d: server handshake_rejects rises" \
+        "last server stats: $(stats_line "$SRV_LOG" | cut -c1-400)"
+fi
+check_eq "d: intruder's ping to $GW_TUN_IP gets no reply (of 3)" \
+    "$(ping_count "$NS_IN" "$GW_TUN_IP" 3)" 0
+if grep -qE "$SESSION_UP" "$IN_LOG"; then
+    not_ok "d: intruder logs no session up" "$(grep -m1 -E "$SESSION_UP" "$IN_LOG")"
+else
+    ok "d: intruder logs no session up"
+fi
+others=$(grep -E "$HANDSHAKE" "$SRV_LOG" | grep -vE 'client="?client[12]"?( |$)')
+if [ -n "$others" ]; then
+    not_ok "d: server accepts no handshake but client1's and client2's" "$(head -n 2 <<<"$others")"
+else
+    ok "d: server accepts no handshake but client1's and client2's"
+fi
+vpngw_stop "$IN_PID" 5
+
+# ---------------------------------------------------------------------------------------------
+log "e) client1 restart (SIGTERM, start again)"
+id1=$(log_field "$C1_LOG" "$SESSION_UP" client_id)
+if vpngw_stop "$C1_PID" 5; then
+    check_eq "e: client1 exits 0 on SIGTERM" "$STOP_RC" 0
+else
+    not_ok "e: client1 exits 0 on SIGTERM" "still running after 5 s (killed)"
+fi
+if tun_exists "$NS_C1" "$TUN_C1"; then
+    not_ok "e: client1's TUN $TUN_C1 is gone after exit"
+else
+    ok "e: client1's TUN $TUN_C1 is gone after exit"
+fi
+vpngw_start client "$NS_C1" "$C1_CONF" "$C1B_LOG"
+C1_PID=$LAST_PID
+if wait_log "$C1B_LOG" "$SESSION_UP" 10; then
+    ok "e: restarted client1 logs session up"
+    id2=$(log_field "$C1B_LOG" "$SESSION_UP" client_id)
+    if [[ $id2 =~ ^[0-9a-f]{32}$ ]] && [ "$id2" != "$id1" ]; then
+        ok "e: new client_id ($id1 -> $id2)"
+    else
+        not_ok "e: new client_id" "before '$id1', after '$id2'"
+    fi
+    wait_ping "$NS_C1" "$NET_IP" 5
+    check_eq "e: ping $NET_IP works again (replies of 5)" "$(ping_count "$NS_C1" "$NET_IP" 5)" 5
+    C1_UP=1
+else
+    C1_UP=0
+    not_ok "e: restarted client1 logs session up" "no '$SESSION_UP' within 10 s"
+fi
+C1_LOG=$C1B_LOG
+
+# ---------------------------------------------------------------------------------------------
+log "f) roaming: client1's underlay address changes 192.0.2.2 -> 192.0.2.12"
+if [ "$C1_UP" -eq 1 ]; then
+    ip -n "$NS_C1" addr add 192.0.2.12/24 dev eth0
+    ip -n "$NS_C1" addr del "$C1_IP/24" dev eth0
+    addrs=$(ip -n "$NS_C1" -4 -o addr show dev eth0 | awk '{print $4}' | tr '\n' ' ')
+    check_eq "f: client1's underlay is now 192.0.2.12 only" "$addrs" "192.0.2.12/24 "
+    t=$SECONDS
+    if wait_ping "$NS_C1" "$NET_IP" 15; then
+        ok "f: ping through the tunnel works again $((SECONDS - t)) s after the change"
+        check_eq "f: ping $NET_IP after roaming (replies of 5)" \
+            "$(ping_count "$NS_C1" "$NET_IP" 5)" 5
+    else
+        not_ok "f: ping through the tunnel works again within 15 s of the change"
+    fi
+    check "f: client1 kept running (no restart)" proc_alive "$C1_PID"
+else
+    not_ok "f: roaming" "skipped: client1 not up"
+fi
+
+# ---------------------------------------------------------------------------------------------
+log "g) wire check: only VPN1 datagrams on the client side, nothing in clear"
+WIRE=$LAB_DIR/wire.pcap
+WAN=$LAB_DIR/wan.pcap
+lab_bg "$NS_GW" "$LAB_DIR/tcpdump-wire.log" tcpdump -Z root -n -U --immediate-mode -i br0 -s 0 -w "$WIRE" \
+    udp port "$VPN_PORT"
+TD1=$LAST_PID
+lab_bg "$NS_GW" "$LAB_DIR/tcpdump-wan.log" tcpdump -Z root -n -U --immediate-mode -i wan0 -s 0 -w "$WAN" icmp
+TD2=$LAST_PID
+if wait_log "$LAB_DIR/tcpdump-wire.log" 'listening on' 5 &&
+    wait_log "$LAB_DIR/tcpdump-wan.log" 'listening on' 5; then
+    n=$(ping_count "$NS_C1" "$NET_IP" 10 -s 200 -p "$PATTERN")
+    check_eq "g: patterned ping (-s 200 -p $PATTERN) through the tunnel (replies of 10)" "$n" 10
+    sleep 0.5
+    lab_stop "$TD1" 5 INT
+    lab_stop "$TD2" 5 INT
+    res=$("$PY" "$LAB_LIB_DIR/pcapcheck.py" "$WIRE" --port "$VPN_PORT" --magic 56504e3101 \
+        --absent "$PATTERN" 2>&1)
+    log "client-side capture: $res"
+    get() { printf '%s\n' "$res" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+    check_gt "g: capture holds vpngw datagrams (>= 20 expected)" "$(get udp_datagrams)" 19
+    check_eq "g: every UDP payload starts with 56 50 4e 31 01 (VPN1, version 1)" \
+        "$(get bad_magic)" 0
+    check_eq "g: the ping pattern never appears on the client-side wire" "$(get absent_hits)" 0
+    peers=",$(get peers),"
+    if [[ $peers == *,192.0.2.12,* && $peers != *,"$C1_IP",* ]]; then
+        ok "g: client1's datagrams use its roamed address 192.0.2.12 only"
+    else
+        not_ok "g: client1's datagrams use its roamed address 192.0.2.12 only" "peers: $(get peers)"
+    fi
+    res=$("$PY" "$LAB_LIB_DIR/pcapcheck.py" "$WAN" --port 0 --present "$PATTERN" 2>&1)
+    check_gt "g: control: the pattern is seen in clear on the internet side" \
+        "$(get present_hits)" 0
+else
+    not_ok "g: tcpdump starts" "$(tail -n 3 "$LAB_DIR/tcpdump-wire.log" "$LAB_DIR/tcpdump-wan.log")"
+    lab_stop "$TD1" 2 INT
+    lab_stop "$TD2" 2 INT
+fi
+
+# ---------------------------------------------------------------------------------------------
+log "h) no crash; clean stop on SIGTERM"
+check "h: server still running" proc_alive "$SRV_PID"
+check "h: client1 still running" proc_alive "$C1_PID"
+check "h: client2 still running" proc_alive "$C2_PID"
+stable_session "h: client1 (restarted) kept its one session to the end" "$C1_LOG"
+stable_session "h: client2 kept its one session to the end" "$C2_LOG"
+log "last server stats: $(stats_line "$SRV_LOG" | sed -E 's/.*msg="?stats"? ?//' | cut -c1-600)"
+log "last client1 stats: $(stats_line "$C1_LOG" | sed -E 's/.*msg="?stats"? ?//' | cut -c1-600)"
+for who in client1 client2 server; do
+    case $who in
+        client1) pid=$C1_PID ns=$NS_C1 tun=$TUN_C1 ;;
+        client2) pid=$C2_PID ns=$NS_C2 tun=$TUN_C2 ;;
+        server) pid=$SRV_PID ns=$NS_GW tun=$TUN_GW ;;
+    esac
+    if vpngw_stop "$pid" 5; then
+        check_eq "h: $who exits 0 within 5 s of SIGTERM" "$STOP_RC" 0
+    else
+        not_ok "h: $who exits 0 within 5 s of SIGTERM" "still running after 5 s (killed)"
+    fi
+    if tun_exists "$ns" "$tun"; then not_ok "h: $who's TUN $tun is gone"
+    else ok "h: $who's TUN $tun is gone"; fi
+done
+
+log "iperf3 through the tunnel: up ${IPERF_UP:-?} Mbit/s, down ${IPERF_DOWN:-?} Mbit/s"
+log "run time $((SECONDS - T0)) s"
+lab_summary

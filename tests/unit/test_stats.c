@@ -1,0 +1,183 @@
+/* test_stats.c - latency histogram buckets and summaries, counters. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "stats.h"
+
+static void hist_init(struct lat_hist *h)
+{
+	atomic_init(&h->count, 0);
+	atomic_init(&h->sum_us, 0);
+	for (unsigned i = 0; i < LAT_BUCKETS; i++)
+		atomic_init(&h->b[i], 0);
+}
+
+static void test_bucket_exact_below_32(void **state)
+{
+	(void)state;
+	for (uint64_t us = 0; us < 32; us++) {
+		assert_int_equal(lat_bucket(us), us);
+		assert_int_equal(lat_bucket_value(lat_bucket(us)), us);
+	}
+}
+
+static void test_bucket_monotonic_and_close(void **state)
+{
+	(void)state;
+	unsigned prev_b = lat_bucket(31);
+	uint64_t prev_v = lat_bucket_value(prev_b);
+	for (uint64_t us = 32; us <= 10000000; us++) {
+		unsigned b = lat_bucket(us);
+		assert_true(b < LAT_BUCKETS);
+		uint64_t v = lat_bucket_value(b);
+		if (b < prev_b || v < prev_v)
+			fail_msg("not monotonic at %llu us", (unsigned long long)us);
+		/* the value is the bucket's upper bound: never below, less than 7% above */
+		if (v < us || (v - us) * 100 > us * 7)
+			fail_msg("%llu us -> bucket %u -> %llu us", (unsigned long long)us, b, (unsigned long long)v);
+		prev_b = b;
+		prev_v = v;
+	}
+}
+
+static void test_bucket_value_roundtrip(void **state)
+{
+	(void)state;
+	/* every bucket's value lies in that bucket, and values increase */
+	uint64_t prev = 0;
+	for (unsigned b = 0; b < LAT_BUCKETS; b++) {
+		uint64_t v = lat_bucket_value(b);
+		assert_int_equal(lat_bucket(v), b);
+		if (b > 0)
+			assert_true(v > prev);
+		/* one past the upper bound starts the next bucket */
+		if (b + 1 < LAT_BUCKETS)
+			assert_int_equal(lat_bucket(v + 1), b + 1);
+		prev = v;
+	}
+}
+
+static void test_bucket_huge_values_clamp(void **state)
+{
+	(void)state;
+	assert_int_equal(lat_bucket(UINT64_MAX), LAT_BUCKETS - 1);
+	assert_int_equal(lat_bucket(1ull << 50), LAT_BUCKETS - 1);
+	assert_true(lat_bucket(3600ull * 1000000) < LAT_BUCKETS - 1); /* an hour still resolves */
+}
+
+static void test_summary_known_distribution(void **state)
+{
+	(void)state;
+	struct lat_hist h;
+	struct lat_summary s;
+	hist_init(&h);
+	lat_record(&h, 10, 95);
+	for (int i = 0; i < 5; i++)
+		lat_record(&h, 1000, 1);
+	lat_take(&h, &s);
+	assert_int_equal(s.count, 100);
+	assert_int_equal(s.avg_us, (95 * 10 + 5 * 1000) / 100);
+	assert_int_equal(s.p50_us, 10);
+	assert_int_equal(s.p95_us, 10);
+	assert_in_range(s.p99_us, 1000, 1070);
+}
+
+static void test_summary_avg_exact(void **state)
+{
+	(void)state;
+	struct lat_hist h;
+	struct lat_summary s;
+	hist_init(&h);
+	/* 1234567 is far from a bucket bound: avg must be exact, not bucketed */
+	lat_record(&h, 1234567, 3);
+	lat_record(&h, 33, 1);
+	lat_take(&h, &s);
+	assert_int_equal(s.count, 4);
+	assert_int_equal(s.avg_us, (3ull * 1234567 + 33) / 4);
+}
+
+static void test_summary_percentile_boundary(void **state)
+{
+	(void)state;
+	struct lat_hist h;
+	struct lat_summary s;
+	hist_init(&h);
+	/* 94 fast, 6 slow: p95 is the 95th sample, a slow one */
+	lat_record(&h, 5, 94);
+	lat_record(&h, 20000, 6);
+	lat_take(&h, &s);
+	assert_int_equal(s.p50_us, 5);
+	assert_in_range(s.p95_us, 20000, 21400);
+	assert_in_range(s.p99_us, 20000, 21400);
+
+	/* a single sample is every percentile */
+	lat_record(&h, 17, 1);
+	lat_take(&h, &s);
+	assert_int_equal(s.count, 1);
+	assert_int_equal(s.avg_us, 17);
+	assert_int_equal(s.p50_us, 17);
+	assert_int_equal(s.p95_us, 17);
+	assert_int_equal(s.p99_us, 17);
+}
+
+static void test_take_resets(void **state)
+{
+	(void)state;
+	struct lat_hist h;
+	struct lat_summary s;
+	hist_init(&h);
+	lat_record(&h, 100, 10);
+	lat_record(&h, 5000, 2);
+	lat_take(&h, &s);
+	assert_int_equal(s.count, 12);
+
+	lat_take(&h, &s);
+	assert_int_equal(s.count, 0);
+	assert_int_equal(s.avg_us, 0);
+	assert_int_equal(s.p50_us, 0);
+	assert_int_equal(s.p95_us, 0);
+	assert_int_equal(s.p99_us, 0);
+	assert_int_equal(atomic_load(&h.count), 0);
+	assert_int_equal(atomic_load(&h.sum_us), 0);
+	for (unsigned i = 0; i < LAT_BUCKETS; i++)
+		assert_int_equal(atomic_load(&h.b[i]), 0);
+
+	/* and the next interval starts from scratch */
+	lat_record(&h, 7, 1);
+	lat_take(&h, &s);
+	assert_int_equal(s.count, 1);
+	assert_int_equal(s.avg_us, 7);
+	assert_int_equal(s.p99_us, 7);
+}
+
+static void test_counters(void **state)
+{
+	(void)state;
+	counter_t c;
+	atomic_init(&c, 0);
+	ctr_add(&c, 5);
+	ctr_add(&c, 0);
+	ctr_add(&c, 1ull << 40);
+	assert_int_equal(ctr_get(&c), 5 + (1ull << 40));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bucket_exact_below_32),
+		cmocka_unit_test(test_bucket_monotonic_and_close),
+		cmocka_unit_test(test_bucket_value_roundtrip),
+		cmocka_unit_test(test_bucket_huge_values_clamp),
+		cmocka_unit_test(test_summary_known_distribution),
+		cmocka_unit_test(test_summary_avg_exact),
+		cmocka_unit_test(test_summary_percentile_boundary),
+		cmocka_unit_test(test_take_resets),
+		cmocka_unit_test(test_counters),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
