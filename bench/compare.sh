@@ -5,7 +5,7 @@
 # For each: iperf3 TCP single stream up and down, ping p50/p99 idle and
 # during an upload. Prints a Markdown table on stdout; logs go to $OUT.
 #
-# usage: bench/compare.sh [seconds per iperf3 run, default 10]
+# usage: [TUNNELS="raw vpngw wggo"] bench/compare.sh [seconds per iperf3 run, default 10]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VPNGW=${VPNGW:-$ROOT/build/vpngw}
@@ -132,8 +132,6 @@ wggo() {
 lab
 echo "| tunnel | TCP 1 stream up / down, Gbit/s | ping idle p50, ms | ping during upload p99 / max, ms |"
 echo "|---|---|---|---|"
-raw
-vpngw
-wggo
+for t in ${TUNNELS:-raw vpngw wggo}; do $t; done
 echo
 echo "($(nproc) cores, $(uname -r), iperf3 ${T}s per direction, MTU 1400 in every tunnel; logs in $OUT)"

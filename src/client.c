@@ -1,10 +1,8 @@
 /* client.c - the client's push dataplane and session timers.
  *
- *   tun_rx: TUN -> bounded outbound queue
- *   udp_tx: outbound queue -> seal -> sendmmsg to the gateway
- *   udp_rx: recvmmsg -> validate -> open -> bounded inject queue
- *           (and handshake responses)
- *   tun_tx: inject queue -> TUN
+ *   up:   TUN -> outbound flow queue -> seal -> sendmmsg to the gateway
+ *   down: recvmmsg -> validate -> open -> inject flow queue -> TUN
+ *         (and handshake responses)
  * The main thread runs the timers: handshake retries with backoff, rekey,
  * keepalives, dead-gateway detection, and the stats line. */
 #include "client.h"
@@ -22,7 +20,7 @@
 #include "config.h"
 #include "handshake.h"
 #include "log.h"
-#include "queue.h"
+#include "fq.h"
 #include "session.h"
 #include "stats.h"
 #include "tun.h"
@@ -31,6 +29,7 @@
 #define BATCH 64
 #define POOL_PKTS 4096
 #define OUT_QUEUE_PKTS 1024
+#define OUT_FQ_FLOWS 256
 #define INJECT_QUEUE_PKTS 1024
 #define HS_RETRY_MIN_NS (1 * SEC_NS)
 #define HS_RETRY_MAX_NS (8 * SEC_NS)
@@ -50,9 +49,11 @@ struct client {
 	struct pool *pool;
 	struct tun tun;
 	int udp;
+	struct udp_rx rx;
 	union endpoint server;
 	struct session sess;
-	struct pktq outq, injq;
+	struct fq outq;   /* to the gateway: flow queuing + CoDel */
+	struct fq injq;   /* to our TUN */
 	atomic_bool stop;
 	struct client_stats st;
 
@@ -229,19 +230,26 @@ static bool handle_datagram(struct client *c, struct pkt *pk, uint64_t now)
 	return true;
 }
 
-static void *udp_rx_loop(void *arg)
+/* Each direction is one thread that drains its input (up to
+ * DRAIN_BATCHES batches) into its flow queue, then sends one batch from
+ * it. Draining faster than sending moves any standing queue out of the
+ * kernel's FIFOs (the TUN queue, the socket buffer), where a ping would
+ * wait behind bulk, into the flow queue, where it does not. */
+#define DRAIN_BATCHES 4
+
+/* Reads what the gateway sent into the inject queue; returns how many
+ * datagrams arrived. */
+static size_t drain_udp(struct client *c, int wait_ms)
 {
-	struct client *c = arg;
 	struct pkt *batch[BATCH], *keep[BATCH], *spare[BATCH];
 	union endpoint from[BATCH];
+	size_t total = 0;
 
-	while (!atomic_load(&c->stop)) {
+	for (int round = 0; round < DRAIN_BATCHES; round++) {
 		size_t n = pool_get(c->pool, batch, BATCH);
-		if (!n) {
-			usleep(1000);
-			continue;
-		}
-		int got = udp_recv_batch(c->udp, batch, from, n, 100);
+		if (!n)
+			break; /* every buffer is queued: send before reading more */
+		int got = udp_rx_batch(&c->rx, batch, from, n, round ? 0 : wait_ms);
 		if (got < 0)
 			got = 0;
 		uint64_t now = now_ns();
@@ -262,45 +270,53 @@ static void *udp_rx_loop(void *arg)
 			}
 		}
 		if (nkeep)
-			pktq_push(&c->injq, keep, nkeep);
+			fq_push(&c->injq, keep, nkeep, now);
 		pool_put(c->pool, spare, nspare);
 		pool_put(c->pool, batch + got, n - (size_t)got);
+		total += (size_t)got;
+		if ((size_t)got < n)
+			break;
+	}
+	return total;
+}
+
+static void write_tun(struct client *c)
+{
+	struct pkt *batch[BATCH];
+	size_t n = fq_pop(&c->injq, batch, BATCH, SIZE_MAX, 0, now_ns);
+	if (!n)
+		return;
+	size_t ok = tun_write_batch(&c->tun, batch, n);
+	uint64_t now = now_ns();
+	for (size_t i = 0; i < n; i++) {
+		ctr_add(&c->st.tun_tx_bytes, batch[i]->len);
+		lat_record(&c->st.udp_to_tun, (now - batch[i]->stamp_ns) / 1000, 1);
+	}
+	ctr_add(&c->st.tun_tx_packets, ok);
+	pool_put(c->pool, batch, n);
+}
+
+static void *down_loop(void *arg)
+{
+	struct client *c = arg;
+	while (!atomic_load(&c->stop)) {
+		drain_udp(c, fq_len(&c->injq) ? 0 : 100);
+		write_tun(c);
 	}
 	return NULL;
 }
 
-static void *tun_tx_loop(void *arg)
+/* Reads what our TUN has into the outbound queue. */
+static size_t drain_tun(struct client *c, int wait_ms)
 {
-	struct client *c = arg;
-	struct pkt *batch[BATCH];
-	for (;;) {
-		size_t n = pktq_pop(&c->injq, batch, BATCH, -1);
+	struct pkt *batch[BATCH], *keep[BATCH], *spare[BATCH];
+	size_t total = 0;
+
+	for (int round = 0; round < DRAIN_BATCHES; round++) {
+		size_t n = pool_get(c->pool, batch, BATCH);
 		if (!n)
 			break;
-		size_t ok = tun_write_batch(&c->tun, batch, n);
-		uint64_t now = now_ns();
-		for (size_t i = 0; i < n; i++) {
-			ctr_add(&c->st.tun_tx_bytes, batch[i]->len);
-			lat_record(&c->st.udp_to_tun, (now - batch[i]->stamp_ns) / 1000, 1);
-		}
-		ctr_add(&c->st.tun_tx_packets, ok);
-		pool_put(c->pool, batch, n);
-	}
-	return NULL;
-}
-
-static void *tun_rx_loop(void *arg)
-{
-	struct client *c = arg;
-	struct pkt *batch[BATCH], *keep[BATCH], *spare[BATCH];
-
-	while (!atomic_load(&c->stop)) {
-		size_t n = pool_get(c->pool, batch, BATCH);
-		if (!n) {
-			usleep(1000);
-			continue;
-		}
-		int got = tun_read_batch(&c->tun, batch, n, 100);
+		int got = tun_read_batch(&c->tun, batch, n, round ? 0 : wait_ms);
 		if (got < 0)
 			got = 0;
 		uint64_t now = now_ns();
@@ -318,37 +334,46 @@ static void *tun_rx_loop(void *arg)
 			}
 		}
 		if (nkeep)
-			pktq_push(&c->outq, keep, nkeep);
+			fq_push(&c->outq, keep, nkeep, now);
 		pool_put(c->pool, spare, nspare);
 		pool_put(c->pool, batch + got, n - (size_t)got);
+		total += (size_t)got;
+		if ((size_t)got < n)
+			break;
 	}
-	return NULL;
+	return total;
 }
 
-static void *udp_tx_loop(void *arg)
+static void send_udp(struct client *c)
 {
-	struct client *c = arg;
 	struct pkt *batch[BATCH];
 	union endpoint to[BATCH];
-	for (;;) {
-		size_t n = pktq_pop(&c->outq, batch, BATCH, -1);
-		if (!n)
-			break;
-		uint64_t now = now_ns();
-		size_t sealed = session_seal(&c->sess, batch, n, WIRE_DATA, now);
-		ctr_add(&c->st.no_session_drops, n - sealed);
-		size_t bytes = 0;
-		for (size_t i = 0; i < sealed; i++)
-			to[i] = c->server;
-		size_t sent = udp_send_batch(c->udp, batch, to, sealed);
-		now = now_ns();
-		for (size_t i = 0; i < sent; i++) {
-			bytes += batch[i]->len;
-			lat_record(&c->st.tun_to_udp, (now - batch[i]->stamp_ns) / 1000, 1);
-		}
-		if (sent)
-			count_tx(c, sent, bytes);
-		pool_put(c->pool, batch, n);
+	size_t n = fq_pop(&c->outq, batch, BATCH, SIZE_MAX, 0, now_ns);
+	if (!n)
+		return;
+	uint64_t now = now_ns();
+	size_t sealed = session_seal(&c->sess, batch, n, WIRE_DATA, now);
+	ctr_add(&c->st.no_session_drops, n - sealed);
+	size_t bytes = 0;
+	for (size_t i = 0; i < sealed; i++)
+		to[i] = c->server;
+	size_t sent = udp_send_batch(c->udp, batch, to, sealed);
+	now = now_ns();
+	for (size_t i = 0; i < sent; i++) {
+		bytes += batch[i]->len;
+		lat_record(&c->st.tun_to_udp, (now - batch[i]->stamp_ns) / 1000, 1);
+	}
+	if (sent)
+		count_tx(c, sent, bytes);
+	pool_put(c->pool, batch, n);
+}
+
+static void *up_loop(void *arg)
+{
+	struct client *c = arg;
+	while (!atomic_load(&c->stop)) {
+		drain_tun(c, fq_len(&c->outq) ? 0 : 100);
+		send_udp(c);
 	}
 	return NULL;
 }
@@ -401,14 +426,18 @@ static void log_stats(struct client *c)
 	LOGI("msg=stats tun_rx_packets=%lu tun_rx_bytes=%lu udp_tx_datagrams=%lu udp_tx_bytes=%lu "
 	     "udp_rx_datagrams=%lu udp_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu dropped_due_to_mtu=%lu "
 	     "dropped_due_to_queue_full_outbound=%lu dropped_due_to_queue_full_inject=%lu malformed_drops=%lu "
-	     "auth_fail_drops=%lu replay_drops=%lu no_session_drops=%lu handshakes=%lu "
+	     "auth_fail_drops=%lu replay_drops=%lu no_session_drops=%lu codel_drops=%lu ecn_marks=%lu handshakes=%lu "
 	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu",
 	     ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes),
 	     ctr_get(&st->tun_tx_packets), ctr_get(&st->tun_tx_bytes), ctr_get(&st->dropped_due_to_mtu),
-	     atomic_load_explicit(&c->outq.drops, memory_order_relaxed),
-	     atomic_load_explicit(&c->injq.drops, memory_order_relaxed), ctr_get(&st->malformed_drops),
+	     atomic_load_explicit(&c->outq.st.overflow_drops, memory_order_relaxed),
+	     atomic_load_explicit(&c->injq.st.overflow_drops, memory_order_relaxed), ctr_get(&st->malformed_drops),
 	     ctr_get(&st->auth_fail_drops), ctr_get(&st->replay_drops), ctr_get(&st->no_session_drops),
+	     atomic_load_explicit(&c->outq.st.codel_drops, memory_order_relaxed) +
+		     atomic_load_explicit(&c->injq.st.codel_drops, memory_order_relaxed),
+	     atomic_load_explicit(&c->outq.st.ecn_marks, memory_order_relaxed) +
+		     atomic_load_explicit(&c->injq.st.ecn_marks, memory_order_relaxed),
 	     ctr_get(&st->handshakes), t2u.avg_us, t2u.p95_us, u2t.avg_us, u2t.p95_us);
 }
 
@@ -422,8 +451,8 @@ static int setup(struct client *c, const char *path)
 	if (endpoint_resolve(c->conf.endpoint, &c->server) != 0)
 		return -1;
 	c->pool = pool_new(POOL_PKTS);
-	if (!c->pool || pktq_init(&c->outq, OUT_QUEUE_PKTS, OUT_QUEUE_PKTS * 1500, c->pool) != 0 ||
-	    pktq_init(&c->injq, INJECT_QUEUE_PKTS, INJECT_QUEUE_PKTS * 1500, c->pool) != 0) {
+	if (!c->pool || fq_init(&c->outq, OUT_FQ_FLOWS, OUT_QUEUE_PKTS, OUT_QUEUE_PKTS * 1500, MTU_MAX, c->pool) != 0 ||
+	    fq_init(&c->injq, OUT_FQ_FLOWS, INJECT_QUEUE_PKTS, INJECT_QUEUE_PKTS * 1500, MTU_MAX, c->pool) != 0) {
 		die_msg("out of memory for packet buffers");
 		return -1;
 	}
@@ -432,6 +461,10 @@ static int setup(struct client *c, const char *path)
 	c->udp = udp_open_client(c->server.sa.sa_family);
 	if (c->udp < 0)
 		return -1;
+	if (udp_rx_init(&c->rx, c->udp) != 0) {
+		die_msg("out of memory for UDP receive buffers");
+		return -1;
+	}
 	if (tun_open(&c->tun, c->conf.ifname) != 0)
 		return -1;
 	c->mtu = MTU_DEFAULT;
@@ -444,10 +477,9 @@ static void teardown(struct client *c)
 		tun_close(&c->tun);
 	if (c->udp >= 0)
 		close(c->udp);
-	if (c->outq.ring)
-		pktq_destroy(&c->outq);
-	if (c->injq.ring)
-		pktq_destroy(&c->injq);
+	udp_rx_free(&c->rx);
+	fq_destroy(&c->outq);
+	fq_destroy(&c->injq);
 	session_clear(&c->sess);
 	noise_wipe(&c->hs);
 	pool_free(c->pool);
@@ -459,8 +491,8 @@ int client_run(const char *path)
 	static struct client cli;
 	struct client *c = &cli;
 	sigset_t sigs;
-	pthread_t th[4];
-	void *(*loops[4])(void *) = { udp_rx_loop, tun_tx_loop, tun_rx_loop, udp_tx_loop };
+	pthread_t th[2];
+	void *(*loops[2])(void *) = { up_loop, down_loop };
 	char ep[64];
 
 	log_set_role("client");
@@ -477,7 +509,7 @@ int client_run(const char *path)
 	}
 	LOGI("msg=\"client starting\" interface=%s endpoint=%s", c->tun.name,
 	     endpoint_str(&c->server, ep, sizeof(ep)));
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, loops[i], c);
 
 	uint64_t next_stats = now_ns() + (uint64_t)c->conf.stats_interval_s * SEC_NS;
@@ -495,9 +527,9 @@ int client_run(const char *path)
 	}
 	LOGI("msg=\"shutting down\"");
 	atomic_store(&c->stop, true);
-	pktq_close(&c->outq);
-	pktq_close(&c->injq);
-	for (int i = 0; i < 4; i++)
+	fq_close(&c->outq);
+	fq_close(&c->injq);
+	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	log_stats(c);
 	teardown(c);

@@ -21,6 +21,8 @@ struct pkt {
 	uint32_t len;
 	uint64_t stamp_ns; /* when it entered vpngw, for latency figures */
 	void *peer;        /* owner's routing decision, if any */
+	struct pkt *next;  /* link inside a flow queue */
+	uint64_t enq_ns;   /* when it entered its current queue (CoDel) */
 	uint8_t buf[PKT_BUF_SIZE];
 };
 
@@ -29,6 +31,7 @@ static inline void pkt_reset(struct pkt *p)
 	p->data = p->buf + PKT_HEADROOM;
 	p->len = 0;
 	p->peer = NULL;
+	p->next = NULL;
 }
 
 struct pool;

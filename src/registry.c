@@ -102,7 +102,7 @@ int registry_init(struct registry *r, const struct server_conf *c, struct pool *
 		session_init(&p->sess);
 		pthread_mutex_init(&p->ep_lock, NULL);
 		/* Bytes bound: about a queue of full-size packets. */
-		if (pktq_init(&p->q, queue_pkts, queue_pkts * 1500, pool) != 0) {
+		if (fq_init(&p->q, PEER_FQ_FLOWS, queue_pkts, queue_pkts * 1500, (uint32_t)c->mtu, pool) != 0) {
 			snprintf(err, errlen, "out of memory for client queues");
 			r->n = i;
 			registry_destroy(r);
@@ -122,7 +122,7 @@ void registry_destroy(struct registry *r)
 {
 	for (size_t i = 0; r->peers && i < r->n; i++) {
 		session_destroy(&r->peers[i].sess);
-		pktq_destroy(&r->peers[i].q);
+		fq_destroy(&r->peers[i].q);
 		pthread_mutex_destroy(&r->peers[i].ep_lock);
 	}
 	free(r->peers);

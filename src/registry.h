@@ -15,7 +15,7 @@
 
 #include "config.h"
 #include "handshake.h"
-#include "queue.h"
+#include "fq.h"
 #include "session.h"
 #include "stats.h"
 #include "udp.h"
@@ -33,7 +33,7 @@ struct peer {
 	union endpoint ep;
 	atomic_uint_least64_t last_seen_ns; /* last authenticated datagram */
 
-	struct pktq q;            /* to this client, waiting for the send loop */
+	struct fq q;              /* to this client, waiting for the send loop */
 	bool scheduled;           /* on the send loop's list (sched lock) */
 	struct peer *sched_next;
 	int64_t deficit;          /* bytes it may still send this round */
@@ -52,8 +52,11 @@ struct registry {
 	uint32_t net, mask, gw_addr; /* the pool, host order */
 };
 
-/* Builds every peer from the config, handing out pool addresses in config
- * order to clients without a fixed one. -1 with err on failure. */
+#define PEER_FQ_FLOWS 64
+
+/* Builds every peer from the config, each with a flow queue of queue_pkts
+ * packets, handing out pool addresses in config order to clients without a
+ * fixed one. -1 with err on failure. */
 int registry_init(struct registry *r, const struct server_conf *c, struct pool *pool, size_t queue_pkts,
 		  char *err, size_t errlen);
 void registry_destroy(struct registry *r);

@@ -1,13 +1,16 @@
 /* server.c - the gateway's push dataplane.
  *
- * Four packet threads, each blocked on its own input, and the main thread
- * for signals and the stats line:
- *   udp_rx:  recvmmsg -> validate -> open -> route: to the inject queue
- *            (our TUN) or to another client's queue. Handshakes too.
- *   tun_tx:  inject queue -> TUN.
- *   tun_rx:  TUN -> lookup by destination -> that client's queue.
- *   udp_tx:  clients with queued packets, deficit round robin by bytes ->
- *            seal -> sendmmsg to each client's fresh endpoint. */
+ * Two packet threads, one per direction, and the main thread for signals
+ * and the stats line:
+ *   up:   recvmmsg -> validate -> open -> route: to the inject flow queue
+ *         (our TUN) or to another client's queue; handshakes too; then
+ *         inject queue -> TUN.
+ *   down: TUN -> lookup by destination -> that client's flow queue; then
+ *         clients with queued packets, deficit round robin by bytes ->
+ *         seal -> sendmmsg (GSO) to each client's fresh endpoint.
+ * Each thread drains its input (several batches) before it sends one
+ * batch, so standing queues form in our flow queues, not in the kernel's
+ * FIFOs (TUN queue, socket buffer). */
 #include "server.h"
 
 #include <errno.h>
@@ -23,19 +26,21 @@
 #include "config.h"
 #include "handshake.h"
 #include "log.h"
-#include "queue.h"
 #include "registry.h"
 #include "router.h"
 #include "stats.h"
 #include "tun.h"
 #include "udp.h"
+#include "wake.h"
 
 #define BATCH 64
 #define PEER_QUEUE_PKTS 512
 #define INJECT_QUEUE_PKTS 2048
+#define INJECT_FQ_FLOWS 1024
 /* Bytes a client may send per round: a batch's worth keeps sendmmsg
  * efficient while a ping behind another client waits one round at most. */
 #define DRR_QUANTUM (16 * 1500)
+#define DRAIN_BATCHES 4
 
 struct server_stats {
 	counter_t udp_rx_datagrams, udp_rx_bytes, udp_tx_datagrams, udp_tx_bytes;
@@ -52,10 +57,11 @@ struct server {
 	struct pool *pool;
 	struct tun tun;
 	int udp;
-	struct pktq inject;
+	struct udp_rx rx;
+	struct fq inject; /* to our TUN, from every client */
 	pthread_mutex_t sched_lock;
-	pthread_cond_t sched_cond;
 	struct peer *sched_head, *sched_tail;
+	struct waker sched_wake; /* the down thread sleeps on its TUN */
 	atomic_bool stop;
 	struct server_stats st;
 };
@@ -63,6 +69,7 @@ struct server {
 static void sched_add(struct server *s, struct peer *p)
 {
 	pthread_mutex_lock(&s->sched_lock);
+	bool was_empty = !s->sched_head;
 	if (!p->scheduled) {
 		p->scheduled = true;
 		p->sched_next = NULL;
@@ -71,24 +78,15 @@ static void sched_add(struct server *s, struct peer *p)
 		else
 			s->sched_head = p;
 		s->sched_tail = p;
-		pthread_cond_signal(&s->sched_cond);
 	}
 	pthread_mutex_unlock(&s->sched_lock);
+	if (was_empty)
+		waker_signal(&s->sched_wake);
 }
 
 static struct peer *sched_take(struct server *s)
 {
-	struct timespec dl;
 	pthread_mutex_lock(&s->sched_lock);
-	if (!s->sched_head && !atomic_load(&s->stop)) {
-		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_nsec += 100 * 1000000L;
-		if (dl.tv_nsec >= 1000000000L) {
-			dl.tv_sec++;
-			dl.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&s->sched_cond, &s->sched_lock, &dl);
-	}
 	struct peer *p = s->sched_head;
 	if (p) {
 		s->sched_head = p->sched_next;
@@ -100,6 +98,14 @@ static struct peer *sched_take(struct server *s)
 	return p;
 }
 
+static bool sched_busy(struct server *s)
+{
+	pthread_mutex_lock(&s->sched_lock);
+	bool busy = s->sched_head != NULL;
+	pthread_mutex_unlock(&s->sched_lock);
+	return busy;
+}
+
 /* Pushes runs of consecutive packets bound for the same client at once. */
 static void enqueue_to_peers(struct server *s, struct pkt **pk, size_t n)
 {
@@ -108,7 +114,7 @@ static void enqueue_to_peers(struct server *s, struct pkt **pk, size_t n)
 		if (i < n && pk[i]->peer == pk[start]->peer)
 			continue;
 		struct peer *p = pk[start]->peer;
-		if (pktq_push(&p->q, pk + start, i - start))
+		if (fq_push(&p->q, pk + start, i - start, now_ns()))
 			sched_add(s, p);
 		start = i;
 	}
@@ -248,134 +254,137 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 	return false;
 }
 
-static void *udp_rx_loop(void *arg)
+/* One batch from the socket; returns how many datagrams arrived. */
+static size_t receive_batch(struct server *s, int wait_ms)
 {
-	struct server *s = arg;
 	struct pkt *batch[BATCH], *to_tun[BATCH], *to_peer[BATCH], *spare[BATCH], *ctl[BATCH];
 	union endpoint from[BATCH], ctl_from[BATCH];
 
-	while (!atomic_load(&s->stop)) {
-		size_t n = pool_get(s->pool, batch, BATCH);
-		if (!n) {
-			usleep(1000); /* every buffer is queued somewhere; let them drain */
-			continue;
-		}
-		int got = udp_recv_batch(s->udp, batch, from, n, 100);
-		if (got < 0) {
-			LOGE("msg=\"UDP receive failed\" error=\"%s\"", strerror(errno));
-			got = 0;
-		}
-		uint64_t now = now_ns();
-		size_t ntun = 0, npeer = 0, nspare = 0, nctl = 0;
-		registry_rdlock(&s->reg);
-		for (int i = 0; i < got; i++) {
-			struct pkt *pk = batch[i];
-			struct wire_hdr h;
-			pk->stamp_ns = now;
-			ctr_add(&s->st.udp_rx_datagrams, 1);
-			ctr_add(&s->st.udp_rx_bytes, pk->len);
-			if (wire_decode(&h, pk->data, pk->len) != WIRE_OK) {
-				ctr_add(&s->st.malformed_drops, 1);
-				spare[nspare++] = pk;
-			} else if (h.type == WIRE_CONTROL) {
-				ctl_from[nctl] = from[i];
-				ctl[nctl++] = pk;
-			} else if (!handle_data(s, pk, &h, &from[i], now, to_tun, &ntun, to_peer, &npeer)) {
-				spare[nspare++] = pk;
-			}
-		}
-		if (npeer)
-			enqueue_to_peers(s, to_peer, npeer);
-		registry_unlock(&s->reg);
-		if (ntun)
-			pktq_push(&s->inject, to_tun, ntun);
-		/* Handshakes may re-index the registry: outside the read lock. */
-		for (size_t i = 0; i < nctl; i++) {
-			if (hs_control_type(ctl[i]->data, ctl[i]->len) == HS_INIT)
-				handle_handshake(s, ctl[i], &ctl_from[i], now);
-			else
-				ctr_add(&s->st.malformed_drops, 1);
-		}
-		pool_put(s->pool, ctl, nctl);
-		pool_put(s->pool, spare, nspare);
-		pool_put(s->pool, batch + got, n - (size_t)got);
+	size_t n = pool_get(s->pool, batch, BATCH);
+	if (!n)
+		return 0; /* every buffer is queued: send before reading more */
+	int got = udp_rx_batch(&s->rx, batch, from, n, wait_ms);
+	if (got < 0) {
+		LOGE("msg=\"UDP receive failed\" error=\"%s\"", strerror(errno));
+		got = 0;
 	}
-	return NULL;
+	uint64_t now = now_ns();
+	size_t ntun = 0, npeer = 0, nspare = 0, nctl = 0;
+	registry_rdlock(&s->reg);
+	for (int i = 0; i < got; i++) {
+		struct pkt *pk = batch[i];
+		struct wire_hdr h;
+		pk->stamp_ns = now;
+		ctr_add(&s->st.udp_rx_datagrams, 1);
+		ctr_add(&s->st.udp_rx_bytes, pk->len);
+		if (wire_decode(&h, pk->data, pk->len) != WIRE_OK) {
+			ctr_add(&s->st.malformed_drops, 1);
+			spare[nspare++] = pk;
+		} else if (h.type == WIRE_CONTROL) {
+			ctl_from[nctl] = from[i];
+			ctl[nctl++] = pk;
+		} else if (!handle_data(s, pk, &h, &from[i], now, to_tun, &ntun, to_peer, &npeer)) {
+			spare[nspare++] = pk;
+		}
+	}
+	if (npeer)
+		enqueue_to_peers(s, to_peer, npeer);
+	registry_unlock(&s->reg);
+	if (ntun)
+		fq_push(&s->inject, to_tun, ntun, now);
+	/* Handshakes may re-index the registry: outside the read lock. */
+	for (size_t i = 0; i < nctl; i++) {
+		if (hs_control_type(ctl[i]->data, ctl[i]->len) == HS_INIT)
+			handle_handshake(s, ctl[i], &ctl_from[i], now);
+		else
+			ctr_add(&s->st.malformed_drops, 1);
+	}
+	pool_put(s->pool, ctl, nctl);
+	pool_put(s->pool, spare, nspare);
+	pool_put(s->pool, batch + got, n - (size_t)got);
+	return (size_t)got;
 }
 
-static void *tun_tx_loop(void *arg)
+static void write_tun(struct server *s)
 {
-	struct server *s = arg;
 	struct pkt *batch[BATCH];
-	for (;;) {
-		size_t n = pktq_pop(&s->inject, batch, BATCH, -1);
-		if (!n)
-			break; /* closed and drained */
-		size_t ok = tun_write_batch(&s->tun, batch, n);
-		uint64_t now = now_ns();
-		for (size_t i = 0; i < n; i++) {
-			ctr_add(&s->st.tun_tx_bytes, batch[i]->len);
-			lat_record(&s->st.udp_to_tun, (now - batch[i]->stamp_ns) / 1000, 1);
-		}
-		ctr_add(&s->st.tun_tx_packets, ok);
-		pool_put(s->pool, batch, n);
+	size_t n = fq_pop(&s->inject, batch, BATCH, SIZE_MAX, 0, now_ns);
+	if (!n)
+		return;
+	size_t ok = tun_write_batch(&s->tun, batch, n);
+	uint64_t now = now_ns();
+	for (size_t i = 0; i < n; i++) {
+		ctr_add(&s->st.tun_tx_bytes, batch[i]->len);
+		lat_record(&s->st.udp_to_tun, (now - batch[i]->stamp_ns) / 1000, 1);
+	}
+	ctr_add(&s->st.tun_tx_packets, ok);
+	pool_put(s->pool, batch, n);
+}
+
+static void *up_loop(void *arg)
+{
+	struct server *s = arg;
+	while (!atomic_load(&s->stop)) {
+		int wait_ms = fq_len(&s->inject) ? 0 : 100;
+		for (int round = 0; round < DRAIN_BATCHES; round++)
+			if (receive_batch(s, round ? 0 : wait_ms) < BATCH)
+				break;
+		write_tun(s);
 	}
 	return NULL;
 }
 
-static void *tun_rx_loop(void *arg)
+/* One batch from our TUN into the clients' queues. */
+static size_t read_tun_batch(struct server *s)
 {
-	struct server *s = arg;
 	struct pkt *batch[BATCH], *to_peer[BATCH], *spare[BATCH];
 
-	while (!atomic_load(&s->stop)) {
-		size_t n = pool_get(s->pool, batch, BATCH);
-		if (!n) {
-			usleep(1000);
-			continue;
+	size_t n = pool_get(s->pool, batch, BATCH);
+	if (!n)
+		return 0;
+	int got = tun_read_batch(&s->tun, batch, n, 0);
+	if (got < 0)
+		got = 0;
+	uint64_t now = now_ns();
+	size_t npeer = 0, nspare = 0;
+	registry_rdlock(&s->reg);
+	for (int i = 0; i < got; i++) {
+		struct pkt *pk = batch[i];
+		struct peer *to;
+		pk->stamp_ns = now;
+		ctr_add(&s->st.tun_rx_packets, 1);
+		ctr_add(&s->st.tun_rx_bytes, pk->len);
+		if (pk->len > (uint32_t)s->conf.mtu) {
+			ctr_add(&s->st.dropped_due_to_mtu, 1);
+			spare[nspare++] = pk;
+		} else if (route_from_tun(&s->reg, pk->data, pk->len, &to) == ROUTE_PEER) {
+			pk->peer = to;
+			to_peer[npeer++] = pk;
+		} else {
+			ctr_add(&s->st.no_route_drops, 1);
+			spare[nspare++] = pk;
 		}
-		int got = tun_read_batch(&s->tun, batch, n, 100);
-		if (got < 0)
-			got = 0;
-		uint64_t now = now_ns();
-		size_t npeer = 0, nspare = 0;
-		registry_rdlock(&s->reg);
-		for (int i = 0; i < got; i++) {
-			struct pkt *pk = batch[i];
-			struct peer *to;
-			pk->stamp_ns = now;
-			ctr_add(&s->st.tun_rx_packets, 1);
-			ctr_add(&s->st.tun_rx_bytes, pk->len);
-			if (pk->len > (uint32_t)s->conf.mtu) {
-				ctr_add(&s->st.dropped_due_to_mtu, 1);
-				spare[nspare++] = pk;
-			} else if (route_from_tun(&s->reg, pk->data, pk->len, &to) == ROUTE_PEER) {
-				pk->peer = to;
-				to_peer[npeer++] = pk;
-			} else {
-				ctr_add(&s->st.no_route_drops, 1);
-				spare[nspare++] = pk;
-			}
-		}
-		if (npeer)
-			enqueue_to_peers(s, to_peer, npeer);
-		registry_unlock(&s->reg);
-		pool_put(s->pool, spare, nspare);
-		pool_put(s->pool, batch + got, n - (size_t)got);
 	}
-	return NULL;
+	if (npeer)
+		enqueue_to_peers(s, to_peer, npeer);
+	registry_unlock(&s->reg);
+	pool_put(s->pool, spare, nspare);
+	pool_put(s->pool, batch + got, n - (size_t)got);
+	return (size_t)got;
 }
 
 static void send_for_peer(struct server *s, struct peer *p)
 {
 	struct pkt *batch[BATCH];
 	union endpoint to[BATCH];
-	size_t bytes;
+	size_t bytes = 0;
 
 	p->deficit += DRR_QUANTUM;
-	size_t n = pktq_pop_bytes(&p->q, batch, BATCH, (size_t)p->deficit, &bytes);
+	size_t n = fq_pop(&p->q, batch, BATCH, (size_t)p->deficit, 0, now_ns);
+	for (size_t i = 0; i < n; i++)
+		bytes += batch[i]->len;
 	p->deficit -= (int64_t)bytes;
-	if (pktq_len(&p->q) == 0)
+	if (fq_len(&p->q) == 0)
 		p->deficit = 0; /* an idle client banks no credit */
 	else
 		sched_add(s, p);
@@ -404,12 +413,20 @@ static void send_for_peer(struct server *s, struct peer *p)
 	pool_put(s->pool, batch, n);
 }
 
-static void *udp_tx_loop(void *arg)
+static void *down_loop(void *arg)
 {
 	struct server *s = arg;
 	while (!atomic_load(&s->stop)) {
-		struct peer *p = sched_take(s);
-		if (p)
+		if (!sched_busy(s)) {
+			tun_wait(&s->tun, s->sched_wake.fd, 100);
+			waker_clear(&s->sched_wake);
+		}
+		for (int round = 0; round < DRAIN_BATCHES; round++)
+			if (read_tun_batch(s) < BATCH)
+				break;
+		/* One round of deficit round robin over the clients waiting now. */
+		struct peer *p;
+		for (int served = 0; served < BATCH && (p = sched_take(s)); served++)
 			send_for_peer(s, p);
 	}
 	return NULL;
@@ -419,12 +436,16 @@ static void log_stats(struct server *s)
 {
 	struct server_stats *st = &s->st;
 	struct lat_summary t2u, u2t;
-	uint64_t qdrops = 0, active = 0, now = now_ns();
+	uint64_t qdrops = 0, codel = 0, marks = 0, active = 0, now = now_ns();
 	for (size_t i = 0; i < s->reg.n; i++) {
 		struct peer *p = &s->reg.peers[i];
-		qdrops += atomic_load_explicit(&p->q.drops, memory_order_relaxed);
+		qdrops += atomic_load_explicit(&p->q.st.overflow_drops, memory_order_relaxed);
+		codel += atomic_load_explicit(&p->q.st.codel_drops, memory_order_relaxed);
+		marks += atomic_load_explicit(&p->q.st.ecn_marks, memory_order_relaxed);
 		active += session_up(&p->sess, now);
 	}
+	codel += atomic_load_explicit(&s->inject.st.codel_drops, memory_order_relaxed);
+	marks += atomic_load_explicit(&s->inject.st.ecn_marks, memory_order_relaxed);
 	lat_take(&st->tun_to_udp, &t2u);
 	lat_take(&st->udp_to_tun, &u2t);
 	LOGI("msg=stats udp_rx_datagrams=%lu udp_rx_bytes=%lu udp_tx_datagrams=%lu udp_tx_bytes=%lu "
@@ -432,7 +453,7 @@ static void log_stats(struct server *s)
 	     "unknown_client_drops=%lu no_endpoint_drops=%lu queue_full_drops=%lu dropped_due_to_mtu=%lu "
 	     "spoofed_source_drops=%lu malformed_drops=%lu auth_fail_drops=%lu replay_drops=%lu "
 	     "handshake_rejects=%lu handshakes=%lu no_route_drops=%lu no_session_drops=%lu "
-	     "inject_queue_full_drops=%lu active_clients=%lu "
+	     "codel_drops=%lu ecn_marks=%lu inject_queue_full_drops=%lu active_clients=%lu "
 	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu",
 	     ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes),
@@ -440,8 +461,8 @@ static void log_stats(struct server *s)
 	     ctr_get(&st->no_endpoint_drops), qdrops, ctr_get(&st->dropped_due_to_mtu),
 	     ctr_get(&st->spoofed_source_drops), ctr_get(&st->malformed_drops), ctr_get(&st->auth_fail_drops),
 	     ctr_get(&st->replay_drops), ctr_get(&st->handshake_rejects), ctr_get(&st->handshakes),
-	     ctr_get(&st->no_route_drops), ctr_get(&st->no_session_drops),
-	     atomic_load_explicit(&s->inject.drops, memory_order_relaxed), active, t2u.avg_us, t2u.p95_us,
+	     ctr_get(&st->no_route_drops), ctr_get(&st->no_session_drops), codel, marks,
+	     atomic_load_explicit(&s->inject.st.overflow_drops, memory_order_relaxed), active, t2u.avg_us, t2u.p95_us,
 	     u2t.avg_us, u2t.p95_us);
 }
 
@@ -462,19 +483,21 @@ static int setup(struct server *s, const char *path)
 		die_msg("%s: %s", path, err);
 		return -1;
 	}
-	if (pktq_init(&s->inject, INJECT_QUEUE_PKTS, INJECT_QUEUE_PKTS * 1500, s->pool) != 0) {
+	if (fq_init(&s->inject, INJECT_FQ_FLOWS, INJECT_QUEUE_PKTS, INJECT_QUEUE_PKTS * 1500, (uint32_t)s->conf.mtu,
+		    s->pool) != 0) {
 		die_msg("out of memory for the inject queue");
 		return -1;
 	}
 	pthread_mutex_init(&s->sched_lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->sched_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	if (waker_init(&s->sched_wake) != 0)
+		return -1;
 	s->udp = udp_open_server(s->conf.port);
 	if (s->udp < 0)
 		return -1;
+	if (udp_rx_init(&s->rx, s->udp) != 0) {
+		die_msg("out of memory for UDP receive buffers");
+		return -1;
+	}
 	if (tun_open(&s->tun, s->conf.ifname) != 0)
 		return -1;
 	if (tun_configure(&s->tun, s->conf.addr4, s->conf.prefix4, s->conf.mtu) != 0)
@@ -488,8 +511,9 @@ static void teardown(struct server *s)
 		tun_close(&s->tun);
 	if (s->udp >= 0)
 		close(s->udp);
-	if (s->inject.ring)
-		pktq_destroy(&s->inject);
+	udp_rx_free(&s->rx);
+	waker_close(&s->sched_wake);
+	fq_destroy(&s->inject);
 	if (s->reg.peers)
 		registry_destroy(&s->reg);
 	pool_free(s->pool);
@@ -501,12 +525,13 @@ int server_run(const char *path)
 	static struct server srv;
 	struct server *s = &srv;
 	sigset_t sigs;
-	pthread_t th[4];
-	void *(*loops[4])(void *) = { udp_rx_loop, tun_tx_loop, tun_rx_loop, udp_tx_loop };
+	pthread_t th[2];
+	void *(*loops[2])(void *) = { up_loop, down_loop };
 
 	log_set_role("server");
 	s->udp = -1;
 	s->tun.fd = -1;
+	s->sched_wake.fd = -1;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
@@ -519,7 +544,7 @@ int server_run(const char *path)
 	LOGI("msg=\"gateway up\" interface=%s listen_port=%u address=%u.%u.%u.%u/%u mtu=%d clients=%zu", s->tun.name,
 	     s->conf.port, s->conf.addr4 >> 24, s->conf.addr4 >> 16 & 255, s->conf.addr4 >> 8 & 255,
 	     s->conf.addr4 & 255, s->conf.prefix4, s->conf.mtu, s->reg.n);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, loops[i], s);
 
 	uint64_t next_stats = now_ns() + (uint64_t)s->conf.stats_interval_s * SEC_NS;
@@ -537,11 +562,8 @@ int server_run(const char *path)
 	}
 	LOGI("msg=\"shutting down\"");
 	atomic_store(&s->stop, true);
-	pktq_close(&s->inject);
-	pthread_mutex_lock(&s->sched_lock);
-	pthread_cond_broadcast(&s->sched_cond);
-	pthread_mutex_unlock(&s->sched_lock);
-	for (int i = 0; i < 4; i++)
+	waker_signal(&s->sched_wake);
+	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	log_stats(s);
 	teardown(s);

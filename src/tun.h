@@ -24,6 +24,9 @@ void tun_close(struct tun *t);
 /* Waits up to timeout_ms for packets, then reads up to n of them into
  * pkts[i]->data; returns the count (0 on timeout), -1 on error. */
 int tun_read_batch(struct tun *t, struct pkt **pkts, size_t n, int timeout_ms);
+/* Sleeps until the TUN has packets or wake_fd is readable, up to
+ * timeout_ms. Returns 1 when the TUN is readable, 0 otherwise. */
+int tun_wait(struct tun *t, int wake_fd, int timeout_ms);
 /* Writes n packets; returns how many the kernel took. */
 size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n);
 

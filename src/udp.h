@@ -27,11 +27,35 @@ int udp_open_server(unsigned short port);
 /* Client: an unbound socket of the endpoint's family. */
 int udp_open_client(int family);
 
-/* Waits up to timeout_ms, then receives up to n datagrams into pkts[i]->buf
- * (data = buf, len set) and their sources. Returns the count, 0 on timeout,
- * -1 on error. */
-int udp_recv_batch(int fd, struct pkt **pkts, union endpoint *from, size_t n, int timeout_ms);
-/* Sends n datagrams (pkts[i]->data/len) to to[i]; returns how many left. */
+/* The receiving side of a socket. With UDP GRO the kernel hands over
+ * runs of same-size datagrams as one buffer; they are split here into
+ * pool packets, and what does not fit into one call's packets waits for
+ * the next call. */
+#define UDP_RX_BUFS 8
+#define UDP_RX_BUF_SIZE 65536
+
+struct udp_rx {
+	int fd;
+	bool gro;
+	uint8_t *bufs[UDP_RX_BUFS];
+	size_t lens[UDP_RX_BUFS];
+	size_t seg[UDP_RX_BUFS];   /* segment size (GRO) or the datagram's length */
+	union endpoint from[UDP_RX_BUFS];
+	unsigned count, cur;       /* buffers received, the one being split */
+	size_t off;                /* offset into bufs[cur] */
+};
+
+/* Enables GRO where the kernel has it. -1 on allocation failure. */
+int udp_rx_init(struct udp_rx *rx, int fd);
+void udp_rx_free(struct udp_rx *rx);
+/* Waits up to timeout_ms (unless datagrams are pending), then fills up to
+ * n packets (data = buf, len set; len 0 marks a datagram too big to be
+ * ours) and their sources. Returns the count, 0 on timeout, -1 on error. */
+int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, union endpoint *from, size_t n, int timeout_ms);
+
+/* Sends n datagrams (pkts[i]->data/len) to to[i]; runs of equal-size
+ * datagrams to one endpoint go as one UDP GSO send where the kernel allows
+ * it. Returns how many the kernel accepted. */
 size_t udp_send_batch(int fd, struct pkt **pkts, const union endpoint *to, size_t n);
 int udp_send_one(int fd, const void *buf, size_t len, const union endpoint *to);
 

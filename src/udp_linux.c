@@ -4,15 +4,21 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/udp.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
 
 #define UDP_MAX_BATCH 64
-#define UDP_SOCKBUF (4 << 20)
+/* Socket buffers are queues we cannot schedule: a ping in them waits
+ * behind every bulk packet. Keep them to about a millisecond of packets
+ * at the rates we reach, so standing queues form in our own flow queues. */
+#define UDP_SOCKBUF_DEFAULT (256 << 10)
 
 socklen_t endpoint_len(const union endpoint *e)
 {
@@ -78,7 +84,8 @@ int endpoint_resolve(const char *spec, union endpoint *out)
 
 static void size_buffers(int fd)
 {
-	int sz = UDP_SOCKBUF;
+	const char *env = getenv("VPNGW_SOCKBUF");
+	int sz = env ? atoi(env) : UDP_SOCKBUF_DEFAULT;
 	/* FORCE variants pass rmem_max when we are root; fall back quietly. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) != 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
@@ -116,71 +123,188 @@ int udp_open_client(int family)
 	return fd;
 }
 
-int udp_recv_batch(int fd, struct pkt **pkts, union endpoint *from, size_t n, int timeout_ms)
+int udp_rx_init(struct udp_rx *rx, int fd)
 {
-	struct mmsghdr msgs[UDP_MAX_BATCH];
-	struct iovec iov[UDP_MAX_BATCH];
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	memset(rx, 0, sizeof(*rx));
+	rx->fd = fd;
+	for (unsigned i = 0; i < UDP_RX_BUFS; i++) {
+		rx->bufs[i] = malloc(UDP_RX_BUF_SIZE);
+		if (!rx->bufs[i]) {
+			udp_rx_free(rx);
+			return -1;
+		}
+	}
+	int on = 1;
+	rx->gro = setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
+	if (!rx->gro)
+		LOGW("msg=\"UDP GRO unavailable, receiving datagram by datagram\" error=\"%s\"", strerror(errno));
+	return 0;
+}
 
-	if (n > UDP_MAX_BATCH)
-		n = UDP_MAX_BATCH;
-	int rc = poll(&pfd, 1, timeout_ms);
+void udp_rx_free(struct udp_rx *rx)
+{
+	for (unsigned i = 0; i < UDP_RX_BUFS; i++) {
+		free(rx->bufs[i]);
+		rx->bufs[i] = NULL;
+	}
+}
+
+static int rx_fill(struct udp_rx *rx, int timeout_ms)
+{
+	struct mmsghdr msgs[UDP_RX_BUFS];
+	struct iovec iov[UDP_RX_BUFS];
+	char ctl[UDP_RX_BUFS][CMSG_SPACE(sizeof(int))];
+	struct pollfd pfd = { .fd = rx->fd, .events = POLLIN };
+
+	int rc = timeout_ms ? poll(&pfd, 1, timeout_ms) : 1;
 	if (rc <= 0)
 		return rc < 0 && errno != EINTR ? -1 : 0;
-	for (size_t i = 0; i < n; i++) {
-		iov[i].iov_base = pkts[i]->buf;
-		iov[i].iov_len = PKT_BUF_SIZE;
+	for (unsigned i = 0; i < UDP_RX_BUFS; i++) {
+		iov[i].iov_base = rx->bufs[i];
+		iov[i].iov_len = UDP_RX_BUF_SIZE;
 		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
-		msgs[i].msg_hdr.msg_name = &from[i];
-		msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		msgs[i].msg_hdr.msg_name = &rx->from[i];
+		msgs[i].msg_hdr.msg_namelen = sizeof(rx->from[i]);
+		msgs[i].msg_hdr.msg_control = ctl[i];
+		msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i]);
 	}
-	rc = recvmmsg(fd, msgs, (unsigned)n, MSG_DONTWAIT, NULL);
+	rc = recvmmsg(rx->fd, msgs, UDP_RX_BUFS, MSG_DONTWAIT, NULL);
 	if (rc < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	for (int i = 0; i < rc; i++) {
-		pkts[i]->data = pkts[i]->buf;
-		/* A datagram longer than the buffer is hostile or broken; the
-		 * truncated length then fails header validation. */
-		pkts[i]->len = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? 0 : msgs[i].msg_len;
+		rx->lens[i] = msgs[i].msg_len;
+		rx->seg[i] = msgs[i].msg_len;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msgs[i].msg_hdr); cm; cm = CMSG_NXTHDR(&msgs[i].msg_hdr, cm)) {
+			if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+				int gso;
+				memcpy(&gso, CMSG_DATA(cm), sizeof(gso));
+				if (gso > 0)
+					rx->seg[i] = (size_t)gso;
+			}
+		}
+		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+			rx->seg[i] = rx->lens[i] = 0; /* hostile or broken: one 0-length packet */
 	}
+	rx->count = (unsigned)rc;
+	rx->cur = 0;
+	rx->off = 0;
 	return rc;
+}
+
+int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, union endpoint *from, size_t n, int timeout_ms)
+{
+	if (rx->cur >= rx->count) {
+		int rc = rx_fill(rx, timeout_ms);
+		if (rc <= 0)
+			return rc;
+	}
+	size_t got = 0;
+	while (got < n && rx->cur < rx->count) {
+		unsigned c = rx->cur;
+		size_t len = rx->lens[c] - rx->off;
+		if (len > rx->seg[c])
+			len = rx->seg[c];
+		struct pkt *p = pkts[got];
+		p->data = p->buf;
+		/* Longer than any datagram of ours: hand it on as empty, to be
+		 * counted as malformed. */
+		p->len = len <= PKT_BUF_SIZE ? (uint32_t)len : 0;
+		memcpy(p->buf, rx->bufs[c] + rx->off, p->len);
+		from[got++] = rx->from[c];
+		rx->off += len;
+		if (rx->off >= rx->lens[c] || len == 0) {
+			rx->cur++;
+			rx->off = 0;
+		}
+	}
+	return (int)got;
+}
+
+/* Cleared the first time the kernel refuses a GSO send (EIO on kernels
+ * before 6.11 when the egress device lacks checksum offload). */
+static atomic_bool gso_ok = true;
+
+#define GSO_MAX_SEGS 64
+#define GSO_MAX_BYTES 65000
+
+/* How many datagrams from pkts[i] can go as one GSO send. */
+static size_t gso_run(struct pkt **pkts, const union endpoint *to, size_t i, size_t n)
+{
+	size_t seg = pkts[i]->len, total = seg, k = 1;
+	if (!atomic_load_explicit(&gso_ok, memory_order_relaxed))
+		return 1;
+	while (i + k < n && k < GSO_MAX_SEGS && total + pkts[i + k]->len <= GSO_MAX_BYTES &&
+	       pkts[i + k]->len <= seg && endpoint_equal(&to[i + k], &to[i])) {
+		total += pkts[i + k]->len;
+		/* A shorter datagram may only end the run. */
+		if (pkts[i + k++]->len < seg)
+			break;
+	}
+	return k;
 }
 
 size_t udp_send_batch(int fd, struct pkt **pkts, const union endpoint *to, size_t n)
 {
 	struct mmsghdr msgs[UDP_MAX_BATCH];
 	struct iovec iov[UDP_MAX_BATCH];
-	size_t sent = 0;
+	size_t first[UDP_MAX_BATCH], segs[UDP_MAX_BATCH];
+	char ctl[UDP_MAX_BATCH][CMSG_SPACE(sizeof(uint16_t))];
+	size_t done = 0, ok = 0;
 
-	while (sent < n) {
-		size_t m = n - sent > UDP_MAX_BATCH ? UDP_MAX_BATCH : n - sent;
-		for (size_t i = 0; i < m; i++) {
-			iov[i].iov_base = pkts[sent + i]->data;
-			iov[i].iov_len = pkts[sent + i]->len;
-			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-			msgs[i].msg_hdr.msg_name = (void *)&to[sent + i];
-			msgs[i].msg_hdr.msg_namelen = endpoint_len(&to[sent + i]);
+	while (done < n) {
+		/* Build up to UDP_MAX_BATCH messages, each a run of datagrams. */
+		size_t nmsg = 0, niov = 0, i = done;
+		while (i < n && nmsg < UDP_MAX_BATCH && niov < UDP_MAX_BATCH) {
+			size_t k = gso_run(pkts, to, i, n);
+			if (niov + k > UDP_MAX_BATCH)
+				k = UDP_MAX_BATCH - niov;
+			struct msghdr *m = &msgs[nmsg].msg_hdr;
+			memset(m, 0, sizeof(*m));
+			m->msg_iov = &iov[niov];
+			m->msg_iovlen = k;
+			m->msg_name = (void *)&to[i];
+			m->msg_namelen = endpoint_len(&to[i]);
+			for (size_t j = 0; j < k; j++) {
+				iov[niov + j].iov_base = pkts[i + j]->data;
+				iov[niov + j].iov_len = pkts[i + j]->len;
+			}
+			if (k > 1) {
+				uint16_t seg = (uint16_t)pkts[i]->len;
+				m->msg_control = ctl[nmsg];
+				m->msg_controllen = sizeof(ctl[nmsg]);
+				struct cmsghdr *cm = CMSG_FIRSTHDR(m);
+				cm->cmsg_level = SOL_UDP;
+				cm->cmsg_type = UDP_SEGMENT;
+				cm->cmsg_len = CMSG_LEN(sizeof(seg));
+				memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+			}
+			first[nmsg] = i;
+			segs[nmsg++] = k;
+			niov += k;
+			i += k;
 		}
-		int rc = sendmmsg(fd, msgs, (unsigned)m, 0);
+		int rc = sendmmsg(fd, msgs, (unsigned)nmsg, 0);
 		if (rc < 0) {
+			if (errno == EIO && segs[0] > 1 && atomic_exchange(&gso_ok, false)) {
+				LOGW("msg=\"UDP GSO refused by the kernel, sending datagram by datagram\"");
+				continue; /* rebuild the same datagrams without GSO */
+			}
 			if (errno == EAGAIN || errno == ENOBUFS) {
 				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 				if (poll(&pfd, 1, 10) > 0)
 					continue;
 			}
-			/* Skip the datagram the kernel refused (e.g. unreachable). */
-			sent++;
+			/* Skip the run the kernel refused (e.g. unreachable). */
+			done += segs[0];
 			continue;
 		}
-		sent += (size_t)rc;
-		if (rc == 0)
-			break;
+		for (int m = 0; m < rc; m++)
+			ok += segs[m];
+		done = rc ? first[rc - 1] + segs[rc - 1] : done + segs[0];
 	}
-	return sent;
+	return ok;
 }
 
 int udp_send_one(int fd, const void *buf, size_t len, const union endpoint *to)

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "pkt.h"
+#include "log.h"
 #include "registry.h"
 #include "router.h"
 
@@ -342,10 +343,11 @@ static void test_queues_use_pool(void **state)
 	assert_int_equal(pool_get(f->pool, pk, 20), 20);
 	for (int i = 0; i < 20; i++)
 		pk[i]->len = 100;
-	pktq_push(&p->q, pk, 20); /* queue of 16: 4 head-dropped back to the pool */
-	assert_int_equal(pktq_len(&p->q), 16);
+	fq_push(&p->q, pk, 20, now_ns()); /* queue of 16: 4 head-dropped back to the pool */
+	assert_int_equal(fq_len(&p->q), 16);
 	assert_int_equal(pool_available(f->pool), avail - 16);
-	pktq_flush(&p->q);
+	assert_int_equal(fq_pop(&p->q, pk, 20, SIZE_MAX, 0, now_ns), 16);
+	pool_put(f->pool, pk, 16);
 	assert_int_equal(pool_available(f->pool), avail);
 }
 

@@ -1,0 +1,220 @@
+#!/usr/bin/python3
+"""Turns bench/run.sh's measurements into the results table and plot.
+
+usage: report.py RESULTS.tsv META.txt OUTPREFIX TUNNEL...
+
+RESULTS.tsv holds "tunnel<TAB>metric<TAB>value" lines; META.txt "key=value"
+lines about the machine and run. Writes OUTPREFIX.md (the table and machine
+facts), OUTPREFIX.tsv (every number measured) and OUTPREFIX.png (gnuplot),
+and prints the table on stdout.
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+NAMES = {"raw": "raw routed path", "wireguard-go": "wireguard-go", "openvpn": "OpenVPN", "vpngw": "vpngw"}
+
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def ms(v):
+    x = num(v)
+    if x is None:
+        return "-"
+    if x < 1:
+        return "%.3f" % x
+    if x < 10:
+        return "%.2f" % x
+    if x < 100:
+        return "%.1f" % x
+    return "%.0f" % x
+
+
+def gbit(v):
+    x = num(v)
+    return "-" if x is None else "%.2f" % x
+
+
+def mbit(v):
+    x = num(v)
+    return "-" if x is None else "%.0f" % (x * 1000)
+
+
+def plain(v):
+    x = num(v)
+    return "-" if x is None else ("%.1f" % x if x < 100 else "%.0f" % x)
+
+
+def main():
+    tsv, meta_path, prefix = sys.argv[1:4]
+    tunnels = sys.argv[4:]
+    r = {}
+    with open(tsv) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 3:
+                r[(parts[0], parts[1])] = parts[2]
+    meta = {}
+    with open(meta_path) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                meta[k] = v
+
+    def g(t, m):
+        return r.get((t, m))
+
+    def cell(t, fmt, *metrics, only=None):
+        if only and t not in only:
+            return "n/a"
+        vals = [fmt(g(t, m)) for m in metrics]
+        if all(v == "-" for v in vals):
+            return "-"
+        return " / ".join(vals)
+
+    rows = [
+        ("TCP 1 stream up, Gbit/s", lambda t: cell(t, gbit, "up1")),
+        ("TCP 1 stream down, Gbit/s", lambda t: cell(t, gbit, "down1")),
+        ("TCP 4 streams up, Gbit/s", lambda t: cell(t, gbit, "up4")),
+        ("ping idle p50, ms", lambda t: cell(t, ms, "idle_p50")),
+        ("ping during 1-stream upload p50 / p99 / max, ms",
+         lambda t: cell(t, ms, "up1_p50", "up1_p99", "up1_max")),
+        ("ping during 1-stream download p50 / p99 / max, ms",
+         lambda t: cell(t, ms, "down1_p50", "down1_p99", "down1_max")),
+        ("200 Mbit/s bottleneck: TCP up / down, Mbit/s", lambda t: cell(t, mbit, "sup1", "sdown1")),
+        ("200 Mbit/s bottleneck: ping p99 during upload / download, ms",
+         lambda t: cell(t, ms, "sup1_p99", "sdown1_p99")),
+        ("200 Mbit/s bottleneck: ping max during upload / download, ms",
+         lambda t: cell(t, ms, "sup1_max", "sdown1_max")),
+        ("ping loss under load, % (up / down / 200M up / 200M down)",
+         lambda t: cell(t, plain, "up1_loss", "down1_loss", "sup1_loss", "sdown1_loss")),
+        ("CPU s per GB, tunnel processes of both ends (1-stream up / down)",
+         lambda t: "- (kernel only)" if t == "raw" else cell(t, plain, "up1_cpu_tun", "down1_cpu_tun")),
+        ("CPU s per GB, whole machine from /proc/stat (1-stream up / down)",
+         lambda t: cell(t, plain, "up1_cpu_sys", "down1_cpu_sys")),
+        ("2 clients, one uploading: the other's ping p50 / p99 / max, ms",
+         lambda t: cell(t, ms, "fair_up_p50", "fair_up_p99", "fair_up_max", only=("vpngw",))),
+        ("2 clients, one downloading: the other's ping p50 / p99 / max, ms",
+         lambda t: cell(t, ms, "fair_down_p50", "fair_down_p99", "fair_down_max", only=("vpngw",))),
+        ("1-minute load average after the tunnel's runs", lambda t: cell(t, lambda v: v or "-", "load_after")),
+    ]
+    head = "| metric | " + " | ".join(NAMES[t] for t in tunnels) + " |"
+    sep = "|---|" + "---|" * len(tunnels)
+    table = [head, sep] + ["| %s | %s |" % (label, " | ".join(f(t) for t in tunnels)) for label, f in rows]
+
+    date = os.path.basename(prefix)
+    facts = [
+        "- date: %s" % meta.get("date", "?"),
+        "- command: `%s`" % meta.get("command", "make bench"),
+        "- machine: %s cores (%s), %s, kernel %s, %s" % (
+            meta.get("cores", "?").split(" x ")[0], meta.get("cores", "? x ?").split(" x ", 1)[-1],
+            meta.get("memory", "?"), meta.get("kernel", "?"), meta.get("os", "?")),
+        "- load average (1 min): %s at the start, %s at the end" % (meta.get("load_start", "?"), meta.get("load_end", "?")),
+        "- versions: vpngw %s; wireguard-go %s; %s; iperf3 %s" % (
+            meta.get("vpngw", "?"), meta.get("wireguard-go", "?"), meta.get("openvpn", "?"), meta.get("iperf3", "?")),
+        "- run time: %s" % meta.get("runtime", "?"),
+    ]
+    method = """\
+How it was measured (bench/run.sh, all in one run): three network namespaces,
+client (192.0.2.2) -- gateway (192.0.2.1 | 198.51.100.1, ip_forward, nftables
+masquerade) -- internet host (198.51.100.2), joined by veth pairs; a fourth,
+client 2 (192.0.2.3), for the two-client case. Every tunnel runs between the
+client and the gateway with tunnel MTU 1400 and carries the client's traffic to
+198.51.100.0/24; the raw path is the same routing without a tunnel. Same
+schedule for every tunnel: 200 idle pings; iperf3 TCP for %(T)s s single stream
+up, then down (-R), each with `ping -i 0.01` to the internet host from 1 s in to
+1 s before the end; 4 streams up; then the bottleneck (%(shape)s), up and down
+with pings again. Percentiles are over the ping RTTs received (nearest rank);
+lost pings are counted separately.
+
+- vpngw: `build/vpngw server|client` with the README's config format.
+- wireguard-go: Debian's userspace WireGuard, one interface name per side,
+  configured with `wg`.
+- OpenVPN: 2.6 point to point over UDP with tun, self-signed EC certificates
+  made with openssl at run time and checked with `--peer-fingerprint` (no CA),
+  `--data-ciphers AES-256-GCM`, `--tun-mtu 1400`, `--mssfix 0` (no MSS clamp,
+  as for the others) and `--disable-dco` (the data path stays in user space).
+- CPU: seconds of CPU (user + system, all threads) that the tunnel processes
+  of both ends used during the 1-stream transfer, from /proc/<pid>/stat,
+  divided by the GB that iperf3 received. The raw path has no such process
+  ("-"). Part of the kernel's work for a tunnel (softirq) is charged to
+  whatever runs at the time, so the second CPU row is the whole machine's busy
+  time from /proc/stat over the same interval (iperf3 and the kernel's TCP of
+  both ends included, and anything else running on the machine).
+- The two-client row runs unshaped: client 1 runs iperf3 while client 2
+  pings the internet host through its own vpngw session.
+""" % {"T": meta.get("seconds", "?"), "shape": meta.get("shape", "?")}
+
+    md = ["# vpngw bench, %s" % date, "", "\n".join(table), "", "\n".join(facts), "", method,
+          "![throughput and latency](%s.png)" % date, ""]
+    with open(prefix + ".md", "w") as f:
+        f.write("\n".join(md))
+    shutil.copyfile(tsv, prefix + ".tsv")
+    print("\n".join(table))
+    print()
+    print("\n".join(facts))
+
+    # ---- plot ----------------------------------------------------------------
+    work = os.path.dirname(tsv)
+    thr = [("1 stream up", "up1"), ("1 stream down", "down1"), ("4 streams up", "up4"),
+           ("200M: up", "sup1"), ("200M: down", "sdown1")]
+    lat = [("idle p50", "idle_p50"), ("upload p50", "up1_p50"), ("upload p99", "up1_p99"),
+           ("upload max", "up1_max"), ("download p50", "down1_p50"), ("download p99", "down1_p99"),
+           ("download max", "down1_max"), ("200M up p99", "sup1_p99"), ("200M down p99", "sdown1_p99"),
+           ("2 clients up p99", "fair_up_p99"), ("2 clients down p99", "fair_down_p99")]
+
+    def dat(path, spec, scale):
+        with open(path, "w") as f:
+            f.write('"test" ' + " ".join('"%s"' % NAMES[t] for t in tunnels) + "\n")
+            for label, m in spec:
+                vals = []
+                for t in tunnels:
+                    x = num(g(t, m))
+                    vals.append("-" if x is None or x <= 0 else "%g" % (x * scale))
+                f.write('"%s" %s\n' % (label, " ".join(vals)))
+
+    dat(os.path.join(work, "thr.dat"), thr, 1000)
+    dat(os.path.join(work, "lat.dat"), lat, 1)
+    n = len(tunnels) + 1
+    gp = """\
+set terminal pngcairo size 1400,1000 font "sans,11"
+set output "%(png)s"
+set datafile missing "-"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set logscale y
+set grid ytics mytics
+set key top right
+set multiplot layout 2,1 title "vpngw bench %(date)s: %(sub)s"
+set title "TCP throughput (iperf3, %(T)s s per run)"
+set ylabel "Mbit/s (log scale)"
+set yrange [10:*]
+plot for [i=2:%(n)d] "%(thr)s" using i:xtic(1) title columnheader(i)
+set title "ping RTT to the internet host every 10 ms, idle and during the transfers above"
+set ylabel "ms (log scale)"
+set yrange [0.01:*]
+plot for [i=2:%(n)d] "%(lat)s" using i:xtic(1) title columnheader(i)
+unset multiplot
+""" % {"png": prefix + ".png", "date": date, "T": meta.get("seconds", "?"), "n": n,
+       "thr": os.path.join(work, "thr.dat"), "lat": os.path.join(work, "lat.dat"),
+       "sub": "%s, kernel %s, tunnel MTU 1400" % (meta.get("cores", "?").split(" x ")[0] + " cores",
+                                                 meta.get("kernel", "?"))}
+    with open(os.path.join(work, "plot.gp"), "w") as f:
+        f.write(gp)
+    p = subprocess.run(["gnuplot", os.path.join(work, "plot.gp")], capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.stderr.write("report: gnuplot failed:\n" + p.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
