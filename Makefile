@@ -5,16 +5,16 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP
 LDLIBS += -lsodium -lm -pthread
 BUILD := build
 
-CORE := wire pool queue fq replay noise handshake session stats log config registry router
+CORE := wire pool queue fq pacer replay noise handshake session stats log config registry router
 PLATFORM := tun_linux udp_linux wake_linux
 APP := server client main
 CORE_OBJS := $(CORE:%=$(BUILD)/%.o)
 OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)
 
-UNIT := test_wire test_replay test_queue test_noise test_session test_registry test_config test_stats
+UNIT := test_wire test_replay test_queue test_fq test_noise test_session test_registry test_config test_stats
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit e2e demo clean
+.PHONY: all deps test unit e2e demo bench clean
 all: $(BUILD)/vpngw
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
@@ -48,6 +48,10 @@ test: deps
 demo: deps
 	$(MAKE) all
 	bash scripts/demo.sh
+
+bench: deps all
+	@bash bench/deps.sh
+	bash bench/run.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "handshake.h"
 #include "log.h"
+#include "pacer.h"
 #include "fq.h"
 #include "session.h"
 #include "stats.h"
@@ -35,6 +36,10 @@
 #define HS_RETRY_MAX_NS (8 * SEC_NS)
 /* Silence from the gateway beyond keepalive + this means it is gone. */
 #define DEAD_AFTER_EXTRA_NS (5 * SEC_NS)
+/* IPv4 and UDP headers around each datagram, for pacing. */
+#define UNDERLAY_OVERHEAD 28
+/* Sending bunched up beyond the pace, at most: a couple of ms. */
+#define PACER_BURST_NS (2 * 1000000ull)
 
 struct client_stats {
 	counter_t tun_rx_packets, tun_rx_bytes, tun_tx_packets, tun_tx_bytes;
@@ -54,6 +59,7 @@ struct client {
 	struct session sess;
 	struct fq outq;   /* to the gateway: flow queuing + CoDel */
 	struct fq injq;   /* to our TUN */
+	struct pacer pace; /* Bandwidth = */
 	atomic_bool stop;
 	struct client_stats st;
 
@@ -348,10 +354,13 @@ static void send_udp(struct client *c)
 {
 	struct pkt *batch[BATCH];
 	union endpoint to[BATCH];
-	size_t n = fq_pop(&c->outq, batch, BATCH, SIZE_MAX, 0, now_ns);
+	uint64_t now = now_ns();
+	int64_t budget = pacer_budget(&c->pace, now);
+	if (budget <= 0)
+		return;
+	size_t n = fq_pop(&c->outq, batch, BATCH, (size_t)budget, 0, now_ns);
 	if (!n)
 		return;
-	uint64_t now = now_ns();
 	size_t sealed = session_seal(&c->sess, batch, n, WIRE_DATA, now);
 	ctr_add(&c->st.no_session_drops, n - sealed);
 	size_t bytes = 0;
@@ -365,14 +374,28 @@ static void send_udp(struct client *c)
 	}
 	if (sent)
 		count_tx(c, sent, bytes);
+	pacer_consume(&c->pace, bytes + sent * UNDERLAY_OVERHEAD);
 	pool_put(c->pool, batch, n);
+}
+
+/* How long the up thread may sleep on its TUN: not at all while packets
+ * wait and may go, until the pacer allows the next one when it does not,
+ * 100 ms when idle. */
+static int up_wait_ms(struct client *c)
+{
+	if (!fq_len(&c->outq))
+		return 100;
+	if (!pacer_on(&c->pace))
+		return 0;
+	uint64_t d = pacer_delay_ns(&c->pace, now_ns(), (uint64_t)c->mtu + WIRE_HDR_LEN + WIRE_TAG_LEN + UNDERLAY_OVERHEAD);
+	return (int)((d + 999999) / 1000000);
 }
 
 static void *up_loop(void *arg)
 {
 	struct client *c = arg;
 	while (!atomic_load(&c->stop)) {
-		drain_tun(c, fq_len(&c->outq) ? 0 : 100);
+		drain_tun(c, up_wait_ms(c));
 		send_udp(c);
 	}
 	return NULL;
@@ -457,6 +480,7 @@ static int setup(struct client *c, const char *path)
 		return -1;
 	}
 	session_init(&c->sess);
+	pacer_init(&c->pace, c->conf.bandwidth_bps, PACER_BURST_NS, now_ns());
 	pthread_mutex_init(&c->hs_lock, NULL);
 	c->udp = udp_open_client(c->server.sa.sa_family);
 	if (c->udp < 0)

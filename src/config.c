@@ -7,6 +7,8 @@
  * matter for these files. */
 #include "config.h"
 
+#include "pacer.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -208,6 +210,13 @@ static int set_common_int(struct parse_ctx *c, const char *name, const char *val
 	return 1;
 }
 
+static int set_bandwidth(struct parse_ctx *c, uint64_t *bps, const char *name, const char *value)
+{
+	if (parse_bandwidth(value, bps) != 0)
+		return fail(c, name, value, "want a rate such as 190mbit, 1.5gbit or 800kbit (64kbit..400gbit)");
+	return 1;
+}
+
 static int server_key(struct parse_ctx *c, const char *name, const char *value)
 {
 	struct server_conf *s = c->srv;
@@ -245,6 +254,8 @@ static int server_key(struct parse_ctx *c, const char *name, const char *value)
 	}
 	if (!strcasecmp(name, "KeepaliveInterval"))
 		return set_common_int(c, name, value, &s->keepalive_s, 1, 3600);
+	if (!strcasecmp(name, "Bandwidth"))
+		return set_bandwidth(c, &s->bandwidth_bps, name, value);
 	if (!strcasecmp(name, "StatsInterval"))
 		return set_common_int(c, name, value, &s->stats_interval_s, 1, 3600);
 	return fail(c, name, value, "unknown key in [Server]");
@@ -288,6 +299,8 @@ static int client_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_ifname(c, k->ifname, name, value);
 	if (!strcasecmp(name, "KeepaliveInterval"))
 		return set_common_int(c, name, value, &k->keepalive_s, 1, 3600);
+	if (!strcasecmp(name, "Bandwidth"))
+		return set_bandwidth(c, &k->bandwidth_bps, name, value);
 	if (!strcasecmp(name, "StatsInterval"))
 		return set_common_int(c, name, value, &k->stats_interval_s, 1, 3600);
 	return fail(c, name, value, "unknown key in [Client]");

@@ -38,6 +38,7 @@ struct server_conf {
 	uint32_t dns4;
 	int keepalive_s;
 	int stats_interval_s;
+	uint64_t bandwidth_bps; /* 0 = no pacing */
 	struct peer_conf *peers;
 	size_t npeers;
 };
@@ -48,6 +49,7 @@ struct client_conf {
 	char ifname[CONF_IFNAMSIZ];
 	int keepalive_s;
 	int stats_interval_s;
+	uint64_t bandwidth_bps;
 	uint8_t server_pub[32];
 	bool has_server_pub;
 	char endpoint[256];

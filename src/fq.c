@@ -165,12 +165,15 @@ static struct pkt *flow_pop(struct fq *q, struct fq_flow *f)
 	return p;
 }
 
+/* The flow holding the most bytes, among flows holding packets. */
 static struct fq_flow *fattest(struct fq *q)
 {
-	struct fq_flow *best = &q->flows[0];
-	for (uint32_t i = 1; i < q->nflows; i++)
-		if (q->flows[i].backlog > best->backlog)
-			best = &q->flows[i];
+	struct fq_flow *best = NULL;
+	for (uint32_t i = 0; i < q->nflows; i++) {
+		struct fq_flow *f = &q->flows[i];
+		if (f->head && (!best || f->backlog > best->backlog))
+			best = f;
+	}
 	return best;
 }
 
@@ -205,7 +208,7 @@ bool fq_push(struct fq *q, struct pkt **p, size_t n, uint64_t now)
 	while (q->count > q->cap_pkts || q->bytes > q->cap_bytes) {
 		if (!fat || !fat->head)
 			fat = fattest(q);
-		struct pkt *d = flow_pop(q, fat);
+		struct pkt *d = fat ? flow_pop(q, fat) : NULL;
 		if (!d)
 			break;
 		d->next = dropped;
@@ -283,8 +286,13 @@ static struct pkt *codel_dequeue(struct fq *q, struct fq_flow *f, uint64_t now, 
 		return p;
 	}
 	if (drop) {
-		if (!signal_congestion(q, p, dropped))
+		if (!signal_congestion(q, p, dropped)) {
+			/* RFC 8289: the next packet goes through the same test
+			 * (dodequeue), which resets first_above when it is below
+			 * target or leaves at most one quantum behind. */
 			p = flow_pop(q, f);
+			codel_should_drop(q, f, p, now);
+		}
 		f->dropping = true;
 		uint32_t delta = f->count - f->lastcount;
 		f->count = delta > 1 && ns_since(now, f->drop_next_ns) < 16 * q->interval_ns ? delta : 1;

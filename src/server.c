@@ -26,6 +26,7 @@
 #include "config.h"
 #include "handshake.h"
 #include "log.h"
+#include "pacer.h"
 #include "registry.h"
 #include "router.h"
 #include "stats.h"
@@ -41,6 +42,9 @@
  * efficient while a ping behind another client waits one round at most. */
 #define DRR_QUANTUM (16 * 1500)
 #define DRAIN_BATCHES 4
+/* IPv4 and UDP headers around each datagram, for pacing. */
+#define UNDERLAY_OVERHEAD 28
+#define PACER_BURST_NS (2 * 1000000ull)
 
 struct server_stats {
 	counter_t udp_rx_datagrams, udp_rx_bytes, udp_tx_datagrams, udp_tx_bytes;
@@ -62,6 +66,7 @@ struct server {
 	pthread_mutex_t sched_lock;
 	struct peer *sched_head, *sched_tail;
 	struct waker sched_wake; /* the down thread sleeps on its TUN */
+	struct pacer pace;       /* Bandwidth =, across all clients */
 	atomic_bool stop;
 	struct server_stats st;
 };
@@ -373,14 +378,19 @@ static size_t read_tun_batch(struct server *s)
 	return (size_t)got;
 }
 
-static void send_for_peer(struct server *s, struct peer *p)
+/* Sends one DRR turn of p's queue, at most `budget` bytes (the pacer's);
+ * returns the bytes put on the wire. */
+static uint64_t send_for_peer(struct server *s, struct peer *p, int64_t budget)
 {
 	struct pkt *batch[BATCH];
 	union endpoint to[BATCH];
 	size_t bytes = 0;
 
 	p->deficit += DRR_QUANTUM;
-	size_t n = fq_pop(&p->q, batch, BATCH, (size_t)p->deficit, 0, now_ns);
+	if (p->deficit > 2 * DRR_QUANTUM)
+		p->deficit = 2 * DRR_QUANTUM; /* held back by the pacer: no hoarding */
+	int64_t limit = p->deficit < budget ? p->deficit : budget;
+	size_t n = fq_pop(&p->q, batch, BATCH, (size_t)limit, 0, now_ns);
 	for (size_t i = 0; i < n; i++)
 		bytes += batch[i]->len;
 	p->deficit -= (int64_t)bytes;
@@ -389,7 +399,7 @@ static void send_for_peer(struct server *s, struct peer *p)
 	else
 		sched_add(s, p);
 	if (!n)
-		return;
+		return 0;
 
 	uint64_t now = now_ns();
 	size_t sealed = 0;
@@ -403,7 +413,9 @@ static void send_for_peer(struct server *s, struct peer *p)
 		to[i] = to[0];
 	size_t sent = udp_send_batch(s->udp, batch, to, sealed);
 	now = now_ns();
+	uint64_t wire_bytes = 0;
 	for (size_t i = 0; i < sent; i++) {
+		wire_bytes += batch[i]->len;
 		ctr_add(&s->st.udp_tx_bytes, batch[i]->len);
 		ctr_add(&p->tx_bytes, batch[i]->len);
 		lat_record(&s->st.tun_to_udp, (now - batch[i]->stamp_ns) / 1000, 1);
@@ -411,23 +423,41 @@ static void send_for_peer(struct server *s, struct peer *p)
 	ctr_add(&s->st.udp_tx_datagrams, sent);
 	ctr_add(&p->tx_packets, sent);
 	pool_put(s->pool, batch, n);
+	return wire_bytes + sent * UNDERLAY_OVERHEAD;
+}
+
+/* How long the down thread may sleep on its TUN (see the client's). */
+static int down_wait_ms(struct server *s)
+{
+	if (!sched_busy(s))
+		return 100;
+	if (!pacer_on(&s->pace))
+		return 0;
+	uint64_t need = (uint64_t)s->conf.mtu + WIRE_HDR_LEN + WIRE_TAG_LEN + UNDERLAY_OVERHEAD;
+	return (int)((pacer_delay_ns(&s->pace, now_ns(), need) + 999999) / 1000000);
 }
 
 static void *down_loop(void *arg)
 {
 	struct server *s = arg;
 	while (!atomic_load(&s->stop)) {
-		if (!sched_busy(s)) {
-			tun_wait(&s->tun, s->sched_wake.fd, 100);
+		int wait_ms = down_wait_ms(s);
+		if (wait_ms) {
+			tun_wait(&s->tun, s->sched_wake.fd, wait_ms);
 			waker_clear(&s->sched_wake);
 		}
 		for (int round = 0; round < DRAIN_BATCHES; round++)
 			if (read_tun_batch(s) < BATCH)
 				break;
-		/* One round of deficit round robin over the clients waiting now. */
+		/* One round of deficit round robin over the clients waiting now,
+		 * as far as the pacer allows. */
 		struct peer *p;
-		for (int served = 0; served < BATCH && (p = sched_take(s)); served++)
-			send_for_peer(s, p);
+		int64_t budget = pacer_budget(&s->pace, now_ns());
+		for (int served = 0; served < BATCH && budget > 0 && (p = sched_take(s)); served++) {
+			uint64_t sent = send_for_peer(s, p, budget);
+			pacer_consume(&s->pace, sent);
+			budget -= (int64_t)sent;
+		}
 	}
 	return NULL;
 }
@@ -489,6 +519,7 @@ static int setup(struct server *s, const char *path)
 		return -1;
 	}
 	pthread_mutex_init(&s->sched_lock, NULL);
+	pacer_init(&s->pace, s->conf.bandwidth_bps, PACER_BURST_NS, now_ns());
 	if (waker_init(&s->sched_wake) != 0)
 		return -1;
 	s->udp = udp_open_server(s->conf.port);

@@ -1,0 +1,36 @@
+/* pacer.h - a token bucket that paces what we send to just under the
+ * underlay's rate (the `Bandwidth =` setting).
+ *
+ * Why: on a narrow link (a home uplink) the queue forms in the router's
+ * FIFO in front of it, where a ping waits behind every bulk packet. Sending
+ * a little slower than the link keeps that FIFO empty and moves the queue
+ * into our flow queues, where pings go first and CoDel keeps bulk short. */
+#ifndef VPNGW_PACER_H
+#define VPNGW_PACER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct pacer {
+	uint64_t rate_bps;  /* bits per second; 0 = no pacing */
+	int64_t tokens;     /* bytes; may go negative by one packet */
+	int64_t burst;      /* bytes */
+	uint64_t last_ns;
+};
+
+/* burst_ns: how much sending time may be bunched up (a couple of ms). */
+void pacer_init(struct pacer *p, uint64_t rate_bps, uint64_t burst_ns, uint64_t now);
+static inline bool pacer_on(const struct pacer *p)
+{
+	return p->rate_bps != 0;
+}
+/* Bytes that may go out now (after refilling to now). */
+int64_t pacer_budget(struct pacer *p, uint64_t now);
+void pacer_consume(struct pacer *p, uint64_t bytes);
+/* Nanoseconds until `bytes` may go out; 0 if now. */
+uint64_t pacer_delay_ns(struct pacer *p, uint64_t now, uint64_t bytes);
+
+/* "190mbit", "1.5gbit", "800kbit", "50000000" (bits/s) -> bits/s; -1 on error. */
+int parse_bandwidth(const char *s, uint64_t *bps);
+
+#endif
