@@ -5,7 +5,7 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP
 LDLIBS += -lsodium -lm -pthread
 BUILD := build
 
-CORE := wire pool queue fq pacer replay noise handshake session stats log config registry router
+CORE := wire pool queue fq pacer offload replay noise handshake session stats log config registry router
 PLATFORM := tun_linux udp_linux wake_linux
 APP := server client main
 CORE_OBJS := $(CORE:%=$(BUILD)/%.o)

@@ -3,6 +3,7 @@
 #ifndef VPNGW_TUN_H
 #define VPNGW_TUN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,12 @@
 struct tun {
 	int fd;
 	char name[16];
+	bool tso;          /* the kernel hands us TCP super-packets */
+	uint8_t *rbuf;     /* one read: offload header + up to 64 KB */
+	uint8_t *wbuf;     /* one merged write, the same size */
+	size_t rlen;       /* bytes in rbuf of the super-packet being cut */
+	uint16_t mss;
+	size_t seg_next, seg_total;
 };
 
 /* Creates the device; name may be a template ("vpngw%d"). Logs and
@@ -27,7 +34,8 @@ int tun_read_batch(struct tun *t, struct pkt **pkts, size_t n, int timeout_ms);
 /* Sleeps until the TUN has packets or wake_fd is readable, up to
  * timeout_ms. Returns 1 when the TUN is readable, 0 otherwise. */
 int tun_wait(struct tun *t, int wake_fd, int timeout_ms);
-/* Writes n packets; returns how many the kernel took. */
+/* Writes n packets, merging runs of one TCP flow into super-packets;
+ * returns how many packets (not writes) the kernel took. */
 size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n);
 
 #endif

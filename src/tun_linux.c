@@ -9,16 +9,20 @@
 #include <linux/route.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "offload.h"
 
 /* The kernel's own queue in front of our reader; kept short so packets
  * wait in vpngw's queues, where they are counted and dropped smartly. */
 #define TUN_TXQUEUELEN 64
+#define TUN_RBUF_SIZE (OFFLOAD_HDR_LEN + 65536)
 
 int tun_open(struct tun *t, const char *name)
 {
@@ -28,7 +32,9 @@ int tun_open(struct tun *t, const char *name)
 		die_msg("open /dev/net/tun: %s", strerror(errno));
 		return -1;
 	}
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	/* With the offload header the kernel may hand us 64 KB TCP super-packets
+	 * (TSO) with checksums left partial; we cut and finish them. */
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
 	if (ioctl(t->fd, TUNSETIFF, &ifr) != 0) {
 		die_msg("create TUN device %s: %s%s", name, strerror(errno),
@@ -38,6 +44,24 @@ int tun_open(struct tun *t, const char *name)
 		return -1;
 	}
 	snprintf(t->name, sizeof(t->name), "%s", ifr.ifr_name);
+	int hdr = OFFLOAD_HDR_LEN;
+	if (ioctl(t->fd, TUNSETVNETHDRSZ, &hdr) != 0) {
+		die_msg("set TUN offload header size on %s: %s", t->name, strerror(errno));
+		close(t->fd);
+		t->fd = -1;
+		return -1;
+	}
+	t->rbuf = malloc(TUN_RBUF_SIZE);
+	t->wbuf = malloc(TUN_RBUF_SIZE);
+	if (!t->rbuf || !t->wbuf) {
+		die_msg("out of memory for the TUN read buffer");
+		close(t->fd);
+		t->fd = -1;
+		return -1;
+	}
+	t->tso = ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0;
+	if (!t->tso)
+		LOGW("msg=\"TUN offloads refused, reading packet by packet\" dev=%s error=\"%s\"", t->name, strerror(errno));
 	return 0;
 }
 
@@ -137,27 +161,79 @@ void tun_close(struct tun *t)
 	if (t->fd >= 0)
 		close(t->fd);
 	t->fd = -1;
+	free(t->rbuf);
+	free(t->wbuf);
+	t->rbuf = t->wbuf = NULL;
+}
+
+/* Continues cutting the super-packet in rbuf into pkts; returns how many. */
+static size_t cut_pending(struct tun *t, struct pkt **pkts, size_t n)
+{
+	size_t total;
+	int got = tso4_segment(t->rbuf + OFFLOAD_HDR_LEN, t->rlen, t->mss, t->seg_next, pkts, n, &total);
+	if (got < 0) {
+		t->seg_next = t->seg_total = 0;
+		return 0;
+	}
+	t->seg_next += (size_t)got;
+	t->seg_total = total;
+	if (t->seg_next >= t->seg_total)
+		t->seg_next = t->seg_total = 0;
+	return (size_t)got;
+}
+
+/* One read into pkts; returns packets produced (0 on EAGAIN), -1 on error. */
+static int read_one(struct tun *t, struct pkt **pkts, size_t n)
+{
+	ssize_t r = read(t->fd, t->rbuf, TUN_RBUF_SIZE);
+	if (r < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		LOGE("msg=\"read from TUN failed\" dev=%s error=\"%s\"", t->name, strerror(errno));
+		return -1;
+	}
+	if (r < OFFLOAD_HDR_LEN)
+		return 0;
+	struct offload o;
+	offload_decode(&o, t->rbuf);
+	uint8_t *body = t->rbuf + OFFLOAD_HDR_LEN;
+	size_t len = (size_t)r - OFFLOAD_HDR_LEN;
+	if (o.gso_type == OFFLOAD_GSO_TCPV4) {
+		t->rlen = len;
+		t->mss = o.gso_size;
+		t->seg_next = 0;
+		t->seg_total = 1;
+		return (int)cut_pending(t, pkts, n);
+	}
+	if (o.gso_type != OFFLOAD_GSO_NONE || offload_finish_csum(body, len, &o) != 0)
+		return 0; /* not something we asked the kernel for */
+	/* Longer than a buffer: keep what fits; its length still shows it is
+	 * over the MTU, and it is dropped and counted as such. */
+	size_t keep = len < PKT_MAX_IP ? len : PKT_MAX_IP;
+	memcpy(pkts[0]->data, body, keep);
+	pkts[0]->len = (uint32_t)keep;
+	return 1;
 }
 
 int tun_read_batch(struct tun *t, struct pkt **pkts, size_t n, int timeout_ms)
 {
-	struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
-	/* With no time to wait, skip poll: a read that finds nothing is as cheap. */
-	int rc = timeout_ms ? poll(&pfd, 1, timeout_ms) : 1;
-	if (rc <= 0)
-		return rc < 0 && errno != EINTR ? -1 : 0;
 	size_t got = 0;
-	while (got < n) {
-		struct pkt *p = pkts[got];
-		ssize_t r = read(t->fd, p->data, PKT_MAX_IP);
-		if (r < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			LOGE("msg=\"read from TUN failed\" dev=%s error=\"%s\"", t->name, strerror(errno));
+	if (t->seg_total)
+		got = cut_pending(t, pkts, n);
+	if (!got) {
+		struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
+		/* With no time to wait, skip poll: a read that finds nothing is as cheap. */
+		int rc = timeout_ms ? poll(&pfd, 1, timeout_ms) : 1;
+		if (rc <= 0)
+			return rc < 0 && errno != EINTR ? -1 : 0;
+	}
+	while (got < n && !t->seg_total) {
+		int r = read_one(t, pkts + got, n - got);
+		if (r < 0)
 			return got ? (int)got : -1;
-		}
-		p->len = (uint32_t)r;
-		got++;
+		if (r == 0 && !t->seg_total)
+			break;
+		got += (size_t)r;
 	}
 	return (int)got;
 }
@@ -170,12 +246,67 @@ int tun_wait(struct tun *t, int wake_fd, int timeout_ms)
 	return (pfd[0].revents & POLLIN) != 0;
 }
 
+/* Merges, into t->wbuf (after its offload header), pkts[i] and the
+ * following packets of its flow that continue it in sequence; marks them
+ * used. Returns the merged length and sets *nseg, or returns 0 when
+ * pkts[i] goes alone. */
+static size_t merge_flow(struct tun *t, struct pkt **pkts, size_t n, size_t i, bool *used, size_t *nseg)
+{
+	struct tcp4_seg first, last, next;
+	if (!tcp4_mergeable(pkts[i]->data, pkts[i]->len, &first))
+		return 0;
+	uint8_t *buf = t->wbuf + OFFLOAD_HDR_LEN;
+	size_t len = pkts[i]->len, mss = first.payload, merged = 1;
+	const uint8_t *last_pkt = pkts[i]->data;
+	int psh = 0;
+	last = first;
+	memcpy(buf, pkts[i]->data, len);
+	for (size_t j = i + 1; j < n && last.payload == mss; j++) {
+		if (used[j] || !tcp4_mergeable(pkts[j]->data, pkts[j]->len, &next))
+			continue;
+		if (memcmp(pkts[j]->data + 12, last_pkt + 12, 8) || memcmp(pkts[j]->data + 20, last_pkt + 20, 4))
+			continue; /* another flow */
+		/* Same flow: it continues us, or the run ends here (order kept). */
+		if (!tcp4_continues(last_pkt, &last, pkts[j]->data, &next) || next.payload > mss ||
+		    len + next.payload > 65535)
+			break;
+		memcpy(buf + len, pkts[j]->data + 20 + next.thl, next.payload);
+		len += next.payload;
+		psh = (pkts[j]->data[33] & 0x08) != 0;
+		last_pkt = pkts[j]->data;
+		last = next;
+		used[j] = true;
+		merged++;
+	}
+	if (merged == 1)
+		return 0;
+	tcp4_finish_super(buf, len, &first, (uint16_t)mss, psh, t->wbuf);
+	*nseg = merged;
+	return len;
+}
+
 size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n)
 {
+	/* A plain packet: an all-zero offload header (no GSO, checksum to be
+	 * verified by the kernel as usual). */
+	static const uint8_t plain[OFFLOAD_HDR_LEN];
+	bool used[n];
 	size_t ok = 0;
+
+	memset(used, 0, sizeof(used));
 	for (size_t i = 0; i < n; i++) {
-		ssize_t w = write(t->fd, pkts[i]->data, pkts[i]->len);
-		if (w == (ssize_t)pkts[i]->len)
+		if (used[i])
+			continue;
+		size_t nseg = 0, merged = t->wbuf ? merge_flow(t, pkts, n, i, used, &nseg) : 0;
+		if (merged) {
+			ssize_t w = write(t->fd, t->wbuf, OFFLOAD_HDR_LEN + merged);
+			if (w == (ssize_t)(OFFLOAD_HDR_LEN + merged))
+				ok += nseg;
+			continue;
+		}
+		struct iovec iov[2] = { { (void *)plain, sizeof(plain) }, { pkts[i]->data, pkts[i]->len } };
+		ssize_t w = writev(t->fd, iov, 2);
+		if (w == (ssize_t)(sizeof(plain) + pkts[i]->len))
 			ok++;
 	}
 	return ok;

@@ -1,0 +1,190 @@
+/* offload.c - see offload.h. */
+#include "offload.h"
+
+#include <string.h>
+
+void offload_decode(struct offload *o, const uint8_t h[OFFLOAD_HDR_LEN])
+{
+	uint16_t v[4];
+	o->flags = h[0];
+	o->gso_type = h[1];
+	memcpy(v, h + 2, sizeof(v)); /* hdr_len, gso_size, csum_start, csum_offset */
+	o->gso_size = v[1];
+	o->csum_start = v[2];
+	o->csum_offset = v[3];
+}
+
+uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	uint64_t s = sum;
+	while (len >= 4) {
+		s += (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		s += (uint32_t)p[0] << 8 | p[1];
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		s += (uint32_t)p[0] << 8;
+	while (s >> 32)
+		s = (s & 0xffffffffu) + (s >> 32);
+	return (uint32_t)s;
+}
+
+uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+int offload_finish_csum(uint8_t *pkt, size_t len, const struct offload *o)
+{
+	size_t at = (size_t)o->csum_start + o->csum_offset;
+	if (!(o->flags & OFFLOAD_F_NEEDS_CSUM))
+		return 0;
+	if (o->csum_start >= len || at + 2 > len)
+		return -1;
+	/* The field already holds the pseudo-header sum: sum over it too. */
+	uint16_t c = csum_fold(csum_add(0, pkt + o->csum_start, len - o->csum_start));
+	put16(pkt + at, c);
+	return 0;
+}
+
+int tso4_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, struct pkt **out,
+		 size_t nout, size_t *total)
+{
+	if (len < 40 || pkt[0] >> 4 != 4 || pkt[9] != 6 || mss == 0)
+		return -1;
+	size_t ihl = (size_t)(pkt[0] & 15) * 4;
+	if (ihl < 20 || len < ihl + 20)
+		return -1;
+	size_t thl = (size_t)(pkt[ihl + 12] >> 4) * 4;
+	size_t hl = ihl + thl;
+	if (thl < 20 || len < hl)
+		return -1;
+	size_t payload = len - hl;
+	size_t nseg = payload ? (payload + mss - 1) / mss : 1;
+	*total = nseg;
+	if (hl + mss > PKT_MAX_IP && nseg > 1)
+		return -1;
+
+	uint16_t id = get16(pkt + 4);
+	uint32_t seq = (uint32_t)pkt[ihl + 4] << 24 | (uint32_t)pkt[ihl + 5] << 16 | (uint32_t)pkt[ihl + 6] << 8 | pkt[ihl + 7];
+	uint8_t flags = pkt[ihl + 13];
+	int n = 0;
+	for (size_t i = first; i < nseg && (size_t)n < nout; i++, n++) {
+		size_t off = i * mss;
+		size_t plen = payload - off < mss ? payload - off : mss;
+		if (!payload)
+			plen = 0;
+		uint8_t *d = out[n]->data;
+		memcpy(d, pkt, hl);
+		memcpy(d + hl, pkt + hl + off, plen);
+		size_t tot = hl + plen;
+		out[n]->len = (uint32_t)tot;
+		/* IPv4: length, id, checksum. */
+		put16(d + 2, (uint16_t)tot);
+		put16(d + 4, (uint16_t)(id + i));
+		put16(d + 10, 0);
+		put16(d + 10, csum_fold(csum_add(0, d, ihl)));
+		/* TCP: sequence, flags (FIN/PSH only on the last, CWR only on the
+		 * first), checksum over the pseudo-header and segment. */
+		uint8_t *t = d + ihl;
+		uint32_t s = seq + (uint32_t)off;
+		t[4] = (uint8_t)(s >> 24);
+		t[5] = (uint8_t)(s >> 16);
+		t[6] = (uint8_t)(s >> 8);
+		t[7] = (uint8_t)s;
+		uint8_t f = flags;
+		if (i + 1 < nseg)
+			f &= (uint8_t)~0x09; /* FIN, PSH */
+		if (i > 0)
+			f &= (uint8_t)~0x80; /* CWR */
+		t[13] = f;
+		put16(t + 16, 0);
+		uint8_t pseudo[12];
+		memcpy(pseudo, d + 12, 8);
+		pseudo[8] = 0;
+		pseudo[9] = 6;
+		put16(pseudo + 10, (uint16_t)(thl + plen));
+		uint32_t sum = csum_add(0, pseudo, sizeof(pseudo));
+		sum = csum_add(sum, t, thl + plen);
+		put16(t + 16, csum_fold(sum));
+	}
+	return n;
+}
+
+int tcp4_mergeable(const uint8_t *p, size_t len, struct tcp4_seg *s)
+{
+	if (len < 40 || p[0] != 0x45 || p[9] != 6)
+		return 0;
+	if ((p[6] & 0x3f) || p[7]) /* MF or a fragment offset */
+		return 0;
+	size_t total = get16(p + 2);
+	if (total != len)
+		return 0;
+	s->ihl = 20;
+	s->thl = (size_t)(p[20 + 12] >> 4) * 4;
+	if (s->thl < 20 || len < 20 + s->thl)
+		return 0;
+	uint8_t f = p[20 + 13];
+	if (!(f & 0x10) || (f & (0x01 | 0x02 | 0x04 | 0x20 | 0x40 | 0x80)))
+		return 0;
+	s->payload = len - 20 - s->thl;
+	s->seq = (uint32_t)p[24] << 24 | (uint32_t)p[25] << 16 | (uint32_t)p[26] << 8 | p[27];
+	return s->payload > 0;
+}
+
+int tcp4_continues(const uint8_t *pa, const struct tcp4_seg *a, const uint8_t *pb, const struct tcp4_seg *b)
+{
+	if (a->thl != b->thl || b->seq != a->seq + (uint32_t)a->payload)
+		return 0;
+	/* IP: TOS, DF, TTL, protocol, addresses. */
+	if (pa[1] != pb[1] || pa[6] != pb[6] || pa[8] != pb[8] || memcmp(pa + 12, pb + 12, 8))
+		return 0;
+	const uint8_t *ta = pa + 20, *tb = pb + 20;
+	/* Ports, ack, then offset/flags/window with PSH masked, then options. */
+	if (memcmp(ta, tb, 4) || memcmp(ta + 8, tb + 8, 4) || ta[12] != tb[12] ||
+	    (ta[13] & ~0x08) != (tb[13] & ~0x08) || memcmp(ta + 14, tb + 14, 2) ||
+	    memcmp(ta + 20, tb + 20, a->thl - 20))
+		return 0;
+	return 1;
+}
+
+void tcp4_finish_super(uint8_t *buf, size_t len, const struct tcp4_seg *first, uint16_t mss, int psh,
+		       uint8_t hdr[OFFLOAD_HDR_LEN])
+{
+	uint8_t *t = buf + first->ihl;
+	put16(buf + 2, (uint16_t)len);
+	put16(buf + 10, 0);
+	put16(buf + 10, csum_fold(csum_add(0, buf, first->ihl)));
+	if (psh)
+		t[13] |= 0x08;
+	uint8_t pseudo[12];
+	memcpy(pseudo, buf + 12, 8);
+	pseudo[8] = 0;
+	pseudo[9] = 6;
+	put16(pseudo + 10, (uint16_t)(len - first->ihl));
+	/* Partial checksum: the folded pseudo-header sum, not inverted; the
+	 * kernel (or the NIC) adds the rest. */
+	put16(t + 16, (uint16_t)~csum_fold(csum_add(0, pseudo, sizeof(pseudo))));
+	uint16_t v[4] = { (uint16_t)(first->ihl + first->thl), mss, (uint16_t)first->ihl, 16 };
+	hdr[0] = OFFLOAD_F_NEEDS_CSUM;
+	hdr[1] = OFFLOAD_GSO_TCPV4;
+	memcpy(hdr + 2, v, sizeof(v));
+}
