@@ -40,9 +40,11 @@ unit: $(UNIT_BINS)
 
 e2e: $(BUILD)/vpngw
 	bash tests/e2e/netns.sh
+	bash tests/e2e/robustness.sh
 
 test: deps
 	$(MAKE) all unit
+	$(MAKE) fuzz-smoke check-asan
 	$(MAKE) e2e
 
 demo: deps
@@ -56,4 +58,68 @@ bench: deps all
 clean:
 	rm -rf $(BUILD)
 
+# ---------------------------------------------------------------------------
+# Fuzzing (libFuzzer) and the sanitizer build; see tests/fuzz/README.md.
+# Both use clang and ASan + UBSan, every report fatal. Their objects live
+# in build/fuzz and build/asan, apart from the ordinary build's.
+#   make fuzz [FUZZ_SECONDS=60]  fuzz each target that long
+#   make fuzz-smoke              the checked-in corpus, then ~10 s per target
+#   make check-asan              unit tests and vpngw built with sanitizers
+SAN_CC ?= clang
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP $(SAN_FLAGS)
+SAN_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_TARGETS := fuzz_wire fuzz_data fuzz_handshake fuzz_config
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
+FUZZ_OBJS := $(CORE:%=$(FUZZ_DIR)/obj/%.o)
+ASAN_DIR := $(BUILD)/asan
+ASAN_CORE_OBJS := $(CORE:%=$(ASAN_DIR)/%.o)
+ASAN_OBJS := $(ASAN_CORE_OBJS) $(PLATFORM:%=$(ASAN_DIR)/%.o) $(APP:%=$(ASAN_DIR)/%.o)
+ASAN_UNIT_BINS := $(UNIT:%=$(ASAN_DIR)/tests/%)
+
+.PHONY: fuzz fuzz-smoke check-asan
+
+fuzz: $(FUZZ_BINS) $(FUZZ_DIR)/corpus.stamp
+	$(SAN_ENV) bash tests/fuzz/run.sh fuzz $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+fuzz-smoke: $(FUZZ_BINS) $(FUZZ_DIR)/corpus.stamp
+	$(SAN_ENV) bash tests/fuzz/run.sh smoke $(FUZZ_SMOKE_SECONDS) $(FUZZ_BINS)
+
+$(FUZZ_DIR)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
+
+$(FUZZ_DIR)/gen_corpus: tests/fuzz/gen_corpus.c $(FUZZ_OBJS)
+	$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer-no-link -Isrc -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
+
+# Seeds are regenerated from the code; unchanged files are left alone.
+$(FUZZ_DIR)/corpus.stamp: $(FUZZ_DIR)/gen_corpus
+	@mkdir -p $(FUZZ_TARGETS:%=tests/fuzz/corpus/%)
+	$(SAN_ENV) $< tests/fuzz/corpus
+	@touch $@
+
+check-asan: $(ASAN_DIR)/vpngw $(ASAN_UNIT_BINS)
+	@set -e; export $(SAN_ENV); for t in $(ASAN_UNIT_BINS); do echo "== $$t"; $$t; done
+	@set -e; export $(SAN_ENV); echo "== $(ASAN_DIR)/vpngw genkey | pubkey"; \
+		k=$$($(ASAN_DIR)/vpngw genkey); echo "$$k" | $(ASAN_DIR)/vpngw pubkey >/dev/null
+
+$(ASAN_DIR)/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(SAN_CC) $(SAN_CFLAGS) -c -o $@ $<
+
+$(ASAN_DIR)/vpngw: $(ASAN_OBJS)
+	$(SAN_CC) $(SAN_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(ASAN_DIR)/tests/%: tests/unit/%.c $(ASAN_CORE_OBJS)
+	@mkdir -p $(@D)
+	$(SAN_CC) $(SAN_CFLAGS) -Isrc -o $@ $< $(ASAN_CORE_OBJS) $(LDLIBS) -lcmocka
+
 -include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(FUZZ_DIR)/*.d $(FUZZ_DIR)/obj/*.d $(ASAN_DIR)/*.d $(ASAN_DIR)/tests/*.d)

@@ -2,7 +2,8 @@
 # Installs the Debian packages vpngw builds and tests with, if missing.
 set -euo pipefail
 pkgs=(build-essential pkg-config libsodium-dev libcmocka-dev
-      iproute2 iputils-ping iperf3 nftables tcpdump dnsutils python3-dissononce python3-cryptography)
+      iproute2 iputils-ping iperf3 nftables tcpdump dnsutils python3-dissononce python3-cryptography
+      clang libclang-rt-dev llvm)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

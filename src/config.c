@@ -109,10 +109,32 @@ int read_key_file(const char *path, uint8_t key[32], char *err, size_t errlen)
 	return rc;
 }
 
+/* A private key must never reach a log, even from a line we refuse (a
+ * client's file given to the server, a misspelt key name, a line without
+ * '='). So a value is not quoted when its key names PrivateKey, or when it
+ * holds something as long as a base64 key (40 or more base64 characters in
+ * a row): even under PublicKey it may be a private key pasted by mistake. */
+static bool names_secret(const char *name)
+{
+	return strcasestr(name, "PrivateKey") && strcasecmp(name, "PrivateKeyFile") != 0;
+}
+
+static bool looks_like_key(const char *s)
+{
+	size_t run = 0;
+	for (; *s; s++) {
+		run = isalnum((unsigned char)*s) || *s == '+' || *s == '/' || *s == '=' ? run + 1 : 0;
+		if (run >= 40)
+			return true;
+	}
+	return false;
+}
+
 static int fail(struct parse_ctx *c, const char *name, const char *value, const char *why)
 {
-	/* inih gives us the line through ini_parse's return value. */
-	snprintf(c->err, c->errlen, "%s = %s: %s", name, value, why);
+	const char *shown_name = looks_like_key(name) ? "<hidden>" : name;
+	const char *shown_value = names_secret(name) || looks_like_key(value) ? "<hidden>" : value;
+	snprintf(c->err, c->errlen, "%s = %s: %s", shown_name, shown_value, why);
 	c->failed = true;
 	return 0;
 }

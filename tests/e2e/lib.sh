@@ -12,7 +12,7 @@
 # through the tunnel. The internet host has no route back to 10.77.0.0/24 (the NAT answers).
 #
 # Conventions: every namespace name ends in the run's suffix ($LAB_SFX, default the PID of the
-# shell), and so do the TUN device names, because vpngw keeps its control socket at
+# shell), and so do the TUN device names, because PRODUCT.md puts vpngw's control socket (for `vpngw show`, not built yet) at
 # /run/vpngw/<interface>.sock, which every namespace shares. Every process is started with
 # lab_bg (PID recorded) and stopped by PID; lab_cleanup (trap on EXIT INT TERM) stops them and
 # deletes the namespaces. Logs go to $LAB_DIR (a fresh temp dir); on failure their tails are
@@ -57,6 +57,7 @@ TUN_IN=vci$LAB_SFX
 LAB_DIR=""
 LAB_PIDS=()
 LAB_NSS=()
+LAB_TMPDIRS=()                  # extra temp dirs (lab_mktemp_dir) removed on exit
 LAB_FAILED=0
 LAB_PASSED=0
 LAB_CLEANED=0
@@ -143,6 +144,14 @@ lab_init() {
     trap 'lab_cleanup; exit 143' TERM
 }
 
+# lab_mktemp_dir VAR: a fresh temp dir outside $LAB_DIR (which is 0700), removed on exit
+lab_mktemp_dir() {
+    local d
+    d=$(mktemp -d "${TMPDIR:-/tmp}/vpngw-e2e-x.$LAB_SFX.XXXXXX") || die "mktemp failed"
+    LAB_TMPDIRS+=("$d")
+    printf -v "$1" '%s' "$d"
+}
+
 # proc_alive PID: running (not a zombie)
 proc_alive() {
     local st
@@ -201,7 +210,7 @@ lab_print_logs() {
 }
 
 lab_cleanup() {
-    local rc=$? pid i ns ifn
+    local rc=$? pid i ns ifn d
     [ "$LAB_CLEANED" -eq 1 ] && return 0
     LAB_CLEANED=1
     trap - EXIT INT TERM
@@ -218,6 +227,7 @@ lab_cleanup() {
         wait "$pid" 2>/dev/null
     done
     for ns in "${LAB_NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+    for d in "${LAB_TMPDIRS[@]}"; do [ -n "$d" ] && rm -rf "$d"; done
     # control sockets of killed instances (names carry this run's suffix)
     for ifn in "$TUN_GW" "$TUN_C1" "$TUN_C2" "$TUN_IN"; do
         rm -f "/run/vpngw/$ifn.sock"
@@ -395,6 +405,9 @@ wait_stat_gt() {
     done
     return 1
 }
+
+# wait_stat_ge LOGFILE NAME MIN TIMEOUT_S: wait until the last stats line has NAME >= MIN
+wait_stat_ge() { wait_stat_gt "$1" "$2" $(($3 - 1)) "$4"; }
 
 # stable_session NAME CLIENT_LOG: assert the client logged exactly one "session up" and never
 # gave the gateway up as silent (a rekey logs msg=rekeyed, not a new session)

@@ -393,7 +393,10 @@ static void test_server_bad_public_key(void **state)
 		conf_write(&t, "[Server]\nPrivateKey = %s\nAddress = 10.77.0.1/24\n[Client]\nPublicKey = %s\n",
 			   srv_priv64, wrong[i]);
 		server_fails(&t, err, sizeof(err));
-		assert_err_at(err, &t, 5, "PublicKey", wrong[i]);
+		/* Key-length material is never quoted: it may be a private key
+		 * pasted into the wrong line. */
+		assert_err_at(err, &t, 5, "PublicKey", "<hidden>");
+		assert_null(strstr(err, wrong[i]));
 		conf_remove(&t);
 	}
 }

@@ -1,0 +1,167 @@
+/* fuzz_data.c - the gateway's receive path (server.c: udp_rx_loop,
+ * handle_data, the start of handle_handshake) without sockets, on one
+ * datagram per input.
+ *
+ * Fixed state from fixture.h, rebuilt before every input: a registry of
+ * three clients, alice with prev/cur/next keypairs, bob with an expired
+ * one; a fixed `now`. For the input datagram:
+ *   wire_decode; CONTROL: hs_read_init with the gateway's key and the
+ *   client lookup by static key; DATA/KEEPALIVE: registry_by_id, a copy in
+ *   a pool buffer (as udp_recv_batch leaves it), session_open, and for an
+ *   opened DATA the MTU check and route_from_client.
+ * Seeds (gen_corpus.c) are valid sealed datagrams, so mutations of their
+ * header fields reach the AEAD and the keypair choice; nearly all of them
+ * then fail authentication, which is fine.
+ *
+ * An input that is no datagram is routed as an inner packet instead
+ * (route_from_client from alice, route_from_tun).
+ *
+ * Checks, besides memory safety: an opened datagram opened under the
+ * right slot (OPEN_CONFIRMED_NEXT exactly for the next epoch); opening
+ * the same bytes again is OPEN_REPLAY; the route verdict agrees with
+ * ip4_addrs and the registry. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "router.h"
+
+static struct registry reg;
+static struct pool *pool;
+static uint8_t srv_priv[32];
+static bool trace; /* FUZZ_TRACE=1: one line per input, to check the seeds */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	FX_CHECK(sodium_init() >= 0);
+	fx_registry(&reg, &pool);
+	fx_priv(srv_priv, FX_TAG_SRV);
+	trace = getenv("FUZZ_TRACE") != NULL;
+	return 0;
+}
+
+static void check_route(struct peer *from, const uint8_t *ip, size_t len)
+{
+	struct peer *to = (struct peer *)1;
+	uint32_t src = 0, dst = 0;
+	bool wellformed = ip4_addrs(ip, len, &src, &dst);
+	enum route rt = route_from_client(&reg, from, ip, len, &to);
+	if (trace)
+		fprintf(stderr, "trace: route %d%s%s\n", rt, rt == ROUTE_PEER ? " to " : "",
+			rt == ROUTE_PEER ? to->name : "");
+
+	FX_CHECK(rt == ROUTE_PEER ? to != NULL : to == NULL);
+	switch (rt) {
+	case ROUTE_MALFORMED:
+		FX_CHECK(!wellformed);
+		break;
+	case ROUTE_SPOOFED:
+		FX_CHECK(wellformed && src != from->addr4);
+		break;
+	case ROUTE_TUN:
+		FX_CHECK(wellformed && src == from->addr4);
+		FX_CHECK(!registry_in_pool(&reg, dst) || dst == reg.gw_addr || dst == (reg.net | ~reg.mask));
+		break;
+	case ROUTE_PEER:
+		FX_CHECK(wellformed && src == from->addr4 && to->addr4 == dst);
+		FX_CHECK(registry_in_pool(&reg, dst) && dst != reg.gw_addr);
+		FX_CHECK(to >= reg.peers && to < reg.peers + reg.n);
+		break;
+	case ROUTE_NO_PEER:
+		FX_CHECK(wellformed && src == from->addr4 && registry_in_pool(&reg, dst));
+		FX_CHECK(registry_by_addr(&reg, dst) == NULL);
+		break;
+	default:
+		FX_CHECK(!"unknown route verdict");
+	}
+}
+
+/* An authenticated client picks its inner packets freely, and the MAC
+ * keeps mutated datagrams from reaching the router; so an input that is
+ * not a datagram is routed as an inner packet from alice, and as one read
+ * from the gateway's TUN. */
+static void inner(const uint8_t *ip, size_t len)
+{
+	if (len > PKT_MAX_IP)
+		return;
+	check_route(&reg.peers[0], ip, len);
+
+	struct peer *to = (struct peer *)1;
+	uint32_t src = 0, dst = 0;
+	bool wellformed = ip4_addrs(ip, len, &src, &dst);
+	enum route rt = route_from_tun(&reg, ip, len, &to);
+	FX_CHECK(rt == ROUTE_PEER ? to != NULL && to->addr4 == dst : to == NULL);
+	FX_CHECK(rt == (!wellformed ? ROUTE_MALFORMED : to ? ROUTE_PEER : ROUTE_NO_PEER));
+}
+
+static void control(const uint8_t *data, size_t size)
+{
+	struct noise_hs hs;
+	struct hs_init in;
+	if (hs_control_type(data, size) != HS_INIT)
+		return;
+	if (hs_read_init(&hs, srv_priv, data, size, &in) == 0) {
+		struct peer *p = registry_by_pubkey(&reg, hs.rs);
+		if (trace)
+			fprintf(stderr, "trace: HS_INIT from %s\n", p ? p->name : "(unknown key)");
+	}
+	noise_wipe(&hs);
+}
+
+static void datagram(const struct wire_hdr *h, const uint8_t *data, size_t size)
+{
+	struct pkt *pk;
+	struct peer *p = registry_by_id(&reg, h->client_id);
+	if (!p)
+		return;
+	FX_CHECK(!memcmp(p->sess.client_id, h->client_id, WIRE_ID_LEN));
+	FX_CHECK(pool_get(pool, &pk, 1) == 1);
+	memcpy(pk->buf, data, size);
+	pk->data = pk->buf;
+	pk->len = (uint32_t)size;
+
+	uint8_t epoch = (uint8_t)(h->flags & WIRE_FLAGS_EPOCH_MASK);
+	enum open_result res = session_open(&p->sess, h, pk->data, FX_NOW_NS);
+	if (trace)
+		fprintf(stderr, "trace: %s type %u epoch %u: open %d\n", p->name, h->type, epoch, res);
+	if (res == OPEN_OK || res == OPEN_CONFIRMED_NEXT) {
+		/* Only alice has usable keys; which slot opened it shows. */
+		FX_CHECK(p == &reg.peers[0]);
+		FX_CHECK((res == OPEN_CONFIRMED_NEXT) == (epoch == FX_NEXT_EPOCH));
+		if (res == OPEN_CONFIRMED_NEXT)
+			session_promote_next(&p->sess, FX_NOW_NS);
+
+		if (h->type == WIRE_DATA) {
+			uint8_t *ip = pk->data + WIRE_HDR_LEN;
+			size_t len = h->payload_len - WIRE_TAG_LEN;
+			if (len <= (size_t)FX_MTU)
+				check_route(p, ip, len);
+		}
+		/* The same datagram again is a replay, under whichever slot. */
+		memcpy(pk->buf, data, size);
+		FX_CHECK(session_open(&p->sess, h, pk->data, FX_NOW_NS) == OPEN_REPLAY);
+	}
+	pool_put(pool, &pk, 1);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct wire_hdr h;
+	if (size > PKT_BUF_SIZE)
+		return -1; /* udp_recv_batch drops these */
+	if (wire_decode(&h, data, size) != WIRE_OK) {
+		inner(data, size);
+		return 0;
+	}
+	if (h.type == WIRE_CONTROL) {
+		control(data, size);
+		return 0;
+	}
+	fx_alice_session(&reg.peers[0].sess);
+	fx_bob_session(&reg.peers[1].sess);
+	datagram(&h, data, size);
+	return 0;
+}

@@ -1,0 +1,313 @@
+/* gen_corpus.c - writes the seed inputs of the fuzz targets:
+ *   gen_corpus CORPUS_DIR
+ * fills CORPUS_DIR/<target>/seed-* (the directories must exist). The
+ * seeds are valid messages made with the keys of fixture.h, so the
+ * fuzzers start past the MAC and Noise checks and mutate from there. The
+ * output is deterministic; a file is only rewritten when its bytes change,
+ * so a run over an up-to-date corpus changes nothing. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+
+static const char *root;
+static int written, same;
+
+static void put(const char *target, const char *name, const void *data, size_t len)
+{
+	char path[512], tmp[600];
+	snprintf(path, sizeof(path), "%s/%s/seed-%s", root, target, name);
+
+	FILE *f = fopen(path, "rb");
+	if (f) {
+		static uint8_t old[65536];
+		size_t n = fread(old, 1, sizeof(old), f);
+		fclose(f);
+		if (n == len && !memcmp(old, data, len)) {
+			same++;
+			return;
+		}
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "wb");
+	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0 || rename(tmp, path) != 0) {
+		fprintf(stderr, "gen_corpus: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	written++;
+}
+
+/* ------------------------------------------------------------ datagrams */
+
+/* An IPv4 header (20 bytes, no options) and pay bytes of payload. */
+static size_t ip4(uint8_t *out, uint32_t src, uint32_t dst, size_t pay)
+{
+	size_t total = 20 + pay;
+	memset(out, 0, total);
+	out[0] = 0x45;
+	out[2] = (uint8_t)(total >> 8);
+	out[3] = (uint8_t)total;
+	out[8] = 64;
+	out[9] = 17; /* UDP */
+	for (int i = 0; i < 4; i++) {
+		out[12 + i] = (uint8_t)(src >> (24 - 8 * i));
+		out[16 + i] = (uint8_t)(dst >> (24 - 8 * i));
+	}
+	for (size_t i = 0; i < pay; i++)
+		out[20 + i] = (uint8_t)i;
+	return total;
+}
+
+/* One sealed datagram from a client session (len 0 = keepalive). */
+static size_t seal(struct session *cs, uint8_t type, const uint8_t *plain, size_t len, uint64_t now,
+		   uint8_t *out)
+{
+	struct pkt *pk = calloc(1, sizeof(*pk));
+	FX_CHECK(pk && len <= PKT_MAX_IP);
+	pkt_reset(pk);
+	memcpy(pk->data, plain, len);
+	pk->len = (uint32_t)len;
+	FX_CHECK(session_seal(cs, &pk, 1, type, now) == 1);
+	size_t n = pk->len;
+	memcpy(out, pk->data, n);
+	free(pk);
+	return n;
+}
+
+/* Writes a datagram as a seed of each target named in the NULL-ended list. */
+static void put_all(const char *name, const uint8_t *d, size_t len, ...)
+{
+	va_list ap;
+	va_start(ap, len);
+	for (const char *t = va_arg(ap, const char *); t; t = va_arg(ap, const char *))
+		put(t, name, d, len);
+	va_end(ap);
+}
+
+static void data_seeds(void)
+{
+	static uint8_t plain[PKT_BUF_SIZE], dg[PKT_BUF_SIZE];
+	struct session cs;
+	uint8_t id[WIRE_ID_LEN];
+	size_t n, pl;
+
+	session_init(&cs);
+	fx_id(id, FX_TAG_ID_A);
+	session_begin(&cs, id);
+
+	/* Under the previous keypair (the gateway's prev slot). */
+	fx_install_client(&cs, FX_PREV_EPOCH, FX_NOW_NS - 20 * SEC_NS);
+	pl = ip4(plain, FX_ALICE, FX_A4(198, 51, 100, 7), 8);
+	n = seal(&cs, WIRE_DATA, plain, pl, FX_NOW_NS, dg);
+	put_all("data-prev-epoch", dg, n, "fuzz_data", "fuzz_wire", NULL);
+
+	/* Under the current keypair: one of each routing outcome. */
+	fx_install_client(&cs, FX_CUR_EPOCH, FX_NOW_NS - 10 * SEC_NS);
+	pl = ip4(plain, FX_ALICE, FX_BOB, 32);
+	put_all("inner-to-peer", plain, pl, "fuzz_data", NULL); /* fuzz_data routes non-datagrams */
+	n = seal(&cs, WIRE_DATA, plain, pl, FX_NOW_NS, dg);
+	put_all("data-to-peer", dg, n, "fuzz_data", "fuzz_wire", NULL);
+	pl = ip4(plain, FX_ALICE, FX_A4(198, 51, 100, 7), 16);
+	n = seal(&cs, WIRE_DATA, plain, pl, FX_NOW_NS, dg);
+	put_all("data-to-tun", dg, n, "fuzz_data", NULL);
+	pl = ip4(plain, FX_ALICE, FX_GW, 0);
+	n = seal(&cs, WIRE_DATA, plain, pl, FX_NOW_NS, dg);
+	put_all("data-to-gw", dg, n, "fuzz_data", NULL);
+	pl = ip4(plain, FX_ALICE, FX_A4(10, 77, 0, 255), 4);
+	n = seal(&cs, WIRE_DATA, plain, pl, FX_NOW_NS, dg);
+	put_all("data-to-broadcast", dg, n, "fuzz_data", NULL);
+	pl = ip4(plain, FX_ALICE, FX_A4(10, 77, 0, 99), 4);
+	n = seal(&cs, WIRE_DATA, plain, pl, FX_NOW_NS, dg);
+	put_all("data-no-peer", dg, n, "fuzz_data", NULL);
+	pl = ip4(plain, FX_A4(198, 51, 100, 7), FX_A4(10, 77, 0, 4), 4);
+	put_all("inner-from-internet", plain, pl, "fuzz_data", NULL);
+	pl = ip4(plain, FX_A4(10, 77, 0, 66), FX_BOB, 4);
+	n = seal(&cs, WIRE_DATA, plain, pl, FX_NOW_NS, dg);
+	put_all("data-spoofed", dg, n, "fuzz_data", NULL);
+	pl = ip4(plain, FX_ALICE, FX_BOB, 4);
+	plain[0] = 0x60; /* IPv6 version nibble */
+	n = seal(&cs, WIRE_DATA, plain, pl, FX_NOW_NS, dg);
+	put_all("data-not-ipv4", dg, n, "fuzz_data", NULL);
+	pl = ip4(plain, FX_ALICE, FX_BOB, 40);
+	plain[0] = 0x46; /* IHL 6: one option word */
+	put_all("inner-ip-options", plain, pl, "fuzz_data", NULL);
+	n = seal(&cs, WIRE_DATA, plain, pl, FX_NOW_NS, dg);
+	put_all("data-ip-options", dg, n, "fuzz_data", NULL);
+	pl = ip4(plain, FX_ALICE, FX_BOB, FX_MTU); /* 20 bytes over the MTU */
+	n = seal(&cs, WIRE_DATA, plain, pl, FX_NOW_NS, dg);
+	put_all("data-over-mtu", dg, n, "fuzz_data", NULL);
+	n = seal(&cs, WIRE_DATA, plain, 0, FX_NOW_NS, dg);
+	put_all("data-empty", dg, n, "fuzz_data", NULL);
+	n = seal(&cs, WIRE_KEEPALIVE, plain, 0, FX_NOW_NS, dg);
+	put_all("keepalive", dg, n, "fuzz_data", "fuzz_wire", NULL);
+
+	/* Under the gateway's next keypair: confirms it. */
+	fx_install_client(&cs, FX_NEXT_EPOCH, FX_NOW_NS - 5 * SEC_NS);
+	pl = ip4(plain, FX_ALICE, FX_A4(198, 51, 100, 7), 8);
+	n = seal(&cs, WIRE_DATA, plain, pl, FX_NOW_NS, dg);
+	put_all("data-next-epoch", dg, n, "fuzz_data", NULL);
+	n = seal(&cs, WIRE_KEEPALIVE, plain, 0, FX_NOW_NS, dg);
+	put_all("keepalive-next-epoch", dg, n, "fuzz_data", NULL);
+
+	/* bob, under a keypair the gateway considers expired. */
+	fx_id(id, FX_TAG_ID_B);
+	session_begin(&cs, id);
+	fx_install_client(&cs, FX_BOB_EPOCH, FX_NOW_NS - 200 * SEC_NS);
+	pl = ip4(plain, FX_BOB, FX_ALICE, 8);
+	n = seal(&cs, WIRE_DATA, plain, pl, FX_NOW_NS - 150 * SEC_NS, dg);
+	put_all("data-expired-key", dg, n, "fuzz_data", NULL);
+
+	session_destroy(&cs);
+
+	/* A few headers that fail each check of wire_decode. */
+	struct wire_hdr h = { .type = WIRE_DATA, .flags = 3, .seq = 9, .payload_len = 16 };
+	fx_id(h.client_id, FX_TAG_ID_A);
+	memset(dg, 0xaa, WIRE_HDR_LEN + 16);
+	wire_encode(dg, &h);
+	dg[30] = 1; /* reserved */
+	put_all("bad-reserved", dg, WIRE_HDR_LEN + 16, "fuzz_wire", NULL);
+	wire_encode(dg, &h);
+	put_all("bad-length", dg, WIRE_HDR_LEN + 15, "fuzz_wire", NULL);
+	h.flags = 0x0100;
+	wire_encode(dg, &h);
+	put_all("bad-flags", dg, WIRE_HDR_LEN + 16, "fuzz_wire", NULL);
+	put_all("short", dg, WIRE_HDR_LEN - 1, "fuzz_wire", NULL);
+}
+
+static void handshake_seeds(void)
+{
+	struct noise_hs cli, srv;
+	uint8_t init[HS_INIT_DGRAM_LEN], rekey[HS_INIT_DGRAM_LEN], resp[HS_RESP_DGRAM_LEN];
+	uint8_t srv_priv[32], e_srv[32], send_key[32], recv_key[32];
+	struct hs_init in;
+	struct hs_resp r;
+
+	fx_client_init(&cli, true, rekey);
+	put_all("hs-init-rekey", rekey, sizeof(rekey), "fuzz_handshake", "fuzz_data", "fuzz_wire", NULL);
+
+	/* The new-session init last: fuzz_handshake's pending state is its. */
+	fx_client_init(&cli, false, init);
+	put_all("hs-init", init, sizeof(init), "fuzz_handshake", "fuzz_data", "fuzz_wire", NULL);
+
+	fx_priv(srv_priv, FX_TAG_SRV);
+	fx_priv(e_srv, FX_TAG_E_SRV);
+	FX_CHECK(hs_read_init(&srv, srv_priv, init, sizeof(init), &in) == 0);
+	fx_resp_params(&r);
+	FX_CHECK(hs_write_resp(&srv, &r, e_srv, resp, send_key, recv_key) == 0);
+	put_all("hs-resp", resp, sizeof(resp), "fuzz_handshake", "fuzz_wire", NULL);
+
+	/* Authenticates, but the clear clientId differs from the signed one. */
+	resp[8] ^= 1;
+	put_all("hs-resp-id-mismatch", resp, sizeof(resp), "fuzz_handshake", NULL);
+	noise_wipe(&cli);
+}
+
+/* ------------------------------------------------------------- configs */
+
+static void conf_seed(const char *name, const char *fmt, ...)
+{
+	char text[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	FX_CHECK(n > 0 && (size_t)n < sizeof(text));
+	put("fuzz_config", name, text, (size_t)n);
+}
+
+static void b64key(char out[64], const uint8_t key[32])
+{
+	sodium_bin2base64(out, 64, key, 32, sodium_base64_VARIANT_ORIGINAL);
+}
+
+static void config_seeds(void)
+{
+	uint8_t k[32];
+	char srv_priv[64], srv_pub[64], alice_priv[64], alice_pub[64], bob_pub[64], carol_pub[64];
+
+	fx_priv(k, FX_TAG_SRV);
+	b64key(srv_priv, k);
+	fx_pub(k, FX_TAG_SRV);
+	b64key(srv_pub, k);
+	fx_priv(k, FX_TAG_ALICE);
+	b64key(alice_priv, k);
+	fx_pub(k, FX_TAG_ALICE);
+	b64key(alice_pub, k);
+	fx_pub(k, FX_TAG_BOB);
+	b64key(bob_pub, k);
+	fx_pub(k, FX_TAG_CAROL);
+	b64key(carol_pub, k);
+
+	conf_seed("server-minimal", "[Server]\nPrivateKey = %s\nAddress = 10.77.0.1/24\n\n[Client]\nPublicKey = %s\n",
+		  srv_priv, alice_pub);
+	conf_seed("server-full",
+		  "# vpngw gateway\n"
+		  "[Server]\n"
+		  "PrivateKey = %s        # the gateway's static key\n"
+		  "ListenPort = 51999\n"
+		  "Address = 10.77.0.1/24, fd77::1/64\n"
+		  "MTU = 1380\n"
+		  "Interface = vpngw7\n"
+		  "DNS = 10.77.0.1\n"
+		  "KeepaliveInterval = 25\n"
+		  "StatsInterval = 2\n"
+		  "\n"
+		  "[Client]\n"
+		  "Name = alice\n"
+		  "PublicKey = %s\n"
+		  "Address = 10.77.0.20/32\n"
+		  "\n"
+		  "[client]   ; another one\n"
+		  "publickey = %s\n"
+		  "\n"
+		  "[Client]\n"
+		  "Name = carol\n"
+		  "PublicKey = %s\n",
+		  srv_priv, alice_pub, bob_pub, carol_pub);
+	conf_seed("server-crlf", "[Server]\r\nPrivateKey = %s\r\nAddress = 10.9.0.1/16\r\nListenPort = 4000\r\n"
+		  "[Client]\r\nPublicKey = %s\r\n", srv_priv, alice_pub);
+	conf_seed("server-keyfile", "[Server]\nPrivateKeyFile = /tmp/vpngw-fuzz-keys/ok\nAddress = 10.77.0.1/30\n"
+		  "[Client]\nPublicKey = %s\n[Client]\nPublicKey = %s\n", alice_pub, bob_pub);
+	conf_seed("server-keyfile-open", "[Server]\nPrivateKeyFile = /tmp/vpngw-fuzz-keys/open\nAddress = 10.77.0.1/24\n");
+	conf_seed("server-dup-key", "[Server]\nPrivateKey = %s\nAddress = 10.77.0.1/24\n"
+		  "[Client]\nPublicKey = %s\nAddress = 10.77.0.9/32\n[Client]\nPublicKey = %s\nAddress = 10.77.0.9/32\n",
+		  srv_priv, alice_pub, alice_pub);
+	conf_seed("server-bad-value", "[Server]\nPrivateKey = %s\nAddress = 10.77.0.1/31\nMTU = auto\n", srv_priv);
+	conf_seed("client-minimal", "[Client]\nPrivateKey = %s\n\n[Server]\nPublicKey = %s\nEndpoint = 192.0.2.1:51820\n",
+		  alice_priv, srv_pub);
+	conf_seed("client-full",
+		  "[Client]\n"
+		  "PrivateKey = %s\n"
+		  "Interface = vpn1\n"
+		  "KeepaliveInterval = 15\n"
+		  "StatsInterval = 60\n"
+		  "\n"
+		  "[Server]\n"
+		  "PublicKey = %s\n"
+		  "Endpoint = [2001:db8::1]:51820\n"
+		  "Routes = 198.51.100.0/24, 10.0.0.0/8, 0.0.0.0/0, 2001:db8::/32\n",
+		  alice_priv, srv_pub);
+	conf_seed("client-keyfile", "[Client]\nPrivateKeyFile = /tmp/vpngw-fuzz-keys/ok\n[Server]\nPublicKey = %s\n"
+		  "Endpoint = gw.example.net:4000\nRoutes = 192.0.2.0/24\n", srv_pub);
+	conf_seed("client-bad-route", "[Client]\nPrivateKey = %s\n[Server]\nPublicKey = %s\nEndpoint = h:1\n"
+		  "Routes = 10.1.2.3/8\n", alice_priv, srv_pub);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: gen_corpus CORPUS_DIR\n");
+		return 2;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	root = argv[1];
+	data_seeds();
+	handshake_seeds();
+	config_seeds();
+	printf("gen_corpus: %d seeds written, %d up to date\n", written, same);
+	return 0;
+}
