@@ -21,6 +21,7 @@
 #include "handshake.h"
 #include "log.h"
 #include "pacer.h"
+#include "ecn.h"
 #include "fq.h"
 #include "session.h"
 #include "stats.h"
@@ -45,7 +46,7 @@ struct client_stats {
 	counter_t tun_rx_packets, tun_rx_bytes, tun_tx_packets, tun_tx_bytes;
 	counter_t udp_tx_datagrams, udp_tx_bytes, udp_rx_datagrams, udp_rx_bytes;
 	counter_t dropped_due_to_mtu, malformed_drops, auth_fail_drops, replay_drops;
-	counter_t handshakes, no_session_drops;
+	counter_t handshakes, no_session_drops, ecn_drops;
 	struct lat_hist tun_to_udp, udp_to_tun;
 };
 
@@ -233,6 +234,10 @@ static bool handle_datagram(struct client *c, struct pkt *pk, uint64_t now)
 		ctr_add(&c->st.dropped_due_to_mtu, 1);
 		return false;
 	}
+	if (!ecn_decap(pk->ecn, pk->data, pk->len)) {
+		ctr_add(&c->st.ecn_drops, 1);
+		return false;
+	}
 	return true;
 }
 
@@ -361,6 +366,8 @@ static void send_udp(struct client *c)
 	size_t n = fq_pop(&c->outq, batch, BATCH, (size_t)budget, 0, now_ns);
 	if (!n)
 		return;
+	for (size_t i = 0; i < n; i++)
+		batch[i]->ecn = ecn_encap(batch[i]->data, batch[i]->len);
 	size_t sealed = session_seal(&c->sess, batch, n, WIRE_DATA, now);
 	ctr_add(&c->st.no_session_drops, n - sealed);
 	size_t bytes = 0;
@@ -449,7 +456,7 @@ static void log_stats(struct client *c)
 	LOGI("msg=stats tun_rx_packets=%lu tun_rx_bytes=%lu udp_tx_datagrams=%lu udp_tx_bytes=%lu "
 	     "udp_rx_datagrams=%lu udp_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu dropped_due_to_mtu=%lu "
 	     "dropped_due_to_queue_full_outbound=%lu dropped_due_to_queue_full_inject=%lu malformed_drops=%lu "
-	     "auth_fail_drops=%lu replay_drops=%lu no_session_drops=%lu codel_drops=%lu ecn_marks=%lu handshakes=%lu "
+	     "auth_fail_drops=%lu replay_drops=%lu no_session_drops=%lu codel_drops=%lu ecn_marks=%lu ecn_drops=%lu handshakes=%lu "
 	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu",
 	     ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes),
@@ -461,6 +468,7 @@ static void log_stats(struct client *c)
 		     atomic_load_explicit(&c->injq.st.codel_drops, memory_order_relaxed),
 	     atomic_load_explicit(&c->outq.st.ecn_marks, memory_order_relaxed) +
 		     atomic_load_explicit(&c->injq.st.ecn_marks, memory_order_relaxed),
+	     ctr_get(&st->ecn_drops),
 	     ctr_get(&st->handshakes), t2u.avg_us, t2u.p95_us, u2t.avg_us, u2t.p95_us);
 }
 

@@ -104,30 +104,6 @@ uint32_t fq_flow_of(const struct fq *q, const uint8_t *ip, size_t len)
 	return h & (q->nflows - 1);
 }
 
-bool ip_mark_ce(uint8_t *ip, size_t len)
-{
-	if (len < 20 || ip[0] >> 4 != 4)
-		return false;
-	uint8_t ecn = ip[1] & 3;
-	if (ecn == 0)
-		return false; /* Not-ECT: the sender would not understand a mark */
-	if (ecn == 3)
-		return true;  /* already CE */
-	/* RFC 1624 incremental update of the header checksum. */
-	uint16_t old_word = (uint16_t)(ip[0] << 8 | ip[1]);
-	ip[1] |= 3;
-	uint16_t new_word = (uint16_t)(ip[0] << 8 | ip[1]);
-	uint32_t sum = (uint16_t)~(ip[10] << 8 | ip[11]);
-	sum += (uint16_t)~old_word;
-	sum += new_word;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	uint16_t csum = (uint16_t)~sum;
-	ip[10] = (uint8_t)(csum >> 8);
-	ip[11] = (uint8_t)csum;
-	return true;
-}
-
 static void list_append(struct fq_list *l, struct fq_flow *f)
 {
 	f->next = NULL;

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ecn.h"
 #include "pkt.h"
 
 #define FQ_TARGET_NS (5ull * 1000000)     /* 5 ms */
@@ -82,8 +83,5 @@ uint64_t fq_drops(struct fq *q); /* overflow + CoDel */
 
 /* The flow bucket of an IP packet (exposed for tests). */
 uint32_t fq_flow_of(const struct fq *q, const uint8_t *ip, size_t len);
-/* Sets CE on an ECN-capable IPv4 packet, fixing the checksum; false when
- * the packet is not ECN-capable (then it must be dropped instead). */
-bool ip_mark_ce(uint8_t *ip, size_t len);
 
 #endif

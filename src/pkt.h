@@ -23,6 +23,7 @@ struct pkt {
 	void *peer;        /* owner's routing decision, if any */
 	struct pkt *next;  /* link inside a flow queue */
 	uint64_t enq_ns;   /* when it entered its current queue (CoDel) */
+	uint8_t ecn;       /* the outer header's ECN field, sent or received */
 	uint8_t buf[PKT_BUF_SIZE];
 };
 
@@ -32,6 +33,7 @@ static inline void pkt_reset(struct pkt *p)
 	p->len = 0;
 	p->peer = NULL;
 	p->next = NULL;
+	p->ecn = 0;
 }
 
 struct pool;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ecn.h"
 #include "handshake.h"
 #include "log.h"
 #include "pacer.h"
@@ -51,7 +52,7 @@ struct server_stats {
 	counter_t tun_rx_packets, tun_rx_bytes, tun_tx_packets, tun_tx_bytes;
 	counter_t unknown_client_drops, no_endpoint_drops, dropped_due_to_mtu;
 	counter_t spoofed_source_drops, malformed_drops, auth_fail_drops, replay_drops;
-	counter_t handshake_rejects, handshakes, no_route_drops, no_session_drops;
+	counter_t handshake_rejects, handshakes, no_route_drops, no_session_drops, ecn_drops;
 	struct lat_hist tun_to_udp, udp_to_tun;
 };
 
@@ -237,6 +238,10 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 		ctr_add(&s->st.dropped_due_to_mtu, 1);
 		return false;
 	}
+	if (!ecn_decap(pk->ecn, pk->data, pk->len)) {
+		ctr_add(&s->st.ecn_drops, 1);
+		return false;
+	}
 	struct peer *to;
 	switch (route_from_client(&s->reg, p, pk->data, pk->len, &to)) {
 	case ROUTE_TUN:
@@ -400,6 +405,8 @@ static uint64_t send_for_peer(struct server *s, struct peer *p, int64_t budget)
 		sched_add(s, p);
 	if (!n)
 		return 0;
+	for (size_t i = 0; i < n; i++)
+		batch[i]->ecn = ecn_encap(batch[i]->data, batch[i]->len);
 
 	uint64_t now = now_ns();
 	size_t sealed = 0;
@@ -483,7 +490,7 @@ static void log_stats(struct server *s)
 	     "unknown_client_drops=%lu no_endpoint_drops=%lu queue_full_drops=%lu dropped_due_to_mtu=%lu "
 	     "spoofed_source_drops=%lu malformed_drops=%lu auth_fail_drops=%lu replay_drops=%lu "
 	     "handshake_rejects=%lu handshakes=%lu no_route_drops=%lu no_session_drops=%lu "
-	     "codel_drops=%lu ecn_marks=%lu inject_queue_full_drops=%lu active_clients=%lu "
+	     "codel_drops=%lu ecn_marks=%lu ecn_drops=%lu inject_queue_full_drops=%lu active_clients=%lu "
 	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu",
 	     ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes),
@@ -491,7 +498,7 @@ static void log_stats(struct server *s)
 	     ctr_get(&st->no_endpoint_drops), qdrops, ctr_get(&st->dropped_due_to_mtu),
 	     ctr_get(&st->spoofed_source_drops), ctr_get(&st->malformed_drops), ctr_get(&st->auth_fail_drops),
 	     ctr_get(&st->replay_drops), ctr_get(&st->handshake_rejects), ctr_get(&st->handshakes),
-	     ctr_get(&st->no_route_drops), ctr_get(&st->no_session_drops), codel, marks,
+	     ctr_get(&st->no_route_drops), ctr_get(&st->no_session_drops), codel, marks, ctr_get(&st->ecn_drops),
 	     atomic_load_explicit(&s->inject.st.overflow_drops, memory_order_relaxed), active, t2u.avg_us, t2u.p95_us,
 	     u2t.avg_us, u2t.p95_us);
 }

@@ -40,6 +40,7 @@ struct udp_rx {
 	uint8_t *bufs[UDP_RX_BUFS];
 	size_t lens[UDP_RX_BUFS];
 	size_t seg[UDP_RX_BUFS];   /* segment size (GRO) or the datagram's length */
+	uint8_t ecn[UDP_RX_BUFS];  /* the outer ECN field */
 	union endpoint from[UDP_RX_BUFS];
 	unsigned count, cur;       /* buffers received, the one being split */
 	size_t off;                /* offset into bufs[cur] */
@@ -50,12 +51,12 @@ int udp_rx_init(struct udp_rx *rx, int fd);
 void udp_rx_free(struct udp_rx *rx);
 /* Waits up to timeout_ms (unless datagrams are pending), then fills up to
  * n packets (data = buf, len set; len 0 marks a datagram too big to be
- * ours) and their sources. Returns the count, 0 on timeout, -1 on error. */
+ * ours; ecn = the outer ECN field) and their sources. Returns the count, 0 on timeout, -1 on error. */
 int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, union endpoint *from, size_t n, int timeout_ms);
 
-/* Sends n datagrams (pkts[i]->data/len) to to[i]; runs of equal-size
- * datagrams to one endpoint go as one UDP GSO send where the kernel allows
- * it. Returns how many the kernel accepted. */
+/* Sends n datagrams (pkts[i]->data/len, outer ECN field pkts[i]->ecn) to
+ * to[i]; runs of equal-size datagrams to one endpoint go as one UDP GSO
+ * send where the kernel allows it. Returns how many the kernel accepted. */
 size_t udp_send_batch(int fd, struct pkt **pkts, const union endpoint *to, size_t n);
 int udp_send_one(int fd, const void *buf, size_t len, const union endpoint *to);
 

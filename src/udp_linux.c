@@ -135,6 +135,9 @@ int udp_rx_init(struct udp_rx *rx, int fd)
 		}
 	}
 	int on = 1;
+	/* The outer ECN field, for RFC 6040 decapsulation (IPv4 and IPv6). */
+	setsockopt(fd, SOL_IP, IP_RECVTOS, &on, sizeof(on));
+	setsockopt(fd, SOL_IPV6, IPV6_RECVTCLASS, &on, sizeof(on));
 	rx->gro = setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
 	if (!rx->gro)
 		LOGW("msg=\"UDP GRO unavailable, receiving datagram by datagram\" error=\"%s\"", strerror(errno));
@@ -153,7 +156,7 @@ static int rx_fill(struct udp_rx *rx, int timeout_ms)
 {
 	struct mmsghdr msgs[UDP_RX_BUFS];
 	struct iovec iov[UDP_RX_BUFS];
-	char ctl[UDP_RX_BUFS][CMSG_SPACE(sizeof(int))];
+	char ctl[UDP_RX_BUFS][CMSG_SPACE(sizeof(int)) * 3];
 	struct pollfd pfd = { .fd = rx->fd, .events = POLLIN };
 
 	int rc = timeout_ms ? poll(&pfd, 1, timeout_ms) : 1;
@@ -176,12 +179,19 @@ static int rx_fill(struct udp_rx *rx, int timeout_ms)
 	for (int i = 0; i < rc; i++) {
 		rx->lens[i] = msgs[i].msg_len;
 		rx->seg[i] = msgs[i].msg_len;
+		rx->ecn[i] = 0;
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msgs[i].msg_hdr); cm; cm = CMSG_NXTHDR(&msgs[i].msg_hdr, cm)) {
 			if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
 				int gso;
 				memcpy(&gso, CMSG_DATA(cm), sizeof(gso));
 				if (gso > 0)
 					rx->seg[i] = (size_t)gso;
+			} else if (cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_TOS) {
+				rx->ecn[i] = *CMSG_DATA(cm) & 3;
+			} else if (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_TCLASS) {
+				int tc;
+				memcpy(&tc, CMSG_DATA(cm), sizeof(tc));
+				rx->ecn[i] = (uint8_t)(tc & 3);
 			}
 		}
 		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
@@ -212,6 +222,7 @@ int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, union endpoint *from, siz
 		 * counted as malformed. */
 		p->len = len <= PKT_BUF_SIZE ? (uint32_t)len : 0;
 		memcpy(p->buf, rx->bufs[c] + rx->off, p->len);
+		p->ecn = rx->ecn[c];
 		from[got++] = rx->from[c];
 		rx->off += len;
 		if (rx->off >= rx->lens[c] || len == 0) {
@@ -236,7 +247,7 @@ static size_t gso_run(struct pkt **pkts, const union endpoint *to, size_t i, siz
 	if (!atomic_load_explicit(&gso_ok, memory_order_relaxed))
 		return 1;
 	while (i + k < n && k < GSO_MAX_SEGS && total + pkts[i + k]->len <= GSO_MAX_BYTES &&
-	       pkts[i + k]->len <= seg && endpoint_equal(&to[i + k], &to[i])) {
+	       pkts[i + k]->len <= seg && pkts[i + k]->ecn == pkts[i]->ecn && endpoint_equal(&to[i + k], &to[i])) {
 		total += pkts[i + k]->len;
 		/* A shorter datagram may only end the run. */
 		if (pkts[i + k++]->len < seg)
@@ -245,12 +256,48 @@ static size_t gso_run(struct pkt **pkts, const union endpoint *to, size_t i, siz
 	return k;
 }
 
+static bool is_ipv4(const union endpoint *e)
+{
+	return e->sa.sa_family == AF_INET || IN6_IS_ADDR_V4MAPPED(&e->in6.sin6_addr);
+}
+
+/* The control messages of one send: the GSO segment size (0 = none) and
+ * the outer ECN field (0 = leave the socket's default, Not-ECT). */
+static void add_cmsgs(struct msghdr *m, char *buf, size_t cap, uint16_t seg, uint8_t ecn,
+		      const union endpoint *to)
+{
+	memset(buf, 0, cap);
+	m->msg_control = buf;
+	m->msg_controllen = cap;
+	size_t used = 0;
+	struct cmsghdr *cm = CMSG_FIRSTHDR(m);
+	if (seg) {
+		cm->cmsg_level = SOL_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(seg));
+		memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+		used += CMSG_SPACE(sizeof(seg));
+		cm = CMSG_NXTHDR(m, cm);
+	}
+	if (ecn) {
+		int tos = ecn;
+		cm->cmsg_level = is_ipv4(to) ? SOL_IP : SOL_IPV6;
+		cm->cmsg_type = is_ipv4(to) ? IP_TOS : IPV6_TCLASS;
+		cm->cmsg_len = CMSG_LEN(sizeof(tos));
+		memcpy(CMSG_DATA(cm), &tos, sizeof(tos));
+		used += CMSG_SPACE(sizeof(tos));
+	}
+	m->msg_controllen = used;
+	if (!used)
+		m->msg_control = NULL;
+}
+
 size_t udp_send_batch(int fd, struct pkt **pkts, const union endpoint *to, size_t n)
 {
 	struct mmsghdr msgs[UDP_MAX_BATCH];
 	struct iovec iov[UDP_MAX_BATCH];
 	size_t first[UDP_MAX_BATCH], segs[UDP_MAX_BATCH];
-	char ctl[UDP_MAX_BATCH][CMSG_SPACE(sizeof(uint16_t))];
+	char ctl[UDP_MAX_BATCH][CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(int))];
 	size_t done = 0, ok = 0;
 
 	while (done < n) {
@@ -270,16 +317,8 @@ size_t udp_send_batch(int fd, struct pkt **pkts, const union endpoint *to, size_
 				iov[niov + j].iov_base = pkts[i + j]->data;
 				iov[niov + j].iov_len = pkts[i + j]->len;
 			}
-			if (k > 1) {
-				uint16_t seg = (uint16_t)pkts[i]->len;
-				m->msg_control = ctl[nmsg];
-				m->msg_controllen = sizeof(ctl[nmsg]);
-				struct cmsghdr *cm = CMSG_FIRSTHDR(m);
-				cm->cmsg_level = SOL_UDP;
-				cm->cmsg_type = UDP_SEGMENT;
-				cm->cmsg_len = CMSG_LEN(sizeof(seg));
-				memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
-			}
+			add_cmsgs(m, ctl[nmsg], sizeof(ctl[nmsg]), k > 1 ? (uint16_t)pkts[i]->len : 0,
+				  pkts[i]->ecn, &to[i]);
 			first[nmsg] = i;
 			segs[nmsg++] = k;
 			niov += k;

@@ -1,0 +1,1013 @@
+/* test_offload.c - TUN offload helpers: the Internet checksum, finishing a
+ * partial (NEEDS_CSUM) checksum, cutting TCP/IPv4 TSO super-packets into
+ * segments, and merging segments of one flow back into a super-packet. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "offload.h"
+#include "pkt.h"
+
+/* TCP flags. */
+#define F_FIN 0x01
+#define F_SYN 0x02
+#define F_RST 0x04
+#define F_PSH 0x08
+#define F_ACK 0x10
+#define F_URG 0x20
+#define F_ECE 0x40
+#define F_CWR 0x80
+
+#define IP_DF 0x4000
+#define IP_MF 0x2000
+
+#define NPKTS 64
+#define BIG (65536 + 256)
+
+static struct pool *pool;
+
+/* ------------------------------------------------------------------------
+ * Reference checksum: 16-bit big-endian words, one at a time, end-around
+ * carry. Returns the folded sum, not inverted (0xffff when a packet with
+ * its checksum in place verifies). */
+static uint16_t ref_sum(const uint8_t *p, size_t len)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i + 1 < len; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		s += (uint32_t)(p[len - 1] << 8);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+static uint16_t ref_csum(const uint8_t *p, size_t len)
+{
+	return (uint16_t)~ref_sum(p, len);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+static size_t ihl_of(const uint8_t *ip)
+{
+	return (size_t)(ip[0] & 15) * 4;
+}
+
+static size_t thl_of(const uint8_t *ip)
+{
+	return (size_t)(ip[ihl_of(ip) + 12] >> 4) * 4;
+}
+
+/* Folded (not inverted) pseudo-header sum of an IPv4 packet for an L4
+ * length and protocol. */
+static uint16_t ref_pseudo_sum(const uint8_t *ip, size_t l4len, uint8_t proto)
+{
+	uint8_t ph[12];
+	memcpy(ph, ip + 12, 8);
+	ph[8] = 0;
+	ph[9] = proto;
+	put16(ph + 10, (uint16_t)l4len);
+	return ref_sum(ph, sizeof(ph));
+}
+
+/* Pseudo-header + L4 bytes, summed by the reference: 0xffff when valid. */
+static uint16_t ref_l4_verify(const uint8_t *ip, size_t len)
+{
+	static uint8_t tmp[12 + BIG];
+	size_t ihl = ihl_of(ip), l4 = len - ihl;
+	memcpy(tmp, ip + 12, 8);
+	tmp[8] = 0;
+	tmp[9] = ip[9];
+	put16(tmp + 10, (uint16_t)l4);
+	memcpy(tmp + 12, ip + ihl, l4);
+	return ref_sum(tmp, 12 + l4);
+}
+
+static bool ip_csum_ok(const uint8_t *ip)
+{
+	return ref_sum(ip, ihl_of(ip)) == 0xffff;
+}
+
+static bool l4_csum_ok(const uint8_t *ip, size_t len)
+{
+	return ref_l4_verify(ip, len) == 0xffff;
+}
+
+/* ------------------------------------------------------------------------
+ * Packet builders. */
+struct tcp_spec {
+	uint32_t src, dst;
+	uint16_t sport, dport;
+	uint8_t tos, ttl;
+	uint16_t id;
+	uint16_t frag;   /* IP flags + fragment offset field */
+	size_t ip_opts;  /* bytes of IP options (multiple of 4) */
+	uint32_t seq, ack;
+	uint8_t flags;
+	uint16_t win;
+	bool ts;         /* NOP NOP timestamps: thl 32 */
+	uint32_t tsval, tsecr;
+	const uint8_t *payload;
+	size_t plen;
+};
+
+static struct tcp_spec tcp_default(void)
+{
+	struct tcp_spec s = {
+		.src = 0x0a000001, .dst = 0x0a000002, .sport = 40000, .dport = 5201,
+		.tos = 0, .ttl = 64, .id = 0x1234, .frag = IP_DF, .seq = 1000000,
+		.ack = 777777, .flags = F_ACK, .win = 502, .ts = true,
+		.tsval = 0x01020304, .tsecr = 0x0a0b0c0d,
+	};
+	return s;
+}
+
+/* A TCP/IPv4 packet with valid IP and TCP checksums; returns its length. */
+static size_t build_tcp4(uint8_t *p, const struct tcp_spec *s)
+{
+	size_t ihl = 20 + s->ip_opts, thl = s->ts ? 32 : 20, len = ihl + thl + s->plen;
+	memset(p, 0, ihl + thl);
+	p[0] = (uint8_t)(0x40 | ihl / 4);
+	p[1] = s->tos;
+	put16(p + 2, (uint16_t)len);
+	put16(p + 4, s->id);
+	put16(p + 6, s->frag);
+	p[8] = s->ttl;
+	p[9] = 6;
+	put32(p + 12, s->src);
+	put32(p + 16, s->dst);
+	for (size_t i = 0; i < s->ip_opts; i++)
+		p[20 + i] = 1; /* NOP */
+	put16(p + 10, ref_csum(p, ihl));
+
+	uint8_t *t = p + ihl;
+	put16(t, s->sport);
+	put16(t + 2, s->dport);
+	put32(t + 4, s->seq);
+	put32(t + 8, s->ack);
+	t[12] = (uint8_t)(thl / 4 << 4);
+	t[13] = s->flags;
+	put16(t + 14, s->win);
+	if (s->ts) {
+		t[20] = 1;
+		t[21] = 1;
+		t[22] = 8;
+		t[23] = 10;
+		put32(t + 24, s->tsval);
+		put32(t + 28, s->tsecr);
+	}
+	if (s->plen)
+		memcpy(t + thl, s->payload, s->plen);
+	put16(t + 16, (uint16_t)~ref_l4_verify(p, len));
+	assert_true(l4_csum_ok(p, len));
+	return len;
+}
+
+/* A UDP/IPv4 packet with a valid UDP checksum; returns its length. */
+static size_t build_udp4(uint8_t *p, const uint8_t *payload, size_t plen)
+{
+	size_t len = 20 + 8 + plen;
+	memset(p, 0, 28);
+	p[0] = 0x45;
+	put16(p + 2, (uint16_t)len);
+	put16(p + 6, IP_DF);
+	p[8] = 64;
+	p[9] = 17;
+	put32(p + 12, 0xc0a80101);
+	put32(p + 16, 0xc0a80202);
+	put16(p + 10, ref_csum(p, 20));
+	put16(p + 20, 53000);
+	put16(p + 22, 53);
+	put16(p + 24, (uint16_t)(8 + plen));
+	memcpy(p + 28, payload, plen);
+	put16(p + 26, (uint16_t)~ref_l4_verify(p, len));
+	return len;
+}
+
+static void get_pkts(struct pkt **pkts, size_t n)
+{
+	assert_int_equal(pool_get(pool, pkts, n), n);
+}
+
+/* ------------------------------------------------------------------------
+ * csum_add / csum_fold */
+static void test_csum_rfc1071_example(void **state)
+{
+	(void)state;
+	/* RFC 1071 section 3: these bytes sum to 0xddf2. */
+	const uint8_t b[] = { 0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7 };
+	assert_int_equal(csum_fold(csum_add(0, b, sizeof(b))), (uint16_t)~0xddf2);
+	assert_int_equal(ref_sum(b, sizeof(b)), 0xddf2);
+	/* An odd trailing byte is the high byte of a zero-padded word. */
+	const uint8_t c[] = { 0x12, 0x34, 0xab };
+	assert_int_equal(csum_fold(csum_add(0, c, 3)), (uint16_t)~(0x1234 + 0xab00));
+	/* Nothing summed: ~0. */
+	assert_int_equal(csum_fold(csum_add(0, c, 0)), 0xffff);
+}
+
+static void test_csum_matches_reference(void **state)
+{
+	(void)state;
+	static uint8_t buf[70001];
+	randombytes_buf(buf, sizeof(buf));
+	const size_t big[] = { 1499, 1500, 9001, 65535, 65536, 70000, 70001 };
+	for (size_t len = 0; len <= 300; len++) {
+		/* Each length at a few alignments. */
+		for (size_t off = 0; off < 4; off++) {
+			assert_int_equal(csum_fold(csum_add(0, buf + off, len)), ref_csum(buf + off, len));
+			/* With a starting sum, as for a pseudo-header. */
+			uint32_t init = randombytes_random();
+			uint64_t e = (uint64_t)init + ref_sum(buf + off, len);
+			while (e >> 16)
+				e = (e & 0xffff) + (e >> 16);
+			assert_int_equal(csum_fold(csum_add(init, buf + off, len)), (uint16_t)~e);
+		}
+	}
+	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++)
+		assert_int_equal(csum_fold(csum_add(0, buf, big[i])), ref_csum(buf, big[i]));
+	/* Carry stress: all-ones words. */
+	memset(buf, 0xff, sizeof(buf));
+	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++)
+		assert_int_equal(csum_fold(csum_add(0, buf, big[i])), ref_csum(buf, big[i]));
+	assert_int_equal(csum_fold(csum_add(0xffffffffu, buf, 70000)), ref_csum(buf, 70000));
+}
+
+static void test_csum_chained(void **state)
+{
+	(void)state;
+	static uint8_t buf[20000];
+	for (int round = 0; round < 500; round++) {
+		size_t len = 1 + randombytes_uniform(sizeof(buf) - 1);
+		randombytes_buf(buf, len);
+		uint32_t sum = 0;
+		size_t off = 0;
+		/* Even-length chunks (0 included), then whatever is left. */
+		while (len - off > 1) {
+			size_t chunk = 2 * randombytes_uniform((uint32_t)((len - off) / 2 + 1));
+			if (randombytes_uniform(4) == 0)
+				break;
+			sum = csum_add(sum, buf + off, chunk);
+			off += chunk;
+		}
+		sum = csum_add(sum, buf + off, len - off);
+		assert_int_equal(csum_fold(sum), csum_fold(csum_add(0, buf, len)));
+		assert_int_equal(csum_fold(sum), ref_csum(buf, len));
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * offload_finish_csum */
+static void test_finish_csum_tcp(void **state)
+{
+	(void)state;
+	static uint8_t p[2000], payload[1500];
+	const size_t plens[] = { 0, 1, 2, 1001, 1400 };
+	for (size_t k = 0; k < sizeof(plens) / sizeof(plens[0]); k++) {
+		randombytes_buf(payload, sizeof(payload));
+		struct tcp_spec s = tcp_default();
+		s.payload = payload;
+		s.plen = plens[k];
+		s.flags = F_ACK | F_PSH;
+		size_t len = build_tcp4(p, &s);
+		uint16_t good = get16(p + 36);
+		/* As the kernel leaves it: the folded pseudo-header sum. */
+		put16(p + 36, ref_pseudo_sum(p, len - 20, 6));
+		assert_false(l4_csum_ok(p, len) && good != ref_pseudo_sum(p, len - 20, 6));
+		struct offload o = { .flags = OFFLOAD_F_NEEDS_CSUM, .csum_start = 20, .csum_offset = 16 };
+		assert_int_equal(offload_finish_csum(p, len, &o), 0);
+		assert_true(l4_csum_ok(p, len));
+		assert_int_equal(get16(p + 36), good);
+		assert_int_equal(csum_fold(csum_add(0, p + 20, len - 20) + ref_pseudo_sum(p, len - 20, 6)), 0);
+		assert_true(ip_csum_ok(p));
+	}
+}
+
+static void test_finish_csum_udp(void **state)
+{
+	(void)state;
+	static uint8_t p[2000], payload[1500];
+	const size_t plens[] = { 0, 3, 512, 1371 };
+	for (size_t k = 0; k < sizeof(plens) / sizeof(plens[0]); k++) {
+		randombytes_buf(payload, sizeof(payload));
+		size_t len = build_udp4(p, payload, plens[k]);
+		uint16_t good = get16(p + 26);
+		put16(p + 26, ref_pseudo_sum(p, len - 20, 17));
+		struct offload o = { .flags = OFFLOAD_F_NEEDS_CSUM, .csum_start = 20, .csum_offset = 6 };
+		assert_int_equal(offload_finish_csum(p, len, &o), 0);
+		assert_true(l4_csum_ok(p, len));
+		assert_int_equal(get16(p + 26), good);
+	}
+}
+
+static void test_finish_csum_ranges(void **state)
+{
+	(void)state;
+	static uint8_t p[200], before[200], payload[100];
+	randombytes_buf(payload, sizeof(payload));
+	struct tcp_spec s = tcp_default();
+	s.payload = payload;
+	s.plen = sizeof(payload);
+	size_t len = build_tcp4(p, &s); /* 152 bytes */
+	put16(p + 36, ref_pseudo_sum(p, len - 20, 6));
+	memcpy(before, p, len);
+
+	const struct { uint16_t start, offset; } bad[] = {
+		{ (uint16_t)len, 0 },          /* start at the end */
+		{ (uint16_t)(len + 1), 0 },
+		{ 0xffff, 0 },
+		{ (uint16_t)(len - 1), 0 },    /* field would end one byte past */
+		{ 20, (uint16_t)(len - 21) },  /* likewise via the offset */
+		{ 20, 0xffff },
+		{ 0xffff, 0xffff },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct offload o = { .flags = OFFLOAD_F_NEEDS_CSUM, .csum_start = bad[i].start,
+				     .csum_offset = bad[i].offset };
+		assert_int_equal(offload_finish_csum(p, len, &o), -1);
+		assert_memory_equal(p, before, len);
+	}
+	/* The last two bytes are a field that fits. */
+	struct offload edge = { .flags = OFFLOAD_F_NEEDS_CSUM, .csum_start = 20, .csum_offset = (uint16_t)(len - 22) };
+	assert_int_equal(offload_finish_csum(p, len, &edge), 0);
+	assert_memory_equal(p, before, len - 2);
+	assert_int_equal(ref_sum(p + 20, len - 20), 0xffff);
+
+	/* Without NEEDS_CSUM nothing happens, even with silly offsets. */
+	memcpy(p, before, len);
+	struct offload none[] = {
+		{ .flags = 0, .gso_type = OFFLOAD_GSO_NONE, .csum_start = 20, .csum_offset = 16 },
+		{ .flags = 2, .csum_start = 20, .csum_offset = 16 }, /* DATA_VALID */
+		{ .flags = 0, .csum_start = 0xffff, .csum_offset = 0xffff },
+	};
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+		assert_int_equal(offload_finish_csum(p, len, &none[i]), 0);
+		assert_memory_equal(p, before, len);
+	}
+}
+
+static void test_offload_decode(void **state)
+{
+	(void)state;
+	uint8_t h[OFFLOAD_HDR_LEN];
+	uint16_t v[4] = { 52, 1348, 20, 16 };
+	h[0] = OFFLOAD_F_NEEDS_CSUM;
+	h[1] = OFFLOAD_GSO_TCPV4;
+	memcpy(h + 2, v, sizeof(v));
+	struct offload o;
+	offload_decode(&o, h);
+	assert_int_equal(o.flags, OFFLOAD_F_NEEDS_CSUM);
+	assert_int_equal(o.gso_type, OFFLOAD_GSO_TCPV4);
+	assert_int_equal(o.gso_size, 1348);
+	assert_int_equal(o.csum_start, 20);
+	assert_int_equal(o.csum_offset, 16);
+}
+
+/* ------------------------------------------------------------------------
+ * tso4_segment */
+static uint8_t sp[BIG], sp_payload[BIG];
+
+/* A super-packet of plen random payload bytes in sp; returns its length. */
+static size_t build_super(size_t plen, uint8_t flags, uint16_t id, uint32_t seq)
+{
+	randombytes_buf(sp_payload, plen);
+	struct tcp_spec s = tcp_default();
+	s.payload = sp_payload;
+	s.plen = plen;
+	s.flags = flags;
+	s.id = id;
+	s.seq = seq;
+	return build_tcp4(sp, &s);
+}
+
+/* Checks segs[0..n) as segments first.. of super-packet p (len) cut at
+ * mss into total segments. */
+static void check_segments(const uint8_t *p, size_t len, uint16_t mss, struct pkt **segs, size_t first, size_t n,
+			   size_t total)
+{
+	size_t ihl = ihl_of(p), thl = thl_of(p), hl = ihl + thl, payload = len - hl;
+	const uint8_t *t = p + ihl;
+	for (size_t k = 0; k < n; k++) {
+		size_t idx = first + k, off = idx * mss;
+		size_t plen = payload - off < mss ? payload - off : mss;
+		const uint8_t *d = segs[k]->data, *dt = d + ihl;
+		assert_int_equal(segs[k]->len, hl + plen);
+		/* IP: length, id, checksum change; the rest (DF, TTL, ...) not. */
+		assert_int_equal(get16(d + 2), hl + plen);
+		assert_int_equal(get16(d + 4), (uint16_t)(get16(p + 4) + idx));
+		assert_true(ip_csum_ok(d));
+		assert_memory_equal(d, p, 2);
+		assert_memory_equal(d + 6, p + 6, 4);
+		assert_memory_equal(d + 12, p + 12, ihl - 12);
+		/* TCP: sequence number, flags, checksum. */
+		assert_int_equal(get32(dt + 4), (uint32_t)(get32(t + 4) + off));
+		uint8_t f = t[13];
+		if (idx + 1 < total)
+			f &= (uint8_t) ~(F_FIN | F_PSH);
+		if (idx > 0)
+			f &= (uint8_t)~F_CWR;
+		assert_int_equal(dt[13], f);
+		assert_memory_equal(dt, t, 4);
+		assert_memory_equal(dt + 8, t + 8, 5);
+		assert_memory_equal(dt + 14, t + 14, 2);
+		assert_memory_equal(dt + 18, t + 18, thl - 18);
+		assert_true(l4_csum_ok(d, hl + plen));
+		assert_memory_equal(d + hl, p + hl + off, plen);
+	}
+}
+
+static void test_tso_cut(void **state)
+{
+	(void)state;
+	const struct { size_t plen; uint8_t flags; uint16_t mss; uint16_t id; uint32_t seq; } cases[] = {
+		{ 10000, F_ACK | F_PSH, 1348, 0x4242, 1000000 },
+		{ 10000, F_ACK | F_PSH | F_FIN, 1348, 0xfffd, 0xffffe000 }, /* id and seq wrap */
+		{ 10000, F_ACK | F_CWR | F_ECE, 1348, 7, 5 },
+		{ 5 * 1348, F_ACK | F_PSH, 1348, 1, 1 },                     /* exact multiple */
+		{ 1, F_ACK | F_PSH, 1348, 1, 1 },
+		{ 1348, F_ACK | F_PSH | F_FIN | F_CWR, 1348, 1, 1 },        /* exactly one */
+		{ 1349, F_ACK | F_PSH | F_FIN | F_CWR, 1348, 1, 1 },        /* one byte over */
+		{ 65535 - 52, F_ACK | F_PSH, 1448, 9, 9 },                    /* biggest */
+		{ 3000, F_ACK, 1, 9, 9 },                                      /* mss 1 */
+	};
+	struct pkt *segs[NPKTS];
+	static uint8_t cat[BIG];
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t len = build_super(cases[c].plen, cases[c].flags, cases[c].id, cases[c].seq);
+		size_t hl = 52, want = (cases[c].plen + cases[c].mss - 1) / cases[c].mss;
+		size_t total = 0, cut = 0;
+		assert_int_equal(get16(sp + 6), IP_DF);
+		/* In windows of up to NPKTS. */
+		while (cut < want) {
+			size_t nout = want - cut < NPKTS ? want - cut : NPKTS;
+			get_pkts(segs, nout);
+			int got = tso4_segment(sp, len, cases[c].mss, cut, segs, nout, &total);
+			assert_int_equal(got, nout);
+			assert_int_equal(total, want);
+			check_segments(sp, len, cases[c].mss, segs, cut, nout, total);
+			for (size_t k = 0; k < nout; k++) {
+				assert_true(segs[k]->len <= PKT_MAX_IP);
+				memcpy(cat + (cut + k) * cases[c].mss, segs[k]->data + hl, segs[k]->len - hl);
+			}
+			/* Every segment but the last is exactly mss. */
+			for (size_t k = 0; k < nout; k++)
+				if (cut + k + 1 < want)
+					assert_int_equal(segs[k]->len, hl + cases[c].mss);
+			pool_put(pool, segs, nout);
+			cut += nout;
+		}
+		assert_memory_equal(cat, sp + hl, cases[c].plen);
+		/* Past the end: nothing more. */
+		get_pkts(segs, 4);
+		assert_int_equal(tso4_segment(sp, len, cases[c].mss, want, segs, 4, &total), 0);
+		assert_int_equal(total, want);
+		pool_put(pool, segs, 4);
+	}
+}
+
+static void test_tso_windows(void **state)
+{
+	(void)state;
+	size_t len = build_super(10000, F_ACK | F_PSH | F_CWR, 0x9999, 123456789);
+	const uint16_t mss = 1348;
+	struct pkt *all[NPKTS], *win[3];
+	size_t total = 0;
+	get_pkts(all, NPKTS);
+	assert_int_equal(tso4_segment(sp, len, mss, 0, all, NPKTS, &total), 8);
+	assert_int_equal(total, 8);
+	check_segments(sp, len, mss, all, 0, 8, 8);
+	/* The segments' payloads, back to back, are the original payload. */
+	static uint8_t cat[10000];
+	size_t at = 0;
+	for (size_t i = 0; i < 8; i++) {
+		memcpy(cat + at, all[i]->data + 52, all[i]->len - 52);
+		at += all[i]->len - 52;
+	}
+	assert_int_equal(at, 10000);
+	assert_memory_equal(cat, sp + 52, 10000);
+	assert_int_equal(all[7]->len, 52 + 10000 - 7 * 1348);
+
+	/* Three at a time: the same bytes. */
+	get_pkts(win, 3);
+	size_t first = 0;
+	const int expect[] = { 3, 3, 2 };
+	for (int w = 0; first < total; w++) {
+		size_t t2 = 0;
+		int got = tso4_segment(sp, len, mss, first, win, 3, &t2);
+		assert_int_equal(got, expect[w]);
+		assert_int_equal(t2, 8);
+		for (int k = 0; k < got; k++) {
+			assert_int_equal(win[k]->len, all[first + (size_t)k]->len);
+			assert_memory_equal(win[k]->data, all[first + (size_t)k]->data, win[k]->len);
+		}
+		first += (size_t)got;
+	}
+	assert_int_equal(first, 8);
+	/* nout 0 writes nothing but still reports the total. */
+	size_t t3 = 0;
+	assert_int_equal(tso4_segment(sp, len, mss, 0, win, 0, &t3), 0);
+	assert_int_equal(t3, 8);
+	pool_put(pool, win, 3);
+	pool_put(pool, all, NPKTS);
+}
+
+static void test_tso_single(void **state)
+{
+	(void)state;
+	struct pkt *segs[2];
+	size_t total = 0;
+	get_pkts(segs, 2);
+	/* No payload: one segment, flags kept (FIN and PSH included). */
+	size_t len = build_super(0, F_ACK | F_PSH | F_FIN, 0x55, 42);
+	assert_int_equal(tso4_segment(sp, len, 1348, 0, segs, 2, &total), 1);
+	assert_int_equal(total, 1);
+	assert_int_equal(segs[0]->len, len);
+	assert_memory_equal(segs[0]->data, sp, len);
+	/* A payload under mss: the very same packet. */
+	len = build_super(700, F_ACK | F_PSH | F_CWR, 0x56, 43);
+	assert_int_equal(tso4_segment(sp, len, 1348, 0, segs, 2, &total), 1);
+	assert_int_equal(total, 1);
+	assert_int_equal(segs[0]->len, len);
+	assert_memory_equal(segs[0]->data, sp, len);
+	pool_put(pool, segs, 2);
+}
+
+static void test_tso_malformed(void **state)
+{
+	(void)state;
+	struct pkt *segs[NPKTS];
+	size_t total = 0;
+	get_pkts(segs, NPKTS);
+	size_t len = build_super(5000, F_ACK | F_PSH, 1, 1);
+	static uint8_t bad[BIG];
+
+#define EXPECT_BAD(blen, mss)                                                                   \
+	assert_int_equal(tso4_segment(bad, (blen), (mss), 0, segs, NPKTS, &total), -1)
+
+	memcpy(bad, sp, len);
+	EXPECT_BAD(len, 0); /* mss 0 */
+	bad[0] = 0x65;      /* IPv6 version nibble */
+	EXPECT_BAD(len, 1348);
+	memcpy(bad, sp, len);
+	bad[9] = 17; /* UDP */
+	EXPECT_BAD(len, 1348);
+	memcpy(bad, sp, len);
+	bad[0] = 0x44; /* ihl 4 */
+	EXPECT_BAD(len, 1348);
+	memcpy(bad, sp, len);
+	bad[0] = 0x40; /* ihl 0 */
+	EXPECT_BAD(len, 1348);
+	memcpy(bad, sp, len);
+	bad[32] = 0x40; /* thl 16 */
+	EXPECT_BAD(len, 1348);
+	bad[32] = 0x00; /* thl 0 */
+	EXPECT_BAD(len, 1348);
+	memcpy(bad, sp, len);
+	EXPECT_BAD(51, 1348); /* headers are 52 bytes */
+	EXPECT_BAD(39, 1348);
+	EXPECT_BAD(20, 1348);
+	EXPECT_BAD(0, 1348);
+	bad[0] = 0x4f; /* ihl 60: no room for a TCP header */
+	EXPECT_BAD(75, 1348);
+	memcpy(bad, sp, len);
+	bad[32] = 0xf0; /* thl 60, but only 52 bytes */
+	EXPECT_BAD(52 + 7, 1348);
+#undef EXPECT_BAD
+
+	/* The largest mss whose segment fits a buffer works; one more does not. */
+	uint16_t fit = (uint16_t)(PKT_MAX_IP - 52);
+	int got = tso4_segment(sp, len, fit, 0, segs, NPKTS, &total);
+	assert_int_equal(got, (5000 + fit - 1) / fit);
+	assert_int_equal(segs[0]->len, PKT_MAX_IP);
+	check_segments(sp, len, fit, segs, 0, (size_t)got, total);
+	assert_int_equal(tso4_segment(sp, len, (uint16_t)(fit + 1), 0, segs, NPKTS, &total), -1);
+	assert_int_equal(tso4_segment(sp, len, 65535, 0, segs, NPKTS, &total), -1);
+	pool_put(pool, segs, NPKTS);
+}
+
+/* A super-packet whose payload is under mss is one segment, but still
+ * bigger than a buffer: refused, and nothing written past the buffer. */
+static void test_tso_single_too_big(void **state)
+{
+	(void)state;
+	static struct pkt guard[2];
+	struct pkt *out[1] = { &guard[0] };
+	pkt_reset(&guard[0]);
+	memset(&guard[1], 0xa5, sizeof(guard[1]));
+	size_t total = 0;
+	size_t len = build_super(3000, F_ACK | F_PSH, 1, 1);
+	assert_int_equal(tso4_segment(sp, len, 4000, 0, out, 1, &total), -1);
+	for (size_t i = 0; i < sizeof(guard[1]); i++)
+		assert_int_equal(((uint8_t *)&guard[1])[i], 0xa5);
+	/* Just fitting is fine. */
+	len = build_super(PKT_MAX_IP - 52, F_ACK | F_PSH, 1, 1);
+	assert_int_equal(tso4_segment(sp, len, 4000, 0, out, 1, &total), 1);
+	assert_int_equal(guard[0].len, PKT_MAX_IP);
+	len = build_super(PKT_MAX_IP - 52 + 1, F_ACK | F_PSH, 1, 1);
+	assert_int_equal(tso4_segment(sp, len, 4000, 0, out, 1, &total), -1);
+}
+
+/* ------------------------------------------------------------------------
+ * Merging, as tun_linux.c's merge_flow does it. */
+
+/* Mirrors merge_flow: merges pkts[i] and the following packets of its flow
+ * that continue it in sequence into buf (offload header into hdr); marks
+ * them used. Returns the merged length and sets *nseg, or 0 when pkts[i]
+ * goes alone. */
+static size_t merge_like_tun(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t *buf,
+			     uint8_t hdr[OFFLOAD_HDR_LEN], size_t *nseg)
+{
+	struct tcp4_seg first, last, next;
+	if (!tcp4_mergeable(pkts[i]->data, pkts[i]->len, &first))
+		return 0;
+	size_t len = pkts[i]->len, mss = first.payload, merged = 1;
+	const uint8_t *last_pkt = pkts[i]->data;
+	int psh = 0;
+	last = first;
+	memcpy(buf, pkts[i]->data, len);
+	for (size_t j = i + 1; j < n && last.payload == mss; j++) {
+		if (used[j] || !tcp4_mergeable(pkts[j]->data, pkts[j]->len, &next))
+			continue;
+		if (memcmp(pkts[j]->data + 12, last_pkt + 12, 8) || memcmp(pkts[j]->data + 20, last_pkt + 20, 4))
+			continue; /* another flow */
+		if (!tcp4_continues(last_pkt, &last, pkts[j]->data, &next) || next.payload > mss ||
+		    len + next.payload > 65535)
+			break;
+		memcpy(buf + len, pkts[j]->data + 20 + next.thl, next.payload);
+		len += next.payload;
+		psh = (pkts[j]->data[33] & F_PSH) != 0;
+		last_pkt = pkts[j]->data;
+		last = next;
+		used[j] = true;
+		merged++;
+	}
+	if (merged == 1)
+		return 0;
+	tcp4_finish_super(buf, len, &first, (uint16_t)mss, psh, hdr);
+	*nseg = merged;
+	return len;
+}
+
+/* Checks a merged packet m (len) against the original super-packet orig,
+ * then finishes its checksum and expects the original exactly. */
+static void check_merged(uint8_t *m, size_t mlen, const uint8_t hdr[OFFLOAD_HDR_LEN], const uint8_t *orig,
+			 size_t len, uint16_t mss)
+{
+	assert_int_equal(mlen, len);
+	size_t ihl = ihl_of(orig), thl = thl_of(orig);
+	/* Everything but the IP length and checksum and the TCP checksum. */
+	assert_memory_equal(m, orig, 2);
+	assert_memory_equal(m + 4, orig + 4, 6);
+	assert_memory_equal(m + 12, orig + 12, ihl + 16 - 12);
+	assert_memory_equal(m + ihl + 18, orig + ihl + 18, len - ihl - 18);
+	assert_int_equal(get16(m + 2), len);
+	assert_true(ip_csum_ok(m));
+	/* The TCP checksum field: the pseudo-header sum, folded, not inverted. */
+	assert_int_equal(get16(m + ihl + 16), ref_pseudo_sum(orig, len - ihl, 6));
+
+	uint8_t want[OFFLOAD_HDR_LEN];
+	uint16_t v[4] = { (uint16_t)(ihl + thl), mss, (uint16_t)ihl, 16 };
+	want[0] = 1;
+	want[1] = 1;
+	memcpy(want + 2, v, sizeof(v));
+	assert_memory_equal(hdr, want, OFFLOAD_HDR_LEN);
+
+	struct offload o;
+	offload_decode(&o, hdr);
+	assert_int_equal(offload_finish_csum(m, mlen, &o), 0);
+	assert_true(l4_csum_ok(m, mlen));
+	assert_memory_equal(m, orig, len);
+}
+
+static void roundtrip(size_t plen, uint8_t flags, uint16_t mss)
+{
+	static uint8_t m[BIG];
+	uint8_t hdr[OFFLOAD_HDR_LEN];
+	struct pkt *segs[NPKTS];
+	bool used[NPKTS] = { false };
+	size_t total = 0, nseg = 0;
+	size_t len = build_super(plen, flags, 0xbeef, 0xfffff000);
+	size_t want = (plen + mss - 1) / mss;
+	assert_true(want <= NPKTS);
+	get_pkts(segs, want);
+	assert_int_equal(tso4_segment(sp, len, mss, 0, segs, want, &total), want);
+	size_t mlen = merge_like_tun(segs, want, 0, used, m, hdr, &nseg);
+	assert_int_equal(nseg, want);
+	for (size_t i = 1; i < want; i++)
+		assert_true(used[i]);
+	check_merged(m, mlen, hdr, sp, len, mss);
+	pool_put(pool, segs, want);
+}
+
+static void test_merge_roundtrip(void **state)
+{
+	(void)state;
+	roundtrip(10000, F_ACK | F_PSH, 1348);
+	roundtrip(10000, F_ACK, 1348);
+	roundtrip(6 * 1348, F_ACK | F_PSH, 1348);
+	roundtrip(1349, F_ACK | F_PSH, 1348);
+	roundtrip(30000, F_ACK | F_PSH, 1448);
+}
+
+/* Two flows' segments interleaved, as a tun_write_batch would get them:
+ * each merges back into its own super-packet. */
+static void test_merge_two_flows(void **state)
+{
+	(void)state;
+	static uint8_t a[BIG], b[BIG], m[BIG], pay[BIG];
+	const uint16_t mss = 1348;
+	struct tcp_spec s = tcp_default();
+	randombytes_buf(pay, sizeof(pay));
+	s.payload = pay;
+	s.plen = 8000;
+	s.flags = F_ACK | F_PSH;
+	size_t alen = build_tcp4(a, &s);
+	s.sport++;
+	s.payload = pay + 9000;
+	s.plen = 5000;
+	s.seq = 77;
+	size_t blen = build_tcp4(b, &s);
+
+	struct pkt *sa[6], *sb[4], *mix[10];
+	size_t total;
+	get_pkts(sa, 6);
+	get_pkts(sb, 4);
+	assert_int_equal(tso4_segment(a, alen, mss, 0, sa, 6, &total), 6);
+	assert_int_equal(tso4_segment(b, blen, mss, 0, sb, 4, &total), 4);
+	size_t n = 0;
+	for (size_t i = 0; i < 6; i++) {
+		mix[n++] = sa[i];
+		if (i < 4)
+			mix[n++] = sb[i];
+	}
+	bool used[10] = { false };
+	uint8_t hdr[OFFLOAD_HDR_LEN];
+	size_t nseg = 0, flows = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (used[i])
+			continue;
+		size_t mlen = merge_like_tun(mix, n, i, used, m, hdr, &nseg);
+		assert_true(mlen > 0);
+		bool is_a = get16(m + 20) == get16(a + 20);
+		assert_int_equal(nseg, is_a ? 6 : 4);
+		check_merged(m, mlen, hdr, is_a ? a : b, is_a ? alen : blen, mss);
+		flows++;
+	}
+	assert_int_equal(flows, 2);
+	pool_put(pool, sa, 6);
+	pool_put(pool, sb, 4);
+}
+
+/* ------------------------------------------------------------------------
+ * tcp4_mergeable / tcp4_continues */
+static uint8_t seg_payload[2000];
+
+static size_t build_seg(uint8_t *p, const struct tcp_spec *in)
+{
+	struct tcp_spec s = *in;
+	s.payload = seg_payload;
+	return build_tcp4(p, &s);
+}
+
+static struct tcp_spec seg_spec(void)
+{
+	struct tcp_spec s = tcp_default();
+	s.plen = 100;
+	return s;
+}
+
+static void test_mergeable(void **state)
+{
+	(void)state;
+	static uint8_t p[2100];
+	struct tcp4_seg g;
+	randombytes_buf(seg_payload, sizeof(seg_payload));
+
+	struct tcp_spec s = seg_spec();
+	size_t len = build_seg(p, &s);
+	memset(&g, 0, sizeof(g));
+	assert_true(tcp4_mergeable(p, len, &g));
+	assert_int_equal(g.ihl, 20);
+	assert_int_equal(g.thl, 32);
+	assert_int_equal(g.payload, 100);
+	assert_int_equal(g.seq, s.seq);
+	/* PSH is fine, no DF is fine, no options is fine. */
+	s.flags = F_ACK | F_PSH;
+	len = build_seg(p, &s);
+	assert_true(tcp4_mergeable(p, len, &g));
+	s = seg_spec();
+	s.frag = 0;
+	s.ts = false;
+	len = build_seg(p, &s);
+	assert_true(tcp4_mergeable(p, len, &g));
+	assert_int_equal(g.thl, 20);
+
+	/* Refused flags. */
+	const uint8_t refuse[] = { F_ACK | F_SYN, F_ACK | F_FIN, F_ACK | F_RST, F_ACK | F_URG, F_ACK | F_CWR,
+				   F_ACK | F_ECE, F_PSH, 0, F_SYN };
+	for (size_t i = 0; i < sizeof(refuse); i++) {
+		s = seg_spec();
+		s.flags = refuse[i];
+		len = build_seg(p, &s);
+		assert_false(tcp4_mergeable(p, len, &g));
+	}
+	/* IP options. */
+	s = seg_spec();
+	s.ip_opts = 4;
+	len = build_seg(p, &s);
+	assert_int_equal(p[0], 0x46);
+	assert_false(tcp4_mergeable(p, len, &g));
+	/* Fragments: MF, an offset (low and high bits), both. */
+	const uint16_t frags[] = { IP_DF | IP_MF, IP_MF, 1, 0x0100, IP_DF | 0x1fff, IP_MF | 185 };
+	for (size_t i = 0; i < sizeof(frags) / sizeof(frags[0]); i++) {
+		s = seg_spec();
+		s.frag = frags[i];
+		len = build_seg(p, &s);
+		assert_false(tcp4_mergeable(p, len, &g));
+	}
+	/* No payload. */
+	s = seg_spec();
+	s.plen = 0;
+	len = build_seg(p, &s);
+	assert_false(tcp4_mergeable(p, len, &g));
+	/* Length field and length disagree. */
+	s = seg_spec();
+	len = build_seg(p, &s);
+	assert_false(tcp4_mergeable(p, len - 1, &g));
+	p[len] = 0;
+	assert_false(tcp4_mergeable(p, len + 1, &g)); /* trailing padding */
+	put16(p + 2, (uint16_t)(len + 1));
+	assert_false(tcp4_mergeable(p, len, &g));
+	/* Not TCP/IPv4, or too short. */
+	len = build_seg(p, &s);
+	p[9] = 17;
+	assert_false(tcp4_mergeable(p, len, &g));
+	len = build_seg(p, &s);
+	p[0] = 0x65;
+	assert_false(tcp4_mergeable(p, len, &g));
+	/* thl past the end. */
+	s = seg_spec();
+	s.ts = false;
+	s.plen = 8;
+	len = build_seg(p, &s);
+	p[32] = 0xf0;
+	assert_false(tcp4_mergeable(p, len, &g));
+	p[32] = 0x40; /* thl 16 */
+	assert_false(tcp4_mergeable(p, len, &g));
+}
+
+/* Builds segment a from sa and segment b from sb; both must be mergeable. */
+static int continues(const struct tcp_spec *sa, const struct tcp_spec *sb)
+{
+	static uint8_t a[2100], b[2100];
+	struct tcp4_seg ga, gb;
+	size_t alen = build_seg(a, sa), blen = build_seg(b, sb);
+	assert_true(tcp4_mergeable(a, alen, &ga));
+	assert_true(tcp4_mergeable(b, blen, &gb));
+	return tcp4_continues(a, &ga, b, &gb);
+}
+
+static void test_continues(void **state)
+{
+	(void)state;
+	randombytes_buf(seg_payload, sizeof(seg_payload));
+	struct tcp_spec a = seg_spec(), b;
+	a.plen = 1348;
+#define NEXT() (b = a, b.seq = a.seq + (uint32_t)a.plen, b.id = (uint16_t)(a.id + 1))
+	NEXT();
+	assert_true(continues(&a, &b));
+	/* A shorter next segment, and the same id, are fine. */
+	NEXT();
+	b.plen = 10;
+	b.id = a.id;
+	assert_true(continues(&a, &b));
+	/* PSH on either side is not a difference. */
+	NEXT();
+	b.flags = F_ACK | F_PSH;
+	assert_true(continues(&a, &b));
+	a.flags = F_ACK | F_PSH;
+	NEXT();
+	b.flags = F_ACK;
+	assert_true(continues(&a, &b));
+	a.flags = F_ACK;
+	/* Sequence numbers wrap. */
+	a.seq = 0xffffffff - 100;
+	NEXT();
+	assert_int_equal(b.seq, 1347 - 101);
+	assert_true(continues(&a, &b));
+	a.seq = 1000000;
+
+	/* Anything else differing, or a gap or overlap, is refused. */
+	NEXT();
+	b.sport++;
+	assert_false(continues(&a, &b));
+	NEXT();
+	b.dport++;
+	assert_false(continues(&a, &b));
+	NEXT();
+	b.src ^= 1;
+	assert_false(continues(&a, &b));
+	NEXT();
+	b.dst ^= 0x100;
+	assert_false(continues(&a, &b));
+	NEXT();
+	b.tos = 0x10;
+	assert_false(continues(&a, &b));
+	NEXT();
+	b.ttl = 63;
+	assert_false(continues(&a, &b));
+	NEXT();
+	b.ack++;
+	assert_false(continues(&a, &b));
+	NEXT();
+	b.win++;
+	assert_false(continues(&a, &b));
+	NEXT();
+	b.tsval++;
+	assert_false(continues(&a, &b));
+	NEXT();
+	b.tsecr--;
+	assert_false(continues(&a, &b));
+	NEXT();
+	b.ts = false;
+	assert_false(continues(&a, &b));
+	NEXT();
+	b.frag = 0; /* DF differs */
+	assert_false(continues(&a, &b));
+	NEXT();
+	b.seq++;
+	assert_false(continues(&a, &b));
+	NEXT();
+	b.seq--;
+	assert_false(continues(&a, &b));
+	NEXT();
+	b.seq = a.seq;
+	assert_false(continues(&a, &b));
+#undef NEXT
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (sodium_init() < 0)
+		return -1;
+	pool = pool_new(2 * NPKTS);
+	return pool ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	pool_free(pool);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_csum_rfc1071_example),
+		cmocka_unit_test(test_csum_matches_reference),
+		cmocka_unit_test(test_csum_chained),
+		cmocka_unit_test(test_finish_csum_tcp),
+		cmocka_unit_test(test_finish_csum_udp),
+		cmocka_unit_test(test_finish_csum_ranges),
+		cmocka_unit_test(test_offload_decode),
+		cmocka_unit_test(test_tso_cut),
+		cmocka_unit_test(test_tso_windows),
+		cmocka_unit_test(test_tso_single),
+		cmocka_unit_test(test_tso_malformed),
+		cmocka_unit_test(test_tso_single_too_big),
+		cmocka_unit_test(test_merge_roundtrip),
+		cmocka_unit_test(test_merge_two_flows),
+		cmocka_unit_test(test_mergeable),
+		cmocka_unit_test(test_continues),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
