@@ -11,7 +11,7 @@ APP := server client main
 CORE_OBJS := $(CORE:%=$(BUILD)/%.o)
 OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)
 
-UNIT := test_wire test_replay test_pool test_fq test_ecn test_noise test_session test_registry test_config test_stats
+UNIT := test_wire test_replay test_pool test_fq test_ecn test_noise test_session test_registry test_config test_stats test_offload
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/%)
 
 .PHONY: all deps test unit e2e demo bench clean

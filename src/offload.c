@@ -80,7 +80,8 @@ int tso4_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, str
 	size_t payload = len - hl;
 	size_t nseg = payload ? (payload + mss - 1) / mss : 1;
 	*total = nseg;
-	if (hl + mss > PKT_MAX_IP && nseg > 1)
+	/* The biggest segment: mss payload bytes, or all of it when it fits one. */
+	if (hl + (payload < mss ? payload : mss) > PKT_MAX_IP)
 		return -1;
 
 	uint16_t id = get16(pkt + 4);
