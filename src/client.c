@@ -489,6 +489,8 @@ static int setup(struct client *c, const char *path)
 	}
 	session_init(&c->sess);
 	pacer_init(&c->pace, c->conf.bandwidth_bps, PACER_BURST_NS, now_ns());
+	if (c->conf.rekey_after_s)
+		session_set_rekey_after(&c->sess, (uint64_t)c->conf.rekey_after_s * SEC_NS);
 	pthread_mutex_init(&c->hs_lock, NULL);
 	c->udp = udp_open_client(c->server.sa.sa_family);
 	if (c->udp < 0)

@@ -323,6 +323,8 @@ static int client_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_common_int(c, name, value, &k->keepalive_s, 1, 3600);
 	if (!strcasecmp(name, "Bandwidth"))
 		return set_bandwidth(c, &k->bandwidth_bps, name, value);
+	if (!strcasecmp(name, "RekeyAfter"))
+		return set_common_int(c, name, value, &k->rekey_after_s, 2, 120);
 	if (!strcasecmp(name, "StatsInterval"))
 		return set_common_int(c, name, value, &k->stats_interval_s, 1, 3600);
 	return fail(c, name, value, "unknown key in [Client]");

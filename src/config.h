@@ -50,6 +50,7 @@ struct client_conf {
 	int keepalive_s;
 	int stats_interval_s;
 	uint64_t bandwidth_bps;
+	int rekey_after_s; /* 0 = the protocol's 120 s */
 	uint8_t server_pub[32];
 	bool has_server_pub;
 	char endpoint[256];

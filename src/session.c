@@ -16,6 +16,7 @@ static void keypair_wipe(struct keypair *kp)
 void session_init(struct session *s)
 {
 	memset(s, 0, sizeof(*s));
+	s->rekey_after_ns = REKEY_AFTER_NS;
 	pthread_mutex_init(&s->tx_lock, NULL);
 	pthread_mutex_init(&s->rx_lock, NULL);
 }
@@ -192,10 +193,17 @@ bool session_up(struct session *s, uint64_t now)
 bool session_wants_rekey(struct session *s, uint64_t now)
 {
 	pthread_mutex_lock(&s->tx_lock);
-	bool want = s->cur.valid && (ns_since(now, s->cur.created_ns) >= REKEY_AFTER_NS ||
+	bool want = s->cur.valid && (ns_since(now, s->cur.created_ns) >= s->rekey_after_ns ||
 				     s->cur.send_seq >= REKEY_AFTER_MESSAGES);
 	pthread_mutex_unlock(&s->tx_lock);
 	return want;
+}
+
+void session_set_rekey_after(struct session *s, uint64_t ns)
+{
+	pthread_mutex_lock(&s->tx_lock);
+	s->rekey_after_ns = ns < REKEY_AFTER_NS ? ns : REKEY_AFTER_NS;
+	pthread_mutex_unlock(&s->tx_lock);
 }
 
 uint8_t session_next_epoch(struct session *s)

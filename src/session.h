@@ -42,6 +42,7 @@ struct session {
 	pthread_mutex_t tx_lock, rx_lock;
 	uint8_t client_id[WIRE_ID_LEN];
 	struct keypair cur, prev, next;
+	uint64_t rekey_after_ns; /* REKEY_AFTER_NS unless a test shortens it */
 };
 
 enum open_result {
@@ -80,6 +81,8 @@ enum open_result session_open(struct session *s, const struct wire_hdr *h, uint8
 /* Key state for timers. */
 bool session_up(struct session *s, uint64_t now);
 bool session_wants_rekey(struct session *s, uint64_t now);
+/* Shortens the rekey interval (tests and diagnostics: RekeyAfter =). */
+void session_set_rekey_after(struct session *s, uint64_t ns);
 /* The epoch a new keypair should take: one past the newest installed. */
 uint8_t session_next_epoch(struct session *s);
 /* True when any keypair is installed (a rekey can refer to it). */

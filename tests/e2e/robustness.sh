@@ -12,6 +12,7 @@
 #      gateway (garbage, bad magic/version/type/length, unknown clientId, a random HS_INIT, a
 #      replayed and a bit-flipped capture of client1's DATA) and to client1's own UDP port; each
 #      raises its counter and nothing else, while a continuous ping through the tunnel goes on
+#  v) rekey: with RekeyAfter = 3, 12 s of pings cross several rekeys without loss
 #  i) gateway restart: client1 notices the silence, starts a new session, ping works again
 #
 # Usage: bash tests/e2e/robustness.sh   (root; VPNGW=path overrides build/vpngw, LAB_KEEP=1
@@ -339,6 +340,37 @@ check "ii: client1 still running" proc_alive "$C1_PID"
 stable_session "ii: client1 kept its one session through the hostile phase" "$C1_LOG"
 check_eq "ii: client1 pings $NET_IP afterwards (replies of 5)" "$(ping_count "$NS_C1" "$NET_IP" 5)" 5
 log "counters per hostile case: ${HOSTILE_SEEN[*]}"
+
+# ---------------------------------------------------------------------------------------------
+log "v) rekey: client1 restarted with RekeyAfter = 3; traffic crosses several rekeys without loss"
+if vpngw_stop "$C1_PID" 5; then ok "v: client1 stops for the rekey run"; else not_ok "v: client1 stops for the rekey run"; fi
+printf 'RekeyAfter = 3\n' >"$LAB_DIR/rekey.extra"
+sed -i '/^\[Server\]/e cat '"$LAB_DIR/rekey.extra" "$C1_CONF"
+C1_LOG=$LAB_DIR/client1-rekey.log
+vpngw_start client "$NS_C1" "$C1_CONF" "$C1_LOG"
+C1_PID=$LAST_PID
+if wait_log "$C1_LOG" "$SESSION_UP" 10; then ok "v: client1 session up"; else not_ok "v: client1 session up"; fi
+wait_ping "$NS_C1" "$NET_IP" 5
+RK0=$(grep -c 'session=rekey' "$SRV_LOG")
+# 12 s of pings every 50 ms: at least three rekeys happen meanwhile
+REPLIES=$(ip netns exec "$NS_C1" ping -n -q -c 240 -i 0.05 -W 1 -w 20 "$NET_IP" 2>&1 |
+    sed -nE 's/.* ([0-9]+) (packets )?received.*/\1/p')
+RK=$(( $(grep -c 'session=rekey' "$SRV_LOG") - RK0 ))
+if [ "$RK" -ge 3 ]; then ok "v: the gateway accepted $RK rekeys in 12 s"; else not_ok "v: at least 3 rekeys in 12 s" "saw $RK"; fi
+if [ "$(grep -c 'msg=rekeyed' "$C1_LOG")" -ge 3 ]; then ok "v: client1 logs its rekeys"; else not_ok "v: client1 logs its rekeys"; fi
+if [ "${REPLIES:-0}" -ge 239 ]; then ok "v: pings across the rekeys: ${REPLIES:-0} of 240 replies"
+else not_ok "v: pings across the rekeys lose at most 1 of 240" "${REPLIES:-0} replies"; fi
+check_eq "v: still one session (no new session at a rekey)" "$(grep -c "$SESSION_UP" "$C1_LOG")" 1
+# back to the normal config: the restart case below must see the silence detection at work,
+# not a rekey that happens to start a new session with the restarted gateway
+vpngw_stop "$C1_PID" 5
+sed -i '/^RekeyAfter/d' "$C1_CONF"
+C1_LOG=$LAB_DIR/client1-after-rekey.log
+vpngw_start client "$NS_C1" "$C1_CONF" "$C1_LOG"
+C1_PID=$LAST_PID
+if wait_log "$C1_LOG" "$SESSION_UP" 10; then ok "v: client1 back on its normal config"; else not_ok "v: client1 back on its normal config"; fi
+C1_ID=$(log_field "$C1_LOG" "$SESSION_UP" client_id)
+wait_ping "$NS_C1" "$NET_IP" 5
 
 # ---------------------------------------------------------------------------------------------
 log "i) gateway restart (SIGTERM, start again with the same config); client1 stays up"
