@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages vpngw builds and tests with, if missing.
 set -euo pipefail
-pkgs=(build-essential pkg-config libsodium-dev libcmocka-dev
+pkgs=(build-essential pkg-config libsodium-dev libssl-dev libcmocka-dev
       iproute2 iputils-ping iperf3 nftables tcpdump dnsutils python3-dissononce python3-cryptography
       clang libclang-rt-dev llvm)
 missing=()

@@ -115,6 +115,7 @@ static void start_handshake(struct client *c, const uint8_t *prev_id, uint64_t n
 	uint8_t out[HS_INIT_DGRAM_LEN];
 	struct hs_init in = { 0 };
 	hs_timestamp(in.timestamp);
+	in.ciphers = (uint16_t)aead_offer();
 	if (prev_id)
 		memcpy(in.prev_id, prev_id, WIRE_ID_LEN);
 
@@ -171,9 +172,15 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 	bool rekey = memcmp(r.client_id, c->sess.client_id, WIRE_ID_LEN) == 0;
 	if (!rekey)
 		session_begin(&c->sess, r.client_id);
-	session_install(&c->sess, send_key, recv_key, r.epoch, true, now);
+	/* The gateway must pick one of ours; anything else is refused. */
+	int rc = (r.cipher < 16 && (aead_offer() & (1u << r.cipher))) ? session_install(&c->sess, send_key, recv_key, r.cipher, r.epoch, true, now) : -1;
 	sodium_memzero(send_key, sizeof(send_key));
 	sodium_memzero(recv_key, sizeof(recv_key));
+	if (rc != 0) {
+		pthread_mutex_unlock(&c->hs_lock);
+		LOGE("msg=\"gateway chose a data cipher we cannot use\" cipher=%u", r.cipher);
+		return;
+	}
 	int tun_rc = setup_tun_for(c, &r);
 	c->gw_keepalive_s = r.keepalive_s;
 	pthread_mutex_unlock(&c->hs_lock);
@@ -186,9 +193,9 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 		LOGI("msg=rekeyed client_id=%s epoch=%u", id, r.epoch);
 	} else {
 		struct in_addr dns = { htonl(r.dns4) };
-		LOGI("msg=\"session up\" client_id=%s address=%u.%u.%u.%u/%u mtu=%u dns=%s keepalive_s=%u%s", id,
+		LOGI("msg=\"session up\" client_id=%s address=%u.%u.%u.%u/%u mtu=%u dns=%s keepalive_s=%u cipher=%s%s", id,
 		     r.addr4 >> 24, r.addr4 >> 16 & 255, r.addr4 >> 8 & 255, r.addr4 & 255, r.prefix4, r.mtu,
-		     r.dns4 ? inet_ntoa(dns) : "none", (unsigned)(keepalive_ns(c) / SEC_NS), tun_rc ? " tun=failed" : "");
+		     r.dns4 ? inet_ntoa(dns) : "none", (unsigned)(keepalive_ns(c) / SEC_NS), aead_name(r.cipher), tun_rc ? " tun=failed" : "");
 	}
 	/* Our first packet under the new keys lets the gateway switch too. */
 	send_keepalive(c, now);

@@ -54,6 +54,8 @@ int hs_write_init(struct noise_hs *hs, const uint8_t s_priv[32], const uint8_t s
 	uint8_t payload[HS_INIT_PAYLOAD_LEN];
 	memcpy(payload, in->timestamp, HS_TIMESTAMP_LEN);
 	memcpy(payload + HS_TIMESTAMP_LEN, in->prev_id, WIRE_ID_LEN);
+	put16(payload + HS_TIMESTAMP_LEN + WIRE_ID_LEN, in->ciphers);
+	put16(payload + HS_TIMESTAMP_LEN + WIRE_ID_LEN + 2, 0);
 
 	control_header(out, in->prev_id, HS_INIT_DGRAM_LEN - WIRE_HDR_LEN);
 	out[WIRE_HDR_LEN] = HS_INIT;
@@ -72,6 +74,7 @@ int hs_read_init(struct noise_hs *hs, const uint8_t s_priv[32], const uint8_t *d
 		return -1;
 	memcpy(in->timestamp, payload, HS_TIMESTAMP_LEN);
 	memcpy(in->prev_id, payload + HS_TIMESTAMP_LEN, WIRE_ID_LEN);
+	in->ciphers = get16(payload + HS_TIMESTAMP_LEN + WIRE_ID_LEN);
 	return 0;
 }
 
@@ -85,6 +88,7 @@ static void encode_resp(uint8_t p[HS_RESP_PAYLOAD_LEN], const struct hs_resp *r)
 	put32(p + 20, r->addr4);
 	put32(p + 24, r->dns4);
 	put16(p + 28, r->keepalive_s);
+	p[30] = r->cipher;
 }
 
 static void decode_resp(struct hs_resp *r, const uint8_t p[HS_RESP_PAYLOAD_LEN])
@@ -96,6 +100,7 @@ static void decode_resp(struct hs_resp *r, const uint8_t p[HS_RESP_PAYLOAD_LEN])
 	r->addr4 = get32(p + 20);
 	r->dns4 = get32(p + 24);
 	r->keepalive_s = get16(p + 28);
+	r->cipher = p[30];
 }
 
 int hs_write_resp(struct noise_hs *hs, const struct hs_resp *r, const uint8_t *e_priv, uint8_t *out,

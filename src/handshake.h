@@ -1,8 +1,9 @@
 /* handshake.h - the CONTROL messages that carry the Noise IK handshake.
  *
  * CONTROL payload = control type (1 byte) | Noise message.
- *   HS_INIT (client -> server): msg1, its payload a TAI64N timestamp (12)
- *     and the client's current clientId (16, zero for a new session).
+ *   HS_INIT (client -> server): msg1, its payload a TAI64N timestamp (12),
+ *     the client's current clientId (16, zero for a new session) and the
+ *     data ciphers it offers.
  *   HS_RESP (server -> client): msg2, its payload the session parameters.
  * Byte layouts are in docs/PROTOCOL.md. */
 #ifndef VPNGW_HANDSHAKE_H
@@ -17,7 +18,7 @@
 enum { HS_INIT = 1, HS_RESP = 2 };
 
 #define HS_TIMESTAMP_LEN 12
-#define HS_INIT_PAYLOAD_LEN (HS_TIMESTAMP_LEN + WIRE_ID_LEN)
+#define HS_INIT_PAYLOAD_LEN (HS_TIMESTAMP_LEN + WIRE_ID_LEN + 4)
 #define HS_RESP_PAYLOAD_LEN 32
 #define HS_INIT_DGRAM_LEN (WIRE_HDR_LEN + 1 + NOISE_MSG1_LEN(HS_INIT_PAYLOAD_LEN))
 #define HS_RESP_DGRAM_LEN (WIRE_HDR_LEN + 1 + NOISE_MSG2_LEN(HS_RESP_PAYLOAD_LEN))
@@ -25,6 +26,7 @@ enum { HS_INIT = 1, HS_RESP = 2 };
 struct hs_init {
 	uint8_t timestamp[HS_TIMESTAMP_LEN]; /* TAI64N: strictly increasing per client */
 	uint8_t prev_id[WIRE_ID_LEN];        /* session to rekey, or zeros */
+	uint16_t ciphers;                     /* offered: bitmask of 1 << enum aead_alg */
 };
 
 struct hs_resp {
@@ -35,6 +37,7 @@ struct hs_resp {
 	uint32_t addr4;       /* host byte order */
 	uint32_t dns4;        /* host byte order, 0 = none */
 	uint16_t keepalive_s; /* the server's idea of the keepalive interval */
+	uint8_t cipher;       /* chosen: enum aead_alg */
 };
 
 /* TAI64N of the wall clock now. */

@@ -165,6 +165,13 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 	}
 	memcpy(p->last_timestamp, in.timestamp, HS_TIMESTAMP_LEN);
 
+	uint8_t cipher = aead_choose(in.ciphers);
+	if (!cipher) {
+		noise_wipe(&hs);
+		ctr_add(&s->st.handshake_rejects, 1);
+		LOGW("msg=\"handshake refused: no data cipher in common\" client=%s offered=0x%x", p->name, in.ciphers);
+		return;
+	}
 	bool rekey = memcmp(in.prev_id, zero_id, WIRE_ID_LEN) != 0 &&
 		     memcmp(in.prev_id, p->sess.client_id, WIRE_ID_LEN) == 0 && session_has_keys(&p->sess);
 	struct hs_resp r = {
@@ -173,6 +180,7 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 		.addr4 = p->addr4,
 		.dns4 = s->conf.dns4,
 		.keepalive_s = (uint16_t)s->conf.keepalive_s,
+		.cipher = cipher,
 	};
 	if (rekey) {
 		memcpy(r.client_id, p->sess.client_id, WIRE_ID_LEN);
@@ -186,18 +194,22 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 		ctr_add(&s->st.handshake_rejects, 1);
 		return;
 	}
-	session_install(&p->sess, send_key, recv_key, r.epoch, false, now);
+	int rc = session_install(&p->sess, send_key, recv_key, cipher, r.epoch, false, now);
 	sodium_memzero(send_key, sizeof(send_key));
 	sodium_memzero(recv_key, sizeof(recv_key));
+	if (rc != 0) {
+		LOGE("msg=\"cannot set up the data cipher\" client=%s cipher=%s", p->name, aead_name(cipher));
+		return;
+	}
 	peer_set_endpoint(p, from, now);
 	if (udp_send_one(s->udp, out, sizeof(out), from) == 0) {
 		ctr_add(&s->st.udp_tx_datagrams, 1);
 		ctr_add(&s->st.udp_tx_bytes, sizeof(out));
 	}
 	ctr_add(&s->st.handshakes, 1);
-	LOGI("msg=handshake client=%s endpoint=%s address=%u.%u.%u.%u session=%s epoch=%u", p->name,
+	LOGI("msg=handshake client=%s endpoint=%s address=%u.%u.%u.%u session=%s epoch=%u cipher=%s", p->name,
 	     endpoint_str(from, ep, sizeof(ep)), p->addr4 >> 24, p->addr4 >> 16 & 255, p->addr4 >> 8 & 255,
-	     p->addr4 & 255, rekey ? "rekey" : "new", r.epoch);
+	     p->addr4 & 255, rekey ? "rekey" : "new", r.epoch, aead_name(cipher));
 }
 
 /* One DATA/KEEPALIVE datagram; returns true when pk was handed on. */

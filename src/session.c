@@ -1,4 +1,4 @@
-/* session.c - see session.h. The data AEAD is ChaCha20-Poly1305 (IETF);
+/* session.c - see session.h. The data AEAD is the negotiated one (aead.h);
  * nonce = 4 zero bytes | epoch as u32 BE | seq as u32 BE; associated
  * data = the 32-byte header as sent. */
 #include "session.h"
@@ -10,7 +10,16 @@
 
 static void keypair_wipe(struct keypair *kp)
 {
+	aead_free(&kp->aead);
 	sodium_memzero(kp, sizeof(*kp));
+}
+
+/* Hands src's keys (and their cipher contexts) to dst. */
+static void keypair_move(struct keypair *dst, struct keypair *src)
+{
+	keypair_wipe(dst);
+	*dst = *src;
+	sodium_memzero(src, sizeof(*src));
 }
 
 void session_init(struct session *s)
@@ -53,11 +62,10 @@ void session_clear(struct session *s)
 static void make_current(struct session *s, struct keypair *kp, uint64_t now)
 {
 	if (s->cur.valid) {
-		s->prev = s->cur;
+		keypair_move(&s->prev, &s->cur);
 		s->prev.retired_ns = now;
 	}
-	s->cur = *kp;
-	keypair_wipe(kp);
+	keypair_move(&s->cur, kp);
 }
 
 void session_begin(struct session *s, const uint8_t client_id[WIRE_ID_LEN])
@@ -70,22 +78,23 @@ void session_begin(struct session *s, const uint8_t client_id[WIRE_ID_LEN])
 	unlock_both(s);
 }
 
-void session_install(struct session *s, const uint8_t send_key[32], const uint8_t recv_key[32],
-		     uint8_t epoch, bool confirmed, uint64_t now)
+int session_install(struct session *s, const uint8_t send_key[32], const uint8_t recv_key[32],
+		    uint8_t alg, uint8_t epoch, bool confirmed, uint64_t now)
 {
 	struct keypair kp = { .valid = true, .epoch = epoch, .created_ns = now };
-	memcpy(kp.send_key, send_key, 32);
-	memcpy(kp.recv_key, recv_key, 32);
+	if (aead_init(&kp.aead, alg, send_key, recv_key) != 0)
+		return -1;
 	replay_init(&kp.replay);
 
 	lock_both(s);
-	keypair_wipe(&s->next);
-	if (confirmed)
+	if (confirmed) {
+		keypair_wipe(&s->next);
 		make_current(s, &kp, now);
-	else
-		s->next = kp;
+	} else {
+		keypair_move(&s->next, &kp);
+	}
 	unlock_both(s);
-	sodium_memzero(&kp, sizeof(kp));
+	return 0;
 }
 
 void session_promote_next(struct session *s, uint64_t now)
@@ -129,9 +138,8 @@ size_t session_seal(struct session *s, struct pkt **p, size_t n, uint8_t type, u
 		uint8_t *hdr = pk->data - WIRE_HDR_LEN;
 		wire_encode(hdr, &h);
 		nonce_of(nonce, kp->epoch, h.seq);
-		crypto_aead_chacha20poly1305_ietf_encrypt_detached(pk->data, pk->data + pk->len, NULL,
-								   pk->data, pk->len, hdr, WIRE_HDR_LEN,
-								   NULL, nonce, kp->send_key);
+		if (aead_seal(&kp->aead, nonce, hdr, WIRE_HDR_LEN, pk->data, pk->len, pk->data + pk->len) != 0)
+			break; /* only on an OpenSSL failure: count as not sealed */
 		pk->data = hdr;
 		pk->len += WIRE_HDR_LEN + WIRE_TAG_LEN;
 	}
@@ -165,9 +173,8 @@ enum open_result session_open(struct session *s, const struct wire_hdr *h, uint8
 		goto out;
 	}
 	nonce_of(nonce, kp->epoch, h->seq);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(ct, NULL, ct, ct_len, ct + ct_len,
-							       dgram, WIRE_HDR_LEN, nonce,
-							       kp->recv_key) != 0) {
+	/* On failure the payload is left decrypted garbage: it is dropped. */
+	if (aead_open(&kp->aead, nonce, dgram, WIRE_HDR_LEN, ct, ct_len, ct + ct_len) != 0) {
 		res = OPEN_AUTH_FAIL;
 		goto out;
 	}

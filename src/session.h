@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "aead.h"
 #include "pkt.h"
 #include "replay.h"
 #include "wire.h"
@@ -31,7 +32,7 @@
 struct keypair {
 	bool valid;
 	uint8_t epoch;
-	uint8_t send_key[32], recv_key[32];
+	struct aead aead;    /* keys set up once, for both directions */
 	uint64_t created_ns;
 	uint64_t retired_ns; /* when it became prev */
 	uint64_t send_seq;   /* next seq to send */
@@ -61,10 +62,11 @@ void session_clear(struct session *s);
 /* Starts a new session under a new clientId: every key of the old one is
  * wiped, nothing of it may be used again. */
 void session_begin(struct session *s, const uint8_t client_id[WIRE_ID_LEN]);
-/* Installs a keypair from a finished handshake. confirmed: it becomes cur
- * at once (initiator); otherwise it waits in next (responder). */
-void session_install(struct session *s, const uint8_t send_key[32], const uint8_t recv_key[32],
-		     uint8_t epoch, bool confirmed, uint64_t now);
+/* Installs a keypair from a finished handshake, for AEAD algorithm alg
+ * (enum aead_alg). confirmed: it becomes cur at once (initiator); otherwise
+ * it waits in next (responder). -1 when the AEAD cannot be set up. */
+int session_install(struct session *s, const uint8_t send_key[32], const uint8_t recv_key[32],
+		    uint8_t alg, uint8_t epoch, bool confirmed, uint64_t now);
 /* Makes next current (on OPEN_CONFIRMED_NEXT). */
 void session_promote_next(struct session *s, uint64_t now);
 

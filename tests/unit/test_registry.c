@@ -180,7 +180,7 @@ static void test_set_id_wipes_session_keys(void **state)
 	uint8_t id[WIRE_ID_LEN], k[32] = { 9 };
 	random_id(id);
 	registry_set_id(&f->reg, p, id);
-	session_install(&p->sess, k, k, 1, true, SEC_NS);
+	session_install(&p->sess, k, k, AEAD_CHACHA20_POLY1305, 1, true, SEC_NS);
 	assert_true(session_has_keys(&p->sess));
 	random_id(id);
 	registry_set_id(&f->reg, p, id);

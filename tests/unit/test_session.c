@@ -264,8 +264,8 @@ static int setup_pair(void **state)
 	randombytes_buf(p->k_s2c, 32);
 	session_begin(&p->cli, p->id);
 	session_begin(&p->srv, p->id);
-	session_install(&p->cli, p->k_c2s, p->k_s2c, EPOCH, true, T0);
-	session_install(&p->srv, p->k_s2c, p->k_c2s, EPOCH, false, T0);
+	session_install(&p->cli, p->k_c2s, p->k_s2c, AEAD_CHACHA20_POLY1305, EPOCH, true, T0);
+	session_install(&p->srv, p->k_s2c, p->k_c2s, AEAD_CHACHA20_POLY1305, EPOCH, false, T0);
 	*state = p;
 	return 0;
 }
@@ -585,9 +585,9 @@ static void rekey(struct pair *p, uint64_t t, uint8_t c2s[32], uint8_t s2c[32])
 	randombytes_buf(c2s, 32);
 	randombytes_buf(s2c, 32);
 	assert_int_equal(session_next_epoch(&p->srv), EPOCH + 1);
-	session_install(&p->srv, s2c, c2s, EPOCH + 1, false, t);
+	session_install(&p->srv, s2c, c2s, AEAD_CHACHA20_POLY1305, EPOCH + 1, false, t);
 	assert_int_equal(session_next_epoch(&p->srv), EPOCH + 2);
-	session_install(&p->cli, c2s, s2c, EPOCH + 1, true, t);
+	session_install(&p->cli, c2s, s2c, AEAD_CHACHA20_POLY1305, EPOCH + 1, true, t);
 }
 
 static void test_rekey_prev_grace(void **state)
@@ -724,7 +724,7 @@ static void test_begin_wipes_old_keys(void **state)
 	uint8_t a[32], b[32];
 	randombytes_buf(a, 32);
 	randombytes_buf(b, 32);
-	session_install(&p->srv, a, b, EPOCH + 3, false, T0);
+	session_install(&p->srv, a, b, AEAD_CHACHA20_POLY1305, EPOCH + 3, false, T0);
 	assert_true(session_has_keys(&p->srv));
 	assert_int_equal(open_copy(&p->srv, &old, T0, NULL), OPEN_NO_KEY);
 	session_promote_next(&p->srv, T0);
@@ -752,7 +752,7 @@ static void test_next_epoch_wraps(void **state)
 {
 	struct pair *p = *state;
 	uint8_t k[32] = { 1 };
-	session_install(&p->cli, k, k, 255, true, T0);
+	session_install(&p->cli, k, k, AEAD_CHACHA20_POLY1305, 255, true, T0);
 	assert_int_equal(session_next_epoch(&p->cli), 0);
 }
 
@@ -769,8 +769,8 @@ static void test_handshake_keys_drive_session(void **state)
 	session_init(&srv);
 	session_begin(&cli, h->got_resp.client_id);
 	session_begin(&srv, h->resp.client_id);
-	session_install(&cli, h->cli_send, h->cli_recv, h->got_resp.epoch, true, T0);
-	session_install(&srv, h->srv_send, h->srv_recv, h->resp.epoch, false, T0);
+	session_install(&cli, h->cli_send, h->cli_recv, AEAD_CHACHA20_POLY1305, h->got_resp.epoch, true, T0);
+	session_install(&srv, h->srv_send, h->srv_recv, AEAD_CHACHA20_POLY1305, h->resp.epoch, false, T0);
 	struct dg d = seal_text(p, &cli, "through", T0), plain;
 	assert_int_equal(open_copy(&srv, &d, T0, &plain), OPEN_CONFIRMED_NEXT);
 	assert_plain(&plain, "through");
