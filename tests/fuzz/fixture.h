@@ -102,7 +102,7 @@ static inline void fx_install_gw(struct session *s, uint8_t epoch, bool confirme
 {
 	uint8_t c2s[32], s2c[32];
 	fx_data_keys(epoch, c2s, s2c);
-	session_install(s, s2c, c2s, epoch, confirmed, at);
+	session_install(s, s2c, c2s, AEAD_CHACHA20_POLY1305, epoch, confirmed, at);
 }
 
 /* Installs a keypair on the client side (send = c2s, recv = s2c). */
@@ -110,7 +110,7 @@ static inline void fx_install_client(struct session *s, uint8_t epoch, uint64_t 
 {
 	uint8_t c2s[32], s2c[32];
 	fx_data_keys(epoch, c2s, s2c);
-	session_install(s, c2s, s2c, epoch, true, at);
+	session_install(s, c2s, s2c, AEAD_CHACHA20_POLY1305, epoch, true, at);
 }
 
 /* The gateway's view of alice's session, as described at the top. Called
