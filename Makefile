@@ -93,10 +93,10 @@ $(FUZZ_DIR)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fixture.h $(FUZZ_OBJS)
 	$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 
-$(FUZZ_DIR)/gen_corpus: tests/fuzz/gen_corpus.c $(FUZZ_OBJS)
+$(FUZZ_DIR)/gen_corpus: tests/fuzz/gen_corpus.c tests/fuzz/fixture.h $(FUZZ_OBJS)
 	$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer-no-link -Isrc -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 
 # Seeds are regenerated from the code; unchanged files are left alone.
