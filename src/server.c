@@ -41,8 +41,9 @@
 #define INJECT_FQ_FLOWS 1024
 /* Bytes a client may send per round: a batch's worth keeps sendmmsg
  * efficient while a ping behind another client waits one round at most. */
-#define DRR_QUANTUM (16 * 1500)
+#define DRR_QUANTUM (8 * 1500)
 #define DRAIN_BATCHES 4
+#define SEND_BYTES_PER_LOOP (BATCH * 1500)
 /* IPv4 and UDP headers around each datagram, for pacing. */
 #define UNDERLAY_OVERHEAD 28
 #define PACER_BURST_NS (2 * 1000000ull)
@@ -468,10 +469,14 @@ static void *down_loop(void *arg)
 		for (int round = 0; round < DRAIN_BATCHES; round++)
 			if (read_tun_batch(s) < BATCH)
 				break;
-		/* One round of deficit round robin over the clients waiting now,
-		 * as far as the pacer allows. */
+		/* Deficit round robin over the clients waiting now, about one
+		 * batch of bytes per loop (so the TUN is read again soon: a
+		 * queue in front of it is one we cannot schedule), and no more
+		 * than the pacer allows. */
 		struct peer *p;
 		int64_t budget = pacer_budget(&s->pace, now_ns());
+		if (budget > SEND_BYTES_PER_LOOP)
+			budget = SEND_BYTES_PER_LOOP;
 		for (int served = 0; served < BATCH && budget > 0 && (p = sched_take(s)); served++) {
 			uint64_t sent = send_for_peer(s, p, budget);
 			pacer_consume(&s->pace, sent);
