@@ -14,24 +14,42 @@ void offload_decode(struct offload *o, const uint8_t h[OFFLOAD_HDR_LEN])
 	o->csum_offset = v[3];
 }
 
+/* Sums 64 bits at a time in the machine's byte order: a ones' complement
+ * sum does not care about byte order except for a final swap (RFC 1071),
+ * and this loop runs over every byte of every TCP segment we cut. */
 uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
-	uint64_t s = sum;
-	while (len >= 4) {
-		s += (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	uint64_t acc = 0;
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t w;
+		memcpy(&w, p, sizeof(w));
+		acc += (w & 0xffffffffu) + (w >> 32);
+	}
+	if (len >= 4) {
+		uint32_t w;
+		memcpy(&w, p, sizeof(w));
+		acc += w;
 		p += 4;
 		len -= 4;
 	}
 	if (len >= 2) {
-		s += (uint32_t)p[0] << 8 | p[1];
+		uint16_t w;
+		memcpy(&w, p, sizeof(w));
+		acc += w;
 		p += 2;
 		len -= 2;
 	}
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	acc = __builtin_bswap16((uint16_t)acc);
+#endif
 	if (len)
-		s += (uint32_t)p[0] << 8;
-	while (s >> 32)
-		s = (s & 0xffffffffu) + (s >> 32);
-	return (uint32_t)s;
+		acc += (uint32_t)p[0] << 8;
+	acc += sum;
+	while (acc >> 32)
+		acc = (acc & 0xffffffffu) + (acc >> 32);
+	return (uint32_t)acc;
 }
 
 uint16_t csum_fold(uint32_t sum)
