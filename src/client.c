@@ -29,10 +29,10 @@
 #include "udp.h"
 
 #define BATCH 64
-#define POOL_PKTS 4096
-#define OUT_QUEUE_PKTS 1024
+#define POOL_PKTS 8192
+#define OUT_QUEUE_PKTS 2048
 #define OUT_FQ_FLOWS 256
-#define INJECT_QUEUE_PKTS 1024
+#define INJECT_QUEUE_PKTS 2048
 #define HS_RETRY_MIN_NS (1 * SEC_NS)
 #define HS_RETRY_MAX_NS (8 * SEC_NS)
 /* Silence from the gateway beyond keepalive + this means it is gone. */

@@ -36,7 +36,9 @@
 #include "wake.h"
 
 #define BATCH 64
-#define PEER_QUEUE_PKTS 512
+/* Room for CoDel to act before the bound does: its 5 ms target at the
+ * rates reached here (~5 Gbit/s) is about 2200 full-size packets. */
+#define PEER_QUEUE_PKTS 2048
 #define INJECT_QUEUE_PKTS 2048
 #define INJECT_FQ_FLOWS 1024
 /* Bytes a client may send per round: a batch's worth keeps sendmmsg
@@ -527,7 +529,7 @@ static int setup(struct server *s, const char *path)
 		die_msg("%s", err);
 		return -1;
 	}
-	size_t nbuf = 8192 + s->conf.npeers * 64;
+	size_t nbuf = 16384 + s->conf.npeers * 64;
 	s->pool = pool_new(nbuf);
 	if (!s->pool) {
 		die_msg("out of memory for %zu packet buffers", nbuf);
