@@ -207,3 +207,39 @@ void tcp4_finish_super(uint8_t *buf, size_t len, const struct tcp4_seg *first, u
 	hdr[1] = OFFLOAD_GSO_TCPV4;
 	memcpy(hdr + 2, v, sizeof(v));
 }
+
+size_t tcp4_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t *out, size_t *nseg)
+{
+	struct tcp4_seg first, last, next;
+	if (!tcp4_mergeable(pkts[i]->data, pkts[i]->len, &first))
+		return 0;
+	uint8_t *buf = out + OFFLOAD_HDR_LEN;
+	size_t len = pkts[i]->len, mss = first.payload, merged = 1;
+	const uint8_t *last_pkt = pkts[i]->data;
+	int psh = 0;
+	last = first;
+	memcpy(buf, pkts[i]->data, len);
+	/* Only the last segment may be shorter than the first. */
+	for (size_t j = i + 1; j < n && last.payload == mss; j++) {
+		if (used[j] || !tcp4_mergeable(pkts[j]->data, pkts[j]->len, &next))
+			continue;
+		if (memcmp(pkts[j]->data + 12, last_pkt + 12, 8) || memcmp(pkts[j]->data + 20, last_pkt + 20, 4))
+			continue; /* another flow */
+		/* Same flow: it continues us, or the run ends here (order kept). */
+		if (!tcp4_continues(last_pkt, &last, pkts[j]->data, &next) || next.payload > mss ||
+		    len + next.payload > 65535)
+			break;
+		memcpy(buf + len, pkts[j]->data + 20 + next.thl, next.payload);
+		len += next.payload;
+		psh = (pkts[j]->data[33] & 0x08) != 0;
+		last_pkt = pkts[j]->data;
+		last = next;
+		used[j] = true;
+		merged++;
+	}
+	if (merged == 1)
+		return 0;
+	tcp4_finish_super(buf, len, &first, (uint16_t)mss, psh, out);
+	*nseg = merged;
+	return len;
+}

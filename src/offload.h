@@ -11,6 +11,7 @@
 #ifndef VPNGW_OFFLOAD_H
 #define VPNGW_OFFLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,7 +49,6 @@ int offload_finish_csum(uint8_t *pkt, size_t len, const struct offload *o);
 int tso4_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, struct pkt **out,
 		 size_t nout, size_t *total);
 
-#endif
 
 /* Receive side: consecutive TCP segments of one flow are merged back into
  * one super-packet written with a GSO offload header, so the kernel (and
@@ -70,3 +70,12 @@ int tcp4_continues(const uint8_t *pa, const struct tcp4_seg *a, const uint8_t *p
  * sum, and the offload header in hdr (NEEDS_CSUM, GSO TCPV4, mss). */
 void tcp4_finish_super(uint8_t *buf, size_t len, const struct tcp4_seg *first, uint16_t mss, int psh,
 		       uint8_t hdr[OFFLOAD_HDR_LEN]);
+
+/* Merges pkts[i] and the following packets of its flow (skipping other
+ * flows, stopping at the first of its own that does not continue it) into
+ * out: the offload header, then the super-packet (room for OFFLOAD_HDR_LEN
+ * + 65535 bytes). Marks the merged ones in used[]. Returns the
+ * super-packet's length and sets *nseg, or 0 when pkts[i] goes alone. */
+size_t tcp4_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t *out, size_t *nseg);
+
+#endif

@@ -246,45 +246,6 @@ int tun_wait(struct tun *t, int wake_fd, int timeout_ms)
 	return (pfd[0].revents & POLLIN) != 0;
 }
 
-/* Merges, into t->wbuf (after its offload header), pkts[i] and the
- * following packets of its flow that continue it in sequence; marks them
- * used. Returns the merged length and sets *nseg, or returns 0 when
- * pkts[i] goes alone. */
-static size_t merge_flow(struct tun *t, struct pkt **pkts, size_t n, size_t i, bool *used, size_t *nseg)
-{
-	struct tcp4_seg first, last, next;
-	if (!tcp4_mergeable(pkts[i]->data, pkts[i]->len, &first))
-		return 0;
-	uint8_t *buf = t->wbuf + OFFLOAD_HDR_LEN;
-	size_t len = pkts[i]->len, mss = first.payload, merged = 1;
-	const uint8_t *last_pkt = pkts[i]->data;
-	int psh = 0;
-	last = first;
-	memcpy(buf, pkts[i]->data, len);
-	for (size_t j = i + 1; j < n && last.payload == mss; j++) {
-		if (used[j] || !tcp4_mergeable(pkts[j]->data, pkts[j]->len, &next))
-			continue;
-		if (memcmp(pkts[j]->data + 12, last_pkt + 12, 8) || memcmp(pkts[j]->data + 20, last_pkt + 20, 4))
-			continue; /* another flow */
-		/* Same flow: it continues us, or the run ends here (order kept). */
-		if (!tcp4_continues(last_pkt, &last, pkts[j]->data, &next) || next.payload > mss ||
-		    len + next.payload > 65535)
-			break;
-		memcpy(buf + len, pkts[j]->data + 20 + next.thl, next.payload);
-		len += next.payload;
-		psh = (pkts[j]->data[33] & 0x08) != 0;
-		last_pkt = pkts[j]->data;
-		last = next;
-		used[j] = true;
-		merged++;
-	}
-	if (merged == 1)
-		return 0;
-	tcp4_finish_super(buf, len, &first, (uint16_t)mss, psh, t->wbuf);
-	*nseg = merged;
-	return len;
-}
-
 size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n)
 {
 	/* A plain packet: an all-zero offload header (no GSO, checksum to be
@@ -297,7 +258,7 @@ size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (used[i])
 			continue;
-		size_t nseg = 0, merged = t->wbuf ? merge_flow(t, pkts, n, i, used, &nseg) : 0;
+		size_t nseg = 0, merged = t->wbuf ? tcp4_merge(pkts, n, i, used, t->wbuf, &nseg) : 0;
 		if (merged) {
 			ssize_t w = write(t->fd, t->wbuf, OFFLOAD_HDR_LEN + merged);
 			if (w == (ssize_t)(OFFLOAD_HDR_LEN + merged))

@@ -636,43 +636,19 @@ static void test_tso_single_too_big(void **state)
 }
 
 /* ------------------------------------------------------------------------
- * Merging, as tun_linux.c's merge_flow does it. */
+ * Merging (tcp4_merge, as tun_write_batch uses it). */
 
-/* Mirrors merge_flow: merges pkts[i] and the following packets of its flow
- * that continue it in sequence into buf (offload header into hdr); marks
- * them used. Returns the merged length and sets *nseg, or 0 when pkts[i]
- * goes alone. */
+/* tcp4_merge, with the offload header and the super-packet handed back
+ * in separate buffers. */
 static size_t merge_like_tun(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t *buf,
 			     uint8_t hdr[OFFLOAD_HDR_LEN], size_t *nseg)
 {
-	struct tcp4_seg first, last, next;
-	if (!tcp4_mergeable(pkts[i]->data, pkts[i]->len, &first))
-		return 0;
-	size_t len = pkts[i]->len, mss = first.payload, merged = 1;
-	const uint8_t *last_pkt = pkts[i]->data;
-	int psh = 0;
-	last = first;
-	memcpy(buf, pkts[i]->data, len);
-	for (size_t j = i + 1; j < n && last.payload == mss; j++) {
-		if (used[j] || !tcp4_mergeable(pkts[j]->data, pkts[j]->len, &next))
-			continue;
-		if (memcmp(pkts[j]->data + 12, last_pkt + 12, 8) || memcmp(pkts[j]->data + 20, last_pkt + 20, 4))
-			continue; /* another flow */
-		if (!tcp4_continues(last_pkt, &last, pkts[j]->data, &next) || next.payload > mss ||
-		    len + next.payload > 65535)
-			break;
-		memcpy(buf + len, pkts[j]->data + 20 + next.thl, next.payload);
-		len += next.payload;
-		psh = (pkts[j]->data[33] & F_PSH) != 0;
-		last_pkt = pkts[j]->data;
-		last = next;
-		used[j] = true;
-		merged++;
+	static uint8_t out[OFFLOAD_HDR_LEN + 65536];
+	size_t len = tcp4_merge(pkts, n, i, used, out, nseg);
+	if (len) {
+		memcpy(hdr, out, OFFLOAD_HDR_LEN);
+		memcpy(buf, out + OFFLOAD_HDR_LEN, len);
 	}
-	if (merged == 1)
-		return 0;
-	tcp4_finish_super(buf, len, &first, (uint16_t)mss, psh, hdr);
-	*nseg = merged;
 	return len;
 }
 
