@@ -102,7 +102,8 @@ def main():
          lambda t: cell(t, ms, "fair_up_p50", "fair_up_p99", "fair_up_max", only=("vpngw",))),
         ("2 clients, one downloading: the other's ping p50 / p99 / max, ms",
          lambda t: cell(t, ms, "fair_down_p50", "fair_down_p99", "fair_down_max", only=("vpngw",))),
-        ("1-minute load average after the tunnel's runs", lambda t: cell(t, lambda v: v or "-", "load_after")),
+        ("other processes' CPU during the tunnel's runs, % of the machine (noise indicator)",
+         lambda t: cell(t, lambda v: v or "-", "other_cpu")),
     ]
     head = "| metric | " + " | ".join(NAMES[t] for t in tunnels) + " |"
     sep = "|---|" + "---|" * len(tunnels)
@@ -115,7 +116,8 @@ def main():
         "- machine: %s cores (%s), %s, kernel %s, %s" % (
             meta.get("cores", "?").split(" x ")[0], meta.get("cores", "? x ?").split(" x ", 1)[-1],
             meta.get("memory", "?"), meta.get("kernel", "?"), meta.get("os", "?")),
-        "- load average (1 min): %s at the start, %s at the end" % (meta.get("load_start", "?"), meta.get("load_end", "?")),
+        "- load average (1 min): %s at the start (%s), %s at the end" % (
+            meta.get("load_start", "?"), meta.get("load_wait", "?"), meta.get("load_end", "?")),
         "- versions: vpngw %s; wireguard-go %s; %s; iperf3 %s" % (
             meta.get("vpngw", "?"), meta.get("wireguard-go", "?"), meta.get("openvpn", "?"), meta.get("iperf3", "?")),
         "- run time: %s" % meta.get("runtime", "?"),
@@ -133,7 +135,8 @@ up, then down (-R), each with `ping -i 0.01` to the internet host from 1 s in to
 with pings again. Percentiles are over the ping RTTs received (nearest rank);
 lost pings are counted separately.
 
-- vpngw: `build/vpngw server|client` with the README's config format.
+- vpngw: `build/vpngw server|client` with the README's config format; for
+  the bottleneck runs %(bw)s.
 - wireguard-go: Debian's userspace WireGuard, one interface name per side,
   configured with `wg`.
 - OpenVPN: 2.6 point to point over UDP with tun, self-signed EC certificates
@@ -147,9 +150,16 @@ lost pings are counted separately.
   whatever runs at the time, so the second CPU row is the whole machine's busy
   time from /proc/stat over the same interval (iperf3 and the kernel's TCP of
   both ends included, and anything else running on the machine).
+- Noise: the machine is small and may be shared. The bench waits for the
+  1-minute load average to drop below the limit before it starts and, before
+  each tunnel, for other processes to go quiet (bounded); the last row is the
+  CPU that processes other than the bench's used meanwhile, from /proc/*/stat.
+  A column with a high figure there is less trustworthy.
 - The two-client row runs unshaped: client 1 runs iperf3 while client 2
   pings the internet host through its own vpngw session.
-""" % {"T": meta.get("seconds", "?"), "shape": meta.get("shape", "?")}
+""" % {"T": meta.get("seconds", "?"), "shape": meta.get("shape", "?"),
+       "bw": ("with `Bandwidth = %s` on both sides (pacing just under the link)" % meta["vpngw_bandwidth"])
+             if meta.get("vpngw_bandwidth") else "without `Bandwidth =` (no pacing)"}
 
     md = ["# vpngw bench, %s" % date, "", "\n".join(table), "", "\n".join(facts), "", method,
           "![throughput and latency](%s.png)" % date, ""]
@@ -164,10 +174,10 @@ lost pings are counted separately.
     work = os.path.dirname(tsv)
     thr = [("1 stream up", "up1"), ("1 stream down", "down1"), ("4 streams up", "up4"),
            ("200M: up", "sup1"), ("200M: down", "sdown1")]
-    lat = [("idle p50", "idle_p50"), ("upload p50", "up1_p50"), ("upload p99", "up1_p99"),
-           ("upload max", "up1_max"), ("download p50", "down1_p50"), ("download p99", "down1_p99"),
-           ("download max", "down1_max"), ("200M up p99", "sup1_p99"), ("200M down p99", "sdown1_p99"),
-           ("2 clients up p99", "fair_up_p99"), ("2 clients down p99", "fair_down_p99")]
+    lat = [("idle p50", "idle_p50"), ("up p50", "up1_p50"), ("up p99", "up1_p99"),
+           ("up max", "up1_max"), ("down p50", "down1_p50"), ("down p99", "down1_p99"),
+           ("down max", "down1_max"), ("200M up p99", "sup1_p99"), ("200M dn p99", "sdown1_p99"),
+           ("2 cl. up p99", "fair_up_p99"), ("2 cl. dn p99", "fair_down_p99")]
 
     def dat(path, spec, scale):
         with open(path, "w") as f:
@@ -183,7 +193,7 @@ lost pings are counted separately.
     dat(os.path.join(work, "lat.dat"), lat, 1)
     n = len(tunnels) + 1
     gp = """\
-set terminal pngcairo size 1400,1000 font "sans,11"
+set terminal pngcairo size 1600,1000 font "sans,11"
 set output "%(png)s"
 set datafile missing "-"
 set style data histograms
@@ -192,15 +202,16 @@ set style fill solid 0.85 border -1
 set boxwidth 0.9
 set logscale y
 set grid ytics mytics
-set key top right
+set key outside top center horizontal
 set multiplot layout 2,1 title "vpngw bench %(date)s: %(sub)s"
 set title "TCP throughput (iperf3, %(T)s s per run)"
 set ylabel "Mbit/s (log scale)"
 set yrange [10:*]
 plot for [i=2:%(n)d] "%(thr)s" using i:xtic(1) title columnheader(i)
-set title "ping RTT to the internet host every 10 ms, idle and during the transfers above"
+set title "ping RTT to the internet host every 10 ms: idle, during the 1-stream upload and download, under the 200 Mbit/s bottleneck, and client 2's while client 1 loads vpngw"
 set ylabel "ms (log scale)"
 set yrange [0.01:*]
+unset key
 plot for [i=2:%(n)d] "%(lat)s" using i:xtic(1) title columnheader(i)
 unset multiplot
 """ % {"png": prefix + ".png", "date": date, "T": meta.get("seconds", "?"), "n": n,

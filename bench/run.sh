@@ -18,19 +18,28 @@
 #   BENCH_TUNNELS   which tunnels, any of "raw vpngw wireguard-go openvpn" (default all)
 #   BENCH_MAX_LOAD  wait until the 1-minute load average is below this (default 1.5)
 #   BENCH_LOAD_WAIT ... for at most this many seconds (default 600; 0 = do not wait)
+#   BENCH_MAX_OTHER_CPU, BENCH_QUIET_WAIT  before each tunnel, wait at most
+#                   QUIET_WAIT s (default 60) until processes other than the
+#                   bench's use less than this % of the machine (default 20)
 #   BENCH_RESULTS   directory for <date>.md/.png/.tsv (default bench/results)
-#   BENCH_VPNGW_BANDWIDTH  if set (e.g. 190mbit), vpngw is restarted with
-#                   `Bandwidth = ...` on both sides for the bottleneck runs
+#   BENCH_VPNGW_BANDWIDTH  vpngw is restarted with `Bandwidth = ...` on both
+#                   sides for the bottleneck runs, as a user of a 200 Mbit/s
+#                   link would configure it (default 190mbit; "none" = off)
 #   VPNGW           the binary (default build/vpngw)
 # Logs, iperf3 JSON and ping samples stay in a /tmp/vpngw-bench.* directory
 # (printed at the end).
 set -uo pipefail
+BENCH_VPNGW_BANDWIDTH=${BENCH_VPNGW_BANDWIDTH:-190mbit}
+[ "$BENCH_VPNGW_BANDWIDTH" = none ] && BENCH_VPNGW_BANDWIDTH=""
+export BENCH_VPNGW_BANDWIDTH
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VPNGW=${VPNGW:-$ROOT/build/vpngw}
 T=${BENCH_SECONDS:-10}
 TUNNELS=${BENCH_TUNNELS:-raw vpngw wireguard-go openvpn}
 MAX_LOAD=${BENCH_MAX_LOAD:-1.5}
 LOAD_WAIT=${BENCH_LOAD_WAIT:-600}
+MAX_OTHER=${BENCH_MAX_OTHER_CPU:-20}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-60}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
 SHAPE_RATE=200mbit
 PFIFO_LIMIT=1000
@@ -95,6 +104,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
+# foreground only: a shell function run with & gives the PID of a subshell,
+# not of the command; background processes use `ip netns exec NS cmd &`
+# directly (ip execs cmd, so $! is cmd's PID)
 inc() { ip netns exec "$NC" "$@"; }
 ing() { ip netns exec "$NG" "$@"; }
 ini() { ip netns exec "$NI" "$@"; }
@@ -227,7 +239,7 @@ shape() { # on|off: htb 200mbit + pfifo on both ends of the client--gateway veth
 			# no TSO/GSO on the underlay while shaped, so the pfifo counts
 			# wire-sized packets (not 64 KB super-packets) for every tunnel
 			ip netns exec "$ns" ethtool -K "$dev" tso off gso off >/dev/null 2>&1
-			tc -n "$ns" qdisc replace dev "$dev" root handle 1: htb default 1
+			tc -n "$ns" qdisc replace dev "$dev" root handle 1: htb default 1 r2q 200
 			tc -n "$ns" class add dev "$dev" parent 1: classid 1:1 htb rate $SHAPE_RATE
 			tc -n "$ns" qdisc add dev "$dev" parent 1:1 handle 10: pfifo limit $PFIFO_LIMIT
 		else
@@ -372,7 +384,7 @@ wireguard_go() {
 			[ -S /var/run/wireguard/wgg$S.sock ] && [ -S /var/run/wireguard/wgc$S.sock ] && break
 		sleep 0.1
 	done
-	umask 077; echo "$sk" >"$OUT/wg-gw.key"; echo "$ck" >"$OUT/wg-cl.key"
+	(umask 077; echo "$sk" >"$OUT/wg-gw.key"; echo "$ck" >"$OUT/wg-cl.key")
 	if ing wg set wgg$S private-key "$OUT/wg-gw.key" listen-port 51821 \
 			peer "$(echo "$ck" | wg pubkey)" allowed-ips 10.78.0.2/32 &&
 		inc wg set wgc$S private-key "$OUT/wg-cl.key" \
@@ -470,9 +482,27 @@ DATE=$(date +%F)
 read -r LOAD_START LOAD_WAITED < <(wait_load)
 log "load average $LOAD_START (waited ${LOAD_WAITED}s); lab in $OUT"
 lab || { log "lab setup failed"; exit 1; }
+# other work on this small machine disturbs the numbers: before each tunnel
+# wait (bounded) until other processes use less than MAX_OTHER % of the
+# machine, and record how much they used during the tunnel's runs
+quiet() {
+	local i o waited=0
+	for ((i = 0; i * 5 < QUIET_WAIT; i++)); do
+		o=$("$PY" "$ROOT/bench/cpuwatch.py" sample $$ 3)
+		[ "$o" -lt "$MAX_OTHER" ] && break
+		[ $i = 0 ] && log "other processes use ${o}% of the machine, waiting up to ${QUIET_WAIT}s"
+		sleep 2; waited=$((waited + 5))
+	done
+	[ $waited -gt 0 ] && log "waited ${waited}s for other processes"
+	QUIET_WAITED=$((QUIET_WAITED + waited))
+	return 0
+}
+QUIET_WAITED=0
 declare -A RAN=()
 for t in $TUNNELS; do
 	log "== $t"
+	quiet
+	"$PY" "$ROOT/bench/cpuwatch.py" snap $$ "$OUT/cpuwatch-$t"
 	case $t in
 	raw) raw ;;
 	vpngw) vpngw ;;
@@ -480,6 +510,9 @@ for t in $TUNNELS; do
 	openvpn) openvpn_ ;;
 	esac
 	RAN[$t]=1
+	o=$("$PY" "$ROOT/bench/cpuwatch.py" diff $$ "$OUT/cpuwatch-$t" 2>>"$OUT/cpuwatch.log")
+	put "$t" other_cpu "$o"
+	[ "${o:-0}" -lt "$MAX_OTHER" ] || log "other processes used ${o}% of the machine during the $t runs (see $OUT/cpuwatch.log)"
 	read -r l _ </proc/loadavg
 	put "$t" load_after "$l"
 done
@@ -491,19 +524,21 @@ for t in raw wireguard-go openvpn vpngw; do [ -n "${RAN[$t]:-}" ] && cols+=("$t"
 mkdir -p "$RESULTS"
 {
 	echo "date=$(date '+%F %T %Z')"
-	echo "command=${BENCH_COMMAND:-make bench} (BENCH_SECONDS=$T BENCH_TUNNELS=\"$TUNNELS\"${BENCH_VPNGW_BANDWIDTH:+ BENCH_VPNGW_BANDWIDTH=$BENCH_VPNGW_BANDWIDTH})"
+	echo "command=BENCH_SECONDS=$T BENCH_TUNNELS=\"$TUNNELS\"${BENCH_VPNGW_BANDWIDTH:+ BENCH_VPNGW_BANDWIDTH=$BENCH_VPNGW_BANDWIDTH} ${BENCH_COMMAND:-make bench}"
 	echo "seconds=$T"
+	echo "vpngw_bandwidth=${BENCH_VPNGW_BANDWIDTH}"
 	echo "cores=$(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 	echo "memory=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
 	echo "kernel=$(uname -r)"
 	echo "os=$(. /etc/os-release; echo "$PRETTY_NAME")"
-	echo "vpngw=$("$VPNGW" --version 2>&1 | head -1) (git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+uncommitted changes'))"
+	echo "vpngw=$("$VPNGW" --version 2>&1 | head -1 | sed 's/^vpngw //') (git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+uncommitted changes'))"
 	echo "wireguard-go=$(dpkg-query -W -f='${Version}' wireguard-go 2>/dev/null) (Debian)"
 	echo "openvpn=$(openvpn --version 2>/dev/null | head -1 | cut -d' ' -f1-2) (Debian $(dpkg-query -W -f='${Version}' openvpn 2>/dev/null)), $(openvpn --version 2>/dev/null | sed -n 's/^library versions: //p')"
 	echo "iperf3=$(dpkg-query -W -f='${Version}' iperf3 2>/dev/null)"
-	echo "load_start=$LOAD_START (1-minute load average when starting; waited ${LOAD_WAITED}s for it to drop below $MAX_LOAD)"
+	echo "load_start=$LOAD_START"
+	echo "load_wait=waited ${LOAD_WAITED}s (limit ${LOAD_WAIT}s) for it to drop below $MAX_LOAD"
 	echo "load_end=$LOAD_END"
-	echo "runtime=$(( $(date +%s) - START )) s"
+	echo "runtime=$(( $(date +%s) - START )) s, of which $LOAD_WAITED s waiting for the load average and ${QUIET_WAITED} s for other processes"
 	echo "shape=htb rate $SHAPE_RATE + pfifo limit $PFIFO_LIMIT on both ends of the client--gateway veth, TSO/GSO off on the underlay during those runs"
 	echo "logs=$OUT"
 } >"$OUT/meta.txt"

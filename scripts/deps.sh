@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages vpngw builds and tests with, if missing.
+# Installs the Debian packages vpngw builds and tests with, if missing, plus
+# any extra packages named as arguments (bench/deps.sh passes its own).
 set -euo pipefail
 pkgs=(build-essential pkg-config libsodium-dev libssl-dev libcmocka-dev
       iproute2 iputils-ping iperf3 nftables tcpdump dnsutils python3-dissononce python3-cryptography
-      clang libclang-rt-dev llvm)
+      clang libclang-rt-dev llvm "$@")
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
