@@ -301,7 +301,7 @@ static size_t drain_udp(struct client *c, int wait_ms)
 static void write_tun(struct client *c)
 {
 	struct pkt *batch[BATCH];
-	size_t n = fq_pop(&c->injq, batch, BATCH, SIZE_MAX, 0, now_ns);
+	size_t n = fq_pop(&c->injq, batch, BATCH, SIZE_MAX, now_ns());
 	if (!n)
 		return;
 	size_t ok = tun_write_batch(&c->tun, batch, n);
@@ -370,7 +370,7 @@ static void send_udp(struct client *c)
 	int64_t budget = pacer_budget(&c->pace, now);
 	if (budget <= 0)
 		return;
-	size_t n = fq_pop(&c->outq, batch, BATCH, (size_t)budget, 0, now_ns);
+	size_t n = fq_pop(&c->outq, batch, BATCH, (size_t)budget, now_ns());
 	if (!n)
 		return;
 	for (size_t i = 0; i < n; i++)
@@ -568,8 +568,6 @@ int client_run(const char *path)
 	}
 	LOGI("msg=\"shutting down\"");
 	atomic_store(&c->stop, true);
-	fq_close(&c->outq);
-	fq_close(&c->injq);
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	log_stats(c);

@@ -7,7 +7,6 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 
@@ -30,11 +29,6 @@ int fq_init(struct fq *q, uint32_t nflows, size_t cap_pkts, size_t cap_bytes, ui
 	if (!q->flows)
 		return -ENOMEM;
 	pthread_mutex_init(&q->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&q->nonempty, &ca);
-	pthread_condattr_destroy(&ca);
 	q->cap_pkts = cap_pkts;
 	q->cap_bytes = cap_bytes;
 	q->quantum = quantum < 256 ? 256 : quantum; /* a zero quantum would never serve */
@@ -67,7 +61,6 @@ void fq_destroy(struct fq *q)
 	for (uint32_t i = 0; i < q->nflows; i++)
 		put_chain(q->pool, q->flows[i].head);
 	pthread_mutex_destroy(&q->lock);
-	pthread_cond_destroy(&q->nonempty);
 	free(q->flows);
 	q->flows = NULL;
 }
@@ -191,8 +184,6 @@ bool fq_push(struct fq *q, struct pkt **p, size_t n, uint64_t now)
 		dropped = d;
 		drops++;
 	}
-	if (was_empty && q->count)
-		pthread_cond_signal(&q->nonempty);
 	pthread_mutex_unlock(&q->lock);
 
 	put_chain(q->pool, dropped);
@@ -278,35 +269,12 @@ static struct pkt *codel_dequeue(struct fq *q, struct fq_flow *f, uint64_t now, 
 	return p;
 }
 
-static void wait_nonempty(struct fq *q, int timeout_ms)
-{
-	struct timespec dl;
-	if (timeout_ms > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_sec += timeout_ms / 1000;
-		dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (dl.tv_nsec >= 1000000000L) {
-			dl.tv_sec++;
-			dl.tv_nsec -= 1000000000L;
-		}
-	}
-	while (!q->count && !q->closed && timeout_ms != 0) {
-		int rc = timeout_ms < 0 ? pthread_cond_wait(&q->nonempty, &q->lock)
-					: pthread_cond_timedwait(&q->nonempty, &q->lock, &dl);
-		if (rc == ETIMEDOUT)
-			break;
-	}
-}
-
-size_t fq_pop(struct fq *q, struct pkt **out, size_t max, size_t budget, int timeout_ms,
-	      uint64_t (*clock)(void))
+size_t fq_pop(struct fq *q, struct pkt **out, size_t max, size_t budget, uint64_t now)
 {
 	struct pkt *dropped = NULL;
 	size_t n = 0, bytes = 0;
 
 	pthread_mutex_lock(&q->lock);
-	wait_nonempty(q, timeout_ms);
-	uint64_t now = clock();
 	while (n < max && (n == 0 || bytes < budget)) {
 		struct fq_list *l = q->new_flows.head ? &q->new_flows : &q->old_flows;
 		struct fq_flow *f = l->head;
@@ -339,14 +307,6 @@ size_t fq_pop(struct fq *q, struct pkt **out, size_t max, size_t budget, int tim
 	pthread_mutex_unlock(&q->lock);
 	put_chain(q->pool, dropped);
 	return n;
-}
-
-void fq_close(struct fq *q)
-{
-	pthread_mutex_lock(&q->lock);
-	q->closed = true;
-	pthread_cond_broadcast(&q->nonempty);
-	pthread_mutex_unlock(&q->lock);
 }
 
 size_t fq_len(struct fq *q)

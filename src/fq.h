@@ -11,7 +11,7 @@
  * slows down. When the whole queue is over its packet or byte bound, the
  * head of the fattest flow is dropped.
  *
- * One lock per batch; the consumer may block on the queue. */
+ * One lock per batch; pushing and popping never block. */
 #ifndef VPNGW_FQ_H
 #define VPNGW_FQ_H
 
@@ -49,7 +49,6 @@ struct fq_stats {
 
 struct fq {
 	pthread_mutex_t lock;
-	pthread_cond_t nonempty;
 	struct fq_flow *flows;
 	uint32_t nflows;        /* a power of two */
 	struct fq_list new_flows, old_flows;
@@ -59,7 +58,6 @@ struct fq {
 	uint64_t target_ns, interval_ns;
 	struct pool *pool;
 	struct fq_stats st;
-	bool closed;
 };
 
 /* nflows is rounded up to a power of two; quantum is one MTU in bytes. */
@@ -71,13 +69,10 @@ void fq_destroy(struct fq *q);
  * Returns true when the queue went from empty to non-empty. */
 bool fq_push(struct fq *q, struct pkt **p, size_t n, uint64_t now);
 
-/* Dequeues up to max packets, at most about `budget` bytes (at least one),
- * applying CoDel at time now. timeout_ms < 0 waits, 0 does not. Returns
- * the count; 0 on timeout or when closed and empty. */
-size_t fq_pop(struct fq *q, struct pkt **out, size_t max, size_t budget, int timeout_ms,
-	      uint64_t (*clock)(void));
+/* Dequeues up to max packets, at most about `budget` bytes (at least one
+ * when any wait), applying CoDel at time now. Returns the count. */
+size_t fq_pop(struct fq *q, struct pkt **out, size_t max, size_t budget, uint64_t now);
 
-void fq_close(struct fq *q);
 size_t fq_len(struct fq *q);
 uint64_t fq_drops(struct fq *q); /* overflow + CoDel */
 

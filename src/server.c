@@ -333,7 +333,7 @@ static size_t receive_batch(struct server *s, int wait_ms)
 static void write_tun(struct server *s)
 {
 	struct pkt *batch[BATCH];
-	size_t n = fq_pop(&s->inject, batch, BATCH, SIZE_MAX, 0, now_ns);
+	size_t n = fq_pop(&s->inject, batch, BATCH, SIZE_MAX, now_ns());
 	if (!n)
 		return;
 	size_t ok = tun_write_batch(&s->tun, batch, n);
@@ -410,7 +410,7 @@ static uint64_t send_for_peer(struct server *s, struct peer *p, int64_t budget)
 	if (p->deficit > 2 * DRR_QUANTUM)
 		p->deficit = 2 * DRR_QUANTUM; /* held back by the pacer: no hoarding */
 	int64_t limit = p->deficit < budget ? p->deficit : budget;
-	size_t n = fq_pop(&p->q, batch, BATCH, (size_t)limit, 0, now_ns);
+	size_t n = fq_pop(&p->q, batch, BATCH, (size_t)limit, now_ns());
 	for (size_t i = 0; i < n; i++)
 		bytes += batch[i]->len;
 	p->deficit -= (int64_t)bytes;

@@ -220,7 +220,7 @@ static bool push_n(struct fixture *f, const struct flow *fl, uint32_t len, uint3
 
 static size_t pop(struct fixture *f, struct pkt **out, size_t max)
 {
-	return fq_pop(&f->q, out, max, SIZE_MAX, 0, fake_clock);
+	return fq_pop(&f->q, out, max, SIZE_MAX, fake_clock());
 }
 
 static void give_back(struct fixture *f, struct pkt **v, size_t n)
@@ -250,12 +250,6 @@ static uint64_t st_ecn(struct fq *q)
 	return atomic_load(&q->st.ecn_marks);
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
 /* A few flows the tests share. */
 static const struct flow TCP_BULK = { 6, A4(10, 0, 0, 2), A4(192, 0, 2, 10), 40000, 443, 0, 1 };
 static const struct flow ICMP_PING = { 1, A4(10, 0, 0, 3), A4(192, 0, 2, 10), 77, 0, 0, 2 };
@@ -282,11 +276,11 @@ static void test_fifo_within_flow_and_len(void **state)
 	assert_int_equal(fq_len(q), 6);
 
 	/* a budget smaller than one packet still yields one */
-	assert_int_equal(fq_pop(q, out, 16, 1, 0, fake_clock), 1);
+	assert_int_equal(fq_pop(q, out, 16, 1, fake_clock()), 1);
 	assert_int_equal(seq_of(out[0]), 4);
 	give_back(f, out, 1);
 	/* the budget stops the batch once reached: 100 + 100 >= 150 */
-	assert_int_equal(fq_pop(q, out, 16, 150, 0, fake_clock), 2);
+	assert_int_equal(fq_pop(q, out, 16, 150, fake_clock()), 2);
 	assert_int_equal(seq_of(out[0]), 5);
 	assert_int_equal(seq_of(out[1]), 6);
 	give_back(f, out, 2);
@@ -297,109 +291,12 @@ static void test_fifo_within_flow_and_len(void **state)
 	give_back(f, out, 3);
 	assert_int_equal(fq_len(q), 0);
 
-	/* empty: timeout 0 returns at once, a short timeout after waiting */
+	/* empty: returns 0 at once */
 	assert_int_equal(pop(f, out, 16), 0);
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	assert_int_equal(fq_pop(q, out, 16, SIZE_MAX, 30, fake_clock), 0);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
-	assert_true(ms >= 25);
 
 	/* an emptied queue starts over: the next push reports empty -> non-empty */
 	assert_true(push_n(f, &TCP_BULK, 100, 100, 1));
 	assert_int_equal(fq_drops(q), 0);
-	finish(f);
-}
-
-struct popper {
-	struct fq *q;
-	struct pkt *out[8];
-	size_t got;
-	int done;
-};
-
-static void *pop_blocking(void *arg)
-{
-	struct popper *pp = arg;
-	pp->got = fq_pop(pp->q, pp->out, 8, SIZE_MAX, -1, fake_clock);
-	__atomic_store_n(&pp->done, 1, __ATOMIC_SEQ_CST);
-	return NULL;
-}
-
-static bool wait_done(struct popper *pp)
-{
-	for (int i = 0; i < 200 && !__atomic_load_n(&pp->done, __ATOMIC_SEQ_CST); i++)
-		sleep_ms(10);
-	return __atomic_load_n(&pp->done, __ATOMIC_SEQ_CST);
-}
-
-static void test_push_wakes_blocked_popper(void **state)
-{
-	struct fixture *f = *state;
-	struct fq *q = qinit(f, BIG_CAP, 1u << 30);
-	struct popper pp = { .q = q, .got = 99 };
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, pop_blocking, &pp), 0);
-	sleep_ms(50);
-	assert_int_equal(__atomic_load_n(&pp.done, __ATOMIC_SEQ_CST), 0); /* really waiting */
-	push_n(f, &TCP_BULK, 100, 7, 1);
-	if (!wait_done(&pp)) {
-		fq_close(q);
-		pthread_join(t, NULL);
-		fail_msg("fq_push did not wake a waiting fq_pop");
-	}
-	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_int_equal(pp.got, 1);
-	assert_int_equal(seq_of(pp.out[0]), 7);
-	give_back(f, pp.out, 1);
-	finish(f);
-}
-
-static void test_close_wakes_blocked_popper(void **state)
-{
-	struct fixture *f = *state;
-	struct fq *q = qinit(f, BIG_CAP, 1u << 30);
-	struct popper pp = { .q = q, .got = 99 };
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, pop_blocking, &pp), 0);
-	sleep_ms(50);
-	assert_int_equal(__atomic_load_n(&pp.done, __ATOMIC_SEQ_CST), 0);
-	fq_close(q);
-	if (!wait_done(&pp)) {
-		push_n(f, &TCP_BULK, 100, 0, 1); /* wake it another way so the test ends */
-		pthread_join(t, NULL);
-		fail_msg("fq_close did not wake a waiting fq_pop");
-	}
-	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_int_equal(pp.got, 0);
-	finish(f);
-}
-
-static void test_close_drains_what_is_left(void **state)
-{
-	struct fixture *f = *state;
-	struct fq *q = qinit(f, BIG_CAP, 1u << 30);
-	struct pkt *out[16];
-	push_n(f, &TCP_BULK, 100, 0, 3);
-	push_n(f, &ICMP_PING, 64, 0, 2);
-	fq_close(q);
-	/* a blocking pop on a closed queue still returns what is queued ... */
-	size_t n = fq_pop(q, out, 16, SIZE_MAX, -1, fake_clock);
-	assert_int_equal(n, 5);
-	uint32_t tcp = 0, icmp = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (tag_of(out[i]) == TCP_BULK.tag)
-			assert_int_equal(seq_of(out[i]), tcp++);
-		else
-			assert_int_equal(seq_of(out[i]), icmp++);
-	}
-	assert_int_equal(tcp, 3);
-	assert_int_equal(icmp, 2);
-	give_back(f, out, n);
-	/* ... and then 0 without blocking */
-	assert_int_equal(fq_pop(q, out, 16, SIZE_MAX, -1, fake_clock), 0);
-	assert_int_equal(fq_len(q), 0);
 	finish(f);
 }
 
@@ -1270,9 +1167,6 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		T(test_fifo_within_flow_and_len),
-		T(test_push_wakes_blocked_popper),
-		T(test_close_wakes_blocked_popper),
-		T(test_close_drains_what_is_left),
 		T(test_new_flow_goes_first),
 		T(test_sparse_dns_interleaves_within_a_round),
 		T(test_drr_fair_by_bytes),

@@ -346,7 +346,7 @@ static void test_queues_use_pool(void **state)
 	fq_push(&p->q, pk, 20, now_ns()); /* queue of 16: 4 head-dropped back to the pool */
 	assert_int_equal(fq_len(&p->q), 16);
 	assert_int_equal(pool_available(f->pool), avail - 16);
-	assert_int_equal(fq_pop(&p->q, pk, 20, SIZE_MAX, 0, now_ns), 16);
+	assert_int_equal(fq_pop(&p->q, pk, 20, SIZE_MAX, now_ns()), 16);
 	pool_put(f->pool, pk, 16);
 	assert_int_equal(pool_available(f->pool), avail);
 }
