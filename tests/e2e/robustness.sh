@@ -293,7 +293,7 @@ hostile "ii-3: header with version 2" badversion malformed_drops 1 --id "$C1_ID"
 hostile "ii-4: header with msgType 9" type9 malformed_drops 1 --id "$C1_ID"
 hostile "ii-5: valid DATA header, random clientId" unknownid unknown_client_drops 1
 hostile "ii-6: payloadLen 10 over / 10 under the datagram" badlen malformed_drops 2 --id "$C1_ID"
-hostile "ii-7: HS_INIT of 125 random bytes" hsinit handshake_rejects 1
+hostile "ii-7: HS_INIT of 129 random bytes" hsinit handshake_rejects 1
 if [ "$CAPTURED" -eq 1 ]; then
     hostile "ii-8: client1's captured DATA resent from $IN_IP" replay replay_drops 1 \
         --pcap "$REPLAY_PCAP"
