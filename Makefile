@@ -41,6 +41,7 @@ unit: $(UNIT_BINS)
 e2e: $(BUILD)/vpngw
 	bash tests/e2e/netns.sh
 	bash tests/e2e/robustness.sh
+	bash tests/e2e/valgrind.sh
 
 test: deps
 	$(MAKE) all unit
