@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "bytes.h"
+
 void offload_decode(struct offload *o, const uint8_t h[OFFLOAD_HDR_LEN])
 {
 	uint16_t v[4];
@@ -57,17 +59,6 @@ uint16_t csum_fold(uint32_t sum)
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)~sum;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
 int offload_finish_csum(uint8_t *pkt, size_t len, const struct offload *o)
