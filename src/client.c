@@ -136,6 +136,35 @@ static void start_handshake(struct client *c, const uint8_t *prev_id, uint64_t n
 		count_tx(c, 1, sizeof(out));
 }
 
+/* The gateway's IPv4 address, if the endpoint is IPv4 (or v4-mapped). */
+static bool endpoint_v4(const union endpoint *e, uint32_t *addr)
+{
+	if (e->sa.sa_family == AF_INET) {
+		*addr = ntohl(e->in4.sin_addr.s_addr);
+		return true;
+	}
+	if (e->sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&e->in6.sin6_addr)) {
+		memcpy(addr, &e->in6.sin6_addr.s6_addr[12], 4);
+		*addr = ntohl(*addr);
+		return true;
+	}
+	return false;
+}
+
+/* A route over the tunnel that covers the gateway's own address would send
+ * the tunnel's UDP into the tunnel. Full tunnels need policy routing, which
+ * is not built yet: such a route is skipped, with a warning naming it. */
+static void add_route(struct client *c, const struct route4 *r)
+{
+	uint32_t gw, mask = r->prefix ? 0xffffffffu << (32 - r->prefix) : 0;
+	if (endpoint_v4(&c->server, &gw) && (gw & mask) == r->net) {
+		LOGW("msg=\"route skipped: it covers the gateway's endpoint and would loop the tunnel into itself\" route=%u.%u.%u.%u/%u",
+		     r->net >> 24, r->net >> 16 & 255, r->net >> 8 & 255, r->net & 255, r->prefix);
+		return;
+	}
+	tun_add_route4(&c->tun, r->net, r->prefix);
+}
+
 static int setup_tun_for(struct client *c, const struct hs_resp *r)
 {
 	if (c->tun_ready && r->addr4 == c->addr4 && r->prefix4 == c->prefix4 && r->mtu == c->mtu)
@@ -147,7 +176,7 @@ static int setup_tun_for(struct client *c, const struct hs_resp *r)
 	if (tun_configure(&c->tun, r->addr4, r->prefix4, r->mtu) != 0)
 		return -1;
 	for (size_t i = 0; i < c->conf.nroutes; i++)
-		tun_add_route4(&c->tun, c->conf.routes[i].net, c->conf.routes[i].prefix);
+		add_route(c, &c->conf.routes[i]);
 	c->addr4 = r->addr4;
 	c->prefix4 = r->prefix4;
 	c->mtu = r->mtu;
