@@ -2,11 +2,11 @@
 CC ?= cc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP
-LDLIBS += -lsodium -lcrypto -lm -pthread
+LDLIBS += -lsodium -lcrypto -lnftables -lm -pthread
 BUILD := build
 
 CORE := wire pool fq ecn pacer offload aead replay noise handshake session stats log config registry router
-PLATFORM := tun_linux udp_linux wake_linux
+PLATFORM := tun_linux udp_linux wake_linux nat_linux
 APP := server client main
 CORE_OBJS := $(CORE:%=$(BUILD)/%.o)
 OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)
@@ -41,6 +41,7 @@ unit: $(UNIT_BINS)
 e2e: $(BUILD)/vpngw
 	bash tests/e2e/netns.sh
 	bash tests/e2e/robustness.sh
+	bash tests/e2e/nat.sh
 	bash tests/e2e/valgrind.sh
 
 test: deps

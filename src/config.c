@@ -268,6 +268,8 @@ static int server_key(struct parse_ctx *c, const char *name, const char *value)
 	}
 	if (!strcasecmp(name, "Interface"))
 		return set_ifname(c, s->ifname, name, value);
+	if (!strcasecmp(name, "Masquerade"))
+		return set_ifname(c, s->masquerade, name, value);
 	if (!strcasecmp(name, "DNS")) {
 		uint8_t p;
 		if (parse_cidr4(value, &s->dns4, &p) != 0 || p != 32)

@@ -36,6 +36,7 @@ struct server_conf {
 	int mtu;
 	char ifname[CONF_IFNAMSIZ];
 	uint32_t dns4;
+	char masquerade[CONF_IFNAMSIZ]; /* "" = no NAT */
 	int keepalive_s;
 	int stats_interval_s;
 	uint64_t bandwidth_bps; /* 0 = no pacing */

@@ -27,6 +27,7 @@
 #include "ecn.h"
 #include "handshake.h"
 #include "log.h"
+#include "nat.h"
 #include "pacer.h"
 #include "registry.h"
 #include "router.h"
@@ -71,6 +72,7 @@ struct server {
 	struct peer *sched_head, *sched_tail;
 	struct waker sched_wake; /* the down thread sleeps on its TUN */
 	struct pacer pace;       /* Bandwidth =, across all clients */
+	struct nat nat;          /* Masquerade = */
 	atomic_bool stop;
 	struct server_stats st;
 };
@@ -559,11 +561,16 @@ static int setup(struct server *s, const char *path)
 		return -1;
 	if (tun_configure(&s->tun, s->conf.addr4, s->conf.prefix4, s->conf.mtu) != 0)
 		return -1;
+	/* Without NAT the tunnel still works for the gateway's own networks. */
+	if (s->conf.masquerade[0] &&
+	    nat_start(&s->nat, s->tun.name, s->reg.net, s->conf.prefix4, s->conf.masquerade) != 0)
+		LOGE("msg=\"no masquerading: clients reach only routed networks\" masquerade=%s", s->conf.masquerade);
 	return 0;
 }
 
 static void teardown(struct server *s)
 {
+	nat_stop(&s->nat);
 	if (s->tun.fd >= 0)
 		tun_close(&s->tun);
 	if (s->udp >= 0)

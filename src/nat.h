@@ -1,0 +1,25 @@
+/* nat.h - the gateway's masquerade for its client pool (`Masquerade =`).
+ *
+ * One nftables table of our own per gateway interface, named after it, so
+ * it never touches anyone else's rules: created at start (replacing what a
+ * crashed earlier run left), deleted on exit. IPv4 forwarding is switched
+ * on and, if it was off, back off on exit. */
+#ifndef VPNGW_NAT_H
+#define VPNGW_NAT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct nat {
+	bool active;
+	bool forwarding_was_off;
+	char table[64];
+};
+
+/* Installs masquerading of net/prefix (host order) out of ifname. Logs and
+ * returns -1 when it cannot; a missing interface is only a warning (the
+ * rule matches by name and starts working once the interface exists). */
+int nat_start(struct nat *n, const char *tun_name, uint32_t net, uint8_t prefix, const char *ifname);
+void nat_stop(struct nat *n);
+
+#endif

@@ -1,0 +1,107 @@
+/* nat_linux.c - libnftables and /proc/sys for nat.h. */
+#include "nat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <nftables/libnftables.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define FORWARD_SYSCTL "/proc/sys/net/ipv4/ip_forward"
+
+static int run_nft(const char *cmd, bool quiet)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!ctx) {
+		LOGE("msg=\"nftables: cannot create a context\"");
+		return -1;
+	}
+	nft_ctx_buffer_error(ctx);
+	int rc = nft_run_cmd_from_buffer(ctx, cmd);
+	const char *err = nft_ctx_get_error_buffer(ctx);
+	if (rc != 0 && !quiet) {
+		char one[512];
+		snprintf(one, sizeof(one), "%s", err ? err : "");
+		for (char *p = one; *p; p++)
+			if (*p == '\n' || *p == '"')
+				*p = ' ';
+		LOGE("msg=\"nftables refused our rules\" error=\"%s\"", one);
+	}
+	nft_ctx_free(ctx);
+	return rc == 0 ? 0 : -1;
+}
+
+static int read_forwarding(void)
+{
+	char c = 0;
+	int fd = open(FORWARD_SYSCTL, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t r = read(fd, &c, 1);
+	close(fd);
+	return r == 1 ? c == '1' : -1;
+}
+
+static int write_forwarding(bool on)
+{
+	int fd = open(FORWARD_SYSCTL, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, on ? "1" : "0", 1) != 1) {
+		LOGE("msg=\"cannot set %s\" error=\"%s\"", FORWARD_SYSCTL, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int nat_start(struct nat *n, const char *tun_name, uint32_t net, uint8_t prefix, const char *ifname)
+{
+	char cmd[1024];
+	memset(n, 0, sizeof(*n));
+	snprintf(n->table, sizeof(n->table), "vpngw_%s", tun_name);
+	if (if_nametoindex(ifname) == 0)
+		LOGW("msg=\"Masquerade interface does not exist (yet); the rule waits for it\" interface=%s", ifname);
+	/* What a crashed earlier run of this gateway left: remove it first. */
+	snprintf(cmd, sizeof(cmd), "delete table ip %s\n", n->table);
+	run_nft(cmd, true);
+	snprintf(cmd, sizeof(cmd),
+		 "table ip %s {\n"
+		 "  chain postrouting {\n"
+		 "    type nat hook postrouting priority srcnat; policy accept;\n"
+		 "    ip saddr %u.%u.%u.%u/%u oifname \"%s\" masquerade\n"
+		 "  }\n"
+		 "}\n",
+		 n->table, net >> 24, net >> 16 & 255, net >> 8 & 255, net & 255, prefix, ifname);
+	if (run_nft(cmd, false) != 0)
+		return -1;
+	n->active = true;
+	int fwd = read_forwarding();
+	if (fwd == 0) {
+		if (write_forwarding(true) != 0) {
+			nat_stop(n);
+			return -1;
+		}
+		n->forwarding_was_off = true;
+	}
+	LOGI("msg=\"masquerading the client pool\" pool=%u.%u.%u.%u/%u interface=%s nft_table=%s%s",
+	     net >> 24, net >> 16 & 255, net >> 8 & 255, net & 255, prefix, ifname, n->table,
+	     n->forwarding_was_off ? " ip_forward=enabled" : "");
+	return 0;
+}
+
+void nat_stop(struct nat *n)
+{
+	char cmd[128];
+	if (!n->active)
+		return;
+	snprintf(cmd, sizeof(cmd), "delete table ip %s\n", n->table);
+	run_nft(cmd, false);
+	if (n->forwarding_was_off)
+		write_forwarding(false);
+	n->active = false;
+}
