@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "handshake.h"
+#include "icmp.h"
 #include "log.h"
 #include "pacer.h"
 #include "ecn.h"
@@ -46,7 +47,7 @@ struct client_stats {
 	counter_t tun_rx_packets, tun_rx_bytes, tun_tx_packets, tun_tx_bytes;
 	counter_t udp_tx_datagrams, udp_tx_bytes, udp_rx_datagrams, udp_rx_bytes;
 	counter_t dropped_due_to_mtu, malformed_drops, auth_fail_drops, replay_drops;
-	counter_t handshakes, no_session_drops, ecn_drops;
+	counter_t handshakes, no_session_drops, ecn_drops, icmp_too_big_sent;
 	struct lat_hist tun_to_udp, udp_to_tun;
 };
 
@@ -76,6 +77,7 @@ struct client {
 
 	atomic_uint_least64_t last_rx_ns, last_tx_ns, session_start_ns;
 	uint64_t last_keepalive_ns;
+	uint64_t last_icmp_ns; /* up thread only */
 };
 
 /* The client's own setting wins; else the gateway's; else 10 s. */
@@ -353,6 +355,26 @@ static void *down_loop(void *arg)
 	return NULL;
 }
 
+/* Tells the local sender of an oversize packet the tunnel MTU (at most
+ * one message a millisecond, so a flood of big packets cannot turn into a
+ * flood of ICMP). */
+static void tell_too_big(struct client *c, const struct pkt *pk, uint64_t now)
+{
+	uint8_t msg[ICMP4_FRAG_NEEDED_MAX];
+	if (now - c->last_icmp_ns < 1000000)
+		return;
+	/* From the packet's destination: our own address as the source would
+	 * be dropped by our own kernel as a martian. */
+	uint32_t dst = pk->len >= 20 ? (uint32_t)pk->data[16] << 24 | (uint32_t)pk->data[17] << 16 |
+					       (uint32_t)pk->data[18] << 8 | pk->data[19]
+				     : 0;
+	size_t n = icmp4_frag_needed(pk->data, pk->len, dst, c->mtu, msg);
+	if (n && tun_write_one(&c->tun, msg, n) == 0) {
+		c->last_icmp_ns = now;
+		ctr_add(&c->st.icmp_too_big_sent, 1);
+	}
+}
+
 /* Reads what our TUN has into the outbound queue. */
 static size_t drain_tun(struct client *c, int wait_ms)
 {
@@ -375,6 +397,7 @@ static size_t drain_tun(struct client *c, int wait_ms)
 			ctr_add(&c->st.tun_rx_bytes, pk->len);
 			if (pk->len > c->mtu) {
 				ctr_add(&c->st.dropped_due_to_mtu, 1);
+				tell_too_big(c, pk, now);
 				spare[nspare++] = pk;
 			} else {
 				keep[nkeep++] = pk;
@@ -491,12 +514,13 @@ static void log_stats(struct client *c)
 	lat_take(&st->udp_to_tun, &u2t);
 	LOGI("msg=stats tun_rx_packets=%lu tun_rx_bytes=%lu udp_tx_datagrams=%lu udp_tx_bytes=%lu "
 	     "udp_rx_datagrams=%lu udp_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu dropped_due_to_mtu=%lu "
-	     "dropped_due_to_queue_full_outbound=%lu dropped_due_to_queue_full_inject=%lu malformed_drops=%lu "
+	     "icmp_too_big_sent=%lu dropped_due_to_queue_full_outbound=%lu dropped_due_to_queue_full_inject=%lu malformed_drops=%lu "
 	     "auth_fail_drops=%lu replay_drops=%lu no_session_drops=%lu codel_drops=%lu ecn_marks=%lu ecn_drops=%lu handshakes=%lu "
 	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu",
 	     ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes),
 	     ctr_get(&st->tun_tx_packets), ctr_get(&st->tun_tx_bytes), ctr_get(&st->dropped_due_to_mtu),
+	     ctr_get(&st->icmp_too_big_sent),
 	     atomic_load_explicit(&c->outq.st.overflow_drops, memory_order_relaxed),
 	     atomic_load_explicit(&c->injq.st.overflow_drops, memory_order_relaxed), ctr_get(&st->malformed_drops),
 	     ctr_get(&st->auth_fail_drops), ctr_get(&st->replay_drops), ctr_get(&st->no_session_drops),

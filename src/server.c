@@ -26,6 +26,7 @@
 #include "config.h"
 #include "ecn.h"
 #include "handshake.h"
+#include "icmp.h"
 #include "log.h"
 #include "nat.h"
 #include "pacer.h"
@@ -56,7 +57,7 @@ struct server_stats {
 	counter_t tun_rx_packets, tun_rx_bytes, tun_tx_packets, tun_tx_bytes;
 	counter_t unknown_client_drops, no_endpoint_drops, dropped_due_to_mtu;
 	counter_t spoofed_source_drops, malformed_drops, auth_fail_drops, replay_drops;
-	counter_t handshake_rejects, handshakes, no_route_drops, no_session_drops, ecn_drops;
+	counter_t handshake_rejects, handshakes, no_route_drops, no_session_drops, ecn_drops, icmp_too_big_sent;
 	struct lat_hist tun_to_udp, udp_to_tun;
 };
 
@@ -73,6 +74,7 @@ struct server {
 	struct waker sched_wake; /* the down thread sleeps on its TUN */
 	struct pacer pace;       /* Bandwidth =, across all clients */
 	struct nat nat;          /* Masquerade = */
+	uint64_t last_icmp_ns;   /* down thread only */
 	atomic_bool stop;
 	struct server_stats st;
 };
@@ -361,6 +363,20 @@ static void *up_loop(void *arg)
 	return NULL;
 }
 
+/* Tells the sender of an oversize packet from our TUN the tunnel MTU (at
+ * most one message a millisecond). */
+static void tell_too_big(struct server *s, const struct pkt *pk, uint64_t now)
+{
+	uint8_t msg[ICMP4_FRAG_NEEDED_MAX];
+	if (now - s->last_icmp_ns < 1000000)
+		return;
+	size_t n = icmp4_frag_needed(pk->data, pk->len, s->conf.addr4, (uint16_t)s->conf.mtu, msg);
+	if (n && tun_write_one(&s->tun, msg, n) == 0) {
+		s->last_icmp_ns = now;
+		ctr_add(&s->st.icmp_too_big_sent, 1);
+	}
+}
+
 /* One batch from our TUN into the clients' queues. */
 static size_t read_tun_batch(struct server *s)
 {
@@ -383,6 +399,7 @@ static size_t read_tun_batch(struct server *s)
 		ctr_add(&s->st.tun_rx_bytes, pk->len);
 		if (pk->len > (uint32_t)s->conf.mtu) {
 			ctr_add(&s->st.dropped_due_to_mtu, 1);
+			tell_too_big(s, pk, now);
 			spare[nspare++] = pk;
 		} else if (route_from_tun(&s->reg, pk->data, pk->len, &to) == ROUTE_PEER) {
 			pk->peer = to;
@@ -508,7 +525,7 @@ static void log_stats(struct server *s)
 	lat_take(&st->udp_to_tun, &u2t);
 	LOGI("msg=stats udp_rx_datagrams=%lu udp_rx_bytes=%lu udp_tx_datagrams=%lu udp_tx_bytes=%lu "
 	     "tun_rx_packets=%lu tun_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu "
-	     "unknown_client_drops=%lu no_endpoint_drops=%lu queue_full_drops=%lu dropped_due_to_mtu=%lu "
+	     "unknown_client_drops=%lu no_endpoint_drops=%lu queue_full_drops=%lu dropped_due_to_mtu=%lu icmp_too_big_sent=%lu "
 	     "spoofed_source_drops=%lu malformed_drops=%lu auth_fail_drops=%lu replay_drops=%lu "
 	     "handshake_rejects=%lu handshakes=%lu no_route_drops=%lu no_session_drops=%lu "
 	     "codel_drops=%lu ecn_marks=%lu ecn_drops=%lu inject_queue_full_drops=%lu active_clients=%lu "
@@ -516,7 +533,7 @@ static void log_stats(struct server *s)
 	     ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes),
 	     ctr_get(&st->tun_tx_packets), ctr_get(&st->tun_tx_bytes), ctr_get(&st->unknown_client_drops),
-	     ctr_get(&st->no_endpoint_drops), qdrops, ctr_get(&st->dropped_due_to_mtu),
+	     ctr_get(&st->no_endpoint_drops), qdrops, ctr_get(&st->dropped_due_to_mtu), ctr_get(&st->icmp_too_big_sent),
 	     ctr_get(&st->spoofed_source_drops), ctr_get(&st->malformed_drops), ctr_get(&st->auth_fail_drops),
 	     ctr_get(&st->replay_drops), ctr_get(&st->handshake_rejects), ctr_get(&st->handshakes),
 	     ctr_get(&st->no_route_drops), ctr_get(&st->no_session_drops), codel, marks, ctr_get(&st->ecn_drops),

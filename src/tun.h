@@ -34,6 +34,8 @@ int tun_read_batch(struct tun *t, struct pkt **pkts, size_t n, int timeout_ms);
 /* Sleeps until the TUN has packets or wake_fd is readable, up to
  * timeout_ms. Returns 1 when the TUN is readable, 0 otherwise. */
 int tun_wait(struct tun *t, int wake_fd, int timeout_ms);
+/* Writes one packet as it is; safe beside another thread's batch writes. */
+int tun_write_one(struct tun *t, const uint8_t *pkt, size_t len);
 /* Writes n packets, merging runs of one TCP flow into super-packets;
  * returns how many packets (not writes) the kernel took. */
 size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n);

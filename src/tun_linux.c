@@ -246,11 +246,18 @@ int tun_wait(struct tun *t, int wake_fd, int timeout_ms)
 	return (pfd[0].revents & POLLIN) != 0;
 }
 
+/* A plain packet's offload header: all zero (no GSO, checksum to be
+ * verified by the kernel as usual). */
+static const uint8_t plain_hdr[OFFLOAD_HDR_LEN];
+
+int tun_write_one(struct tun *t, const uint8_t *pkt, size_t len)
+{
+	struct iovec iov[2] = { { (void *)plain_hdr, sizeof(plain_hdr) }, { (void *)pkt, len } };
+	return writev(t->fd, iov, 2) == (ssize_t)(sizeof(plain_hdr) + len) ? 0 : -1;
+}
+
 size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n)
 {
-	/* A plain packet: an all-zero offload header (no GSO, checksum to be
-	 * verified by the kernel as usual). */
-	static const uint8_t plain[OFFLOAD_HDR_LEN];
 	bool used[n];
 	size_t ok = 0;
 
@@ -265,9 +272,7 @@ size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n)
 				ok += nseg;
 			continue;
 		}
-		struct iovec iov[2] = { { (void *)plain, sizeof(plain) }, { pkts[i]->data, pkts[i]->len } };
-		ssize_t w = writev(t->fd, iov, 2);
-		if (w == (ssize_t)(sizeof(plain) + pkts[i]->len))
+		if (tun_write_one(t, pkts[i]->data, pkts[i]->len) == 0)
 			ok++;
 	}
 	return ok;

@@ -1,0 +1,50 @@
+/* icmp.c - see icmp.h. */
+#include "icmp.h"
+
+#include <string.h>
+
+#include "bytes.h"
+#include "offload.h"
+
+static int is_icmp_error(const uint8_t *ip, size_t ihl, size_t len)
+{
+	if (ip[9] != 1 || len < ihl + 1)
+		return 0;
+	uint8_t type = ip[ihl];
+	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
+
+size_t icmp4_frag_needed(const uint8_t *orig, size_t len, uint32_t from, uint16_t mtu,
+			 uint8_t out[ICMP4_FRAG_NEEDED_MAX])
+{
+	if (len < 20 || orig[0] >> 4 != 4)
+		return 0;
+	size_t ihl = (size_t)(orig[0] & 15) * 4;
+	if (ihl < 20 || len < ihl)
+		return 0;
+	if (!(orig[6] & 0x40) || ((orig[6] & 0x1f) | orig[7]))
+		return 0; /* DF not set, or not the first fragment */
+	if (is_icmp_error(orig, ihl, len))
+		return 0;
+	/* The offending header and the first 8 bytes of its payload. */
+	size_t quote = ihl + (len - ihl < 8 ? len - ihl : 8);
+	size_t total = 20 + 8 + quote;
+
+	memset(out, 0, 28);
+	out[0] = 0x45;
+	put16(out + 2, (uint16_t)total);
+	out[6] = 0x40;            /* DF */
+	out[8] = 64;              /* TTL */
+	out[9] = 1;               /* ICMP */
+	put32(out + 12, from);
+	memcpy(out + 16, orig + 12, 4); /* back to the sender */
+	put16(out + 10, csum_fold(csum_add(0, out, 20)));
+
+	uint8_t *icmp = out + 20;
+	icmp[0] = 3;              /* destination unreachable */
+	icmp[1] = 4;              /* fragmentation needed and DF set */
+	put16(icmp + 6, mtu);
+	memcpy(icmp + 8, orig, quote);
+	put16(icmp + 2, csum_fold(csum_add(0, icmp, 8 + quote)));
+	return total;
+}
