@@ -22,6 +22,7 @@
 #include "icmp.h"
 #include "log.h"
 #include "pacer.h"
+#include "priv.h"
 #include "ecn.h"
 #include "fq.h"
 #include "session.h"
@@ -597,7 +598,7 @@ int client_run(const char *path)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	if (setup(c, path) != 0) {
+	if (setup(c, path) != 0 || (c->conf.user[0] && priv_drop(c->conf.user) != 0)) {
 		teardown(c);
 		return 1;
 	}

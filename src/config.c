@@ -206,6 +206,15 @@ static int set_ifname(struct parse_ctx *c, char *dst, const char *name, const ch
 	return 1;
 }
 
+static int set_user(struct parse_ctx *c, char *dst, size_t cap, const char *name, const char *value)
+{
+	size_t n = strlen(value);
+	if (n == 0 || n >= cap || strpbrk(value, " /:"))
+		return fail(c, name, value, "want a user name");
+	strcpy(dst, value);
+	return 1;
+}
+
 static int set_key(struct parse_ctx *c, uint8_t key[32], bool *has, const char *name, const char *value,
 		   bool from_file)
 {
@@ -270,6 +279,8 @@ static int server_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_ifname(c, s->ifname, name, value);
 	if (!strcasecmp(name, "Masquerade"))
 		return set_ifname(c, s->masquerade, name, value);
+	if (!strcasecmp(name, "User"))
+		return set_user(c, s->user, sizeof(s->user), name, value);
 	if (!strcasecmp(name, "DNS")) {
 		uint8_t p;
 		if (parse_cidr4(value, &s->dns4, &p) != 0 || p != 32)
@@ -325,6 +336,8 @@ static int client_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_common_int(c, name, value, &k->keepalive_s, 1, 3600);
 	if (!strcasecmp(name, "Bandwidth"))
 		return set_bandwidth(c, &k->bandwidth_bps, name, value);
+	if (!strcasecmp(name, "User"))
+		return set_user(c, k->user, sizeof(k->user), name, value);
 	if (!strcasecmp(name, "RekeyAfter"))
 		return set_common_int(c, name, value, &k->rekey_after_s, 2, 120);
 	if (!strcasecmp(name, "StatsInterval"))

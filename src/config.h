@@ -37,6 +37,7 @@ struct server_conf {
 	char ifname[CONF_IFNAMSIZ];
 	uint32_t dns4;
 	char masquerade[CONF_IFNAMSIZ]; /* "" = no NAT */
+	char user[64];                  /* "" = stay root */
 	int keepalive_s;
 	int stats_interval_s;
 	uint64_t bandwidth_bps; /* 0 = no pacing */
@@ -52,6 +53,7 @@ struct client_conf {
 	int stats_interval_s;
 	uint64_t bandwidth_bps;
 	int rekey_after_s; /* 0 = the protocol's 120 s */
+	char user[64];     /* "" = stay root */
 	uint8_t server_pub[32];
 	bool has_server_pub;
 	char endpoint[256];

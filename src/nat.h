@@ -13,6 +13,7 @@
 struct nat {
 	bool active;
 	bool forwarding_was_off;
+	int forwarding_fd; /* open while we must turn forwarding off on exit */
 	char table[64];
 };
 

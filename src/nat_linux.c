@@ -46,16 +46,12 @@ static int read_forwarding(void)
 	return r == 1 ? c == '1' : -1;
 }
 
-static int write_forwarding(bool on)
+static int write_forwarding(int fd, bool on)
 {
-	int fd = open(FORWARD_SYSCTL, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, on ? "1" : "0", 1) != 1) {
+	if (pwrite(fd, on ? "1" : "0", 1, 0) != 1) {
 		LOGE("msg=\"cannot set %s\" error=\"%s\"", FORWARD_SYSCTL, strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		return -1;
 	}
-	close(fd);
 	return 0;
 }
 
@@ -63,6 +59,7 @@ int nat_start(struct nat *n, const char *tun_name, uint32_t net, uint8_t prefix,
 {
 	char cmd[1024];
 	memset(n, 0, sizeof(*n));
+	n->forwarding_fd = -1;
 	snprintf(n->table, sizeof(n->table), "vpngw_%s", tun_name);
 	if (if_nametoindex(ifname) == 0)
 		LOGW("msg=\"Masquerade interface does not exist (yet); the rule waits for it\" interface=%s", ifname);
@@ -82,7 +79,12 @@ int nat_start(struct nat *n, const char *tun_name, uint32_t net, uint8_t prefix,
 	n->active = true;
 	int fwd = read_forwarding();
 	if (fwd == 0) {
-		if (write_forwarding(true) != 0) {
+		/* Kept open: turning it off again on exit must work after root is
+		 * given up (User =). */
+		n->forwarding_fd = open(FORWARD_SYSCTL, O_WRONLY | O_CLOEXEC);
+		if (n->forwarding_fd < 0 || write_forwarding(n->forwarding_fd, true) != 0) {
+			if (n->forwarding_fd < 0)
+				LOGE("msg=\"cannot open %s\" error=\"%s\"", FORWARD_SYSCTL, strerror(errno));
 			nat_stop(n);
 			return -1;
 		}
@@ -102,6 +104,9 @@ void nat_stop(struct nat *n)
 	snprintf(cmd, sizeof(cmd), "delete table ip %s\n", n->table);
 	run_nft(cmd, false);
 	if (n->forwarding_was_off)
-		write_forwarding(false);
+		write_forwarding(n->forwarding_fd, false);
+	if (n->forwarding_fd >= 0)
+		close(n->forwarding_fd);
+	n->forwarding_fd = -1;
 	n->active = false;
 }

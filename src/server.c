@@ -30,6 +30,7 @@
 #include "log.h"
 #include "nat.h"
 #include "pacer.h"
+#include "priv.h"
 #include "registry.h"
 #include "router.h"
 #include "stats.h"
@@ -618,7 +619,7 @@ int server_run(const char *path)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	if (setup(s, path) != 0) {
+	if (setup(s, path) != 0 || (s->conf.user[0] && priv_drop(s->conf.user) != 0)) {
 		teardown(s);
 		return 1;
 	}

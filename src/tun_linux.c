@@ -24,6 +24,20 @@
 #define TUN_TXQUEUELEN 64
 #define TUN_RBUF_SIZE (OFFLOAD_HDR_LEN + 65536)
 
+/* IPv6 inside the tunnel is not carried yet: keep the kernel from sending
+ * link-local chatter (router solicitations, MLD) into the TUN. */
+static void disable_ipv6(const char *ifname)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return; /* no IPv6 in this kernel: nothing to silence */
+	if (write(fd, "1", 1) != 1)
+		LOGW("msg=\"cannot disable IPv6 on the TUN device\" dev=%s error=\"%s\"", ifname, strerror(errno));
+	close(fd);
+}
+
 int tun_open(struct tun *t, const char *name)
 {
 	struct ifreq ifr = { 0 };
@@ -44,6 +58,8 @@ int tun_open(struct tun *t, const char *name)
 		return -1;
 	}
 	snprintf(t->name, sizeof(t->name), "%s", ifr.ifr_name);
+	/* Now, while we may: a later address change can happen without root. */
+	disable_ipv6(t->name);
 	int hdr = OFFLOAD_HDR_LEN;
 	if (ioctl(t->fd, TUNSETVNETHDRSZ, &hdr) != 0) {
 		die_msg("set TUN offload header size on %s: %s", t->name, strerror(errno));
@@ -93,24 +109,9 @@ static uint32_t mask_of(uint8_t prefix)
 	return prefix ? 0xffffffffu << (32 - prefix) : 0;
 }
 
-/* IPv6 inside the tunnel is not carried yet: keep the kernel from sending
- * link-local chatter (router solicitations, MLD) into the TUN. */
-static void disable_ipv6(const char *ifname)
-{
-	char path[128];
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return; /* no IPv6 in this kernel: nothing to silence */
-	if (write(fd, "1", 1) != 1)
-		LOGW("msg=\"cannot disable IPv6 on the TUN device\" dev=%s error=\"%s\"", ifname, strerror(errno));
-	close(fd);
-}
-
 int tun_configure(struct tun *t, uint32_t addr4, uint8_t prefix, int mtu)
 {
 	struct ifreq ifr = { 0 };
-	disable_ipv6(t->name);
 	ifr.ifr_mtu = mtu;
 	if (ifreq_ioctl("set MTU", t->name, SIOCSIFMTU, &ifr) != 0)
 		return -1;

@@ -3,7 +3,8 @@
 # gateway -- internet host, no NAT set up by the test): the gateway's own nftables table
 # makes the internet host reachable through the tunnel; after a kill -9 a restarted gateway
 # replaces the table it left; a clean stop removes it and puts ip_forward back; a
-# Masquerade interface that does not exist is a warning naming it, and the tunnel comes up.
+# Masquerade interface that does not exist is a warning naming it, and the tunnel comes up;
+# with User = nobody both sides give up root, keep only CAP_NET_ADMIN and still work.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${VPNGW:-$ROOT/build/vpngw}
@@ -90,6 +91,36 @@ check "the gateway still comes up" wait_for "$OUT/server3.log" 'gateway up' 5
 check "the client gets a session with it" wait_for "$OUT/server3.log" 'msg=handshake' 20
 kill -TERM "$SP"; wait "$SP"; SP=
 check "clean stop puts ip_forward back to $fwd0" test "$(ip netns exec "$NG" cat /proc/sys/net/ipv4/ip_forward)" = "$fwd0"
+
+# least privilege: both sides with User = nobody keep only CAP_NET_ADMIN and still work,
+# and the gateway still undoes its NAT and ip_forward on a clean stop
+kill -TERM "$CP"; wait "$CP"; CP=
+ip netns exec "$NG" sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'
+server_conf "gi$S"
+sed -i '1a User = nobody' "$OUT/server.conf"
+sed -i 's/^\[Server\]$/User = nobody\n&/' "$OUT/client.conf"
+start_server server4.log
+check "gateway drops root" wait_for "$OUT/server4.log" 'dropped root.*user=nobody' 5
+ip netns exec "$NC" "$B" client "$OUT/client.conf" 2>"$OUT/client4.log" &
+CP=$!
+check "client drops root" wait_for "$OUT/client4.log" 'dropped root.*user=nobody' 5
+check "client session up without root" wait_for "$OUT/client4.log" 'session up' 10
+for who in server client; do
+	pid=$SP; [ "$who" = client ] && pid=$CP
+	uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
+	cap=$(awk '/^CapEff:/ {print $2}' "/proc/$pid/status")
+	check "$who runs as nobody (uid $uid)" test "$uid" = "$(id -u nobody)"
+	check "$who keeps only CAP_NET_ADMIN (CapEff $cap)" test "$cap" = 0000000000001000
+done
+r=$(pings 5)
+check "ping through the tunnel and NAT without root: ${r:-0} of 5" test "${r:-0}" -eq 5
+kill -TERM "$CP"; wait "$CP"; rc=$?; CP=
+check "client exits 0 without root" test "$rc" -eq 0
+check "client's TUN is gone" test -z "$(ip -n "$NC" link show "$CTUN" 2>/dev/null)"
+kill -TERM "$SP"; wait "$SP"; rc=$?; SP=
+check "gateway exits 0 without root" test "$rc" -eq 0
+check "gateway without root still removes its table" test "$(table_count)" -eq 0
+check "and puts ip_forward back to $fwd0" test "$(ip netns exec "$NG" cat /proc/sys/net/ipv4/ip_forward)" = "$fwd0"
 
 echo "nat: $FAIL failed"
 [ "$FAIL" -eq 0 ]

@@ -1,0 +1,43 @@
+/* priv_linux.c - setuid with kept capabilities, then capset. */
+#include "priv.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int keep_only_net_admin(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[2];
+	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = 1u << CAP_NET_ADMIN;
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
+int priv_drop(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		die_msg("User = %s: no such user", user);
+		return -1;
+	}
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 || setgroups(1, &pw->pw_gid) != 0 ||
+	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		die_msg("User = %s: cannot switch to it: %s", user, strerror(errno));
+		return -1;
+	}
+	if (keep_only_net_admin() != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+		die_msg("User = %s: cannot limit capabilities: %s", user, strerror(errno));
+		return -1;
+	}
+	LOGI("msg=\"dropped root\" user=%s uid=%u gid=%u capabilities=net_admin", user, (unsigned)pw->pw_uid,
+	     (unsigned)pw->pw_gid);
+	return 0;
+}
