@@ -14,7 +14,7 @@ OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)
 UNIT := test_wire test_replay test_pool test_fq test_ecn test_icmp test_aead test_noise test_session test_registry test_config test_stats test_offload
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit e2e demo bench clean
+.PHONY: all deps test unit e2e demo bench clean install uninstall
 all: $(BUILD)/vpngw
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
@@ -46,6 +46,7 @@ e2e: $(BUILD)/vpngw
 
 test: deps
 	$(MAKE) all unit
+	bash tests/install.sh
 	$(MAKE) fuzz-smoke check-asan
 	$(MAKE) e2e
 
@@ -56,6 +57,27 @@ demo: deps
 bench: deps all
 	@bash bench/deps.sh
 	bash bench/run.sh
+
+# Installs the binary, the systemd units and the man page; DESTDIR for packaging.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+
+install: all
+	install -D -m 0755 $(BUILD)/vpngw $(DESTDIR)$(SBINDIR)/vpngw
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8
+	for u in vpngw-server@ vpngw-client@; do \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' dist/$$u.service.in >$(DESTDIR)$(UNITDIR)/$$u.service && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
+	done
+	install -m 0644 dist/vpngw.8 $(DESTDIR)$(MANDIR)/man8/vpngw.8
+	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/vpngw
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/vpngw $(DESTDIR)$(MANDIR)/man8/vpngw.8
+	rm -f $(DESTDIR)$(UNITDIR)/vpngw-server@.service $(DESTDIR)$(UNITDIR)/vpngw-client@.service
 
 clean:
 	rm -rf $(BUILD)

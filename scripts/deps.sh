@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config libsodium-dev libssl-dev libnftables-dev libcmocka-dev
       iproute2 iputils-ping iperf3 nftables tcpdump dnsutils python3-dissononce python3-cryptography
-      clang libclang-rt-dev llvm valgrind "$@")
+      clang libclang-rt-dev llvm valgrind man-db "$@")
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
