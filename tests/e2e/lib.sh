@@ -368,6 +368,18 @@ vpngw_start() {
 # vpngw_stop PID [TIMEOUT_S]: SIGTERM, wait (5 s); exit status in STOP_RC ("timeout": killed)
 vpngw_stop() { lab_stop "$1" "${2:-5}" TERM; }
 
+# check_clean_stop PREFIX WHO PID NS TUN: SIGTERM makes WHO exit 0 within 5 s and its TUN goes
+check_clean_stop() {
+    local pfx=$1 who=$2 pid=$3 ns=$4 tun=$5
+    if vpngw_stop "$pid" 5; then
+        check_eq "$pfx: $who exits 0 within 5 s of SIGTERM" "$STOP_RC" 0
+    else
+        not_ok "$pfx: $who exits 0 within 5 s of SIGTERM" "still running after 5 s (killed)"
+    fi
+    if tun_exists "$ns" "$tun"; then not_ok "$pfx: $who's TUN $tun is gone"
+    else ok "$pfx: $who's TUN $tun is gone"; fi
+}
+
 # ---------------------------------------------------------------------------------------------
 # Logs and counters
 

@@ -256,20 +256,9 @@ stable_session "h: client1 (restarted) kept its one session to the end" "$C1_LOG
 stable_session "h: client2 kept its one session to the end" "$C2_LOG"
 log "last server stats: $(stats_line "$SRV_LOG" | sed -E 's/.*msg="?stats"? ?//' | cut -c1-600)"
 log "last client1 stats: $(stats_line "$C1_LOG" | sed -E 's/.*msg="?stats"? ?//' | cut -c1-600)"
-for who in client1 client2 server; do
-    case $who in
-        client1) pid=$C1_PID ns=$NS_C1 tun=$TUN_C1 ;;
-        client2) pid=$C2_PID ns=$NS_C2 tun=$TUN_C2 ;;
-        server) pid=$SRV_PID ns=$NS_GW tun=$TUN_GW ;;
-    esac
-    if vpngw_stop "$pid" 5; then
-        check_eq "h: $who exits 0 within 5 s of SIGTERM" "$STOP_RC" 0
-    else
-        not_ok "h: $who exits 0 within 5 s of SIGTERM" "still running after 5 s (killed)"
-    fi
-    if tun_exists "$ns" "$tun"; then not_ok "h: $who's TUN $tun is gone"
-    else ok "h: $who's TUN $tun is gone"; fi
-done
+check_clean_stop h client1 "$C1_PID" "$NS_C1" "$TUN_C1"
+check_clean_stop h client2 "$C2_PID" "$NS_C2" "$TUN_C2"
+check_clean_stop h server "$SRV_PID" "$NS_GW" "$TUN_GW"
 
 log "iperf3 through the tunnel: up ${IPERF_UP:-?} Mbit/s, down ${IPERF_DOWN:-?} Mbit/s"
 log "run time $((SECONDS - T0)) s"

@@ -433,19 +433,8 @@ check_eq "i: ping $NET_IP after the restart (replies of 5)" "$(ping_count "$NS_C
 
 # ---------------------------------------------------------------------------------------------
 log "end: clean stop"
-for who in client1 server; do
-    case $who in
-        client1) pid=$C1_PID ns=$NS_C1 tun=$TUN_C1 ;;
-        server) pid=$SRV_PID ns=$NS_GW tun=$TUN_GW ;;
-    esac
-    if vpngw_stop "$pid" 5; then
-        check_eq "end: $who exits 0 within 5 s of SIGTERM" "$STOP_RC" 0
-    else
-        not_ok "end: $who exits 0 within 5 s of SIGTERM" "still running after 5 s (killed)"
-    fi
-    if tun_exists "$ns" "$tun"; then not_ok "end: $who's TUN $tun is gone"
-    else ok "end: $who's TUN $tun is gone"; fi
-done
+check_clean_stop end client1 "$C1_PID" "$NS_C1" "$TUN_C1"
+check_clean_stop end server "$SRV_PID" "$NS_GW" "$TUN_GW"
 
 log "gateway restart: client1's new session up ${UP_MS:-?} ms, ping works again ${REC_MS:-?} ms after the restart"
 log "run time $((SECONDS - T0)) s"
