@@ -2,11 +2,11 @@
 CC ?= cc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP
-LDLIBS += -lsodium -lcrypto -lnftables -lm -pthread
+LDLIBS += -lsodium -lcrypto -lnftables -lmnl -lm -pthread
 BUILD := build
 
 CORE := wire pool fq ecn pacer offload icmp aead replay noise handshake session stats log config registry router
-PLATFORM := tun_linux udp_linux wake_linux nat_linux priv_linux
+PLATFORM := tun_linux udp_linux wake_linux nat_linux priv_linux netcfg_linux dnsconf_linux
 APP := server client main
 CORE_OBJS := $(CORE:%=$(BUILD)/%.o)
 OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)

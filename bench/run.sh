@@ -313,6 +313,7 @@ CONF
 [Client]
 PrivateKey = $k
 Interface = v$n$S
+DNS = off
 $extra
 [Server]
 PublicKey = $(echo "$VG_SK" | "$VPNGW" pubkey)

@@ -18,9 +18,11 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dnsconf.h"
 #include "handshake.h"
 #include "icmp.h"
 #include "log.h"
+#include "netcfg.h"
 #include "pacer.h"
 #include "priv.h"
 #include "ecn.h"
@@ -56,6 +58,10 @@ struct client {
 	struct client_conf conf;
 	struct pool *pool;
 	struct tun tun;
+	struct netcfg net;
+	struct dnsconf dns;
+	bool policy;       /* full tunnel: routes in table FwMark, policy rules */
+	int path_mtu;      /* to the gateway, at start; 0 = unknown */
 	int udp;
 	struct udp_rx rx;
 	union endpoint server;
@@ -155,36 +161,73 @@ static bool endpoint_v4(const union endpoint *e, uint32_t *addr)
 }
 
 /* A route over the tunnel that covers the gateway's own address would send
- * the tunnel's UDP into the tunnel. Full tunnels need policy routing, which
- * is not built yet: such a route is skipped, with a warning naming it. */
+ * the tunnel's UDP into the tunnel. With policy routing (a full tunnel) our
+ * marked UDP skips the tunnel's table; without it such a route is skipped,
+ * with a warning naming it. */
 static void add_route(struct client *c, const struct route4 *r)
 {
 	uint32_t gw, mask = r->prefix ? 0xffffffffu << (32 - r->prefix) : 0;
+	if (c->policy) {
+		netcfg_route4(&c->net, r->net, r->prefix, c->conf.fwmark);
+		return;
+	}
 	if (endpoint_v4(&c->server, &gw) && (gw & mask) == r->net) {
 		LOGW("msg=\"route skipped: it covers the gateway's endpoint and would loop the tunnel into itself\" route=%u.%u.%u.%u/%u",
 		     r->net >> 24, r->net >> 16 & 255, r->net >> 8 & 255, r->net & 255, r->prefix);
 		return;
 	}
-	tun_add_route4(&c->tun, r->net, r->prefix);
+	netcfg_route4(&c->net, r->net, r->prefix, 0);
+}
+
+/* Routes = 0.0.0.0/0 (or ::/0) makes a full tunnel, the wg-quick way. */
+static bool needs_policy(const struct client_conf *k)
+{
+	for (size_t i = 0; i < k->nroutes; i++)
+		if (k->routes[i].prefix == 0)
+			return true;
+	return k->all_v6;
+}
+
+/* The gateway's MTU, unless our own path to it is narrower. */
+static int tunnel_mtu(struct client *c, int gw_mtu)
+{
+	int over = c->server.sa.sa_family == AF_INET ? NETCFG_OVERHEAD_V4 : NETCFG_OVERHEAD_V6;
+	if (!c->path_mtu || c->path_mtu - over >= gw_mtu)
+		return gw_mtu;
+	int mtu = c->path_mtu - over < MTU_MIN ? MTU_MIN : c->path_mtu - over;
+	LOGW("msg=\"our path to the gateway is narrower than the gateway's MTU; using ours\" path_mtu=%d gateway_mtu=%d mtu=%d",
+	     c->path_mtu, gw_mtu, mtu);
+	return mtu;
 }
 
 static int setup_tun_for(struct client *c, const struct hs_resp *r)
 {
-	if (c->tun_ready && r->addr4 == c->addr4 && r->prefix4 == c->prefix4 && r->mtu == c->mtu)
-		return 0;
 	if (r->mtu < MTU_MIN || r->mtu > MTU_MAX || r->prefix4 > 32) {
 		LOGE("msg=\"gateway sent unusable parameters\" mtu=%u prefix=%u", r->mtu, r->prefix4);
 		return -1;
 	}
-	if (tun_configure(&c->tun, r->addr4, r->prefix4, r->mtu) != 0)
+	int mtu = tunnel_mtu(c, r->mtu);
+	if (c->tun_ready && r->addr4 == c->addr4 && r->prefix4 == c->prefix4 && mtu == c->mtu)
+		return 0;
+	if (netcfg_link(&c->net, mtu, TUN_TXQUEUELEN) != 0 || netcfg_addr4(&c->net, r->addr4, r->prefix4) != 0)
 		return -1;
 	for (size_t i = 0; i < c->conf.nroutes; i++)
 		add_route(c, &c->conf.routes[i]);
+	if (c->policy && netcfg_policy(&c->net, c->conf.fwmark, c->conf.all_v6) != 0)
+		return -1;
 	c->addr4 = r->addr4;
 	c->prefix4 = r->prefix4;
-	c->mtu = r->mtu;
+	c->mtu = (uint16_t)mtu;
 	c->tun_ready = true;
 	return 0;
+}
+
+/* DNS = auto takes the gateway's; a fixed one wins; off leaves it alone. */
+static void setup_dns_for(struct client *c, const struct hs_resp *r)
+{
+	uint32_t dns = c->conf.dns_mode == DNS_FIXED ? c->conf.dns4 : r->dns4;
+	if (c->dns.method != DNSCONF_NONE && dns)
+		dnsconf_apply(&c->dns, dns);
 }
 
 static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
@@ -214,6 +257,8 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 		return;
 	}
 	int tun_rc = setup_tun_for(c, &r);
+	if (tun_rc == 0)
+		setup_dns_for(c, &r);
 	c->gw_keepalive_s = r.keepalive_s;
 	pthread_mutex_unlock(&c->hs_lock);
 
@@ -533,6 +578,25 @@ static void log_stats(struct client *c)
 	     ctr_get(&st->handshakes), t2u.avg_us, t2u.p95_us, u2t.avg_us, u2t.p95_us);
 }
 
+/* Netlink, stale rules of a crashed run, the path MTU, the resolver: all
+ * while we are still root. */
+static int setup_host(struct client *c)
+{
+	c->policy = needs_policy(&c->conf);
+	if (c->policy && udp_set_mark(c->udp, c->conf.fwmark) != 0)
+		return -1;
+	if (netcfg_open(&c->net, c->tun.name) != 0)
+		return -1;
+	netcfg_clean_stale(&c->net, c->conf.fwmark);
+	int pm = netcfg_path_mtu(&c->net, &c->server);
+	c->path_mtu = pm > 0 ? pm : 0;
+	if (c->conf.dns_mode != DNS_OFF && dnsconf_prepare(&c->dns, c->tun.name) != 0) {
+		LOGW("msg=\"the system resolver is left alone\" dns=%s", c->conf.dns_mode == DNS_FIXED ? "fixed" : "auto");
+		c->dns.method = DNSCONF_NONE;
+	}
+	return 0;
+}
+
 static int setup(struct client *c, const char *path)
 {
 	char err[512];
@@ -563,11 +627,14 @@ static int setup(struct client *c, const char *path)
 	if (tun_open(&c->tun, c->conf.ifname) != 0)
 		return -1;
 	c->mtu = MTU_DEFAULT;
-	return 0;
+	return setup_host(c);
 }
 
 static void teardown(struct client *c)
 {
+	if (c->dns.method != DNSCONF_NONE)
+		dnsconf_restore(&c->dns);
+	netcfg_close(&c->net);
 	if (c->tun.fd >= 0)
 		tun_close(&c->tun);
 	if (c->udp >= 0)
@@ -593,6 +660,7 @@ int client_run(const char *path)
 	log_set_role("client");
 	c->udp = -1;
 	c->tun.fd = -1;
+	c->dns.fd = -1;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);

@@ -186,6 +186,11 @@ static int take_route(void *arg, const char *item)
 	struct client_conf *c = arg;
 	struct route4 r;
 	if (is_ipv6_item(item)) {
+		/* The tunnel carries IPv4 only: ::/0 means "no IPv6 outside it". */
+		if (!strcmp(item, "::/0") || !strcmp(item, "::0/0")) {
+			c->all_v6 = true;
+			return 0;
+		}
 		fprintf(stderr, "vpngw: warning: IPv6 route %s ignored: IPv6 inside the tunnel is not built yet\n", item);
 		return 0;
 	}
@@ -271,8 +276,10 @@ static int server_key(struct parse_ctx *c, const char *name, const char *value)
 		return 1;
 	}
 	if (!strcasecmp(name, "MTU")) {
-		if (!strcasecmp(value, "auto"))
-			return fail(c, name, value, "MTU = auto is not built yet; give a number");
+		if (!strcasecmp(value, "auto")) {
+			s->mtu = MTU_AUTO;
+			return 1;
+		}
 		return set_common_int(c, name, value, &s->mtu, MTU_MIN, MTU_MAX);
 	}
 	if (!strcasecmp(name, "Interface"))
@@ -323,6 +330,33 @@ static int server_peer_key(struct parse_ctx *c, const char *name, const char *va
 	return fail(c, name, value, "unknown key in [Client]");
 }
 
+static int set_client_dns(struct parse_ctx *c, struct client_conf *k, const char *name, const char *value)
+{
+	uint8_t p;
+	if (!strcasecmp(value, "auto")) {
+		k->dns_mode = DNS_AUTO;
+		return 1;
+	}
+	if (!strcasecmp(value, "off")) {
+		k->dns_mode = DNS_OFF;
+		return 1;
+	}
+	if (parse_cidr4(value, &k->dns4, &p) != 0 || p != 32 || !k->dns4)
+		return fail(c, name, value, "want auto, off or one IPv4 address");
+	k->dns_mode = DNS_FIXED;
+	return 1;
+}
+
+static int set_fwmark(struct parse_ctx *c, struct client_conf *k, const char *name, const char *value)
+{
+	long v;
+	/* Also the routing table's number: 253-255 are main, default, local. */
+	if (parse_int(value, 1, 0x7fffffff, &v) != 0 || (v >= 253 && v <= 255))
+		return fail(c, name, value, "must be a number from 1 to 2147483647, not 253-255 (the kernel's own tables)");
+	k->fwmark = (uint32_t)v;
+	return 1;
+}
+
 static int client_key(struct parse_ctx *c, const char *name, const char *value)
 {
 	struct client_conf *k = c->cli;
@@ -338,6 +372,10 @@ static int client_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_bandwidth(c, &k->bandwidth_bps, name, value);
 	if (!strcasecmp(name, "User"))
 		return set_user(c, k->user, sizeof(k->user), name, value);
+	if (!strcasecmp(name, "DNS"))
+		return set_client_dns(c, k, name, value);
+	if (!strcasecmp(name, "FwMark"))
+		return set_fwmark(c, k, name, value);
 	if (!strcasecmp(name, "RekeyAfter"))
 		return set_common_int(c, name, value, &k->rekey_after_s, 2, 120);
 	if (!strcasecmp(name, "StatsInterval"))
@@ -542,6 +580,7 @@ int config_load_client(const char *path, struct client_conf *k, char *err, size_
 	memset(k, 0, sizeof(*k));
 	k->keepalive_s = 0; /* 0: use the interval the gateway announces */
 	k->stats_interval_s = 5;
+	k->fwmark = FWMARK_DEFAULT;
 	strcpy(k->ifname, "vpngw0");
 	struct parse_ctx c = { .path = path, .err = err, .errlen = errlen, .cli = k };
 	if (run_parser(&c) != 0)

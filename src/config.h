@@ -13,6 +13,10 @@
 #define MTU_MIN 576
 #define MTU_MAX 1920
 #define MTU_DEFAULT 1400
+#define MTU_AUTO 0
+#define FWMARK_DEFAULT 51820
+
+enum dns_mode { DNS_AUTO, DNS_OFF, DNS_FIXED };
 
 struct route4 {
 	uint32_t net; /* host byte order */
@@ -33,7 +37,7 @@ struct server_conf {
 	uint16_t port;
 	uint32_t addr4;
 	uint8_t prefix4;
-	int mtu;
+	int mtu;                        /* MTU_AUTO: from the uplink's MTU */
 	char ifname[CONF_IFNAMSIZ];
 	uint32_t dns4;
 	char masquerade[CONF_IFNAMSIZ]; /* "" = no NAT */
@@ -54,11 +58,15 @@ struct client_conf {
 	uint64_t bandwidth_bps;
 	int rekey_after_s; /* 0 = the protocol's 120 s */
 	char user[64];     /* "" = stay root */
+	enum dns_mode dns_mode; /* auto: what the gateway announces */
+	uint32_t dns4;          /* DNS_FIXED, host order */
+	uint32_t fwmark;        /* full tunnel: our UDP's mark and routing table */
 	uint8_t server_pub[32];
 	bool has_server_pub;
 	char endpoint[256];
 	struct route4 routes[CONF_MAX_ROUTES];
 	size_t nroutes;
+	bool all_v6;            /* ::/0 listed: no IPv6 may leave outside the tunnel */
 };
 
 /* 0 on success; else -1 with a message in err. */

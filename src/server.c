@@ -29,6 +29,7 @@
 #include "icmp.h"
 #include "log.h"
 #include "nat.h"
+#include "netcfg.h"
 #include "pacer.h"
 #include "priv.h"
 #include "registry.h"
@@ -542,6 +543,42 @@ static void log_stats(struct server *s)
 	     u2t.avg_us, u2t.p95_us);
 }
 
+/* MTU = auto: the uplink's MTU less our overhead over IPv6, since any
+ * client may come over either family. */
+static int resolve_auto_mtu(struct server_conf *c)
+{
+	struct netcfg n;
+	if (c->mtu != MTU_AUTO)
+		return 0;
+	if (netcfg_open(&n, NULL) != 0)
+		return -1;
+	int up = netcfg_uplink_mtu(&n);
+	netcfg_close(&n);
+	if (up < 0) {
+		die_msg("MTU = auto: no network device to take the MTU from; give a number");
+		return -1;
+	}
+	c->mtu = up - NETCFG_OVERHEAD_V6;
+	if (c->mtu < MTU_MIN || c->mtu > MTU_MAX) {
+		int m = c->mtu < MTU_MIN ? MTU_MIN : MTU_MAX;
+		LOGW("msg=\"MTU = auto: the uplink's MTU gives a tunnel MTU out of range; using the nearest limit\" uplink_mtu=%d mtu=%d", up, m);
+		c->mtu = m;
+		return 0;
+	}
+	LOGI("msg=\"MTU = auto\" uplink_mtu=%d overhead=%d mtu=%d", up, NETCFG_OVERHEAD_V6, c->mtu);
+	return 0;
+}
+
+static int configure_tun(struct server *s)
+{
+	struct netcfg n;
+	if (netcfg_open(&n, s->tun.name) != 0)
+		return -1;
+	int rc = netcfg_link(&n, s->conf.mtu, TUN_TXQUEUELEN) == 0 && netcfg_addr4(&n, s->conf.addr4, s->conf.prefix4) == 0;
+	netcfg_close(&n);
+	return rc ? 0 : -1;
+}
+
 static int setup(struct server *s, const char *path)
 {
 	char err[512];
@@ -549,6 +586,8 @@ static int setup(struct server *s, const char *path)
 		die_msg("%s", err);
 		return -1;
 	}
+	if (resolve_auto_mtu(&s->conf) != 0)
+		return -1;
 	size_t nbuf = 16384 + s->conf.npeers * 64;
 	s->pool = pool_new(nbuf);
 	if (!s->pool) {
@@ -577,7 +616,7 @@ static int setup(struct server *s, const char *path)
 	}
 	if (tun_open(&s->tun, s->conf.ifname) != 0)
 		return -1;
-	if (tun_configure(&s->tun, s->conf.addr4, s->conf.prefix4, s->conf.mtu) != 0)
+	if (configure_tun(s) != 0)
 		return -1;
 	/* Without NAT the tunnel still works for the gateway's own networks. */
 	if (s->conf.masquerade[0] &&

@@ -23,9 +23,10 @@ struct tun {
 /* Creates the device; name may be a template ("vpngw%d"). Logs and
  * returns -1 on failure. */
 int tun_open(struct tun *t, const char *name);
-/* Address (host order) with prefix, MTU, a short txqueuelen, and up. */
-int tun_configure(struct tun *t, uint32_t addr4, uint8_t prefix, int mtu);
-int tun_add_route4(struct tun *t, uint32_t net, uint8_t prefix);
+/* The kernel's own queue in front of our reader; kept short so packets
+ * wait in vpngw's queues, where they are counted and dropped smartly. */
+#define TUN_TXQUEUELEN 64
+
 void tun_close(struct tun *t);
 
 /* Waits up to timeout_ms for packets, then reads up to n of them into

@@ -1,4 +1,5 @@
-/* tun_linux.c - /dev/net/tun and the ioctls that configure it. */
+/* tun_linux.c - /dev/net/tun: reading and writing packets (netcfg_linux.c
+ * configures the device). */
 #include "tun.h"
 
 #include <arpa/inet.h>
@@ -6,7 +7,6 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
-#include <linux/route.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +19,6 @@
 #include "log.h"
 #include "offload.h"
 
-/* The kernel's own queue in front of our reader; kept short so packets
- * wait in vpngw's queues, where they are counted and dropped smartly. */
-#define TUN_TXQUEUELEN 64
 #define TUN_RBUF_SIZE (OFFLOAD_HDR_LEN + 65536)
 
 /* IPv6 inside the tunnel is not carried yet: keep the kernel from sending
@@ -78,82 +75,6 @@ int tun_open(struct tun *t, const char *name)
 	t->tso = ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0;
 	if (!t->tso)
 		LOGW("msg=\"TUN offloads refused, reading packet by packet\" dev=%s error=\"%s\"", t->name, strerror(errno));
-	return 0;
-}
-
-static int ifreq_ioctl(const char *what, const char *ifname, unsigned long req, struct ifreq *ifr)
-{
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0) {
-		die_msg("socket for %s: %s", what, strerror(errno));
-		return -1;
-	}
-	snprintf(ifr->ifr_name, IFNAMSIZ, "%s", ifname);
-	int rc = ioctl(s, req, ifr);
-	if (rc != 0)
-		die_msg("%s on %s: %s", what, ifname, strerror(errno));
-	close(s);
-	return rc;
-}
-
-static void set_sin(struct sockaddr *sa, uint32_t addr)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)sa;
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_addr.s_addr = htonl(addr);
-}
-
-static uint32_t mask_of(uint8_t prefix)
-{
-	return prefix ? 0xffffffffu << (32 - prefix) : 0;
-}
-
-int tun_configure(struct tun *t, uint32_t addr4, uint8_t prefix, int mtu)
-{
-	struct ifreq ifr = { 0 };
-	ifr.ifr_mtu = mtu;
-	if (ifreq_ioctl("set MTU", t->name, SIOCSIFMTU, &ifr) != 0)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_qlen = TUN_TXQUEUELEN;
-	if (ifreq_ioctl("set txqueuelen", t->name, SIOCSIFTXQLEN, &ifr) != 0)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	set_sin(&ifr.ifr_addr, addr4);
-	if (ifreq_ioctl("set address", t->name, SIOCSIFADDR, &ifr) != 0)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	set_sin(&ifr.ifr_netmask, mask_of(prefix));
-	if (ifreq_ioctl("set netmask", t->name, SIOCSIFNETMASK, &ifr) != 0)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	if (ifreq_ioctl("get flags", t->name, SIOCGIFFLAGS, &ifr) != 0)
-		return -1;
-	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	return ifreq_ioctl("bring up", t->name, SIOCSIFFLAGS, &ifr);
-}
-
-int tun_add_route4(struct tun *t, uint32_t net, uint8_t prefix)
-{
-	struct rtentry rt = { 0 };
-	char dev[IFNAMSIZ];
-	set_sin(&rt.rt_dst, net);
-	set_sin(&rt.rt_genmask, mask_of(prefix));
-	snprintf(dev, sizeof(dev), "%s", t->name);
-	rt.rt_dev = dev;
-	rt.rt_flags = RTF_UP;
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -1;
-	int rc = ioctl(s, SIOCADDRT, &rt);
-	int e = errno;
-	close(s);
-	if (rc != 0 && e != EEXIST) {
-		struct in_addr a = { htonl(net) };
-		die_msg("add route %s/%u dev %s: %s", inet_ntoa(a), prefix, t->name, strerror(e));
-		return -1;
-	}
 	return 0;
 }
 

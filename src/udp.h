@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "pkt.h"
@@ -26,6 +27,9 @@ int endpoint_resolve(const char *spec, union endpoint *out);
 int udp_open_server(unsigned short port);
 /* Client: an unbound socket of the endpoint's family. */
 int udp_open_client(int family);
+/* Marks what the socket sends, so policy routing keeps it out of a full
+ * tunnel. Logs and returns -1 on failure. */
+int udp_set_mark(int fd, uint32_t mark);
 
 /* The receiving side of a socket. With UDP GRO the kernel hands over
  * runs of same-size datagrams as one buffer; they are split here into

@@ -123,6 +123,15 @@ int udp_open_client(int family)
 	return fd;
 }
 
+int udp_set_mark(int fd, uint32_t mark)
+{
+	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) {
+		die_msg("mark the tunnel's UDP socket with fwmark %u: %s", mark, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int udp_rx_init(struct udp_rx *rx, int fd)
 {
 	memset(rx, 0, sizeof(*rx));

@@ -226,7 +226,7 @@ lab_cleanup() {
         if proc_alive "$pid"; then kill -s KILL "$pid" 2>/dev/null; fi
         wait "$pid" 2>/dev/null
     done
-    for ns in "${LAB_NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+    for ns in "${LAB_NSS[@]}"; do ip netns del "$ns" 2>/dev/null; rm -rf "/etc/netns/$ns"; done
     for d in "${LAB_TMPDIRS[@]}"; do [ -n "$d" ] && rm -rf "$d"; done
     # control sockets of killed instances (names carry this run's suffix)
     for ifn in "$TUN_GW" "$TUN_C1" "$TUN_C2" "$TUN_IN"; do
@@ -250,6 +250,10 @@ lab_ns_add() {
     ip netns add "$1" || die "ip netns add $1"
     LAB_NSS+=("$1")
     ip -n "$1" link set lo up
+    # `ip netns exec` mounts this over /etc/resolv.conf: a client that sets the
+    # resolver (DNS = auto) changes the namespace's file, never the host's.
+    mkdir -p "/etc/netns/$1" && printf '# resolv.conf of lab namespace %s\n' "$1" >"/etc/netns/$1/resolv.conf" ||
+        die "/etc/netns/$1/resolv.conf"
 }
 
 # lab_add_client_host NS PORTNAME IP: a client host joined to the gateway's bridge br0.

@@ -45,7 +45,7 @@ server_conf() { # MASQUERADE_IFACE
 		"$sk" "$TUN" "$1" "$(echo "$ck" | "$B" pubkey)" >"$OUT/server.conf"
 	chmod 600 "$OUT/server.conf"
 }
-printf '[Client]\nPrivateKey = %s\nInterface = %s\nKeepaliveInterval = 1\n[Server]\nPublicKey = %s\nEndpoint = 192.0.2.1:51820\nRoutes = 198.51.100.0/24\n' \
+printf '[Client]\nPrivateKey = %s\nInterface = %s\nKeepaliveInterval = 1\nDNS = off\n[Server]\nPublicKey = %s\nEndpoint = 192.0.2.1:51820\nRoutes = 198.51.100.0/24\n' \
 	"$ck" "$CTUN" "$(echo "$sk" | "$B" pubkey)" >"$OUT/client.conf"
 chmod 600 "$OUT/client.conf"
 start_server() { # LOG

@@ -362,11 +362,19 @@ static void test_server_mtu_out_of_range(void **state)
 	server_line_fails("MTU = 9000", "MTU", "9000");
 }
 
-static void test_server_mtu_auto_refused(void **state)
+static void test_server_mtu_auto(void **state)
 {
 	(void)state;
-	/* MTU = auto is in the product brief but not built yet: refused, clearly. */
-	server_line_fails("MTU = auto", "MTU", "auto");
+	struct tmpconf t;
+	struct server_conf c;
+	char err[512];
+	server_with(&t, "MTU = auto");
+	if (config_load_server(t.path, &c, err, sizeof(err)) != 0)
+		fail_msg("MTU = auto refused: %s", err);
+	assert_int_equal(c.mtu, MTU_AUTO);
+	config_free_server(&c);
+	conf_remove(&t);
+	server_line_fails("MTU = automatic", "MTU", "automatic");
 }
 
 static void test_server_bad_public_key(void **state)
@@ -747,8 +755,67 @@ static void test_client_valid(void **state)
 	assert_int_equal(c.routes[2].prefix, 24);
 	assert_int_equal(c.routes[3].net, A4(203, 0, 113, 7));
 	assert_int_equal(c.routes[3].prefix, 32);
-	assert_non_null(strstr(warn, "::/0"));
+	/* ::/0 asks that no IPv6 leave outside the tunnel: no warning. */
+	assert_true(c.all_v6);
+	assert_null(strstr(warn, "::/0"));
+	assert_int_equal(c.dns_mode, DNS_AUTO);
+	assert_int_equal(c.fwmark, FWMARK_DEFAULT);
 	conf_remove(&t);
+}
+
+/* A valid client config with `extra` appended to [Client]. */
+static void client_with(struct tmpconf *t, const char *extra)
+{
+	conf_write(t, "[Client]\nPrivateKey = %s\n%s\n[Server]\nPublicKey = %s\nEndpoint = 192.0.2.1:51820\n"
+		      "Routes = 10.0.0.0/8, 2001:db8::/32\n", cli_priv64, extra, pub1_64);
+}
+
+static void client_line_fails(const char *line, const char *key, const char *value)
+{
+	struct tmpconf t;
+	struct client_conf c;
+	char err[512];
+	client_with(&t, line);
+	assert_int_not_equal(config_load_client(t.path, &c, err, sizeof(err)), 0);
+	assert_err_at(err, &t, line_of(&t, line), key, value);
+	conf_remove(&t);
+}
+
+static void client_loads(const char *line, struct client_conf *c)
+{
+	struct tmpconf t;
+	char err[512], warn[1024];
+	client_with(&t, line);
+	capture_start();
+	int rc = config_load_client(t.path, c, err, sizeof(err));
+	capture_stop(warn, sizeof(warn));
+	if (rc != 0)
+		fail_msg("'%s' refused: %s", line, err);
+	/* Any other IPv6 route is still refused with a warning. */
+	assert_non_null(strstr(warn, "2001:db8::/32"));
+	assert_false(c->all_v6);
+	conf_remove(&t);
+}
+
+static void test_client_dns_and_fwmark(void **state)
+{
+	(void)state;
+	struct client_conf c;
+	client_loads("DNS = off", &c);
+	assert_int_equal(c.dns_mode, DNS_OFF);
+	client_loads("DNS = auto", &c);
+	assert_int_equal(c.dns_mode, DNS_AUTO);
+	client_loads("DNS = 10.77.0.53", &c);
+	assert_int_equal(c.dns_mode, DNS_FIXED);
+	assert_int_equal(c.dns4, A4(10, 77, 0, 53));
+	client_loads("FwMark = 4242", &c);
+	assert_int_equal(c.fwmark, 4242);
+	client_line_fails("DNS = 10.77.0.0/24", "DNS", "10.77.0.0/24");
+	client_line_fails("DNS = yes", "DNS", "yes");
+	client_line_fails("DNS = 0.0.0.0", "DNS", "0.0.0.0");
+	client_line_fails("FwMark = 0", "FwMark", "0");
+	client_line_fails("FwMark = 254", "FwMark", "254");
+	client_line_fails("FwMark = 0x10", "FwMark", "0x10");
 }
 
 static void test_client_default_route_and_ipv6_endpoint(void **state)
@@ -914,7 +981,7 @@ int main(void)
 		T(test_server_mtu_bounds_accepted),
 		T(test_server_bad_listen_port),
 		T(test_server_mtu_out_of_range),
-		T(test_server_mtu_auto_refused),
+		T(test_server_mtu_auto),
 		T(test_server_bad_public_key),
 		T(test_server_bad_private_key_not_echoed),
 		T(test_server_unknown_key),
@@ -933,6 +1000,7 @@ int main(void)
 		T(test_private_key_file_mode),
 		T(test_read_key_file_direct),
 		T(test_client_valid),
+		T(test_client_dns_and_fwmark),
 		T(test_client_default_route_and_ipv6_endpoint),
 		T(test_client_long_routes_line),
 		T(test_client_route_host_bits),

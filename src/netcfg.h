@@ -1,0 +1,62 @@
+/* netcfg.h - the host's routing for a tunnel device: link, address,
+ * routes and the policy rules of a full tunnel, set through netlink.
+ *
+ * What changes state outside the device (the policy rules) is tagged with
+ * our own routing protocol number and the tunnel's fwmark, so that it can
+ * be undone on exit and found again after a crash. Routes and addresses on
+ * the device itself vanish with it. Another platform (Wintun) provides the
+ * same calls over its own API. */
+#ifndef VPNGW_NETCFG_H
+#define VPNGW_NETCFG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "udp.h"
+
+/* Our IPv4/UDP/header/tag overhead on top of the tunnel MTU. */
+#define NETCFG_OVERHEAD_V4 (20 + 8 + 32 + 16)
+#define NETCFG_OVERHEAD_V6 (40 + 8 + 32 + 16)
+
+struct netcfg {
+	void *nl;            /* the netlink socket */
+	unsigned seq, portid;
+	char ifname[16];
+	unsigned ifindex;
+	uint32_t addr4;      /* the address we put on the device, 0 = none */
+	uint8_t prefix4;
+	uint32_t table;      /* full tunnel: table and fwmark; 0 = not installed */
+	bool v6_blocked;     /* full tunnel: IPv6 outside the tunnel refused */
+};
+
+/* Opens netlink and finds the device (none: NULL, for the MTU queries).
+ * Logs and returns -1 on failure. */
+int netcfg_open(struct netcfg *n, const char *ifname);
+/* Undoes the policy rules (if any) and closes netlink. */
+void netcfg_close(struct netcfg *n);
+
+/* MTU, queue length, and up. */
+int netcfg_link(struct netcfg *n, int mtu, int txqlen);
+/* Puts addr/prefix (host order) on the device, replacing the one we put
+ * there before. */
+int netcfg_addr4(struct netcfg *n, uint32_t addr, uint8_t prefix);
+/* A route over the device in table (0 = main). */
+int netcfg_route4(struct netcfg *n, uint32_t net, uint8_t prefix, uint32_t table);
+
+/* Full tunnel, the wg-quick way: everything not carrying fwmark `table`
+ * (our own UDP does) looks up `table` after the main table's specific
+ * routes; with block_v6, IPv6 that would leave outside the tunnel is
+ * refused instead (the tunnel carries IPv4 only). */
+int netcfg_policy(struct netcfg *n, uint32_t table, bool block_v6);
+/* Removes rules a crashed run with this table left behind; returns how
+ * many it removed. */
+int netcfg_clean_stale(struct netcfg *n, uint32_t table);
+
+/* The MTU of the path the kernel would use to reach dst: the route's MTU
+ * if it has one, else its device's. -1 on failure. */
+int netcfg_path_mtu(struct netcfg *n, const union endpoint *dst);
+/* The MTU of the device of the default route, else the smallest MTU of
+ * the up, non-loopback devices other than ours. -1 if there is none. */
+int netcfg_uplink_mtu(struct netcfg *n);
+
+#endif
