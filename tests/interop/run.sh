@@ -5,7 +5,7 @@
 #
 #   client host (python client) -- gateway (vpngw server, NAT) -- internet host
 #
-# Cases: a) AES-256-GCM forced, two rekeys under traffic  b) ChaCha20-Poly1305 forced, two
+# Cases: the test vectors of PROTOCOL.md appendix A; a) AES-256-GCM forced, two rekeys under traffic  b) ChaCha20-Poly1305 forced, two
 # rekeys, an idle spell of keepalives  c) both offered: the gateway picks AES-256-GCM (skipped
 # without AES hardware, where the gateway does not offer it)  d) the gateway's counters agree
 # with what the client did  e) a key the gateway does not list gets no session.
@@ -26,6 +26,13 @@ lab_check_binary
     die "python3-dissononce and python3-cryptography are needed (make deps)"
 log "vpngw: $VPNGW ($("$VPNGW" --version 2>&1 | head -n 1))"
 log "run dir: $LAB_DIR, namespaces *-$LAB_SFX"
+
+# the test vectors of PROTOCOL.md appendix A, from the same code that talks to the gateway
+if vres=$("$PY" "$CLIENT_PY" --check-vectors "$LAB_ROOT/docs/PROTOCOL.md" 2>&1); then
+    ok "PROTOCOL.md appendix A matches the client's own computation ($(tail -n 1 <<<"$vres"))"
+else
+    not_ok "PROTOCOL.md appendix A matches the client's own computation" "$vres"
+fi
 
 lab_up c1 c2
 
