@@ -526,9 +526,9 @@ class Client:
         ka = self.interval()
         if now - self.last_recv >= ka + DEAD_MARGIN:
             raise Failure("nothing authenticated from the gateway for %.1f s" % (now - self.last_recv))
-        # section 7: keepalive after ka with nothing sent, or nothing received
-        if (now - self.last_sent >= ka or
-                (now - self.last_recv >= ka and now - self.last_keepalive >= ka)):
+        # section 7: nothing sent or nothing received for ka, and no KEEPALIVE for ka
+        if ((now - self.last_sent >= ka or now - self.last_recv >= ka) and
+                now - self.last_keepalive >= ka):
             self.send_keepalive()
         if self.pending is None and now - self.current.born >= self.args.rekey_after:
             self.start_handshake(self.client_id)
@@ -570,7 +570,6 @@ class Client:
             sent += 1
             wait = delays.pop(0) if len(delays) > 1 else delays[0]
             end = min(deadline, time.monotonic() + wait)
-            self.pending_sent_at = time.monotonic()
             while self.current is None and time.monotonic() < end:
                 self.recv_control_only(end)
             if self.current is None and time.monotonic() >= deadline:
@@ -594,11 +593,9 @@ class Client:
         self.phase = phase
         self.phases.append(phase)
         rekey_from = None
-        n = 0
         for i in range(count):
             for target in self.args.targets:
                 self.send_ping(target)
-                n += 1
                 self.pump(time.monotonic() + self.args.interval)
             if rekey_at is not None and i + 1 == rekey_at:
                 rekey_from = self.current
