@@ -42,6 +42,7 @@ e2e: $(BUILD)/vpngw
 	bash tests/e2e/netns.sh
 	bash tests/e2e/robustness.sh
 	bash tests/e2e/nat.sh
+	bash tests/e2e/clientnet.sh
 	bash tests/interop/run.sh
 	bash tests/e2e/valgrind.sh
 
@@ -134,6 +135,8 @@ check-asan: $(ASAN_DIR)/vpngw $(ASAN_UNIT_BINS)
 	@set -e; export $(SAN_ENV); for t in $(ASAN_UNIT_BINS); do echo "== $$t"; $$t; done
 	@set -e; export $(SAN_ENV); echo "== $(ASAN_DIR)/vpngw genkey | pubkey"; \
 		k=$$($(ASAN_DIR)/vpngw genkey); echo "$$k" | $(ASAN_DIR)/vpngw pubkey >/dev/null
+	@set -e; export $(SAN_ENV) VPNGW=$(ASAN_DIR)/vpngw; echo "== end-to-end tests on $(ASAN_DIR)/vpngw"; \
+		bash tests/e2e/netns.sh; bash tests/e2e/robustness.sh; bash tests/e2e/clientnet.sh
 
 $(ASAN_DIR)/%.o: src/%.c
 	@mkdir -p $(@D)

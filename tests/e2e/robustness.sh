@@ -369,15 +369,16 @@ check_eq "v: still one session (no new session at a rekey)" "$(grep -c "$SESSION
 # not a rekey that happens to start a new session with the restarted gateway
 vpngw_stop "$C1_PID" 5
 sed -i '/^RekeyAfter/d' "$C1_CONF"
-# and a full-tunnel route, which must be skipped with a warning (it covers the gateway)
-sed -i 's|^Routes = .*|&, 0.0.0.0/0|' "$C1_CONF"
+# and a split-tunnel route covering the gateway, which must be skipped with a warning (a full
+# tunnel, 0.0.0.0/0, uses policy routing instead: tests/e2e/clientnet.sh)
+sed -i 's|^Routes = .*|&, 192.0.2.0/25|' "$C1_CONF"
 C1_LOG=$LAB_DIR/client1-after-rekey.log
 vpngw_start client "$NS_C1" "$C1_CONF" "$C1_LOG"
 C1_PID=$LAST_PID
 if wait_log "$C1_LOG" "$SESSION_UP" 10; then ok "v: client1 back on its normal config"; else not_ok "v: client1 back on its normal config"; fi
 C1_ID=$(log_field "$C1_LOG" "$SESSION_UP" client_id)
-if grep -q 'route skipped.*route=0.0.0.0/0' "$C1_LOG"; then ok "v: Routes = 0.0.0.0/0 is skipped with a warning naming it"
-else not_ok "v: Routes = 0.0.0.0/0 is skipped with a warning naming it"; fi
+if grep -q 'route skipped.*route=192.0.2.0/25' "$C1_LOG"; then ok "v: Routes = 192.0.2.0/25 (covers the gateway) is skipped with a warning naming it"
+else not_ok "v: Routes = 192.0.2.0/25 (covers the gateway) is skipped with a warning naming it"; fi
 wait_ping "$NS_C1" "$NET_IP" 5
 
 # ---------------------------------------------------------------------------------------------
