@@ -64,7 +64,9 @@ struct client {
 	int path_mtu;      /* to the gateway, at start; 0 = unknown */
 	int udp;
 	struct udp_rx rx;
-	union endpoint server;
+	union endpoint eps[2];  /* the gateway: ep_cur's slot is current */
+	atomic_uint ep_cur;
+	bool ep_is_name;        /* Endpoint is a host name: resolve it again on silence */
 	struct session sess;
 	struct fq outq;   /* to the gateway: flow queuing + CoDel */
 	struct fq injq;   /* to our TUN */
@@ -86,6 +88,13 @@ struct client {
 	uint64_t last_keepalive_ns;
 	uint64_t last_icmp_ns; /* up thread only */
 };
+
+/* The gateway's address. A re-resolved one is written to the other slot
+ * and then published, so the packet threads never see half of it. */
+static inline const union endpoint *gw_ep(struct client *c)
+{
+	return &c->eps[atomic_load_explicit(&c->ep_cur, memory_order_acquire)];
+}
 
 /* The client's own setting wins; else the gateway's; else 10 s. */
 static uint64_t keepalive_ns(struct client *c)
@@ -112,7 +121,7 @@ static void send_keepalive(struct client *c, uint64_t now)
 	if (pool_get(c->pool, &k, 1) != 1)
 		return;
 	if (session_seal(&c->sess, &k, 1, WIRE_KEEPALIVE, now) == 1 &&
-	    udp_send_one(c->udp, k->data, k->len, &c->server) == 0)
+	    udp_send_one(c->udp, k->data, k->len, gw_ep(c)) == 0)
 		count_tx(c, 1, k->len);
 	pool_put(c->pool, &k, 1);
 	c->last_keepalive_ns = now;
@@ -141,7 +150,7 @@ static void start_handshake(struct client *c, const uint8_t *prev_id, uint64_t n
 	if (c->hs_retry_ns > HS_RETRY_MAX_NS)
 		c->hs_retry_ns = HS_RETRY_MAX_NS;
 	pthread_mutex_unlock(&c->hs_lock);
-	if (udp_send_one(c->udp, out, sizeof(out), &c->server) == 0)
+	if (udp_send_one(c->udp, out, sizeof(out), gw_ep(c)) == 0)
 		count_tx(c, 1, sizeof(out));
 }
 
@@ -171,7 +180,7 @@ static void add_route(struct client *c, const struct route4 *r)
 		netcfg_route4(&c->net, r->net, r->prefix, c->conf.fwmark);
 		return;
 	}
-	if (endpoint_v4(&c->server, &gw) && (gw & mask) == r->net) {
+	if (endpoint_v4(gw_ep(c), &gw) && (gw & mask) == r->net) {
 		LOGW("msg=\"route skipped: it covers the gateway's endpoint and would loop the tunnel into itself\" route=%u.%u.%u.%u/%u",
 		     r->net >> 24, r->net >> 16 & 255, r->net >> 8 & 255, r->net & 255, r->prefix);
 		return;
@@ -191,7 +200,7 @@ static bool needs_policy(const struct client_conf *k)
 /* The gateway's MTU, unless our own path to it is narrower. */
 static int tunnel_mtu(struct client *c, int gw_mtu)
 {
-	int over = c->server.sa.sa_family == AF_INET ? NETCFG_OVERHEAD_V4 : NETCFG_OVERHEAD_V6;
+	int over = gw_ep(c)->sa.sa_family == AF_INET ? NETCFG_OVERHEAD_V4 : NETCFG_OVERHEAD_V6;
 	if (!c->path_mtu || c->path_mtu - over >= gw_mtu)
 		return gw_mtu;
 	int mtu = c->path_mtu - over < MTU_MIN ? MTU_MIN : c->path_mtu - over;
@@ -355,7 +364,7 @@ static size_t drain_udp(struct client *c, int wait_ms)
 			ctr_add(&c->st.udp_rx_datagrams, 1);
 			ctr_add(&c->st.udp_rx_bytes, pk->len);
 			/* Only the gateway talks to us. */
-			if (!endpoint_equal(&from[i], &c->server)) {
+			if (!endpoint_equal(&from[i], gw_ep(c))) {
 				ctr_add(&c->st.malformed_drops, 1);
 				spare[nspare++] = pk;
 			} else if (handle_datagram(c, pk, now)) {
@@ -477,7 +486,7 @@ static void send_udp(struct client *c)
 	ctr_add(&c->st.no_session_drops, n - sealed);
 	size_t bytes = 0;
 	for (size_t i = 0; i < sealed; i++)
-		to[i] = c->server;
+		to[i] = *gw_ep(c);
 	size_t sent = udp_send_batch(c->udp, batch, to, sealed);
 	now = now_ns();
 	for (size_t i = 0; i < sent; i++) {
@@ -513,6 +522,33 @@ static void *up_loop(void *arg)
 	return NULL;
 }
 
+/* A handshake went unanswered: if the Endpoint is a name, the gateway may
+ * have moved. Only the timer thread writes the endpoint. */
+static void reresolve(struct client *c)
+{
+	union endpoint fresh;
+	char err[320], a[64], b[64];
+	if (!c->ep_is_name)
+		return;
+	if (endpoint_resolve(c->conf.endpoint, &fresh, err, sizeof(err)) != 0) {
+		LOGW("msg=\"cannot resolve the gateway again; keeping its last address\" error=\"%s\"", err);
+		return;
+	}
+	const union endpoint *cur = gw_ep(c);
+	if (endpoint_equal(&fresh, cur))
+		return;
+	if (fresh.sa.sa_family != cur->sa.sa_family) {
+		LOGW("msg=\"the gateway's name now gives another address family; restart the client to follow it\" endpoint=%s",
+		     endpoint_str(&fresh, a, sizeof(a)));
+		return;
+	}
+	unsigned next = !atomic_load(&c->ep_cur);
+	c->eps[next] = fresh;
+	atomic_store_explicit(&c->ep_cur, next, memory_order_release);
+	LOGI("msg=\"gateway moved: its name resolves to a new address\" old=%s new=%s", endpoint_str(cur, b, sizeof(b)),
+	     endpoint_str(&fresh, a, sizeof(a)));
+}
+
 static void timers(struct client *c, uint64_t now)
 {
 	pthread_mutex_lock(&c->hs_lock);
@@ -535,8 +571,10 @@ static void timers(struct client *c, uint64_t now)
 		pending = false;
 	}
 	if (pending) {
-		if (retry_due)
-			start_handshake(c, up ? id : NULL, now);
+		if (!retry_due)
+			return;
+		reresolve(c);
+		start_handshake(c, up ? id : NULL, now);
 		return;
 	}
 	if (!up) {
@@ -588,7 +626,7 @@ static int setup_host(struct client *c)
 	if (netcfg_open(&c->net, c->tun.name) != 0)
 		return -1;
 	netcfg_clean_stale(&c->net, c->conf.fwmark);
-	int pm = netcfg_path_mtu(&c->net, &c->server);
+	int pm = netcfg_path_mtu(&c->net, gw_ep(c));
 	c->path_mtu = pm > 0 ? pm : 0;
 	if (c->conf.dns_mode != DNS_OFF && dnsconf_prepare(&c->dns, c->tun.name) != 0) {
 		LOGW("msg=\"the system resolver is left alone\" dns=%s", c->conf.dns_mode == DNS_FIXED ? "fixed" : "auto");
@@ -604,8 +642,11 @@ static int setup(struct client *c, const char *path)
 		die_msg("%s", err);
 		return -1;
 	}
-	if (endpoint_resolve(c->conf.endpoint, &c->server) != 0)
+	if (endpoint_resolve(c->conf.endpoint, &c->eps[0], err, sizeof(err)) != 0) {
+		die_msg("%s", err);
 		return -1;
+	}
+	c->ep_is_name = endpoint_is_name(c->conf.endpoint);
 	c->pool = pool_new(POOL_PKTS);
 	if (!c->pool || fq_init(&c->outq, OUT_FQ_FLOWS, OUT_QUEUE_PKTS, OUT_QUEUE_PKTS * 1500, MTU_MAX, c->pool) != 0 ||
 	    fq_init(&c->injq, OUT_FQ_FLOWS, INJECT_QUEUE_PKTS, INJECT_QUEUE_PKTS * 1500, MTU_MAX, c->pool) != 0) {
@@ -617,7 +658,7 @@ static int setup(struct client *c, const char *path)
 	if (c->conf.rekey_after_s)
 		session_set_rekey_after(&c->sess, (uint64_t)c->conf.rekey_after_s * SEC_NS);
 	pthread_mutex_init(&c->hs_lock, NULL);
-	c->udp = udp_open_client(c->server.sa.sa_family);
+	c->udp = udp_open_client(gw_ep(c)->sa.sa_family);
 	if (c->udp < 0)
 		return -1;
 	if (udp_rx_init(&c->rx, c->udp) != 0) {
@@ -671,7 +712,7 @@ int client_run(const char *path)
 		return 1;
 	}
 	LOGI("msg=\"client starting\" interface=%s endpoint=%s", c->tun.name,
-	     endpoint_str(&c->server, ep, sizeof(ep)));
+	     endpoint_str(gw_ep(c), ep, sizeof(ep)));
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, loops[i], c);
 

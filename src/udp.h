@@ -20,8 +20,10 @@ socklen_t endpoint_len(const union endpoint *e);
 bool endpoint_equal(const union endpoint *a, const union endpoint *b);
 /* "192.0.2.1:51820" / "[2001:db8::1]:51820"; buf of at least 64. */
 const char *endpoint_str(const union endpoint *e, char *buf, size_t len);
-/* Resolves HOST:PORT (numeric or a name). Logs and returns -1 on failure. */
-int endpoint_resolve(const char *spec, union endpoint *out);
+/* Resolves HOST:PORT (numeric or a name); -1 with the reason in err. */
+int endpoint_resolve(const char *spec, union endpoint *out, char *err, size_t errlen);
+/* HOST is a name (to resolve again when the gateway stops answering). */
+bool endpoint_is_name(const char *spec);
 
 /* Server: one dual-stack socket on [::]:port. */
 int udp_open_server(unsigned short port);

@@ -55,12 +55,12 @@ const char *endpoint_str(const union endpoint *e, char *buf, size_t len)
 	return buf;
 }
 
-int endpoint_resolve(const char *spec, union endpoint *out)
+int endpoint_resolve(const char *spec, union endpoint *out, char *err, size_t errlen)
 {
 	char host[256];
 	const char *colon = strrchr(spec, ':');
 	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(host)) {
-		die_msg("Endpoint = %s: want HOST:PORT", spec);
+		snprintf(err, errlen, "Endpoint = %s: want HOST:PORT", spec);
 		return -1;
 	}
 	memcpy(host, spec, (size_t)(colon - spec));
@@ -73,13 +73,27 @@ int endpoint_resolve(const char *spec, union endpoint *out)
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM }, *res;
 	int rc = getaddrinfo(h, colon + 1, &hints, &res);
 	if (rc != 0) {
-		die_msg("Endpoint = %s: %s", spec, gai_strerror(rc));
+		snprintf(err, errlen, "Endpoint = %s: %s", spec, gai_strerror(rc));
 		return -1;
 	}
 	memset(out, 0, sizeof(*out));
 	memcpy(out, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
 	return 0;
+}
+
+bool endpoint_is_name(const char *spec)
+{
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	struct in6_addr a;
+	if (!colon || (size_t)(colon - spec) >= sizeof(host))
+		return false;
+	if (spec[0] == '[')
+		return false;
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	return inet_pton(AF_INET, host, &a) != 1;
 }
 
 static void size_buffers(int fd)

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# tests/e2e/recovery.sh: sessions that should survive, survive.
+#
+#   a) the gateway unreachable for 30 s (an nftables blackout): the client keeps retrying with
+#      backoff and is back soon after the path returns, without anyone's help
+#   b) NAT rebinding: the client sits behind a relay that behaves like a NAT and changes its
+#      outside port mid-session; the tunnel keeps working with at most a ping or two lost
+#   c) IPv6 underlay: Endpoint = [2001:db8:77::1]:port, ping and iperf3 through the tunnel
+#   d) Endpoint given as a host name: the gateway's address changes (and the name with it);
+#      the client notices the silence, resolves the name again and is back
+#
+# Usage: bash tests/e2e/recovery.sh (root). TAP-style output; exit 1 on any failure.
+set -u
+
+# shellcheck source=tests/e2e/lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+
+lab_init
+lab_ensure_tools --install
+lab_check_binary
+log "run dir: $LAB_DIR, namespaces *-$LAB_SFX"
+lab_up c1 c2
+
+lab_keypair SRV
+lab_keypair K1
+lab_keypair K2
+SRV_CONF=$LAB_DIR/server.conf
+C1_CONF=$LAB_DIR/client1.conf
+C2_CONF=$LAB_DIR/client2.conf
+write_server_conf "$SRV_CONF" "$SRV_PRIV" client1 "$K1_PUB" "$C1_TUN_IP/32" client2 "$K2_PUB" "$C2_TUN_IP/32"
+write_client_conf "$C1_CONF" "$K1_PRIV" "$TUN_C1" "$SRV_PUB"
+write_client_conf "$C2_CONF" "$K2_PRIV" "$TUN_C2" "$SRV_PUB"
+SESSION_UP='msg="session up"'
+
+SRV_LOG=$LAB_DIR/server.log
+vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
+wait_log "$SRV_LOG" 'msg="gateway up"' 10 || die "server did not come up"
+
+# ping_until NS DST TIMEOUT_S: one ping at a time until one is answered; prints the ms it took
+ping_until() {
+    local t0 i
+    t0=$(date +%s%N)
+    for ((i = 0; i < $3 * 3; i++)); do
+        if ip netns exec "$1" ping -n -q -c 1 -W 0.3 "$2" >/dev/null 2>&1; then
+            echo $((($(date +%s%N) - t0) / 1000000)); return 0
+        fi
+        [ $((($(date +%s%N) - t0) / 1000000000)) -ge "$3" ] && break
+    done
+    echo none; return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+log "a) the gateway unreachable for 30 s"
+C1_LOG=$LAB_DIR/client1.log
+vpngw_start client "$NS_C1" "$C1_CONF" "$C1_LOG"
+C1_PID=$LAST_PID
+check "a: client1 session up" wait_log "$C1_LOG" "$SESSION_UP" 10
+check_eq "a: ping $NET_IP before (replies of 3)" "$(ping_count "$NS_C1" "$NET_IP" 3)" 3
+ip netns exec "$NS_GW" nft -f - <<EOF || die "nft blackout"
+table inet vpngw_blackout {
+    chain in { type filter hook input priority 0; policy accept; udp dport $VPN_PORT drop; }
+    chain out { type filter hook output priority 0; policy accept; udp sport $VPN_PORT drop; }
+}
+EOF
+sleep 30
+hs_before=$(grep -c 'msg=handshake ' "$SRV_LOG")
+ip netns exec "$NS_GW" nft delete table inet vpngw_blackout || die "nft delete blackout"
+check "a: the client saw the silence" grep -q 'gateway silent' "$C1_LOG"
+retries=$(stat_of "$C1_LOG" udp_tx_datagrams)
+check_gt "a: it kept sending (handshake retries) during the blackout: udp_tx_datagrams" "${retries:-0}" 5
+ms=$(ping_until "$NS_C1" "$NET_IP" 20)
+check "a: back within 12 s of the path's return (took ${ms} ms)" test "$ms" != none -a "${ms/none/99999}" -le 12000
+log "recovery after a 30 s blackout: ${ms} ms; gateway handshakes before the return: $hs_before"
+lab_stop "$C1_PID" 5 TERM
+
+# ---------------------------------------------------------------------------------------------
+log "b) NAT rebinding: the client's outside port changes mid-session"
+RELAY_LOG=$LAB_DIR/relay.log
+lab_bg "$NS_C1" "$RELAY_LOG" "$PY" -u "$LAB_LIB_DIR/udprelay.py" 127.0.0.1:5555 "$GW_CLIENT_IP:$VPN_PORT" 120
+RELAY_PID=$LAST_PID
+wait_log "$RELAY_LOG" '^ready' 5 || not_ok "b: relay starts"
+C1N_CONF=$LAB_DIR/client1-nat.conf
+sed "s|^Endpoint = .*|Endpoint = 127.0.0.1:5555|" "$C1_CONF" >"$C1N_CONF"
+C1N_LOG=$LAB_DIR/client1-nat.log
+vpngw_start client "$NS_C1" "$C1N_CONF" "$C1N_LOG"
+C1_PID=$LAST_PID
+check "b: client1 (behind the relay) session up" wait_log "$C1N_LOG" "$SESSION_UP" 10
+PING_LOG=$LAB_DIR/ping-rebind.log
+ip netns exec "$NS_C1" ping -n -i 0.1 -c 60 -W 1 "$NET_IP" >"$PING_LOG" 2>&1 &
+PING_PID=$!
+sleep 2
+kill -USR1 "$RELAY_PID"
+sleep 1.5
+kill -USR1 "$RELAY_PID"
+wait "$PING_PID"
+got=$(sed -nE 's/.* ([0-9]+) received.*/\1/p' "$PING_LOG")
+check_ge() { if [[ $2 =~ ^[0-9]+$ ]] && [ "$2" -ge "$3" ]; then ok "$1"; else not_ok "$1" "got '$2', want >= $3"; fi; }
+check_ge "b: continuous ping across two rebinds loses at most 2 of 60 (got ${got:-0})" "${got:-0}" 58
+lab_stop "$RELAY_PID" 3 TERM
+relay=$(grep '^relay ' "$RELAY_LOG")
+log "$relay"
+check "b: the relay did rebind twice (three outside ports)" grep -qE 'rebinds=2 .*ports=[0-9]+,[0-9]+,[0-9]+' <<<"$relay"
+check_eq "b: the client kept its one session" "$(grep -c "$SESSION_UP" "$C1N_LOG")" 1
+lab_stop "$C1_PID" 5 TERM
+
+# ---------------------------------------------------------------------------------------------
+log "c) IPv6 underlay"
+ip -n "$NS_GW" -6 addr add 2001:db8:77::1/64 dev br0 nodad || die "gw v6"
+ip -n "$NS_C1" -6 addr add 2001:db8:77::2/64 dev eth0 nodad || die "c1 v6"
+C16_CONF=$LAB_DIR/client1-v6.conf
+sed "s|^Endpoint = .*|Endpoint = [2001:db8:77::1]:$VPN_PORT|" "$C1_CONF" >"$C16_CONF"
+C16_LOG=$LAB_DIR/client1-v6.log
+vpngw_start client "$NS_C1" "$C16_CONF" "$C16_LOG"
+C1_PID=$LAST_PID
+check "c: client1 over IPv6 session up" wait_log "$C16_LOG" "$SESSION_UP" 10
+check "c: the gateway saw it come from its IPv6 address" wait_log "$SRV_LOG" 'msg=handshake client=client1 endpoint=\[2001:db8:77::2\]' 3
+check_eq "c: ping $NET_IP through the tunnel over IPv6 (replies of 5)" "$(ping_count "$NS_C1" "$NET_IP" 5)" 5
+iperf_server_start || not_ok "c: iperf3 server starts"
+for dir in up down; do
+    args=(); [ $dir = down ] && args=(-R)
+    if iperf_run "$NS_C1" "$LAB_DIR/iperf6-$dir.json" -t 3 "${args[@]}"; then
+        read -r mbps bytes < <(iperf_mbps "$LAB_DIR/iperf6-$dir.json")
+        check_gt "c: iperf3 $dir through the tunnel over IPv6 ($mbps Mbit/s)" "$bytes" 1000000
+    else
+        not_ok "c: iperf3 $dir through the tunnel over IPv6" "$(tail -n 3 "$LAB_DIR/iperf6-$dir.json")"
+    fi
+done
+check_clean_stop c client1 "$C1_PID" "$NS_C1" "$TUN_C1"
+
+# ---------------------------------------------------------------------------------------------
+log "d) Endpoint as a host name; the gateway's address changes"
+HOSTS=/etc/netns/$NS_C2/hosts
+printf '%s gw.lab.example\n' "$GW_CLIENT_IP" >"$HOSTS"
+sed -i "s|^Endpoint = .*|Endpoint = gw.lab.example:$VPN_PORT|" "$C2_CONF"
+C2_LOG=$LAB_DIR/client2.log
+vpngw_start client "$NS_C2" "$C2_CONF" "$C2_LOG"
+C2_PID=$LAST_PID
+check "d: client2 (Endpoint = gw.lab.example) session up" wait_log "$C2_LOG" "$SESSION_UP" 10
+check_eq "d: ping $NET_IP (replies of 3)" "$(ping_count "$NS_C2" "$NET_IP" 3)" 3
+# the gateway moves to 192.0.2.21, and the name follows (rewritten in place: the client's
+# mount of the file sees it)
+ip netns exec "$NS_GW" sysctl -qw net.ipv4.conf.br0.promote_secondaries=1   # keep .21 when .1 goes
+ip -n "$NS_GW" addr add 192.0.2.21/24 dev br0
+ip -n "$NS_GW" addr del "$GW_CLIENT_IP/24" dev br0
+printf '192.0.2.21 gw.lab.example\n' >"$HOSTS"
+ms=$(ping_until "$NS_C2" "$NET_IP" 30)
+check "d: back through the tunnel within 20 s (took ${ms} ms)" test "$ms" != none -a "${ms/none/99999}" -le 20000
+check "d: the client says the gateway moved" grep -q 'msg="gateway moved: its name resolves to a new address" old=192.0.2.1:51820 new=192.0.2.21:51820' "$C2_LOG"
+log "recovery after the gateway's address changed: ${ms} ms"
+check_clean_stop d client2 "$C2_PID" "$NS_C2" "$TUN_C2"
+rm -f "$HOSTS"
+
+lab_summary
