@@ -44,6 +44,7 @@ e2e: $(BUILD)/vpngw
 	bash tests/e2e/nat.sh
 	bash tests/e2e/clientnet.sh
 	bash tests/e2e/recovery.sh
+	bash tests/e2e/rekeyload.sh
 	bash tests/interop/run.sh
 	bash tests/e2e/valgrind.sh
 
