@@ -6,7 +6,7 @@ LDLIBS += -lsodium -lcrypto -lnftables -lm -pthread
 BUILD := build
 
 CORE := wire pool fq ecn pacer offload icmp aead replay noise handshake session stats log config registry router dns
-PLATFORM := tun_linux udp_linux wake_linux nat_linux priv_linux
+PLATFORM := tun_linux udp_linux wake_linux nat_linux priv_linux dnsproxy_linux
 APP := server client main
 CORE_OBJS := $(CORE:%=$(BUILD)/%.o)
 OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)
