@@ -42,6 +42,7 @@ e2e: $(BUILD)/vpngw
 	bash tests/e2e/netns.sh
 	bash tests/e2e/robustness.sh
 	bash tests/e2e/nat.sh
+	bash tests/e2e/dns.sh
 	bash tests/e2e/valgrind.sh
 
 test: deps
