@@ -98,7 +98,7 @@ SAN_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:detect_stack_use_after_re
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_DIR := $(BUILD)/fuzz
-FUZZ_TARGETS := fuzz_wire fuzz_data fuzz_handshake fuzz_config
+FUZZ_TARGETS := fuzz_wire fuzz_data fuzz_handshake fuzz_config fuzz_dns
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
 FUZZ_OBJS := $(CORE:%=$(FUZZ_DIR)/obj/%.o)
 ASAN_DIR := $(BUILD)/asan
