@@ -78,9 +78,11 @@ start_pair() {
     wait_ping "$NS_C1" "$NET_IP" 5
 }
 
+# stop_pair NAME: both stop; the gateway must exit 0
 stop_pair() {
     vpngw_stop "$C1_PID" 5
     vpngw_stop "$SRV_PID" 5
+    check_eq "$1: the gateway exits 0 on SIGTERM" "$STOP_RC" 0
 }
 
 # dig_c1 ARGS...: dig from client1 at the gateway's proxy, bounded
@@ -132,7 +134,7 @@ if start_pair bad-upstream; then
 else
     not_ok "i: with UpstreamDNS = dns.example, 203.0.113.9 the tunnel comes up" "no session"
 fi
-stop_pair
+stop_pair i
 
 server_conf "$SRV_CONF" "UpstreamDNS = dns.example"
 if start_pair no-upstream; then
@@ -143,10 +145,11 @@ if start_pair no-upstream; then
 else
     not_ok "i: with no usable UpstreamDNS the tunnel comes up" "no session"
 fi
-stop_pair
+stop_pair i
 
 # no /etc/resolv.conf at all: an empty /etc (tmpfs) in a mount namespace of the gateway's own
 server_conf "$SRV_CONF" ""
+# shellcheck disable=SC2016  # $0 and $@ are the inner shell's
 if start_pair no-resolv-conf unshare --mount sh -c 'mount -t tmpfs vpngw-empty-etc /etc && exec "$0" "$@"'; then
     ok "i: with no resolv.conf and no UpstreamDNS the tunnel comes up"
     check "i: the proxy is off, with a warning naming the file" \
@@ -156,7 +159,7 @@ if start_pair no-resolv-conf unshare --mount sh -c 'mount -t tmpfs vpngw-empty-e
 else
     not_ok "i: with no resolv.conf and no UpstreamDNS the tunnel comes up" "no session"
 fi
-stop_pair
+stop_pair i
 
 # ---------------------------------------------------------------------------------------------
 log "the upstream: dnsmasq on the internet host; the gateway's resolv.conf names it"
