@@ -355,8 +355,9 @@ static void mark_failed(struct dns_proxy *p, unsigned k, const char *why, uint64
 	p->ops.upstream_state(p->ops.ctx, k, false, why);
 }
 
-static void mark_ok(struct dns_proxy *p, unsigned k)
+static void mark_ok(struct dns_proxy *p, unsigned k, uint64_t now)
 {
+	p->up[k].answered_ns = now;
 	if (!p->up[k].down)
 		return;
 	p->up[k].down = false;
@@ -467,7 +468,7 @@ static bool same_question(const struct dns_entry *e, const uint8_t *m, size_t le
 	return memcmp(m + name_stop, e->query + name_stop, 4) == 0;
 }
 
-bool dns_answer(struct dns_proxy *p, unsigned k, int slot, uint8_t *msg, size_t len)
+bool dns_answer(struct dns_proxy *p, unsigned k, int slot, uint8_t *msg, size_t len, uint64_t now)
 {
 	if (len < DNS_HDR_LEN || k >= p->nup || !(get16(msg + 2) & F_QR)) {
 		ctr_add(&p->st.unmatched, 1);
@@ -481,7 +482,7 @@ bool dns_answer(struct dns_proxy *p, unsigned k, int slot, uint8_t *msg, size_t 
 		ctr_add(&p->st.unmatched, 1);
 		return false;
 	}
-	mark_ok(p, k);
+	mark_ok(p, k, now);
 	put16(msg, e->client_id);
 	if (p->ops.reply(p->ops.ctx, &e->client, msg, len) == 0)
 		ctr_add(&p->st.answers, 1);
@@ -520,8 +521,12 @@ void dns_tick(struct dns_proxy *p, uint64_t now)
 	 * so this ends within DNS_MAX_INFLIGHT * DNS_TRIES steps. */
 	while (p->head != DNS_NIL && p->e[p->head].deadline_ns <= now) {
 		uint16_t i = p->head;
+		unsigned k = p->e[i].upstream;
 		ctr_add(&p->st.timeouts, 1);
-		mark_failed(p, p->e[i].upstream, "no answer in time", now);
+		/* An upstream that answered other queries meanwhile is alive;
+		 * only this name is slow (a recursion that takes long). */
+		if (p->up[k].answered_ns <= p->e[i].deadline_ns - p->try_ns)
+			mark_failed(p, k, "no answer in time", now);
 		next_try(p, i, now);
 	}
 }

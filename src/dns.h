@@ -163,6 +163,7 @@ struct dns_entry {
 struct dns_upstream_health {
 	bool down;
 	uint64_t failed_ns;
+	uint64_t answered_ns; /* its latest answer that matched */
 };
 
 struct dns_proxy {
@@ -186,7 +187,7 @@ void dns_free(struct dns_proxy *p);
 void dns_query(struct dns_proxy *p, const struct dns_client *from, uint8_t *msg, size_t len, uint64_t now);
 /* A message from upstream k: over UDP slot = -1; over TCP the slot whose
  * connection it came on. Returns true when it answered a query. */
-bool dns_answer(struct dns_proxy *p, unsigned k, int slot, uint8_t *msg, size_t len);
+bool dns_answer(struct dns_proxy *p, unsigned k, int slot, uint8_t *msg, size_t len, uint64_t now);
 /* The slot's latest try failed (its TCP connection broke): next try. */
 void dns_try_failed(struct dns_proxy *p, unsigned slot, const char *why, uint64_t now);
 /* Upstream k failed (refused, unreachable): every query whose latest try

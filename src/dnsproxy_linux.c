@@ -420,7 +420,7 @@ static void tu_read(struct dnsproxy *d, unsigned j)
 	int r = dns_frame_next(&t->in, &msg, &len);
 	if (r < 0)
 		tu_fail(d, j, "sent a TCP frame of a bad length");
-	else if (r == 1 && !dns_answer(&d->core, t->k, (int)t->slot, msg, len))
+	else if (r == 1 && !dns_answer(&d->core, t->k, (int)t->slot, msg, len, now_ns()))
 		tu_fail(d, j, "answered something we did not ask over TCP");
 	/* a matched answer released the slot, which closed this connection */
 }
@@ -459,7 +459,7 @@ static void read_upstream_udp(struct dnsproxy *d, unsigned k)
 				dns_upstream_failed(&d->core, k, why_errno(errno), now_ns());
 			return;
 		}
-		dns_answer(&d->core, k, -1, d->rbuf, (size_t)n);
+		dns_answer(&d->core, k, -1, d->rbuf, (size_t)n, now_ns());
 	}
 }
 

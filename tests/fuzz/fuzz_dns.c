@@ -269,7 +269,7 @@ static void fuzz_upstream_message(const uint8_t *d, size_t n)
 	bool want = n >= qlen && (get16(msg + 2) & 0x8000) && get16(msg) == 0x2222 && get16(msg + 4) == 1 &&
 		    k == 0 && same_name_ci(msg + DNS_HDR_LEN, q + DNS_HDR_LEN, qlen - DNS_HDR_LEN - 4) &&
 		    memcmp(msg + qlen - 4, q + qlen - 4, 4) == 0;
-	bool got = dns_answer(&p, k, tcp ? (int)slot : -1, msg, n);
+	bool got = dns_answer(&p, k, tcp ? (int)slot : -1, msg, n, 1001 * MS);
 	FX_CHECK(got == want);
 	if (got) {
 		FX_CHECK(F.replies == 1 && F.last_reply_len == n && get16(F.last_reply) == 0x1111);
@@ -393,7 +393,7 @@ static void fuzz_operations(const uint8_t *d, size_t n)
 			msg[2] |= 0x80;
 			unsigned k = op & 16 ? e->upstream : (unsigned)(op >> 5) % 3;
 			unsigned before = F.replies;
-			bool ok = dns_answer(&p, k, e->tcp ? (int)slot : -1, msg, len);
+			bool ok = dns_answer(&p, k, e->tcp ? (int)slot : -1, msg, len, now);
 			FX_CHECK(ok == (F.replies == before + 1));
 			break;
 		}
@@ -413,7 +413,7 @@ static void fuzz_operations(const uint8_t *d, size_t n)
 			size_t len = arg < F.n - F.pos ? arg : F.n - F.pos;
 			memcpy(msg, F.d + F.pos, len);
 			F.pos += len;
-			dns_answer(&p, op % 4, (op & 8) ? (int)slot : -1, msg, len);
+			dns_answer(&p, op % 4, (op & 8) ? (int)slot : -1, msg, len, now);
 			break;
 		}
 		}

@@ -516,7 +516,7 @@ static void test_forward_and_answer(void **state)
 	assert_int_equal(atomic_load(&P.st.inflight), 1);
 
 	size_t alen = answer_last(a, 0);
-	assert_true(dns_answer(&P, 0, -1, a, alen));
+	assert_true(dns_answer(&P, 0, -1, a, alen, T0 + MS));
 	assert_int_equal(R.nreplied, 1);
 	assert_int_equal(get16(R.replied[0].msg), 0xaaaa); /* the client's id again */
 	assert_int_equal(R.replied[0].len, alen);
@@ -529,7 +529,7 @@ static void test_forward_and_answer(void **state)
 
 	/* the same answer again answers nothing: its id is free */
 	alen = answer_last(a, 0);
-	assert_false(dns_answer(&P, 0, -1, a, alen));
+	assert_false(dns_answer(&P, 0, -1, a, alen, T0 + MS));
 	assert_int_equal(ctr_get(&P.st.unmatched), 1);
 	assert_int_equal(R.nreplied, 1);
 	assert_int_equal(R.nstate, 0);
@@ -574,28 +574,28 @@ static void test_answer_must_match(void **state)
 
 	alen = answer_last(a, 0);
 	put16(a, (uint16_t)(get16(a) + 1)); /* another id */
-	assert_false(dns_answer(&P, 0, -1, a, alen));
+	assert_false(dns_answer(&P, 0, -1, a, alen, T0 + MS));
 	alen = answer_last(a, 0);
-	assert_false(dns_answer(&P, 1, -1, a, alen)); /* from an upstream it was not sent to */
-	assert_false(dns_answer(&P, 7, -1, a, alen)); /* no such upstream */
-	assert_false(dns_answer(&P, 0, (int)R.sent[0].slot, a, alen)); /* over TCP, but asked over UDP */
+	assert_false(dns_answer(&P, 1, -1, a, alen, T0 + MS)); /* from an upstream it was not sent to */
+	assert_false(dns_answer(&P, 7, -1, a, alen, T0 + MS)); /* no such upstream */
+	assert_false(dns_answer(&P, 0, (int)R.sent[0].slot, a, alen, T0 + MS)); /* over TCP, but asked over UDP */
 	a[DNS_HDR_LEN + 1] = 'S' + 1; /* another name */
-	assert_false(dns_answer(&P, 0, -1, a, alen));
+	assert_false(dns_answer(&P, 0, -1, a, alen, T0 + MS));
 	alen = answer_last(a, 0);
 	put16(a + R.sent[0].len - 4, 28); /* another type */
-	assert_false(dns_answer(&P, 0, -1, a, alen));
+	assert_false(dns_answer(&P, 0, -1, a, alen, T0 + MS));
 	alen = answer_last(a, 0);
 	put16(a + R.sent[0].len - 2, 3); /* another class */
-	assert_false(dns_answer(&P, 0, -1, a, alen));
+	assert_false(dns_answer(&P, 0, -1, a, alen, T0 + MS));
 	alen = answer_last(a, 0);
 	put16(a + 4, 0); /* no question */
-	assert_false(dns_answer(&P, 0, -1, a, alen));
+	assert_false(dns_answer(&P, 0, -1, a, alen, T0 + MS));
 	alen = answer_last(a, 0);
 	put16(a + 2, 0x0100); /* not a response */
-	assert_false(dns_answer(&P, 0, -1, a, alen));
+	assert_false(dns_answer(&P, 0, -1, a, alen, T0 + MS));
 	alen = answer_last(a, 0);
-	assert_false(dns_answer(&P, 0, -1, a, R.sent[0].len - 1)); /* cut inside the question */
-	assert_false(dns_answer(&P, 0, -1, a, DNS_HDR_LEN - 1));
+	assert_false(dns_answer(&P, 0, -1, a, R.sent[0].len - 1, T0 + MS)); /* cut inside the question */
+	assert_false(dns_answer(&P, 0, -1, a, DNS_HDR_LEN - 1, T0 + MS));
 	assert_int_equal(ctr_get(&P.st.unmatched), 11);
 	assert_int_equal(R.nreplied, 0);
 	assert_int_equal(atomic_load(&P.st.inflight), 1);
@@ -604,7 +604,7 @@ static void test_answer_must_match(void **state)
 	for (size_t i = DNS_HDR_LEN; i < R.sent[0].len - 4; i++)
 		if (a[i] >= 'a' && a[i] <= 'z')
 			a[i] = (uint8_t)(a[i] - 32);
-	assert_true(dns_answer(&P, 0, -1, a, alen));
+	assert_true(dns_answer(&P, 0, -1, a, alen, T0 + MS));
 	assert_int_equal(R.nreplied, 1);
 	assert_int_equal(get16(R.replied[0].msg), 9);
 }
@@ -658,13 +658,40 @@ static void test_late_answer_from_first_upstream(void **state)
 	dns_tick(&P, T0 + DNS_TRY_NS);
 	assert_int_equal(R.nsent, 2);
 	size_t alen = answer_last(a, 0);
-	assert_true(dns_answer(&P, 0, -1, a, alen)); /* upstream 0 was asked too */
+	assert_true(dns_answer(&P, 0, -1, a, alen, T0 + MS)); /* upstream 0 was asked too */
 	assert_int_equal(R.nreplied, 1);
 	assert_int_equal(R.nstate, 2); /* 0 failed, then answers again */
 	assert_true(R.state_ok[1]);
 	assert_int_equal(R.state_k[1], 0);
 	alen = answer_last(a, 1);
-	assert_false(dns_answer(&P, 1, -1, a, alen)); /* the second answer comes too late */
+	assert_false(dns_answer(&P, 1, -1, a, alen, T0 + MS)); /* the second answer comes too late */
+}
+
+/* A slow name (a long recursion) is no sign of a dead upstream while it
+ * answers other queries. */
+static void test_timeout_of_a_slow_name_keeps_upstream(void **state)
+{
+	(void)state;
+	setup_proxy(2);
+	struct dns_client c = udp_client(3);
+	uint8_t q[DNS_MAX_QUERY], a[DNS_MAX_QUERY];
+	ask(q, &c, 1, "slow.example", T0);
+	ask(q, &c, 2, "fast.example", T0 + 10 * MS);
+	size_t alen = answer_last(a, 1);
+	assert_true(dns_answer(&P, 0, -1, a, alen, T0 + 20 * MS));
+	dns_tick(&P, T0 + DNS_TRY_NS);
+	assert_int_equal(ctr_get(&P.st.timeouts), 1);
+	assert_int_equal(R.nsent, 3);
+	assert_int_equal(R.sent[2].k, 1); /* still tried on the next one */
+	assert_int_equal(R.nstate, 0);    /* but 0 is not called failing */
+	ask(q, &c, 3, "next.example", T0 + DNS_TRY_NS);
+	assert_int_equal(R.sent[3].k, 0);
+
+	/* silent since the try was sent: failing */
+	dns_tick(&P, T0 + 2 * DNS_TRY_NS);
+	assert_int_equal(R.nstate, 2); /* 1 (the slow name's retry) and 0 (next.example) */
+	assert_int_equal(R.state_k[0], 1);
+	assert_int_equal(R.state_k[1], 0);
 }
 
 static void test_one_upstream_retries_itself(void **state)
@@ -779,7 +806,7 @@ static void test_reply_drop_counted(void **state)
 	ask(q, &c, 1, "x.example", T0);
 	R.reply_rc = -1;
 	size_t alen = answer_last(a, 0);
-	assert_true(dns_answer(&P, 0, -1, a, alen));
+	assert_true(dns_answer(&P, 0, -1, a, alen, T0 + MS));
 	assert_int_equal(ctr_get(&P.st.answers), 0);
 	assert_int_equal(ctr_get(&P.st.reply_drops), 1);
 	assert_int_equal(atomic_load(&P.st.inflight), 0);
@@ -808,9 +835,9 @@ static void test_full_table_evicts_oldest(void **state)
 	assert_int_equal(R.nreplied, 0);             /* dropped, not answered */
 	/* its answer no longer matches; the others' still do */
 	size_t alen = make_answer(a, first.msg, first.len);
-	assert_false(dns_answer(&P, 0, -1, a, alen));
+	assert_false(dns_answer(&P, 0, -1, a, alen, T0 + MS));
 	alen = answer_last(a, 1);
-	assert_true(dns_answer(&P, 0, -1, a, alen));
+	assert_true(dns_answer(&P, 0, -1, a, alen, T0 + MS));
 	assert_int_equal(get16(R.replied[0].msg), 1);
 
 	/* the newcomer expires last */
@@ -868,10 +895,10 @@ static void test_try_failed_tcp(void **state)
 
 	/* TCP answers are matched on their slot, upstream and transport */
 	size_t alen = answer_last(a, 1);
-	assert_false(dns_answer(&P, 1, (int)slot + 1, a, alen));
-	assert_false(dns_answer(&P, 0, (int)slot, a, alen)); /* the earlier try's upstream */
-	assert_false(dns_answer(&P, 1, -1, a, alen));        /* over UDP */
-	assert_true(dns_answer(&P, 1, (int)slot, a, alen));
+	assert_false(dns_answer(&P, 1, (int)slot + 1, a, alen, T0 + MS));
+	assert_false(dns_answer(&P, 0, (int)slot, a, alen, T0 + MS)); /* the earlier try's upstream */
+	assert_false(dns_answer(&P, 1, -1, a, alen, T0 + MS));        /* over UDP */
+	assert_true(dns_answer(&P, 1, (int)slot, a, alen, T0 + MS));
 	assert_int_equal(R.nreplied, 1);
 	assert_true(R.replied[0].to.tcp);
 	assert_int_equal(R.replied[0].to.gen, 9);
@@ -930,6 +957,7 @@ int main(void)
 		T(test_answer_must_match),
 		T(test_timeout_retries_next_then_servfail),
 		T(test_late_answer_from_first_upstream),
+		T(test_timeout_of_a_slow_name_keeps_upstream),
 		T(test_one_upstream_retries_itself),
 		T(test_send_fails_moves_on_at_once),
 		T(test_send_busy),
