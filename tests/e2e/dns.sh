@@ -16,7 +16,7 @@
 #  e) the counters rose by what was asked  f) upstream hung (SIGSTOP): the query times out, SERVFAIL,
 #    timeouts counted, one warning, the tunnel keeps working; it answers again after SIGCONT
 #  g) upstream stopped: refused at once (ICMP port unreachable), SERVFAIL, counted, tunnel works
-#  h) SIGTERM stops the gateway cleanly
+#  h) SIGTERM stops the gateway cleanly  j) an IPv6 upstream with a port, over UDP and TCP
 #
 # Usage: bash tests/e2e/dns.sh   (root; VPNGW=path overrides build/vpngw, LAB_KEEP=1 keeps the
 # logs). Prints TAP-style "ok - ..." lines and "N passed, N failed"; exit 1 on any failure.
@@ -39,6 +39,8 @@ log "run dir: $LAB_DIR, namespaces *-$LAB_SFX"
 lab_up c1
 
 SECRET=secret.lab.example
+GW_WAN_IP6=2001:db8:51::1
+NET_IP6=2001:db8:51::2
 SECRET_IP=198.51.100.77
 SESSION_UP='msg="session up"'
 lab_keypair SRV
@@ -286,6 +288,30 @@ if ip netns exec "$NS_GW" ss -Hlnut "sport = :53" | grep -q .; then
 else
     ok "h: nothing listens on port 53 after the gateway stopped"
 fi
+
+# ---------------------------------------------------------------------------------------------
+log "j) an IPv6 upstream with a port: UpstreamDNS = [$NET_IP6]:5353"
+ip -n "$NS_GW" -6 addr add "$GW_WAN_IP6/64" dev wan0 nodad
+ip -n "$NS_NET" -6 addr add "$NET_IP6/64" dev eth0 nodad
+lab_bg "$NS_NET" "$LAB_DIR/dnsmasq6.log" dnsmasq --no-daemon --no-resolv --no-hosts --conf-file=/dev/null \
+    --pid-file= --user=root --group=root --listen-address="$NET_IP6" --bind-interfaces --port=5353 \
+    --local=/lab.example/ --host-record="$SECRET,$SECRET_IP" --log-queries --log-facility=-
+for ((i = 0; i < 50; i++)); do
+    ip netns exec "$NS_NET" ss -Hlun "sport = :5353" 2>/dev/null | grep -q "$NET_IP6" && break
+    sleep 0.1
+done
+server_conf "$SRV_CONF" "UpstreamDNS = [$NET_IP6]:5353"
+if start_pair ipv6; then
+    check "j: the proxy starts with the IPv6 upstream" \
+        grep -qE "msg=\"DNS proxy up\" listen=$GW_TUN_IP:53 upstreams=\[$NET_IP6\]:5353 source=UpstreamDNS" "$SRV_LOG"
+    check_eq "j: dig over UDP" "$(dig_c1 +short "$SECRET")" "$SECRET_IP"
+    check_eq "j: dig over TCP" "$(dig_c1 +tcp +short "$SECRET")" "$SECRET_IP"
+    n=$(grep -c "query\[A\] $SECRET from $GW_WAN_IP6" "$LAB_DIR/dnsmasq6.log")
+    check_eq "j: dnsmasq saw both from the gateway's IPv6 address" "$n" 2
+else
+    not_ok "j: client1 logs session up" "no session"
+fi
+stop_pair j
 
 log "took $((SECONDS - T0)) s"
 lab_summary
