@@ -13,7 +13,9 @@
 #  a) client1 is told dns=10.77.0.1 in the handshake  b) dig over UDP and TCP, and getent (the
 #    system resolver) resolve secret.lab.example through the proxy  c) an unknown name is NXDOMAIN
 #  d) an answer too big for UDP: TC, dig asks again over TCP, the proxy fetches it over TCP whole
-#  e) the counters rose by what was asked  f) upstream hung (SIGSTOP): the query times out, SERVFAIL,
+#  e) the counters rose by what was asked
+#  k) malformed queries are dropped and counted, another opcode gets NOTIMP, TCP connections over
+#    the limit of 32 are closed  f) upstream hung (SIGSTOP): the query times out, SERVFAIL,
 #    timeouts counted, one warning, the tunnel keeps working; it answers again after SIGCONT
 #  g) upstream stopped: refused at once (ICMP port unreachable), SERVFAIL, counted, tunnel works
 #  h) SIGTERM stops the gateway cleanly  j) an IPv6 upstream with a port, over UDP and TCP
@@ -234,6 +236,61 @@ check_stat dns_answers 7 "e: every query answered (2 + getent's + NXDOMAIN + 3 o
 for c in dns_timeouts dns_servfail dns_upstream_errors dns_malformed dns_unmatched dns_dropped_full dns_reply_drops dns_inflight; do
     check_eq "e: $c is 0" "$(stat_now "$c")" 0
 done
+
+# ---------------------------------------------------------------------------------------------
+log "k) bad queries and the TCP connection limit (python3, from client1)"
+out=$(ip netns exec "$NS_C1" timeout 30 "$PY" - "$GW_TUN_IP" <<'PYEOF' 2>&1
+import select, socket, struct, sys, time
+gw = sys.argv[1]
+
+def query(qid, flags=0x0100, name=b"\x06secret\x03lab\x07example\x00"):
+    return struct.pack(">HHHHHH", qid, flags, 1, 0, 0, 0) + name + struct.pack(">HH", 1, 1)
+
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(3)
+for junk in (b"\x01\x02\x03\x04\x05", query(7, flags=0x8180), query(8) + b"\x00" * 600):
+    u.sendto(junk, (gw, 53))
+u.sendto(query(9, flags=0x2000), (gw, 53))  # opcode 4, NOTIFY
+r = u.recv(512)
+print("notify-reply id=%d rcode=%d qr=%d" % (struct.unpack(">H", r[:2])[0], r[3] & 15, r[2] >> 7))
+
+def tcp():
+    t = socket.create_connection((gw, 53), timeout=3)
+    return t
+
+t = tcp()
+t.sendall(b"\x00\x00")  # a frame of length 0
+t.settimeout(3)
+print("zero-frame closed=%s" % (t.recv(10) == b""))
+t.close()
+
+conns = [tcp() for _ in range(40)]
+time.sleep(0.5)
+readable, _, _ = select.select(conns, [], [], 0.5)  # a closed connection reads as EOF
+closed = sum(1 for c in readable if c.recv(10) == b"")
+print("connections=40 closed_by_gateway=%d" % closed)
+c = [c for c in conns if c not in readable][0]
+q = query(10)
+c.settimeout(3)
+c.sendall(struct.pack(">H", len(q)) + q)
+n = struct.unpack(">H", c.recv(2))[0]
+r = b""
+while len(r) < n:
+    r += c.recv(n - len(r))
+print("tcp-answer id=%d ancount=%d" % (struct.unpack(">H", r[:2])[0], struct.unpack(">H", r[6:8])[0]))
+for c in conns:
+    c.close()
+PYEOF
+)
+printf '%s\n' "$out" >"$LAB_DIR/k.out"
+check "k: an opcode the proxy does not forward gets NOTIMP under its own id" grep -qx "notify-reply id=9 rcode=4 qr=1" <<<"$out"
+check_stat dns_notimp 1 "k: counted"
+check_stat dns_malformed 4 "k: three bad datagrams and a TCP frame of length 0 dropped"
+check "k: the TCP connection with the bad frame is closed" grep -qx "zero-frame closed=True" <<<"$out"
+check "k: of 40 TCP connections at once, the 8 over the limit of 32 are closed" \
+    grep -qx "connections=40 closed_by_gateway=8" <<<"$out"
+check_stat dns_dropped_full 8 "k: counted"
+check "k: a query on one of the 32 is answered" grep -qx "tcp-answer id=10 ancount=1" <<<"$out"
 
 # ---------------------------------------------------------------------------------------------
 log "f) upstream hung (SIGSTOP): the query times out"
