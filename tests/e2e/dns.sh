@@ -18,7 +18,8 @@
 #    the limit of 32 are closed  f) upstream hung (SIGSTOP): the query times out, SERVFAIL,
 #    timeouts counted, one warning, the tunnel keeps working; it answers again after SIGCONT
 #  g) upstream stopped: refused at once (ICMP port unreachable), SERVFAIL, counted, tunnel works
-#  h) SIGTERM stops the gateway cleanly  j) an IPv6 upstream with a port, over UDP and TCP
+#  h) SIGTERM stops the gateway cleanly  j) an IPv6 upstream with a port, over UDP and TCP, with
+#    the gateway running as nobody (User =)
 #
 # Usage: bash tests/e2e/dns.sh   (root; VPNGW=path overrides build/vpngw, LAB_KEEP=1 keeps the
 # logs). Prints TAP-style "ok - ..." lines and "N passed, N failed"; exit 1 on any failure.
@@ -347,7 +348,7 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-log "j) an IPv6 upstream with a port: UpstreamDNS = [$NET_IP6]:5353"
+log "j) an IPv6 upstream with a port: UpstreamDNS = [$NET_IP6]:5353, and User = nobody"
 ip -n "$NS_GW" -6 addr add "$GW_WAN_IP6/64" dev wan0 nodad
 ip -n "$NS_NET" -6 addr add "$NET_IP6/64" dev eth0 nodad
 lab_bg "$NS_NET" "$LAB_DIR/dnsmasq6.log" dnsmasq --no-daemon --no-resolv --no-hosts --conf-file=/dev/null \
@@ -358,7 +359,9 @@ for ((i = 0; i < 50; i++)); do
     sleep 0.1
 done
 server_conf "$SRV_CONF" "UpstreamDNS = [$NET_IP6]:5353"
+sed -i '/^StatsInterval = /a User = nobody' "$SRV_CONF"
 if start_pair ipv6; then
+    check "j: the gateway gave up root after binding port 53" grep -qE 'dropped root.*user=nobody' "$SRV_LOG"
     check "j: the proxy starts with the IPv6 upstream" \
         grep -qE "msg=\"DNS proxy up\" listen=$GW_TUN_IP:53 upstreams=\[$NET_IP6\]:5353 source=UpstreamDNS" "$SRV_LOG"
     check_eq "j: dig over UDP" "$(dig_c1 +short "$SECRET")" "$SECRET_IP"
