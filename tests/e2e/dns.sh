@@ -292,6 +292,14 @@ check "k: of 40 TCP connections at once, the 8 over the limit of 32 are closed" 
     grep -qx "connections=40 closed_by_gateway=8" <<<"$out"
 check_stat dns_dropped_full 8 "k: counted"
 check "k: a query on one of the 32 is answered" grep -qx "tcp-answer id=10 ancount=1" <<<"$out"
+# the internet host, given a route to the pool, is still no client: the proxy is tied to the TUN
+udp=$(stat_now dns_queries_udp)
+ip -n "$NS_NET" route add "$TUN_NET" via "$GW_WAN_IP"
+out=$(ip netns exec "$NS_NET" timeout 10 dig @"$GW_TUN_IP" +time=2 +tries=1 "$SECRET" 2>&1)
+ip -n "$NS_NET" route del "$TUN_NET" via "$GW_WAN_IP"
+check_eq "k: a query from outside the tunnel gets no answer" "$(status_of "$out")" ""
+sleep 1.2
+check_eq "k: and is not counted" "$(stat_now dns_queries_udp)" "$udp"
 
 # ---------------------------------------------------------------------------------------------
 log "f) upstream hung (SIGSTOP): the query times out"
