@@ -15,8 +15,9 @@
 #  d) an answer too big for UDP: TC, dig asks again over TCP, the proxy fetches it over TCP whole
 #  e) the counters rose by what was asked
 #  k) malformed queries are dropped and counted, another opcode gets NOTIMP, TCP connections over
-#    the limit of 32 are closed  f) upstream hung (SIGSTOP): the query times out, SERVFAIL,
-#    timeouts counted, one warning, the tunnel keeps working; it answers again after SIGCONT
+#    the limit of 32 are closed, a query from outside the tunnel gets nothing
+#  f) upstream hung (SIGSTOP): the query times out, SERVFAIL, timeouts counted, one warning, the
+#    tunnel keeps working; it answers again after SIGCONT
 #  g) upstream stopped: refused at once (ICMP port unreachable), SERVFAIL, counted, tunnel works
 #  h) SIGTERM stops the gateway cleanly  j) an IPv6 upstream with a port, over UDP and TCP, with
 #    the gateway running as nobody (User =)
