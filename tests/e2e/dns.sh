@@ -8,8 +8,8 @@
 # here), and client1's resolv.conf (written here too, for now) names the gateway's tunnel address.
 #
 # Cases: i) bad input: an unusable UpstreamDNS value (a host name, an unreachable address) is a
-#    warning naming it and the tunnel comes up; no usable upstream, or no resolv.conf at all: a
-#    warning, the proxy off, clients told dns=none, the tunnel up
+#    warning naming it and the tunnel comes up; no usable upstream, no resolv.conf at all, or port
+#    53 taken: a warning, the proxy off, clients told dns=none, the tunnel up
 #  a) client1 is told dns=10.77.0.1 in the handshake  b) dig over UDP and TCP, and getent (the
 #    system resolver) resolve secret.lab.example through the proxy  c) an unknown name is NXDOMAIN
 #  d) an answer too big for UDP: TC, dig asks again over TCP, the proxy fetches it over TCP whole
@@ -166,6 +166,29 @@ else
     not_ok "i: with no resolv.conf and no UpstreamDNS the tunnel comes up" "no session"
 fi
 stop_pair i
+
+# port 53 on the tunnel address already taken (IP_FREEBIND: before the address exists)
+lab_bg "$NS_GW" "$LAB_DIR/holder.log" "$PY" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, 15, 1)  # IP_FREEBIND
+s.bind((sys.argv[1], 53))
+print("bound", flush=True)
+time.sleep(60)' "$GW_TUN_IP"
+HOLDER_PID=$LAST_PID
+wait_log "$LAB_DIR/holder.log" '^bound' 5 || die "could not take $GW_TUN_IP:53 for the test"
+server_conf "$SRV_CONF" "UpstreamDNS = $NET_IP"
+if start_pair port-taken; then
+    ok "i: with port 53 taken the tunnel comes up"
+    check "i: the proxy is off, with a warning naming the address and the error" \
+        grep -qE "level=warn .*msg=\"DNS proxy off: cannot listen\" address=$GW_TUN_IP:53 proto=udp step=\"bind\" error=\"Address already in use\"" "$SRV_LOG"
+    check_eq "i: client1 is told dns=none" "$(log_field "$C1_LOG" "$SESSION_UP" dns)" none
+    check_eq "i: client1 pings $NET_IP (replies of 3)" "$(ping_count "$NS_C1" "$NET_IP" 3)" 3
+else
+    not_ok "i: with port 53 taken the tunnel comes up" "no session"
+fi
+stop_pair i
+lab_stop "$HOLDER_PID" 2
 
 # ---------------------------------------------------------------------------------------------
 log "the upstream: dnsmasq on the internet host; the gateway's resolv.conf names it"
