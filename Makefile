@@ -5,13 +5,13 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP
 LDLIBS += -lsodium -lcrypto -lnftables -lmnl -lm -pthread
 BUILD := build
 
-CORE := wire pool fq ecn pacer offload icmp aead replay noise handshake session stats log config registry router
-PLATFORM := tun_linux udp_linux wake_linux nat_linux priv_linux netcfg_linux dnsconf_linux
+CORE := wire pool fq ecn pacer offload icmp aead replay noise handshake session stats log config registry router dns
+PLATFORM := tun_linux udp_linux wake_linux nat_linux priv_linux netcfg_linux dnsconf_linux dnsproxy_linux
 APP := server client main
 CORE_OBJS := $(CORE:%=$(BUILD)/%.o)
 OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)
 
-UNIT := test_wire test_replay test_pool test_fq test_ecn test_icmp test_aead test_noise test_session test_registry test_config test_stats test_offload
+UNIT := test_wire test_replay test_pool test_fq test_ecn test_icmp test_aead test_noise test_session test_registry test_config test_stats test_offload test_dns
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/%)
 
 .PHONY: all deps test unit e2e demo bench clean install uninstall
@@ -45,6 +45,7 @@ e2e: $(BUILD)/vpngw
 	bash tests/e2e/clientnet.sh
 	bash tests/e2e/recovery.sh
 	bash tests/e2e/rekeyload.sh
+	bash tests/e2e/dns.sh
 	bash tests/interop/run.sh
 	bash tests/e2e/valgrind.sh
 
@@ -101,7 +102,7 @@ SAN_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:detect_stack_use_after_re
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_DIR := $(BUILD)/fuzz
-FUZZ_TARGETS := fuzz_wire fuzz_data fuzz_handshake fuzz_config
+FUZZ_TARGETS := fuzz_wire fuzz_data fuzz_handshake fuzz_config fuzz_dns
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
 FUZZ_OBJS := $(CORE:%=$(FUZZ_DIR)/obj/%.o)
 ASAN_DIR := $(BUILD)/asan

@@ -253,6 +253,9 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 	}
 	c->hs_pending = false;
 	c->hs_retry_ns = 0;
+	/* Before the session is up: the timer thread must never see a live
+	 * session with an old last_rx_ns and call the gateway silent. */
+	atomic_store(&c->last_rx_ns, now);
 	bool rekey = memcmp(r.client_id, c->sess.client_id, WIRE_ID_LEN) == 0;
 	if (!rekey)
 		session_begin(&c->sess, r.client_id);

@@ -253,6 +253,40 @@ static int set_bandwidth(struct parse_ctx *c, uint64_t *bps, const char *name, c
 	return 1;
 }
 
+struct upstream_acc {
+	struct parse_ctx *c;
+	struct server_conf *s;
+};
+
+/* An upstream that cannot be used is a warning, not an error: the tunnel
+ * works without the DNS proxy (see dnsproxy.h). */
+static int take_upstream(void *arg, const char *item)
+{
+	struct upstream_acc *a = arg;
+	struct dns_server d;
+	const char *why;
+	if (dns_parse_server(item, &d, &why) != 0) {
+		fprintf(stderr, "vpngw: warning: %s:%d: UpstreamDNS = %s: %s; ignored\n", a->c->path, a->c->line, item, why);
+		return 0;
+	}
+	if (a->s->nupstreams == DNS_MAX_UPSTREAMS) {
+		fprintf(stderr, "vpngw: warning: %s:%d: UpstreamDNS = %s: more than %d upstreams; ignored\n", a->c->path,
+			a->c->line, item, DNS_MAX_UPSTREAMS);
+		return 0;
+	}
+	a->s->upstreams[a->s->nupstreams++] = d;
+	return 0;
+}
+
+static int set_upstreams(struct parse_ctx *c, const char *name, const char *value)
+{
+	struct upstream_acc a = { c, c->srv };
+	c->srv->upstream_set = true;
+	if (each_item(value, take_upstream, &a) != 0)
+		return fail(c, name, value, "too long a list");
+	return 1;
+}
+
 static int server_key(struct parse_ctx *c, const char *name, const char *value)
 {
 	struct server_conf *s = c->srv;
@@ -292,6 +326,14 @@ static int server_key(struct parse_ctx *c, const char *name, const char *value)
 		uint8_t p;
 		if (parse_cidr4(value, &s->dns4, &p) != 0 || p != 32)
 			return fail(c, name, value, "want one IPv4 address");
+		return 1;
+	}
+	if (!strcasecmp(name, "UpstreamDNS"))
+		return set_upstreams(c, name, value);
+	if (!strcasecmp(name, "DNSProxy")) {
+		if (strcasecmp(value, "on") && strcasecmp(value, "off"))
+			return fail(c, name, value, "want on or off");
+		s->dns_proxy_off = !strcasecmp(value, "off");
 		return 1;
 	}
 	if (!strcasecmp(name, "KeepaliveInterval"))

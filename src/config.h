@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns.h"
+
 #define CONF_MAX_PEERS 65536
 #define CONF_MAX_ROUTES 64
 #define CONF_IFNAMSIZ 16
@@ -39,7 +41,11 @@ struct server_conf {
 	uint8_t prefix4;
 	int mtu;                        /* MTU_AUTO: from the uplink's MTU */
 	char ifname[CONF_IFNAMSIZ];
-	uint32_t dns4;
+	uint32_t dns4;                  /* DNS =, told to clients; 0 = the proxy's address if it runs */
+	struct dns_server upstreams[DNS_MAX_UPSTREAMS]; /* UpstreamDNS =, the usable entries */
+	size_t nupstreams;
+	bool upstream_set;              /* UpstreamDNS given, even if nothing in it was usable */
+	bool dns_proxy_off;             /* DNSProxy = off */
 	char masquerade[CONF_IFNAMSIZ]; /* "" = no NAT */
 	char user[64];                  /* "" = stay root */
 	int keepalive_s;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dnsproxy.h"
 #include "ecn.h"
 #include "handshake.h"
 #include "icmp.h"
@@ -76,6 +77,8 @@ struct server {
 	struct waker sched_wake; /* the down thread sleeps on its TUN */
 	struct pacer pace;       /* Bandwidth =, across all clients */
 	struct nat nat;          /* Masquerade = */
+	struct dnsproxy *dns;    /* NULL: no DNS proxy */
+	uint32_t dns4;           /* told to clients */
 	uint64_t last_icmp_ns;   /* down thread only */
 	atomic_bool stop;
 	struct server_stats st;
@@ -187,7 +190,7 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 		.prefix4 = s->conf.prefix4,
 		.mtu = (uint16_t)s->conf.mtu,
 		.addr4 = p->addr4,
-		.dns4 = s->conf.dns4,
+		.dns4 = s->dns4,
 		.keepalive_s = (uint16_t)s->conf.keepalive_s,
 		.cipher = cipher,
 	};
@@ -525,13 +528,14 @@ static void log_stats(struct server *s)
 	marks += atomic_load_explicit(&s->inject.st.ecn_marks, memory_order_relaxed);
 	lat_take(&st->tun_to_udp, &t2u);
 	lat_take(&st->udp_to_tun, &u2t);
+	char dns[512];
 	LOGI("msg=stats udp_rx_datagrams=%lu udp_rx_bytes=%lu udp_tx_datagrams=%lu udp_tx_bytes=%lu "
 	     "tun_rx_packets=%lu tun_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu "
 	     "unknown_client_drops=%lu no_endpoint_drops=%lu queue_full_drops=%lu dropped_due_to_mtu=%lu icmp_too_big_sent=%lu "
 	     "spoofed_source_drops=%lu malformed_drops=%lu auth_fail_drops=%lu replay_drops=%lu "
 	     "handshake_rejects=%lu handshakes=%lu no_route_drops=%lu no_session_drops=%lu "
 	     "codel_drops=%lu ecn_marks=%lu ecn_drops=%lu inject_queue_full_drops=%lu active_clients=%lu "
-	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu",
+	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu%s",
 	     ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes),
 	     ctr_get(&st->tun_tx_packets), ctr_get(&st->tun_tx_bytes), ctr_get(&st->unknown_client_drops),
@@ -540,7 +544,7 @@ static void log_stats(struct server *s)
 	     ctr_get(&st->replay_drops), ctr_get(&st->handshake_rejects), ctr_get(&st->handshakes),
 	     ctr_get(&st->no_route_drops), ctr_get(&st->no_session_drops), codel, marks, ctr_get(&st->ecn_drops),
 	     atomic_load_explicit(&s->inject.st.overflow_drops, memory_order_relaxed), active, t2u.avg_us, t2u.p95_us,
-	     u2t.avg_us, u2t.p95_us);
+	     u2t.avg_us, u2t.p95_us, dnsproxy_stats(s->dns, dns, sizeof(dns)));
 }
 
 /* MTU = auto: the uplink's MTU less our overhead over IPv6, since any
@@ -622,11 +626,15 @@ static int setup(struct server *s, const char *path)
 	if (s->conf.masquerade[0] &&
 	    nat_start(&s->nat, s->tun.name, s->reg.net, s->conf.prefix4, s->conf.masquerade) != 0)
 		LOGE("msg=\"no masquerading: clients reach only routed networks\" masquerade=%s", s->conf.masquerade);
+	/* Port 53 is bound here, while still root; its thread starts later. */
+	s->dns = dnsproxy_open(&s->conf, s->conf.addr4, s->tun.name);
+	s->dns4 = dnsproxy_client_dns(s->dns, &s->conf, s->conf.addr4);
 	return 0;
 }
 
 static void teardown(struct server *s)
 {
+	dnsproxy_close(s->dns);
 	nat_stop(&s->nat);
 	if (s->tun.fd >= 0)
 		tun_close(&s->tun);
@@ -665,6 +673,11 @@ int server_run(const char *path)
 	LOGI("msg=\"gateway up\" interface=%s listen_port=%u address=%u.%u.%u.%u/%u mtu=%d clients=%zu", s->tun.name,
 	     s->conf.port, s->conf.addr4 >> 24, s->conf.addr4 >> 16 & 255, s->conf.addr4 >> 8 & 255,
 	     s->conf.addr4 & 255, s->conf.prefix4, s->conf.mtu, s->reg.n);
+	if (s->dns && dnsproxy_start(s->dns) != 0) {
+		dnsproxy_close(s->dns);
+		s->dns = NULL;
+		s->dns4 = dnsproxy_client_dns(NULL, &s->conf, s->conf.addr4);
+	}
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, loops[i], s);
 
@@ -686,6 +699,7 @@ int server_run(const char *path)
 	waker_signal(&s->sched_wake);
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
+	dnsproxy_stop(s->dns); /* before the last stats line: its counters are final */
 	log_stats(s);
 	teardown(s);
 	return 0;

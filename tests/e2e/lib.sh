@@ -58,6 +58,7 @@ LAB_DIR=""
 LAB_PIDS=()
 LAB_NSS=()
 LAB_TMPDIRS=()                  # extra temp dirs (lab_mktemp_dir) removed on exit
+LAB_ETC_NS=()                   # /etc/netns/<ns> dirs (lab_netns_etc) removed on exit
 LAB_FAILED=0
 LAB_PASSED=0
 LAB_CLEANED=0
@@ -152,6 +153,16 @@ lab_mktemp_dir() {
     printf -v "$1" '%s' "$d"
 }
 
+# lab_netns_etc NS FILE: stdin to /etc/netns/NS/FILE, which `ip netns exec NS` mounts over
+# /etc/FILE (e.g. resolv.conf); removed on exit
+lab_netns_etc() {
+    local d=/etc/netns/$1
+    case $1 in *-"$LAB_SFX") ;; *) die "lab_netns_etc: $1 is not one of this run's namespaces" ;; esac
+    mkdir -p "$d" || die "mkdir $d"
+    LAB_ETC_NS+=("$d")
+    cat >"$d/$2" || die "cannot write $d/$2"
+}
+
 # proc_alive PID: running (not a zombie)
 proc_alive() {
     local st
@@ -228,6 +239,8 @@ lab_cleanup() {
     done
     for ns in "${LAB_NSS[@]}"; do ip netns del "$ns" 2>/dev/null; rm -rf "/etc/netns/$ns"; done
     for d in "${LAB_TMPDIRS[@]}"; do [ -n "$d" ] && rm -rf "$d"; done
+    for d in "${LAB_ETC_NS[@]}"; do rm -rf "$d"; done
+    [ ${#LAB_ETC_NS[@]} -eq 0 ] || rmdir /etc/netns 2>/dev/null   # only if no other run uses it
     # control sockets of killed instances (names carry this run's suffix)
     for ifn in "$TUN_GW" "$TUN_C1" "$TUN_C2" "$TUN_IN"; do
         rm -f "/run/vpngw/$ifn.sock"

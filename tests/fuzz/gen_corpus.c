@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
+#include "dns.h"
 #include "fixture.h"
 
 static const char *root;
@@ -296,6 +298,90 @@ static void config_seeds(void)
 		  "Routes = 10.1.2.3/8\n", alice_priv, srv_pub);
 }
 
+/* ----------------------------------------------------------------- DNS */
+
+/* A query for a dotted name, RD set; returns its length. */
+static size_t dns_query_bytes(uint8_t *out, uint16_t id, const char *name, uint16_t opcode_flags)
+{
+	memset(out, 0, DNS_HDR_LEN);
+	put16(out, id);
+	put16(out + 2, opcode_flags);
+	put16(out + 4, 1);
+	size_t off = DNS_HDR_LEN;
+	while (*name) {
+		size_t l = strcspn(name, ".");
+		out[off++] = (uint8_t)l;
+		memcpy(out + off, name, l);
+		off += l;
+		name += l + (name[l] == '.');
+	}
+	out[off++] = 0;
+	put16(out + off, 1);
+	put16(out + off + 2, 1);
+	return off + 4;
+}
+
+/* Seeds for fuzz_dns: the first byte is the mode (see fuzz_dns.c). */
+static void dns_seeds(void)
+{
+	uint8_t b[1024];
+	size_t n;
+
+	b[0] = 0;
+	n = dns_query_bytes(b + 1, 0x1234, "secret.lab.example", 0x0100);
+	put("fuzz_dns", "query", b, n + 1);
+	n = dns_query_bytes(b + 1, 0x1234, "secret.lab.example", 0x2000);
+	put("fuzz_dns", "query-notify", b, n + 1);
+
+	/* the fuzz target's query in flight is www.Example.org under id 0x2222 */
+	static const uint8_t rr[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 51, 100, 77 };
+	b[0] = 1;
+	b[1] = 1; /* keep id 0x2222, upstream 0, UDP */
+	n = dns_query_bytes(b + 2, 0x2222, "www.example.ORG", 0x8180);
+	put16(b + 2 + 6, 1);
+	memcpy(b + 2 + n, rr, sizeof(rr));
+	put("fuzz_dns", "answer", b, 2 + n + sizeof(rr));
+	b[1] = 5; /* over TCP */
+	put("fuzz_dns", "answer-tcp", b, 2 + n + sizeof(rr));
+	b[1] = 3; /* from the other upstream */
+	put("fuzz_dns", "answer-wrong-upstream", b, 2 + n + sizeof(rr));
+
+	b[0] = 2;
+	b[1] = 4; /* reads of 5 bytes */
+	n = 2;
+	for (int i = 0; i < 3; i++) {
+		size_t q = dns_query_bytes(b + n + 2, (uint16_t)i, "a.example", 0x0100);
+		put16(b + n, (uint16_t)q);
+		n += 2 + q;
+	}
+	put16(b + n, 600); /* then a frame too long */
+	put("fuzz_dns", "frames", b, n + 2);
+
+	static const char resolv[] = "\003# resolv.conf\nsearch lab.example\nnameserver 198.51.100.2\n"
+				     "nameserver 2001:db8::53 # v6\nnameserver fe80::1%eth0\nnameserver 198.51.100.2\n"
+				     "options edns0\n";
+	put("fuzz_dns", "resolv-conf", resolv, sizeof(resolv) - 1);
+	static const char server[] = "\003[2001:db8::53]:5353";
+	put("fuzz_dns", "upstream-v6-port", server, sizeof(server) - 1);
+
+	/* operations: (op, arg) pairs, each followed by what it consumes
+	 * (random ids: two bytes, send results: one byte) */
+	static const uint8_t ops[] = {
+		4,
+		0, 1, 3, 3, 0,          /* query over UDP: slot 0, id 0x0303, sent */
+		56, 2, 3, 4, 0,         /* query over TCP: slot 1, id 0x0304, sent */
+		0, 3, 5, 5, 1, 0,       /* query: slot 2, id 0x0505, the send fails, the retry goes */
+		16, 0,                  /* the right answer to slot 0 from its own upstream */
+		3, 110, 0,              /* 2.2 s pass: slot 1 retried (sent), slot 2 gives up */
+		4, 1,                   /* upstream 1 fails */
+		40, 0,                  /* slot 1's TCP connection fails: it gives up */
+		6, 12, 0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, /* a response nobody asked for */
+		3, 250,                 /* 5 s pass */
+		1, 5, 1, 2, 3, 4, 5,    /* a short message as a query */
+	};
+	put("fuzz_dns", "operations", ops, sizeof(ops));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -308,6 +394,7 @@ int main(int argc, char **argv)
 	data_seeds();
 	handshake_seeds();
 	config_seeds();
+	dns_seeds();
 	printf("gen_corpus: %d seeds written, %d up to date\n", written, same);
 	return 0;
 }

@@ -970,6 +970,113 @@ static void test_parse_key_b64(void **state)
 	assert_int_not_equal(parse_key_b64("", k), 0);
 }
 
+/* ------------------------------------------------------------- DNS proxy */
+
+/* Loads a server config with `lines` in [Server]; must succeed. Its
+ * stderr (warnings) goes to warn. */
+static void server_dns_loads(struct tmpconf *t, const char *lines, struct server_conf *c, char *warn, size_t wlen)
+{
+	char err[512] = "";
+	server_with(t, lines);
+	capture_start();
+	int rc = config_load_server(t->path, c, err, sizeof(err));
+	capture_stop(warn, wlen);
+	if (rc != 0)
+		fail_msg("config refused: %s", err);
+}
+
+static void test_server_upstream_dns(void **state)
+{
+	(void)state;
+	struct tmpconf t;
+	struct server_conf c;
+	char warn[1024], s[64];
+	server_dns_loads(&t, "UpstreamDNS = 198.51.100.2, 198.51.100.3:5353\nUpstreamDNS = [2001:db8::53]:53\nDNSProxy = on",
+			 &c, warn, sizeof(warn));
+	assert_string_equal(warn, "");
+	assert_true(c.upstream_set);
+	assert_false(c.dns_proxy_off);
+	assert_int_equal(c.nupstreams, 3);
+	assert_string_equal(dns_server_str(&c.upstreams[0], s, sizeof(s)), "198.51.100.2:53");
+	assert_string_equal(dns_server_str(&c.upstreams[1], s, sizeof(s)), "198.51.100.3:5353");
+	assert_string_equal(dns_server_str(&c.upstreams[2], s, sizeof(s)), "[2001:db8::53]:53");
+	config_free_server(&c);
+	conf_remove(&t);
+
+	/* not given: the proxy reads resolv.conf */
+	server_dns_loads(&t, "", &c, warn, sizeof(warn));
+	assert_false(c.upstream_set);
+	assert_int_equal(c.nupstreams, 0);
+	assert_false(c.dns_proxy_off);
+	config_free_server(&c);
+	conf_remove(&t);
+}
+
+/* An unusable upstream is a warning naming file:line, key and value; the
+ * config (and so the tunnel) still loads. */
+static void test_server_upstream_dns_unusable_warns(void **state)
+{
+	(void)state;
+	struct tmpconf t;
+	struct server_conf c;
+	char warn[2048], where[128], s[64];
+	const char *line = "UpstreamDNS = dns.example, 198.51.100.2:99999, 198.51.100.4, fe80::1%eth0";
+	server_dns_loads(&t, line, &c, warn, sizeof(warn));
+	assert_true(c.upstream_set);
+	assert_int_equal(c.nupstreams, 1);
+	assert_string_equal(dns_server_str(&c.upstreams[0], s, sizeof(s)), "198.51.100.4:53");
+	snprintf(where, sizeof(where), "%s:%d: UpstreamDNS = ", t.path, line_of(&t, line));
+	const char *bad[] = { "dns.example", "198.51.100.2:99999", "fe80::1%eth0" };
+	for (size_t i = 0; i < 3; i++) {
+		char want[256];
+		snprintf(want, sizeof(want), "%s%s: ", where, bad[i]);
+		if (!strstr(warn, want))
+			fail_msg("no warning \"%s...\"; stderr: \"%s\"", want, warn);
+	}
+	assert_null(strstr(warn, "198.51.100.4"));
+	config_free_server(&c);
+	conf_remove(&t);
+
+	/* nothing usable at all: still loads, with nothing in the list */
+	server_dns_loads(&t, "UpstreamDNS =", &c, warn, sizeof(warn));
+	assert_true(c.upstream_set);
+	assert_int_equal(c.nupstreams, 0);
+	config_free_server(&c);
+	conf_remove(&t);
+}
+
+static void test_server_upstream_dns_too_many(void **state)
+{
+	(void)state;
+	struct tmpconf t;
+	struct server_conf c;
+	char warn[1024], line[512] = "UpstreamDNS = ";
+	for (int i = 1; i <= DNS_MAX_UPSTREAMS + 1; i++)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s198.51.100.%d", i > 1 ? ", " : "", i);
+	server_dns_loads(&t, line, &c, warn, sizeof(warn));
+	assert_int_equal(c.nupstreams, DNS_MAX_UPSTREAMS);
+	char want[64];
+	snprintf(want, sizeof(want), "UpstreamDNS = 198.51.100.%d: more than", DNS_MAX_UPSTREAMS + 1);
+	if (!strstr(warn, want))
+		fail_msg("no warning \"%s\"; stderr: \"%s\"", want, warn);
+	config_free_server(&c);
+	conf_remove(&t);
+}
+
+static void test_server_dns_proxy_switch(void **state)
+{
+	(void)state;
+	struct tmpconf t;
+	struct server_conf c;
+	char warn[512];
+	server_dns_loads(&t, "DNSProxy = OFF", &c, warn, sizeof(warn));
+	assert_true(c.dns_proxy_off);
+	config_free_server(&c);
+	conf_remove(&t);
+	server_line_fails("DNSProxy = maybe", "DNSProxy", "maybe");
+	server_line_fails("DNS = 10.77.0.1, 10.77.0.2", "DNS", "10.77.0.1, 10.77.0.2");
+}
+
 #define T(fn) cmocka_unit_test_teardown(fn, cleanup)
 
 int main(void)
@@ -1008,6 +1115,10 @@ int main(void)
 		T(test_client_errors),
 		T(test_parse_cidr4),
 		T(test_parse_key_b64),
+		T(test_server_upstream_dns),
+		T(test_server_upstream_dns_unusable_warns),
+		T(test_server_upstream_dns_too_many),
+		T(test_server_dns_proxy_switch),
 	};
 	return cmocka_run_group_tests(tests, make_keys, cleanup);
 }
