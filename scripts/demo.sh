@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # scripts/demo.sh (what `make demo` runs): one client, one gateway, one internet host, each in
-# its own network namespace; a real vpngw tunnel between the first two; ping and iperf3 through
-# it; the live counters; then everything is torn down. Needs root.
+# its own network namespace; a real vpngw full tunnel between the first two (the client sets up
+# its routes, policy rules and resolver itself); a name looked up through the gateway's DNS
+# proxy; ping and iperf3 through the tunnel; the live counters; then everything is torn down and
+# the client's host is as it was. Needs root.
 # VPNGW=path overrides build/vpngw; LAB_KEEP=1 keeps the logs and configs.
 set -u
 
@@ -25,10 +27,24 @@ Three network namespaces, joined by veth pairs:
   client host $NS_C1     eth0 $C1_IP
   gateway     $NS_GW     br0 $GW_CLIENT_IP (client side), wan0 $GW_WAN_IP (internet side)
   internet    $NS_NET    eth0 $NET_IP
-The client host has no route to $NET_IP of its own: only the tunnel gets it there.
+The client host has a default route via $GW_CLIENT_IP like any LAN host; the client makes a
+full tunnel (Routes = 0.0.0.0/0, ::/0) so that everything goes through vpngw instead.
 The gateway NATs the tunnel's $TUN_NET out of wan0 (nftables table vpngw_test).
+The internet host runs dnsmasq, the gateway's only resolver; it alone knows www.lab.example.
 EOF
 lab_up c1
+ip -n "$NS_C1" route add default via "$GW_CLIENT_IP" || die "client default route"
+printf 'nameserver 192.0.2.53\n' >"/etc/netns/$NS_C1/resolv.conf"
+lab_netns_etc "$NS_GW" resolv.conf <<EOF
+nameserver $NET_IP
+EOF
+lab_bg "$NS_NET" "$LAB_DIR/dnsmasq.log" dnsmasq --no-daemon --no-resolv --no-hosts --conf-file=/dev/null \
+    --pid-file= --user=root --group=root --listen-address="$NET_IP" --bind-interfaces \
+    --local=/lab.example/ --host-record="www.lab.example,$NET_IP"
+for ((i = 0; i < 50; i++)); do
+    ip netns exec "$NS_NET" ss -Hlun "sport = :53" 2>/dev/null | grep -q "$NET_IP" && break
+    sleep 0.1
+done
 
 say "Keys: vpngw genkey (private), vpngw pubkey (public from private)"
 lab_keypair SRV
@@ -40,6 +56,8 @@ SRV_CONF=$LAB_DIR/server.conf
 C1_CONF=$LAB_DIR/client.conf
 write_server_conf "$SRV_CONF" "$SRV_PRIV" client1 "$K1_PUB" "$C1_TUN_IP/32"
 write_client_conf "$C1_CONF" "$K1_PRIV" "$TUN_C1" "$SRV_PUB"
+sed -i 's|^Routes = .*|Routes = 0.0.0.0/0, ::/0|' "$C1_CONF"
+sed -i '/^DNS = /d' "$SRV_CONF"   # clients are told the gateway's DNS proxy
 say "Gateway config ($SRV_CONF; private key hidden here)"
 print_conf "$SRV_CONF"
 say "Client config ($C1_CONF)"
@@ -60,14 +78,23 @@ echo "client: $(grep -m1 'msg="session up"' "$C1_LOG")"
 if wait_log "$SRV_LOG" 'msg=("handshake"|handshake)( |$)' 3; then
     echo "server: $(grep -m1 -E 'msg=("handshake"|handshake)( |$)' "$SRV_LOG")"
 fi
-echo "client host routes now:"
-ip -n "$NS_C1" route | sed 's/^/    /'
+echo "client host, before the tunnel: resolv.conf 'nameserver 192.0.2.53', default via $GW_CLIENT_IP"
+echo "client host now:"
+echo "  ip rule (the full tunnel's policy rules):"
+ip -n "$NS_C1" rule | sed 's/^/    /'
+echo "  ip route get $NET_IP:       $(ip -n "$NS_C1" route get "$NET_IP" | head -n 1)"
+echo "  ip route get $GW_CLIENT_IP (the tunnel's own UDP, marked): $(ip -n "$NS_C1" route get "$GW_CLIENT_IP" mark 51820 | head -n 1)"
+echo "  resolv.conf:"
+sed 's/^/    /' "/etc/netns/$NS_C1/resolv.conf"
+
+say "getent hosts www.lab.example (the system resolver -> the gateway's DNS proxy -> dnsmasq)"
+ip netns exec "$NS_C1" timeout 10 getent hosts www.lab.example | sed 's/^/    /'
 
 wait_ping "$NS_C1" "$GW_TUN_IP" 5
 say "ping -c 10 the gateway's tunnel address $GW_TUN_IP"
 ping_summary "$NS_C1" "$GW_TUN_IP" 10 | sed 's/^/    /'
-say "ping -c 10 the internet host $NET_IP (through the tunnel and the gateway's NAT)"
-ping_summary "$NS_C1" "$NET_IP" 10 | sed 's/^/    /'
+say "ping -c 10 www.lab.example (through the tunnel and the gateway's NAT)"
+ping_summary "$NS_C1" www.lab.example 10 | sed 's/^/    /'
 
 say "iperf3 TCP, 5 s each way, client host <-> internet host"
 if iperf_server_start; then
@@ -94,4 +121,9 @@ stats_line "$C1_LOG" | sed -E 's/.*msg=("stats"|stats) ?//' | fold -s -w 100 | s
 say "Tearing down: SIGTERM to client and gateway, then the namespaces"
 vpngw_stop "$C1_PID" 5; echo "    client exited: $STOP_RC"
 vpngw_stop "$SRV_PID" 5; echo "    gateway exited: $STOP_RC"
+echo "client host after the client stopped:"
+echo "  ip rule:"
+ip -n "$NS_C1" rule | sed 's/^/    /'
+echo "  resolv.conf:"
+sed 's/^/    /' "/etc/netns/$NS_C1/resolv.conf"
 echo "Done."
