@@ -5,7 +5,8 @@
 #      backoff and is back soon after the path returns, without anyone's help
 #   b) NAT rebinding: the client sits behind a relay that behaves like a NAT and changes its
 #      outside port mid-session; the tunnel keeps working with at most a ping or two lost
-#   c) IPv6 underlay: Endpoint = [2001:db8:77::1]:port, ping and iperf3 through the tunnel
+#   c) IPv6 underlay: Endpoint = [2001:db8:77::1]:port, ping and iperf3 through the tunnel; then
+#      the same gateway through a host name that resolves to its IPv6 address
 #   d) Endpoint given as a host name: the gateway's address changes (and the name with it);
 #      the client notices the silence, resolves the name again and is back
 #
@@ -125,6 +126,18 @@ for dir in up down; do
         not_ok "c: iperf3 $dir through the tunnel over IPv6" "$(tail -n 3 "$LAB_DIR/iperf6-$dir.json")"
     fi
 done
+check_clean_stop c client1 "$C1_PID" "$NS_C1" "$TUN_C1"
+# the same through a host name that resolves to the IPv6 address
+lab_netns_etc "$NS_C1" hosts <<EOF
+2001:db8:77::1 gw6.lab.example
+EOF
+sed -i "s|^Endpoint = .*|Endpoint = gw6.lab.example:$VPN_PORT|" "$C16_CONF"
+C16N_LOG=$LAB_DIR/client1-v6-name.log
+vpngw_start client "$NS_C1" "$C16_CONF" "$C16N_LOG"
+C1_PID=$LAST_PID
+check "c: client1 with Endpoint = gw6.lab.example (an IPv6 address) session up" wait_log "$C16N_LOG" "$SESSION_UP" 10
+check "c: it resolved the name to the IPv6 address" grep -q 'msg="client starting" .*endpoint=\[2001:db8:77::1\]:' "$C16N_LOG"
+check_eq "c: ping $NET_IP through it (replies of 3)" "$(ping_count "$NS_C1" "$NET_IP" 3)" 3
 check_clean_stop c client1 "$C1_PID" "$NS_C1" "$TUN_C1"
 
 # ---------------------------------------------------------------------------------------------
