@@ -131,22 +131,67 @@ int netcfg_addr4(struct netcfg *n, uint32_t addr, uint8_t prefix)
 	return 0;
 }
 
+static int route_attr(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(a);
+	if (type <= RTA_MAX)
+		tb[type] = a;
+	return MNL_CB_OK;
+}
+
+struct route_match {
+	uint32_t net, table;
+	uint8_t prefix;
+	unsigned oif;      /* the matching route's device, 0 = none seen */
+};
+
+static int match_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct route_match *m = data;
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[RTA_MAX + 1] = { 0 };
+	mnl_attr_parse(nlh, sizeof(*rtm), route_attr, tb);
+	uint32_t table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	uint32_t dst = tb[RTA_DST] ? ntohl(mnl_attr_get_u32(tb[RTA_DST])) : 0;
+	if (table == m->table && rtm->rtm_dst_len == m->prefix && dst == m->net && tb[RTA_OIF])
+		m->oif = mnl_attr_get_u32(tb[RTA_OIF]);
+	return MNL_CB_OK;
+}
+
+/* The device of the route net/prefix in table, 0 if there is none. */
+static unsigned route_device(struct netcfg *n, uint32_t net, uint8_t prefix, uint32_t table)
+{
+	struct req r;
+	struct route_match m = { .net = net, .table = table, .prefix = prefix };
+	struct rtmsg rtm = { .rtm_family = AF_INET };
+	struct nlmsghdr *nlh = req_start(&r, RTM_GETROUTE, NLM_F_DUMP, &rtm, sizeof(rtm));
+	return talk(n, nlh, match_cb, &m) == 0 ? m.oif : 0;
+}
+
 int netcfg_route4(struct netcfg *n, uint32_t net, uint8_t prefix, uint32_t table)
 {
 	struct req r;
 	char a[16];
+	table = table ? table : RT_TABLE_MAIN;
 	struct rtmsg rtm = { .rtm_family = AF_INET, .rtm_dst_len = prefix, .rtm_table = RT_TABLE_UNSPEC,
 			     .rtm_protocol = RTPROT_BOOT, .rtm_scope = RT_SCOPE_LINK, .rtm_type = RTN_UNICAST };
-	struct nlmsghdr *nlh = req_start(&r, RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, &rtm, sizeof(rtm));
-	mnl_attr_put_u32(nlh, RTA_TABLE, table ? table : RT_TABLE_MAIN);
+	/* Never replace a route someone else put there: it would vanish with
+	 * our device. EEXIST is ours from an earlier session, or theirs. */
+	struct nlmsghdr *nlh = req_start(&r, RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &rtm, sizeof(rtm));
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
 	mnl_attr_put_u32(nlh, RTA_DST, htonl(net));
 	mnl_attr_put_u32(nlh, RTA_OIF, n->ifindex);
-	if (talk(n, nlh, NULL, NULL) != 0) {
-		die_msg("add route %s/%u dev %s table %u: %s", ip4(net, a), prefix, n->ifname,
-			table ? table : RT_TABLE_MAIN, strerror(errno));
-		return -1;
+	if (talk(n, nlh, NULL, NULL) == 0)
+		return 0;
+	if (errno == EEXIST) {
+		if (route_device(n, net, prefix, table) != n->ifindex)
+			LOGW("msg=\"route not added: the same route exists over another device\" route=%s/%u table=%u",
+			     ip4(net, a), prefix, table);
+		return 0;
 	}
-	return 0;
+	die_msg("add route %s/%u dev %s table %u: %s", ip4(net, a), prefix, n->ifname, table, strerror(errno));
+	return -1;
 }
 
 /* One rule of ours: "not fwmark table", looking up `lookup`, with
@@ -305,14 +350,6 @@ struct route_info {
 	bool default_route;
 };
 
-static int route_attr(const struct nlattr *a, void *data)
-{
-	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(a);
-	if (type <= RTA_MAX)
-		tb[type] = a;
-	return MNL_CB_OK;
-}
 
 static void route_metrics(const struct nlattr *m, struct route_info *ri)
 {

@@ -13,6 +13,8 @@
 #   f) a smaller underlay MTU: gateway MTU = auto, the client clamps to its own path, iperf3
 #      completes both ways, and a sender of a too-big DF datagram learns the tunnel's MTU from
 #      the ICMP it gets back
+#   g) a route the host already has for a network the client wants is left alone (a warning),
+#      and is still there after the client stops
 #
 # Usage: bash tests/e2e/clientnet.sh (root). TAP-style output; exit 1 on any failure.
 set -u
@@ -229,6 +231,19 @@ EOF
 )
 check_eq "f: a DF sender beyond the gateway learns the tunnel's MTU from ICMP (its path MTU)" "$ptb" 1204
 check_clean_stop f client2 "$C2_PID" "$NS_C2" "$TUN_C2"
-check_clean_stop f server "$SRV_PID" "$NS_GW" "$TUN_GW"
+
+# ---------------------------------------------------------------------------------------------
+log "g) a route of the host's own for a network the client wants: left alone, with a warning"
+ip -n "$NS_C2" route add 198.51.100.0/24 via "$GW_CLIENT_IP" dev eth0 || die "c2 own route"
+C2G_LOG=$LAB_DIR/client2-own-route.log
+vpngw_start client "$NS_C2" "$C2_CONF" "$C2G_LOG"
+C2_PID=$LAST_PID
+check "g: client2 session up" wait_log "$C2G_LOG" 'msg="session up"' 10
+check "g: it warns that the route exists over another device" \
+    grep -q 'msg="route not added: the same route exists over another device" route=198.51.100.0/24' "$C2G_LOG"
+check_clean_stop g client2 "$C2_PID" "$NS_C2" "$TUN_C2"
+check "g: the host's own route is still there afterwards" \
+    grep -q "198.51.100.0/24 via $GW_CLIENT_IP dev eth0" <<<"$(ip -n "$NS_C2" route)"
+check_clean_stop g server "$SRV_PID" "$NS_GW" "$TUN_GW"
 
 lab_summary
