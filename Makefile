@@ -6,12 +6,16 @@ LDLIBS += -lsodium -lcrypto -lnftables -lm -pthread
 BUILD := build
 
 CORE := wire pool fq ecn pacer offload icmp aead replay noise handshake session stats log config registry router
+# show, metrics and the control socket (issue 6)
+CORE += sbuf show metrics request
 PLATFORM := tun_linux udp_linux wake_linux nat_linux priv_linux
+PLATFORM += ctl_linux
 APP := server client main
 CORE_OBJS := $(CORE:%=$(BUILD)/%.o)
 OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)
 
 UNIT := test_wire test_replay test_pool test_fq test_ecn test_icmp test_aead test_noise test_session test_registry test_config test_stats test_offload
+UNIT += test_show test_request
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/%)
 
 .PHONY: all deps test unit e2e demo bench clean install uninstall
@@ -42,6 +46,7 @@ e2e: $(BUILD)/vpngw
 	bash tests/e2e/netns.sh
 	bash tests/e2e/robustness.sh
 	bash tests/e2e/nat.sh
+	bash tests/e2e/ops.sh
 	bash tests/e2e/valgrind.sh
 
 test: deps

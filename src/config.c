@@ -7,6 +7,7 @@
  * matter for these files. */
 #include "config.h"
 
+#include "metrics.h"
 #include "pacer.h"
 
 #include <arpa/inet.h>
@@ -248,6 +249,20 @@ static int set_bandwidth(struct parse_ctx *c, uint64_t *bps, const char *name, c
 	return 1;
 }
 
+static int set_metrics_listen(struct parse_ctx *c, char *dst, size_t cap, const char *name, const char *value)
+{
+	int fam;
+	uint8_t addr[16];
+	uint16_t port;
+	const char *why;
+	if (strlen(value) >= cap)
+		return fail(c, name, value, "too long");
+	if (metrics_parse_listen(value, &fam, addr, &port, &why) != 0)
+		return fail(c, name, value, why);
+	strcpy(dst, value);
+	return 1;
+}
+
 static int server_key(struct parse_ctx *c, const char *name, const char *value)
 {
 	struct server_conf *s = c->srv;
@@ -293,6 +308,8 @@ static int server_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_bandwidth(c, &s->bandwidth_bps, name, value);
 	if (!strcasecmp(name, "StatsInterval"))
 		return set_common_int(c, name, value, &s->stats_interval_s, 1, 3600);
+	if (!strcasecmp(name, "MetricsListen"))
+		return set_metrics_listen(c, s->metrics_listen, sizeof(s->metrics_listen), name, value);
 	return fail(c, name, value, "unknown key in [Server]");
 }
 
@@ -342,6 +359,8 @@ static int client_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_common_int(c, name, value, &k->rekey_after_s, 2, 120);
 	if (!strcasecmp(name, "StatsInterval"))
 		return set_common_int(c, name, value, &k->stats_interval_s, 1, 3600);
+	if (!strcasecmp(name, "MetricsListen"))
+		return set_metrics_listen(c, k->metrics_listen, sizeof(k->metrics_listen), name, value);
 	return fail(c, name, value, "unknown key in [Client]");
 }
 

@@ -41,6 +41,7 @@ struct server_conf {
 	int keepalive_s;
 	int stats_interval_s;
 	uint64_t bandwidth_bps; /* 0 = no pacing */
+	char metrics_listen[64]; /* "" = no metrics endpoint */
 	struct peer_conf *peers;
 	size_t npeers;
 };
@@ -54,6 +55,7 @@ struct client_conf {
 	uint64_t bandwidth_bps;
 	int rekey_after_s; /* 0 = the protocol's 120 s */
 	char user[64];     /* "" = stay root */
+	char metrics_listen[64]; /* "" = no metrics endpoint */
 	uint8_t server_pub[32];
 	bool has_server_pub;
 	char endpoint[256];

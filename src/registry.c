@@ -227,6 +227,16 @@ void peer_set_endpoint(struct peer *p, const union endpoint *ep, uint64_t now)
 	atomic_store_explicit(&p->last_seen_ns, now, memory_order_relaxed);
 }
 
+bool peer_endpoint(struct peer *p, union endpoint *out)
+{
+	if (!atomic_load_explicit(&p->last_seen_ns, memory_order_relaxed))
+		return false;
+	pthread_mutex_lock(&p->ep_lock);
+	*out = p->ep;
+	pthread_mutex_unlock(&p->ep_lock);
+	return true;
+}
+
 bool peer_fresh_endpoint(struct peer *p, uint64_t now, union endpoint *out)
 {
 	uint64_t seen = atomic_load_explicit(&p->last_seen_ns, memory_order_relaxed);

@@ -39,6 +39,13 @@ struct peer {
 	int64_t deficit;          /* bytes it may still send this round */
 
 	counter_t rx_bytes, rx_packets, tx_bytes, tx_packets;
+	/* For `vpngw show` and metrics: drops this client caused or suffered
+	 * (the queue's own are in q.st), when its session last began or
+	 * rekeyed, and its latency, recorded by one thread each. */
+	counter_t auth_fail_drops, replay_drops, no_endpoint_drops, no_session_drops, mtu_drops, spoofed_source_drops;
+	atomic_uint_least64_t handshake_ns; /* 0: none yet */
+	struct lat_hist tun_to_udp;         /* down thread only */
+	struct lat_hist udp_to_tun;         /* up thread only */
 };
 
 struct registry {
@@ -76,6 +83,8 @@ bool registry_in_pool(const struct registry *r, uint32_t addr4);
 void registry_set_id(struct registry *r, struct peer *p, const uint8_t id[WIRE_ID_LEN]);
 
 void peer_set_endpoint(struct peer *p, const union endpoint *ep, uint64_t now);
+/* Copies the last endpoint, however old; false if none yet. */
+bool peer_endpoint(struct peer *p, union endpoint *out);
 /* Copies the endpoint if it was seen within ENDPOINT_FRESH_NS. */
 bool peer_fresh_endpoint(struct peer *p, uint64_t now, union endpoint *out);
 

@@ -19,11 +19,13 @@
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "ecn.h"
 #include "handshake.h"
 #include "icmp.h"
@@ -31,8 +33,10 @@
 #include "nat.h"
 #include "pacer.h"
 #include "priv.h"
+#include "metrics.h"
 #include "registry.h"
 #include "router.h"
+#include "show.h"
 #include "stats.h"
 #include "tun.h"
 #include "udp.h"
@@ -78,6 +82,7 @@ struct server {
 	uint64_t last_icmp_ns;   /* down thread only */
 	atomic_bool stop;
 	struct server_stats st;
+	struct ctl *ctl; /* vpngw show, MetricsListen */
 };
 
 static void sched_add(struct server *s, struct peer *p)
@@ -210,6 +215,7 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 		return;
 	}
 	peer_set_endpoint(p, from, now);
+	atomic_store_explicit(&p->handshake_ns, now, memory_order_relaxed);
 	if (udp_send_one(s->udp, out, sizeof(out), from) == 0) {
 		ctr_add(&s->st.udp_tx_datagrams, 1);
 		ctr_add(&s->st.udp_tx_bytes, sizeof(out));
@@ -239,9 +245,11 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 	case OPEN_NO_KEY:
 	case OPEN_AUTH_FAIL:
 		ctr_add(&s->st.auth_fail_drops, 1);
+		ctr_add(&p->auth_fail_drops, 1);
 		return false;
 	case OPEN_REPLAY:
 		ctr_add(&s->st.replay_drops, 1);
+		ctr_add(&p->replay_drops, 1);
 		return false;
 	}
 	/* Authenticated: this is where the client is now (roaming). */
@@ -256,6 +264,7 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 	pk->len = h->payload_len - WIRE_TAG_LEN;
 	if (pk->len > (uint32_t)s->conf.mtu) {
 		ctr_add(&s->st.dropped_due_to_mtu, 1);
+		ctr_add(&p->mtu_drops, 1);
 		return false;
 	}
 	if (!ecn_decap(pk->ecn, pk->data, pk->len)) {
@@ -265,6 +274,7 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 	struct peer *to;
 	switch (route_from_client(&s->reg, p, pk->data, pk->len, &to)) {
 	case ROUTE_TUN:
+		pk->peer = p; /* for its latency */
 		to_tun[(*ntun)++] = pk;
 		return true;
 	case ROUTE_PEER:
@@ -273,6 +283,7 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 		return true;
 	case ROUTE_SPOOFED:
 		ctr_add(&s->st.spoofed_source_drops, 1);
+		ctr_add(&p->spoofed_source_drops, 1);
 		return false;
 	case ROUTE_MALFORMED:
 		ctr_add(&s->st.malformed_drops, 1);
@@ -344,8 +355,12 @@ static void write_tun(struct server *s)
 	size_t ok = tun_write_batch(&s->tun, batch, n);
 	uint64_t now = now_ns();
 	for (size_t i = 0; i < n; i++) {
+		struct peer *from = batch[i]->peer;
+		uint64_t us = (now - batch[i]->stamp_ns) / 1000;
 		ctr_add(&s->st.tun_tx_bytes, batch[i]->len);
-		lat_record(&s->st.udp_to_tun, (now - batch[i]->stamp_ns) / 1000, 1);
+		lat_record(&s->st.udp_to_tun, us, 1);
+		if (from)
+			lat_record_owner(&from->udp_to_tun, us, 1);
 	}
 	ctr_add(&s->st.tun_tx_packets, ok);
 	pool_put(s->pool, batch, n);
@@ -447,9 +462,12 @@ static uint64_t send_for_peer(struct server *s, struct peer *p, int64_t budget)
 	size_t sealed = 0;
 	if (!peer_fresh_endpoint(p, now, &to[0])) {
 		ctr_add(&s->st.no_endpoint_drops, n);
+		ctr_add(&p->no_endpoint_drops, n);
 	} else {
 		sealed = session_seal(&p->sess, batch, n, WIRE_DATA, now);
 		ctr_add(&s->st.no_session_drops, n - sealed);
+		if (sealed < n)
+			ctr_add(&p->no_session_drops, n - sealed);
 	}
 	for (size_t i = 1; i < sealed; i++)
 		to[i] = to[0];
@@ -461,6 +479,7 @@ static uint64_t send_for_peer(struct server *s, struct peer *p, int64_t budget)
 		ctr_add(&s->st.udp_tx_bytes, batch[i]->len);
 		ctr_add(&p->tx_bytes, batch[i]->len);
 		lat_record(&s->st.tun_to_udp, (now - batch[i]->stamp_ns) / 1000, 1);
+		lat_record_owner(&p->tun_to_udp, (now - batch[i]->stamp_ns) / 1000, 1);
 	}
 	ctr_add(&s->st.udp_tx_datagrams, sent);
 	ctr_add(&p->tx_packets, sent);
@@ -542,6 +561,98 @@ static void log_stats(struct server *s)
 	     u2t.avg_us, u2t.p95_us);
 }
 
+static void snap_peer(struct peer *p, uint64_t now, struct snap_peer *o)
+{
+	union endpoint ep;
+	snprintf(o->name, sizeof(o->name), "%s", p->name);
+	memcpy(o->pub, p->pub, 32);
+	if (peer_endpoint(p, &ep))
+		endpoint_str(&ep, o->endpoint, sizeof(o->endpoint));
+	o->addr4 = p->addr4;
+	uint64_t hs = atomic_load_explicit(&p->handshake_ns, memory_order_relaxed);
+	o->handshake_age_s = hs ? (int64_t)(ns_since(now, hs) / SEC_NS) : -1;
+	o->session_up = session_up(&p->sess, now);
+	o->rx_bytes = ctr_get(&p->rx_bytes);
+	o->rx_packets = ctr_get(&p->rx_packets);
+	o->tx_bytes = ctr_get(&p->tx_bytes);
+	o->tx_packets = ctr_get(&p->tx_packets);
+	o->queue_packets = fq_len(&p->q);
+	snap_drop(o, "queue_full", ctr_get(&p->q.st.overflow_drops));
+	snap_drop(o, "codel", ctr_get(&p->q.st.codel_drops));
+	snap_drop(o, "auth_fail", ctr_get(&p->auth_fail_drops));
+	snap_drop(o, "replay", ctr_get(&p->replay_drops));
+	snap_drop(o, "no_endpoint", ctr_get(&p->no_endpoint_drops));
+	snap_drop(o, "no_session", ctr_get(&p->no_session_drops));
+	snap_drop(o, "mtu", ctr_get(&p->mtu_drops));
+	snap_drop(o, "spoofed_source", ctr_get(&p->spoofed_source_drops));
+	lat_read(&p->tun_to_udp, &o->lat[0]);
+	lat_read(&p->udp_to_tun, &o->lat[1]);
+}
+
+/* Everything `vpngw show` and the metrics report; on the control thread,
+ * reading counters only. NULL peers when out of memory. */
+static void snapshot(struct server *s, struct snapshot *o)
+{
+	struct server_stats *st = &s->st;
+	uint64_t now = now_ns(), qdrops = 0, codel = 0, marks = 0, active = 0;
+	memset(o, 0, sizeof(*o));
+	o->server = true;
+	snprintf(o->ifname, sizeof(o->ifname), "%s", s->tun.name);
+	o->addr4 = s->conf.addr4;
+	o->prefix4 = s->conf.prefix4;
+	o->listen_port = s->conf.port;
+	o->peers = calloc(s->reg.n ? s->reg.n : 1, sizeof(*o->peers));
+	for (size_t i = 0; o->peers && i < s->reg.n; i++) {
+		snap_peer(&s->reg.peers[i], now, &o->peers[i]);
+		qdrops += ctr_get(&s->reg.peers[i].q.st.overflow_drops);
+		codel += ctr_get(&s->reg.peers[i].q.st.codel_drops);
+		marks += ctr_get(&s->reg.peers[i].q.st.ecn_marks);
+		active += o->peers[i].session_up;
+	}
+	o->npeers = o->peers ? s->reg.n : 0;
+	const struct { const char *name; counter_t *c; } ctrs[] = {
+		{ "udp_rx_datagrams", &st->udp_rx_datagrams }, { "udp_rx_bytes", &st->udp_rx_bytes },
+		{ "udp_tx_datagrams", &st->udp_tx_datagrams }, { "udp_tx_bytes", &st->udp_tx_bytes },
+		{ "tun_rx_packets", &st->tun_rx_packets }, { "tun_rx_bytes", &st->tun_rx_bytes },
+		{ "tun_tx_packets", &st->tun_tx_packets }, { "tun_tx_bytes", &st->tun_tx_bytes },
+		{ "unknown_client_drops", &st->unknown_client_drops }, { "no_endpoint_drops", &st->no_endpoint_drops },
+		{ "dropped_due_to_mtu", &st->dropped_due_to_mtu }, { "icmp_too_big_sent", &st->icmp_too_big_sent },
+		{ "spoofed_source_drops", &st->spoofed_source_drops }, { "malformed_drops", &st->malformed_drops },
+		{ "auth_fail_drops", &st->auth_fail_drops }, { "replay_drops", &st->replay_drops },
+		{ "handshake_rejects", &st->handshake_rejects }, { "handshakes", &st->handshakes },
+		{ "no_route_drops", &st->no_route_drops }, { "no_session_drops", &st->no_session_drops },
+		{ "ecn_drops", &st->ecn_drops },
+	};
+	for (size_t i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)
+		snap_total(o, ctrs[i].name, ctr_get(ctrs[i].c), false);
+	snap_total(o, "queue_full_drops", qdrops, false);
+	snap_total(o, "codel_drops", codel + ctr_get(&s->inject.st.codel_drops), false);
+	snap_total(o, "ecn_marks", marks + ctr_get(&s->inject.st.ecn_marks), false);
+	snap_total(o, "inject_queue_full_drops", ctr_get(&s->inject.st.overflow_drops), false);
+	snap_total(o, "active_clients", active, true);
+	lat_read(&st->tun_to_udp, &o->lat[0]);
+	lat_read(&st->udp_to_tun, &o->lat[1]);
+}
+
+static void ctl_show(void *arg, const struct ctl_req *r, struct sbuf *out)
+{
+	struct snapshot snap;
+	snapshot(arg, &snap);
+	if (r->json)
+		show_json(&snap, r->keys, out);
+	else
+		show_text(&snap, r->keys, out);
+	free(snap.peers);
+}
+
+static void ctl_metrics(void *arg, struct sbuf *out)
+{
+	struct snapshot snap;
+	snapshot(arg, &snap);
+	metrics_render(&snap, out);
+	free(snap.peers);
+}
+
 static int setup(struct server *s, const char *path)
 {
 	char err[512];
@@ -579,6 +690,10 @@ static int setup(struct server *s, const char *path)
 		return -1;
 	if (tun_configure(&s->tun, s->conf.addr4, s->conf.prefix4, s->conf.mtu) != 0)
 		return -1;
+	struct ctl_ops ops = { .arg = s, .show = ctl_show, .metrics = ctl_metrics };
+	s->ctl = ctl_open(s->tun.name, s->conf.metrics_listen, &ops);
+	if (!s->ctl)
+		return -1;
 	/* Without NAT the tunnel still works for the gateway's own networks. */
 	if (s->conf.masquerade[0] &&
 	    nat_start(&s->nat, s->tun.name, s->reg.net, s->conf.prefix4, s->conf.masquerade) != 0)
@@ -588,6 +703,8 @@ static int setup(struct server *s, const char *path)
 
 static void teardown(struct server *s)
 {
+	ctl_close(s->ctl);
+	s->ctl = NULL;
 	nat_stop(&s->nat);
 	if (s->tun.fd >= 0)
 		tun_close(&s->tun);
@@ -628,6 +745,8 @@ int server_run(const char *path)
 	     s->conf.addr4 & 255, s->conf.prefix4, s->conf.mtu, s->reg.n);
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, loops[i], s);
+	if (ctl_start(s->ctl) != 0)
+		LOGE("msg=\"no control socket: vpngw show and metrics will not answer\"");
 
 	uint64_t next_stats = now_ns() + (uint64_t)s->conf.stats_interval_s * SEC_NS;
 	for (;;) {

@@ -16,6 +16,8 @@ cleanup() {
 	for p in $CP $SP; do kill "$p" 2>/dev/null; done
 	for p in $CP $SP; do wait "$p" 2>/dev/null; done
 	for n in $NC $NG $NI; do ip netns del "$n" 2>/dev/null; done
+	# control sockets a kill -9 or User = left (/run/vpngw is root's)
+	rm -f "/run/vpngw/$TUN.sock" "/run/vpngw/$CTUN.sock"
 	if [ "$FAIL" -eq 0 ]; then rm -rf "$OUT"; else tail -n 5 "$OUT"/*.log; fi
 }
 trap cleanup EXIT INT TERM

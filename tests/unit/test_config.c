@@ -903,6 +903,44 @@ static void test_parse_key_b64(void **state)
 	assert_int_not_equal(parse_key_b64("", k), 0);
 }
 
+static void test_metrics_listen(void **state)
+{
+	(void)state;
+	struct tmpconf t;
+	struct server_conf c;
+	struct client_conf k;
+	char err[512];
+
+	server_with(&t, "MetricsListen = 127.0.0.1:9586");
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.metrics_listen, "127.0.0.1:9586");
+	config_free_server(&c);
+	conf_remove(&t);
+
+	server_with(&t, "");
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.metrics_listen, ""); /* off unless asked for */
+	config_free_server(&c);
+	conf_remove(&t);
+
+	server_line_fails("MetricsListen = 127.0.0.1", "MetricsListen", "127.0.0.1");
+	server_line_fails("MetricsListen = localhost:9586", "MetricsListen", "localhost:9586");
+	server_line_fails("MetricsListen = 127.0.0.1:0", "MetricsListen", "127.0.0.1:0");
+	server_line_fails("MetricsListen = [::1]:99999", "MetricsListen", "[::1]:99999");
+
+	conf_write(&t, "[Client]\nPrivateKey = %s\nMetricsListen = [::1]:9587\n[Server]\nPublicKey = %s\nEndpoint = h:1\n",
+		   cli_priv64, pub1_64);
+	assert_int_equal(config_load_client(t.path, &k, err, sizeof(err)), 0);
+	assert_string_equal(k.metrics_listen, "[::1]:9587");
+	conf_remove(&t);
+
+	conf_write(&t, "[Client]\nPrivateKey = %s\nMetricsListen = 9587\n[Server]\nPublicKey = %s\nEndpoint = h:1\n",
+		   cli_priv64, pub1_64);
+	assert_int_equal(config_load_client(t.path, &k, err, sizeof(err)), -1);
+	assert_err_at(err, &t, 3, "MetricsListen", "9587");
+	conf_remove(&t);
+}
+
 #define T(fn) cmocka_unit_test_teardown(fn, cleanup)
 
 int main(void)
@@ -940,6 +978,7 @@ int main(void)
 		T(test_client_errors),
 		T(test_parse_cidr4),
 		T(test_parse_key_b64),
+		T(test_metrics_listen),
 	};
 	return cmocka_run_group_tests(tests, make_keys, cleanup);
 }

@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# tests/e2e/ops.sh: operating a running gateway (issue 6). In the lab (lib.sh) with two
+# clients: `vpngw show` and `vpngw show --json` on the gateway and on a client (names,
+# addresses, counters that rise after pings, the control socket's modes), the Prometheus
+# endpoint scraped with curl (names, labels, rising counters, 404/405/400), bad control
+# requests refused with a precise error and nothing changed, a crashed run's stale socket
+# replaced; and persistence: pool addresses survive a restart with the clients reordered
+# in the config, and a corrupted state file is a warning, not a failure.
+set -u
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+lab_init
+lab_ensure_tools
+lab_check_binary
+command -v curl >/dev/null 2>&1 || die "curl is missing (apt-get install curl)"
+
+SOCK=/run/vpngw/$TUN_GW.sock
+CSOCK=/run/vpngw/$TUN_C1.sock
+METRICS=127.0.0.1:9586
+CMETRICS=127.0.0.1:9587
+STATE=$LAB_DIR/gw.state
+SRV_CONF=$LAB_DIR/server.conf
+SRV_LOG=$LAB_DIR/server.log
+
+lab_up c1 c2
+lab_keypair SRV
+lab_keypair K1
+lab_keypair K2
+lab_keypair K3
+
+# server_conf FILE [NAME PUB]...: the lab's server config (pool addresses only) with metrics
+# and the state file in this run's directory
+server_conf() {
+    local f=$1; shift
+    local args=() 
+    while [ $# -ge 2 ]; do args+=("$1" "$2" ""); shift 2; done
+    write_server_conf "$f" "$SRV_PRIV" "${args[@]}"
+    sed -i "/^\[Server\]/a MetricsListen = $METRICS" "$f"
+}
+server_conf "$SRV_CONF" c1 "$K1_PUB" c2 "$K2_PUB"
+write_client_conf "$LAB_DIR/c1.conf" "$K1_PRIV" "$TUN_C1" "$SRV_PUB"
+sed -i "/^\[Client\]/a MetricsListen = $CMETRICS" "$LAB_DIR/c1.conf"
+write_client_conf "$LAB_DIR/c2.conf" "$K2_PRIV" "$TUN_C2" "$SRV_PUB"
+
+vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
+SRV_PID=$LAST_PID
+wait_log "$SRV_LOG" 'msg="gateway up"' 5 || die "gateway did not come up"
+vpngw_start client "$NS_C1" "$LAB_DIR/c1.conf" "$LAB_DIR/c1.log"
+C1_PID=$LAST_PID
+vpngw_start client "$NS_C2" "$LAB_DIR/c2.conf" "$LAB_DIR/c2.log"
+C2_PID=$LAST_PID
+wait_log "$LAB_DIR/c1.log" 'msg="session up"' 10 || die "c1: no session"
+wait_log "$LAB_DIR/c2.log" 'msg="session up"' 10 || die "c2: no session"
+
+# json_get FILE EXPR: evaluates a Python expression over the JSON document j
+json_get() {
+    "$PY" -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+def client(name):
+    return next(c for c in j["clients"] if c["name"] == name)
+print(eval(sys.argv[2]))
+' "$1" "$2" 2>>"$LAB_DIR/json.err"
+}
+# ctl_raw REQUEST_BYTES: sends them to the gateway's control socket, prints the reply
+ctl_raw() {
+    "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode("latin-1"))
+s.shutdown(socket.SHUT_WR)
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode("utf-8", "replace"))
+' "$SOCK" "$1"
+}
+scrape() { ip netns exec "$1" curl -sS --max-time 5 "http://$2/metrics"; }
+# metric FILE NAME LABELS: the value of one sample
+metric() { awk -v k="$2{$3}" '$1 == k { print $2; exit }' "$1"; }
+
+# ---------------------------------------------------------------------------------------------
+log "i) the control socket"
+check_eq "i: directory /run/vpngw is mode 700" "$(stat -c %a /run/vpngw)" 700
+check_eq "i: $SOCK is a socket of mode 600" "$(stat -c %F:%a "$SOCK" 2>&1)" "socket:600"
+check_eq "i: the client's $CSOCK is mode 600" "$(stat -c %a "$CSOCK" 2>&1)" 600
+
+log "ii) vpngw show on the gateway"
+"$VPNGW" show "$TUN_GW" >"$LAB_DIR/show.txt" 2>"$LAB_DIR/show.err"
+check_eq "ii: vpngw show $TUN_GW exits 0" "$?" 0
+sed 's/^/#   /' "$LAB_DIR/show.txt" | head -n 40
+check "ii: text names the interface" grep -q "^interface $TUN_GW: gateway, address 10.77.0.1/24, port $VPN_PORT, 2 clients" "$LAB_DIR/show.txt"
+check "ii: text has client c1" grep -q '^client c1$' "$LAB_DIR/show.txt"
+check "ii: text has client c2" grep -q '^client c2$' "$LAB_DIR/show.txt"
+check "ii: text shows c1's address" grep -q "address      $C1_TUN_IP\$" "$LAB_DIR/show.txt"
+check "ii: text abbreviates keys (${K1_PUB:0:8}...)" grep -q "public key   ${K1_PUB:0:8}\.\.\.\$" "$LAB_DIR/show.txt"
+
+"$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show1.json"
+check_eq "ii: --json is valid JSON for the gateway" "$(json_get "$LAB_DIR/show1.json" 'j["role"] + " " + j["interface"]')" "server $TUN_GW"
+check_eq "ii: client names" "$(json_get "$LAB_DIR/show1.json" '",".join(sorted(c["name"] for c in j["clients"]))')" "c1,c2"
+check_eq "ii: c1's address" "$(json_get "$LAB_DIR/show1.json" 'client("c1")["address"]')" "$C1_TUN_IP"
+check_eq "ii: c2's address" "$(json_get "$LAB_DIR/show1.json" 'client("c2")["address"]')" "$C2_TUN_IP"
+check_eq "ii: c1's session is up" "$(json_get "$LAB_DIR/show1.json" 'client("c1")["session_up"]')" True
+check_eq "ii: c1's endpoint is its host's address" "$(json_get "$LAB_DIR/show1.json" 'client("c1")["endpoint"].rsplit(":", 1)[0].replace("::ffff:", "").strip("[]")')" "$C1_IP"
+check_eq "ii: c1's key abbreviated" "$(json_get "$LAB_DIR/show1.json" 'client("c1")["public_key"]')" "${K1_PUB:0:8}..."
+check "ii: c1's handshake was under 30 s ago" test "$(json_get "$LAB_DIR/show1.json" 'client("c1")["handshake_age_s"]')" -lt 30
+check_eq "ii: drop reasons for c1" "$(json_get "$LAB_DIR/show1.json" '",".join(client("c1")["drops"])')" \
+    "queue_full,codel,auth_fail,replay,no_endpoint,no_session,mtu,spoofed_source"
+"$VPNGW" show "$TUN_GW" --json --keys >"$LAB_DIR/keys.json"
+check_eq "ii: --keys shows c1's whole key" "$(json_get "$LAB_DIR/keys.json" 'client("c1")["public_key"]')" "$K1_PUB"
+
+rx1=$(json_get "$LAB_DIR/show1.json" 'client("c1")["rx_packets"]')
+tx1=$(json_get "$LAB_DIR/show1.json" 'client("c1")["tx_packets"]')
+c2rx1=$(json_get "$LAB_DIR/show1.json" 'client("c2")["rx_packets"]')
+lat1=$(json_get "$LAB_DIR/show1.json" 'client("c1")["latency_us"]["udp_to_tun"]["count"]')
+n=$(ping_count "$NS_C1" "$NET_IP" 10)
+check_eq "ii: 10 pings from c1 through the tunnel" "$n" 10
+"$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show2.json"
+rx2=$(json_get "$LAB_DIR/show2.json" 'client("c1")["rx_packets"]')
+tx2=$(json_get "$LAB_DIR/show2.json" 'client("c1")["tx_packets"]')
+lat2=$(json_get "$LAB_DIR/show2.json" 'client("c1")["latency_us"]["udp_to_tun"]["count"]')
+check "ii: c1's rx_packets rose by at least 10 ($rx1 -> $rx2)" test "$rx2" -ge $((rx1 + 10))
+check "ii: c1's tx_packets rose by at least 10 ($tx1 -> $tx2)" test "$tx2" -ge $((tx1 + 10))
+check "ii: c1's latency samples rose by at least 10 ($lat1 -> $lat2)" test "$lat2" -ge $((lat1 + 10))
+check "ii: c1's p99 latency is a number of microseconds" test "$(json_get "$LAB_DIR/show2.json" 'client("c1")["latency_us"]["udp_to_tun"]["p99"]')" -ge 0
+check "ii: c2's counters did not take c1's pings (rx $c2rx1 -> $(json_get "$LAB_DIR/show2.json" 'client("c2")["rx_packets"]'))" \
+    test "$(json_get "$LAB_DIR/show2.json" 'client("c2")["rx_packets"]')" -lt $((c2rx1 + 10))
+check "ii: gateway totals: tun_tx_packets >= 10" test "$(json_get "$LAB_DIR/show2.json" 'j["totals"]["tun_tx_packets"]')" -ge 10
+
+"$VPNGW" show --json >"$LAB_DIR/all.json" 2>"$LAB_DIR/all.err"
+check_eq "ii: vpngw show --json (every instance) lists this gateway" \
+    "$(json_get "$LAB_DIR/all.json" '[o["role"] for o in j if o["interface"] == "'"$TUN_GW"'"][0]')" server
+
+log "iii) vpngw show on a client"
+"$VPNGW" show "$TUN_C1" --json >"$LAB_DIR/c1.json"
+check_eq "iii: the client reports role client" "$(json_get "$LAB_DIR/c1.json" 'j["role"]')" client
+check_eq "iii: its session's address" "$(json_get "$LAB_DIR/c1.json" 'j["session"]["address"]')" "$C1_TUN_IP"
+check_eq "iii: its session is up" "$(json_get "$LAB_DIR/c1.json" 'j["session"]["session_up"]')" True
+check_eq "iii: its gateway endpoint" "$(json_get "$LAB_DIR/c1.json" 'j["session"]["endpoint"]')" "$GW_CLIENT_IP:$VPN_PORT"
+check "iii: it sent at least 10 datagrams" test "$(json_get "$LAB_DIR/c1.json" 'j["session"]["tx_packets"]')" -ge 10
+"$VPNGW" show "$TUN_C1" >"$LAB_DIR/c1.txt"
+check "iii: text shows the session with the gateway" grep -q '^session with gateway$' "$LAB_DIR/c1.txt"
+
+# ---------------------------------------------------------------------------------------------
+log "iv) Prometheus metrics on $METRICS"
+scrape "$NS_GW" "$METRICS" >"$LAB_DIR/m1.txt"
+check_eq "iv: curl scrapes /metrics" "$?" 0
+L="interface=\"$TUN_GW\",client=\"c1\""
+check "iv: TYPE line for the per-client counter" grep -q '^# TYPE vpngw_client_rx_packets_total counter$' "$LAB_DIR/m1.txt"
+check "iv: TYPE line for the latency histogram" grep -q '^# TYPE vpngw_client_latency_seconds histogram$' "$LAB_DIR/m1.txt"
+check "iv: a gateway total" grep -q "^vpngw_udp_rx_datagrams_total{interface=\"$TUN_GW\"} [0-9]" "$LAB_DIR/m1.txt"
+check "iv: c2 labelled by name" grep -q "^vpngw_client_rx_packets_total{interface=\"$TUN_GW\",client=\"c2\"} [0-9]" "$LAB_DIR/m1.txt"
+check "iv: drops by reason" grep -q "^vpngw_client_drops_total{$L,reason=\"replay\"} 0$" "$LAB_DIR/m1.txt"
+check "iv: the +Inf bucket" grep -q "^vpngw_client_latency_seconds_bucket{$L,direction=\"udp_to_tun\",le=\"+Inf\"} [0-9]" "$LAB_DIR/m1.txt"
+# every line is a comment or "name{labels} value", histogram buckets never decrease
+"$PY" - "$LAB_DIR/m1.txt" >"$LAB_DIR/m1.check" 2>&1 <<'PYEOF'
+import re, sys
+label = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:\\.|[^"\\])*"'
+sample = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?P<labels>\{' + label + '(?:,' + label + r')*\})? (?P<value>-?[0-9.e+]+|\+Inf)$')
+types, last = {}, {}
+for n, line in enumerate(open(sys.argv[1]), 1):
+    line = line.rstrip("\n")
+    if line.startswith("# TYPE "):
+        _, _, name, t = line.split(" ")
+        assert name not in types, "two TYPE lines for %s" % name
+        types[name] = t
+        continue
+    if line.startswith("# HELP "):
+        continue
+    m = sample.match(line)
+    assert m, "line %d is not a sample: %r" % (n, line)
+    name = m.group("name")
+    base = re.sub(r'_(bucket|sum|count)$', '', name)
+    assert name in types or base in types, "line %d: %s has no TYPE" % (n, name)
+    if name.endswith("_bucket"):
+        key = re.sub(r',le="[^"]*"', '', m.group("labels"))
+        v = float(m.group("value"))
+        assert v >= last.get(key, 0), "line %d: bucket decreases" % n
+        last[key] = v
+print("ok", len(types))
+PYEOF
+check "iv: the whole exposition parses ($(cat "$LAB_DIR/m1.check"))" grep -q '^ok ' "$LAB_DIR/m1.check"
+m_rx1=$(metric "$LAB_DIR/m1.txt" vpngw_client_rx_packets_total "$L")
+m_lat1=$(metric "$LAB_DIR/m1.txt" vpngw_client_latency_seconds_count "$L,direction=\"udp_to_tun\"")
+n=$(ping_count "$NS_C1" "$NET_IP" 5)
+scrape "$NS_GW" "$METRICS" >"$LAB_DIR/m2.txt"
+m_rx2=$(metric "$LAB_DIR/m2.txt" vpngw_client_rx_packets_total "$L")
+m_lat2=$(metric "$LAB_DIR/m2.txt" vpngw_client_latency_seconds_count "$L,direction=\"udp_to_tun\"")
+check "iv: c1's rx packets rose after $n pings ($m_rx1 -> $m_rx2)" test "${m_rx2:-0}" -ge $((${m_rx1:-0} + 5))
+check "iv: c1's latency count rose ($m_lat1 -> $m_lat2)" test "${m_lat2:-0}" -ge $((${m_lat1:-0} + 5))
+code() { ip netns exec "$NS_GW" curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
+check_eq "iv: another path is 404" "$(code "http://$METRICS/foo")" 404
+check_eq "iv: POST /metrics is 405" "$(code -X POST "http://$METRICS/metrics")" 405
+bad=$(ip netns exec "$NS_GW" "$PY" -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", 9586), timeout=5)
+s.sendall(b"GARBAGE\r\n\r\n")
+print(s.recv(100).split(b"\r\n")[0].decode())
+')
+check_eq "iv: a malformed request is 400" "$bad" "HTTP/1.1 400 Bad Request"
+scrape "$NS_C1" "$CMETRICS" >"$LAB_DIR/mc.txt"
+check "iv: the client serves metrics too, with its session" \
+    grep -q "^vpngw_client_tx_packets_total{interface=\"$TUN_C1\",client=\"gateway\"} [1-9]" "$LAB_DIR/mc.txt"
+
+# ---------------------------------------------------------------------------------------------
+log "v) bad control requests: a precise error, nothing changed"
+hs_before=$(json_get "$LAB_DIR/show2.json" 'j["totals"]["handshakes"]')
+check_eq "v: an unknown command" "$(ctl_raw $'frobnicate\n')" \
+    'error: unknown command "frobnicate"; want: show [json] [keys]'
+check_eq "v: an unknown option" "$(ctl_raw $'show yaml\n')" \
+    'error: show: unknown option "yaml"; want: show [json] [keys]'
+check_eq "v: an option twice" "$(ctl_raw $'show json json\n')" 'error: show: "json" given twice'
+check_eq "v: an empty request" "$(ctl_raw $'\n')" 'error: empty request; want: show [json] [keys]'
+check_eq "v: a control byte" "$(ctl_raw $'show\001\n')" \
+    'error: request has a byte that is not printable ASCII (0x01 at offset 4)'
+long=$(printf 'show%600s' '')
+check_eq "v: an overlong request" "$(ctl_raw "$long")" 'error: request longer than 512 bytes'
+"$VPNGW" show "nosuch$LAB_SFX" >"$LAB_DIR/nosuch.out" 2>"$LAB_DIR/nosuch.err"
+check_eq "v: vpngw show of an unknown interface exits 1" "$?" 1
+check "v: ... naming its socket" grep -q "vpngw: show nosuch$LAB_SFX: /run/vpngw/nosuch$LAB_SFX.sock: No such file or directory" "$LAB_DIR/nosuch.err"
+"$VPNGW" show "$TUN_GW" --yaml >/dev/null 2>"$LAB_DIR/badopt.err"
+check_eq "v: vpngw show --yaml exits 2" "$?" 2
+check "v: the gateway still runs" proc_alive "$SRV_PID"
+"$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show3.json"
+check_eq "v: no new handshakes, same clients" \
+    "$(json_get "$LAB_DIR/show3.json" 'str(j["totals"]["handshakes"]) + " " + ",".join(c["name"] + "=" + c["address"] for c in j["clients"])')" \
+    "$hs_before c1=$C1_TUN_IP,c2=$C2_TUN_IP"
+
+lab_summary
