@@ -310,6 +310,12 @@ static int server_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_common_int(c, name, value, &s->stats_interval_s, 1, 3600);
 	if (!strcasecmp(name, "MetricsListen"))
 		return set_metrics_listen(c, s->metrics_listen, sizeof(s->metrics_listen), name, value);
+	if (!strcasecmp(name, "StateFile")) {
+		if (value[0] != '/' || strlen(value) >= sizeof(s->state_file))
+			return fail(c, name, value, "want an absolute path (under 256 characters)");
+		strcpy(s->state_file, value);
+		return 1;
+	}
 	return fail(c, name, value, "unknown key in [Server]");
 }
 
@@ -504,6 +510,8 @@ static int finish_server(struct server_conf *s, const char *path, char *err, siz
 		snprintf(err, errlen, "%s: [Server] needs Address (e.g. 10.77.0.1/24)", path);
 		return -1;
 	}
+	if (!s->state_file[0])
+		snprintf(s->state_file, sizeof(s->state_file), "/var/lib/vpngw/%s.state", s->ifname);
 	uint32_t mask = s->prefix4 ? 0xffffffffu << (32 - s->prefix4) : 0;
 	char a[INET_ADDRSTRLEN];
 	for (size_t i = 0; i < s->npeers; i++) {

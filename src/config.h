@@ -24,6 +24,7 @@ struct peer_conf {
 	uint8_t pub[32];
 	bool has_pub;
 	uint32_t addr4; /* host order; 0 = from the pool */
+	uint32_t remembered4; /* from the state file, not the config; 0 = none */
 	int line, pub_line, addr_line; /* where they were set, for errors */
 };
 
@@ -42,6 +43,7 @@ struct server_conf {
 	int stats_interval_s;
 	uint64_t bandwidth_bps; /* 0 = no pacing */
 	char metrics_listen[64]; /* "" = no metrics endpoint */
+	char state_file[256];    /* pool assignments kept across restarts */
 	struct peer_conf *peers;
 	size_t npeers;
 };

@@ -37,31 +37,74 @@ static bool id_zero(const uint8_t id[WIRE_ID_LEN])
 	return !memcmp(id, zero, WIRE_ID_LEN);
 }
 
+/* One bit per pool address, taken or free. */
+struct taken {
+	uint64_t *bits;
+	uint32_t net, size;
+};
+
+static bool is_taken(const struct taken *t, uint32_t a)
+{
+	uint32_t i = a - t->net;
+	return t->bits[i / 64] >> (i % 64) & 1;
+}
+
+static void take(struct taken *t, uint32_t a)
+{
+	uint32_t i = a - t->net;
+	t->bits[i / 64] |= 1ull << (i % 64);
+}
+
+/* Fixed addresses first, then each client's remembered one (state file)
+ * while it is still in the pool and free, then the next free address in
+ * config order: a client keeps its address across restarts, whatever the
+ * order of the file. */
 static int assign_addresses(struct registry *r, const struct server_conf *c, char *err, size_t errlen)
 {
-	uint32_t next = r->net + 1;
+	struct taken t = { .net = r->net, .size = ~r->mask + 1 };
 	uint32_t last = r->net | ~r->mask; /* broadcast */
+	if (~r->mask > 0xffffffu) {
+		snprintf(err, errlen, "the pool is larger than a /8");
+		return -1;
+	}
+	t.bits = calloc(t.size / 64 + 1, sizeof(uint64_t));
+	if (!t.bits) {
+		snprintf(err, errlen, "out of memory for the address pool");
+		return -1;
+	}
+	take(&t, r->net);
+	take(&t, last);
+	take(&t, r->gw_addr);
+	for (size_t i = 0; i < r->n; i++) {
+		r->peers[i].addr4 = c->peers[i].addr4;
+		if (c->peers[i].addr4)
+			take(&t, c->peers[i].addr4);
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		uint32_t a = c->peers[i].remembered4;
+		if (r->peers[i].addr4 || !a || !registry_in_pool(r, a) || is_taken(&t, a))
+			continue;
+		r->peers[i].addr4 = a;
+		take(&t, a);
+	}
+	uint32_t next = r->net + 1;
 	for (size_t i = 0; i < r->n; i++) {
 		struct peer *p = &r->peers[i];
-		if (c->peers[i].addr4) {
-			p->addr4 = c->peers[i].addr4;
+		if (p->addr4)
 			continue;
+		while (next < last && is_taken(&t, next))
+			next++;
+		if (next >= last) {
+			snprintf(err, errlen, "the pool %u.%u.%u.%u/%u has no address left for client %s", r->net >> 24,
+				 r->net >> 16 & 255, r->net >> 8 & 255, r->net & 255, 32 - __builtin_popcount(~r->mask),
+				 p->name);
+			free(t.bits);
+			return -1;
 		}
-		for (;; next++) {
-			if (next >= last) {
-				snprintf(err, errlen, "the pool %u.%u.%u.%u/%u has no address left for client %s",
-					 r->net >> 24, r->net >> 16 & 255, r->net >> 8 & 255, r->net & 255,
-					 32 - __builtin_popcount(~r->mask), p->name);
-				return -1;
-			}
-			bool taken = next == r->gw_addr;
-			for (size_t j = 0; j < c->npeers && !taken; j++)
-				taken = c->peers[j].addr4 == next;
-			if (!taken)
-				break;
-		}
-		p->addr4 = next++;
+		p->addr4 = next;
+		take(&t, next++);
 	}
+	free(t.bits);
 	return 0;
 }
 

@@ -37,6 +37,7 @@
 #include "registry.h"
 #include "router.h"
 #include "show.h"
+#include "statefile.h"
 #include "stats.h"
 #include "tun.h"
 #include "udp.h"
@@ -653,6 +654,31 @@ static void ctl_metrics(void *arg, struct sbuf *out)
 	free(snap.peers);
 }
 
+/* Pool addresses given out before (state file) are given again. */
+static void remember_addresses(struct server *s)
+{
+	struct state_entry *e;
+	size_t n;
+	if (statefile_load(s->conf.state_file, &e, &n) == 0)
+		state_apply(e, n, &s->conf);
+	free(e);
+}
+
+static void save_addresses(struct server *s)
+{
+	struct state_entry *e = calloc(s->reg.n ? s->reg.n : 1, sizeof(*e));
+	if (!e) {
+		LOGW("msg=\"out of memory: state file not saved\" path=%s", s->conf.state_file);
+		return;
+	}
+	for (size_t i = 0; i < s->reg.n; i++) {
+		memcpy(e[i].pub, s->reg.peers[i].pub, 32);
+		e[i].addr4 = s->reg.peers[i].addr4;
+	}
+	statefile_save(s->conf.state_file, e, s->reg.n);
+	free(e);
+}
+
 static int setup(struct server *s, const char *path)
 {
 	char err[512];
@@ -666,6 +692,7 @@ static int setup(struct server *s, const char *path)
 		die_msg("out of memory for %zu packet buffers", nbuf);
 		return -1;
 	}
+	remember_addresses(s);
 	if (registry_init(&s->reg, &s->conf, s->pool, PEER_QUEUE_PKTS, err, sizeof(err)) != 0) {
 		die_msg("%s: %s", path, err);
 		return -1;
@@ -694,6 +721,7 @@ static int setup(struct server *s, const char *path)
 	s->ctl = ctl_open(s->tun.name, s->conf.metrics_listen, &ops);
 	if (!s->ctl)
 		return -1;
+	save_addresses(s);
 	/* Without NAT the tunnel still works for the gateway's own networks. */
 	if (s->conf.masquerade[0] &&
 	    nat_start(&s->nat, s->tun.name, s->reg.net, s->conf.prefix4, s->conf.masquerade) != 0)

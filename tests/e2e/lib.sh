@@ -335,6 +335,8 @@ write_server_conf() {
         printf '[Server]\nPrivateKey = %s\nListenPort = %s\nAddress = %s/24\nMTU = 1400\n' \
             "$priv" "$VPN_PORT" "$GW_TUN_IP"
         printf 'Interface = %s\nDNS = %s\nStatsInterval = 1\n' "$TUN_GW" "$GW_TUN_IP"
+        # pool addresses are remembered here, not in the machine's /var/lib/vpngw
+        printf 'StateFile = %s/gateway.state\n' "$LAB_DIR"
         while [ $# -ge 3 ]; do
             printf '\n[Client]\nName = %s\nPublicKey = %s\n' "$1" "$2"
             [ -n "$3" ] && printf 'Address = %s\n' "$3"

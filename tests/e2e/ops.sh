@@ -19,7 +19,7 @@ SOCK=/run/vpngw/$TUN_GW.sock
 CSOCK=/run/vpngw/$TUN_C1.sock
 METRICS=127.0.0.1:9586
 CMETRICS=127.0.0.1:9587
-STATE=$LAB_DIR/gw.state
+STATE=$LAB_DIR/gateway.state   # lib.sh's write_server_conf puts it there
 SRV_CONF=$LAB_DIR/server.conf
 SRV_LOG=$LAB_DIR/server.log
 
@@ -30,7 +30,6 @@ lab_keypair K2
 lab_keypair K3
 
 # server_conf FILE [NAME PUB]...: the lab's server config (pool addresses only) with metrics
-# and the state file in this run's directory
 server_conf() {
     local f=$1; shift
     local args=() 
@@ -231,5 +230,59 @@ check "v: the gateway still runs" proc_alive "$SRV_PID"
 check_eq "v: no new handshakes, same clients" \
     "$(json_get "$LAB_DIR/show3.json" 'str(j["totals"]["handshakes"]) + " " + ",".join(c["name"] + "=" + c["address"] for c in j["clients"])')" \
     "$hs_before c1=$C1_TUN_IP,c2=$C2_TUN_IP"
+
+# ---------------------------------------------------------------------------------------------
+log "vi) persistence: pool addresses survive a restart with the clients reordered"
+vpngw_stop "$SRV_PID"
+check_eq "vi: the gateway exits 0 on SIGTERM" "$STOP_RC" 0
+check "vi: its control socket is gone" test ! -e "$SOCK"
+check_eq "vi: the state file is mode 600" "$(stat -c %a "$STATE" 2>&1)" 600
+check "vi: it names c1's key and address" grep -qxF "client $K1_PUB $C1_TUN_IP" "$STATE"
+check "vi: it names c2's key and address" grep -qxF "client $K2_PUB $C2_TUN_IP" "$STATE"
+check "vi: it ends with its checksum" grep -qE '^checksum [0-9a-f]{64}$' <(tail -n 1 "$STATE")
+check "vi: no temporary file is left" test -z "$(ls "$LAB_DIR" | grep -F 'gateway.state.tmp')"
+
+# a new client first, then c2, then c1: in file order c3 would take c1's address
+server_conf "$SRV_CONF" c3 "$K3_PUB" c2 "$K2_PUB" c1 "$K1_PUB"
+: >"$SRV_LOG"
+vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
+SRV_PID=$LAST_PID
+wait_log "$SRV_LOG" 'msg="gateway up"' 5 || die "gateway did not come up again"
+"$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show4.json"
+check_eq "vi: after the restart c1 keeps $C1_TUN_IP, c2 keeps $C2_TUN_IP, the new c3 gets the next"     "$(json_get "$LAB_DIR/show4.json" '",".join(c["name"] + "=" + c["address"] for c in j["clients"])')"     "c3=10.77.0.4,c2=$C2_TUN_IP,c1=$C1_TUN_IP"
+# the running client notices the gateway went silent and starts a new session
+if wait_log "$LAB_DIR/c1.log" 'msg="session up"' 20 2; then ok "vi: c1 has a new session"
+else not_ok "vi: c1 has a new session"; fi
+check "vi: c1 was given its old address again" grep -q "msg=\"session up\".* address=$C1_TUN_IP/24" <(grep 'msg="session up"' "$LAB_DIR/c1.log" | tail -n 1)
+n=$(ping_count "$NS_C1" "$NET_IP" 5)
+check "vi: c1 pings through the tunnel again ($n of 5)" test "$n" -ge 4
+
+log "vii) a crash: a stale control socket, a damaged state file"
+kill -s KILL "$SRV_PID"
+wait "$SRV_PID" 2>/dev/null
+check "vii: after kill -9 the control socket file is left" test -S "$SOCK"
+size=$(stat -c %s "$STATE")
+truncate -s $((size / 2)) "$STATE"      # as if cut short (what the atomic rename prevents)
+: >"$SRV_LOG"
+vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
+SRV_PID=$LAST_PID
+if wait_log "$SRV_LOG" 'msg="gateway up"' 5; then ok "vii: the gateway starts with a damaged state file"
+else not_ok "vii: the gateway starts with a damaged state file"; fi
+check "vii: a warning names the state file and why"     grep -qE "level=warn .*msg=\"state file ignored: damaged; pool addresses start afresh\" path=$STATE error=\"line [0-9]+: " "$SRV_LOG"
+check "vii: a warning says the stale control socket was replaced"     grep -q "level=warn .*replaced a stale control socket from an earlier run.* path=$SOCK" "$SRV_LOG"
+"$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show5.json"
+check_eq "vii: vpngw show answers; addresses in file order again"     "$(json_get "$LAB_DIR/show5.json" '",".join(c["name"] + "=" + c["address"] for c in j["clients"])')"     "c3=10.77.0.2,c2=10.77.0.3,c1=10.77.0.4"
+check "vii: a whole state file replaced the damaged one" grep -qE '^checksum [0-9a-f]{64}$' <(tail -n 1 "$STATE")
+# a second gateway with the same interface name (another namespace) must not take the socket
+lab_ns_add "vpngw-x-$LAB_SFX"
+lab_bg "vpngw-x-$LAB_SFX" "$LAB_DIR/dup.log" "$VPNGW" server "$SRV_CONF"
+dup=$LAST_PID
+for ((i = 0; i < 50; i++)); do proc_alive "$dup" || break; sleep 0.1; done
+lab_stop "$dup" 1
+check_eq "vii: a second gateway with the same interface name (another namespace) exits 1" "$STOP_RC" 1
+check "vii: ... saying another is running" grep -q 'another vpngw with this interface name is running' "$LAB_DIR/dup.log"
+shows() { "$VPNGW" show "$TUN_GW" >/dev/null 2>&1; }
+check "vii: the first still answers" shows
+check_clean_stop "vii" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
 
 lab_summary

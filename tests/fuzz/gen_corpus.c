@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "state.h"
 
 static const char *root;
 static int written, same;
@@ -296,6 +297,37 @@ static void config_seeds(void)
 		  "Routes = 10.1.2.3/8\n", alice_priv, srv_pub);
 }
 
+/* ------------------------------------------- control requests, state */
+
+static void ctl_seeds(void)
+{
+	static const char *const text[][2] = {
+		{ "show", "show\n" },
+		{ "show-json-keys", "show json keys\n" },
+		{ "show-bad-option", "show yaml\n" },
+		{ "http-get", "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9586\r\nAccept: */*\r\n\r\n" },
+		{ "http-head-10", "HEAD /metrics?x=1 HTTP/1.0\n\n" },
+		{ "http-404", "GET /other HTTP/1.1\r\n\r\n" },
+	};
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+		put("fuzz_ctl", text[i][0], text[i][1], strlen(text[i][1]));
+
+	struct state_entry e[3];
+	for (int i = 0; i < 3; i++) {
+		fx_pub(e[i].pub, (uint8_t)(FX_TAG_ALICE + i));
+		e[i].addr4 = 0x0a4d0002u + (uint32_t)i;
+	}
+	struct sbuf b;
+	sbuf_init(&b);
+	state_render(e, 3, &b);
+	FX_CHECK(!sbuf_failed(&b));
+	put("fuzz_ctl", "state", b.s, b.len);
+	sbuf_reset(&b);
+	state_render(NULL, 0, &b);
+	put("fuzz_ctl", "state-empty", b.s, b.len);
+	sbuf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -308,6 +340,7 @@ int main(int argc, char **argv)
 	data_seeds();
 	handshake_seeds();
 	config_seeds();
+	ctl_seeds();
 	printf("gen_corpus: %d seeds written, %d up to date\n", written, same);
 	return 0;
 }

@@ -941,6 +941,29 @@ static void test_metrics_listen(void **state)
 	conf_remove(&t);
 }
 
+static void test_state_file(void **state)
+{
+	(void)state;
+	struct tmpconf t;
+	struct server_conf c;
+	char err[512];
+
+	server_with(&t, "Interface = vgx1");
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.state_file, "/var/lib/vpngw/vgx1.state"); /* per interface */
+	config_free_server(&c);
+	conf_remove(&t);
+
+	server_with(&t, "StateFile = /tmp/somewhere/gw.state");
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.state_file, "/tmp/somewhere/gw.state");
+	config_free_server(&c);
+	conf_remove(&t);
+
+	server_line_fails("StateFile = relative/gw.state", "StateFile", "relative/gw.state");
+	server_line_fails("StateFile = ", "StateFile", NULL);
+}
+
 #define T(fn) cmocka_unit_test_teardown(fn, cleanup)
 
 int main(void)
@@ -979,6 +1002,7 @@ int main(void)
 		T(test_parse_cidr4),
 		T(test_parse_key_b64),
 		T(test_metrics_listen),
+		T(test_state_file),
 	};
 	return cmocka_run_group_tests(tests, make_keys, cleanup);
 }

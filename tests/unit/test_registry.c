@@ -334,6 +334,54 @@ static void test_pool_one_too_many_fails(void **state)
 	assert_non_null(strstr(f->err, "client6"));
 }
 
+static void test_remembered_addresses_kept(void **state)
+{
+	/* c1 had .4 and c3 .2 before: they keep them, c2 gets the first free */
+	struct fixture *f = *state;
+	conf_build(&f->conf, GW, 24, 3);
+	f->conf.peers[0].remembered4 = A4(10, 77, 0, 4);
+	f->conf.peers[2].remembered4 = A4(10, 77, 0, 2);
+	assert_int_equal(registry_init(&f->reg, &f->conf, f->pool, 4, f->err, sizeof(f->err)), 0);
+	assert_int_equal(peer_at(f, 0)->addr4, A4(10, 77, 0, 4));
+	assert_int_equal(peer_at(f, 1)->addr4, A4(10, 77, 0, 3));
+	assert_int_equal(peer_at(f, 2)->addr4, A4(10, 77, 0, 2));
+	for (size_t i = 0; i < 3; i++)
+		assert_ptr_equal(registry_by_addr(&f->reg, peer_at(f, i)->addr4), peer_at(f, i));
+}
+
+static void test_remembered_addresses_yield(void **state)
+{
+	/* A fixed address beats a remembered one; so does an earlier claim;
+	 * an address outside the pool, the gateway's or the broadcast is
+	 * ignored. The losers get pool addresses as usual. */
+	struct fixture *f = *state;
+	conf_build(&f->conf, GW, 24, 6);
+	f->conf.peers[0].remembered4 = FIXED;            /* now client2's fixed address */
+	f->conf.peers[1].addr4 = FIXED;
+	f->conf.peers[2].remembered4 = A4(10, 77, 0, 9);
+	f->conf.peers[3].remembered4 = A4(10, 77, 0, 9); /* a duplicate: the first keeps it */
+	f->conf.peers[4].remembered4 = A4(10, 78, 0, 5); /* another pool */
+	f->conf.peers[5].remembered4 = GW;
+	assert_int_equal(registry_init(&f->reg, &f->conf, f->pool, 4, f->err, sizeof(f->err)), 0);
+	assert_int_equal(peer_at(f, 0)->addr4, A4(10, 77, 0, 2));
+	assert_int_equal(peer_at(f, 1)->addr4, FIXED);
+	assert_int_equal(peer_at(f, 2)->addr4, A4(10, 77, 0, 9));
+	assert_int_equal(peer_at(f, 3)->addr4, A4(10, 77, 0, 3));
+	assert_int_equal(peer_at(f, 4)->addr4, A4(10, 77, 0, 4));
+	assert_int_equal(peer_at(f, 5)->addr4, A4(10, 77, 0, 5));
+}
+
+static void test_remembered_broadcast_ignored(void **state)
+{
+	struct fixture *f = *state;
+	conf_build(&f->conf, A4(10, 77, 0, 1), 29, 2);
+	f->conf.peers[0].remembered4 = A4(10, 77, 0, 7); /* the /29's broadcast */
+	f->conf.peers[1].remembered4 = A4(10, 77, 0, 0); /* its network */
+	assert_int_equal(registry_init(&f->reg, &f->conf, f->pool, 4, f->err, sizeof(f->err)), 0);
+	assert_int_equal(peer_at(f, 0)->addr4, A4(10, 77, 0, 2));
+	assert_int_equal(peer_at(f, 1)->addr4, A4(10, 77, 0, 3));
+}
+
 static void test_queues_use_pool(void **state)
 {
 	struct fixture *f = *state;
@@ -553,6 +601,9 @@ int main(void)
 		OWN(test_pool_exactly_full),
 		cmocka_unit_test_setup_teardown(test_pool_too_small_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_one_too_many_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remembered_addresses_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remembered_addresses_yield, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remembered_broadcast_ignored, setup, teardown),
 		STD(test_queues_use_pool),
 		STD(test_route_client_to_internet),
 		STD(test_route_client_to_client),
