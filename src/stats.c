@@ -79,18 +79,23 @@ void lat_take(struct lat_hist *h, struct lat_summary *s)
 
 void lat_read(struct lat_hist *h, struct lat_cumulative *c)
 {
-	uint64_t b[LAT_BUCKETS], total = 0;
-	for (unsigned k = 0; k < LAT_LE_N; k++)
-		c->le[k] = 0;
+	uint64_t b[LAT_BUCKETS], total = 0, below[LAT_LE_N + 1] = { 0 };
+	unsigned k = 0;
 	for (unsigned i = 0; i < LAT_BUCKETS; i++) {
 		b[i] = atomic_load_explicit(&h->b[i], memory_order_relaxed);
 		total += b[i];
-		uint64_t top = lat_bucket_value(i);
 		/* Samples are whole microseconds rounded down: a bucket is below
-		 * a bound when its largest value is. */
-		for (unsigned k = 0; k < LAT_LE_N; k++)
-			if (top < lat_le_us[k])
-				c->le[k] += b[i];
+		 * a bound when its largest value is. Buckets ascend, so the
+		 * first bound above each one only moves up. */
+		uint64_t top = lat_bucket_value(i);
+		while (k < LAT_LE_N && top >= lat_le_us[k])
+			k++;
+		below[k] += b[i];
+	}
+	uint64_t run = 0;
+	for (unsigned j = 0; j < LAT_LE_N; j++) {
+		run += below[j];
+		c->le[j] = run;
 	}
 	c->sum_us = atomic_load_explicit(&h->sum_us, memory_order_relaxed);
 	summarise(b, total, c->sum_us, &c->s);
