@@ -20,6 +20,9 @@ struct ctl_ops {
 	void (*show)(void *arg, const struct ctl_req *r, struct sbuf *out);
 	/* The Prometheus text; on the control thread. */
 	void (*metrics)(void *arg, struct sbuf *out);
+	/* add, remove, address, rename: 0 with a line for the reply in out,
+	 * or -1 with why in err and nothing changed. NULL on a client. */
+	int (*set)(void *arg, const struct ctl_req *r, struct sbuf *out, char *err, size_t errlen);
 };
 
 struct ctl;
@@ -36,5 +39,7 @@ void ctl_close(struct ctl *c);
 
 /* `vpngw show [IFACE] [--json] [--keys]`: the exit status. */
 int ctl_show_main(int argc, char **argv);
+/* `vpngw set IFACE add|remove|address|rename ...`: the exit status. */
+int ctl_set_main(int argc, char **argv);
 
 #endif

@@ -214,8 +214,22 @@ static void reply_ctl(struct ctl *c, struct conn *k, size_t line_len)
 		sbuf_printf(&k->out, "error: %s\n", err);
 		return;
 	}
-	sbuf_puts(&k->out, "ok\n");
-	c->ops.show(c->ops.arg, &r, &k->out);
+	if (r.cmd == CTL_SHOW) {
+		sbuf_puts(&k->out, "ok\n");
+		c->ops.show(c->ops.arg, &r, &k->out);
+		return;
+	}
+	if (!c->ops.set) {
+		sbuf_puts(&k->out, "error: this is a client: add, remove, address and rename change a gateway's clients\n");
+		return;
+	}
+	struct sbuf body;
+	sbuf_init(&body);
+	if (c->ops.set(c->ops.arg, &r, &body, err, sizeof(err)) != 0)
+		sbuf_printf(&k->out, "error: %s\n", err);
+	else
+		sbuf_printf(&k->out, "ok\n%s", body.s ? body.s : "");
+	sbuf_free(&body);
 }
 
 static void reply_http(struct ctl *c, struct conn *k, enum http_verdict v)
@@ -523,6 +537,40 @@ static int show_one(const char *ifname, const char *req, bool json, bool many, b
 	*first = false;
 	sbuf_free(&out);
 	return 0;
+}
+
+int ctl_set_main(int argc, char **argv)
+{
+	static const char usage[] = "usage: vpngw set IFACE add NAME KEY [ADDRESS] | remove CLIENT | address CLIENT ADDRESS|pool | rename CLIENT NAME\n";
+	if (argc < 2 || !valid_ifname(argv[0])) {
+		fprintf(stderr, "vpngw: set: %s\n%s", argc ? "not an interface name" : "no interface", usage);
+		return 2;
+	}
+	/* One request line: the words as given, none may hold a space. */
+	struct sbuf req;
+	sbuf_init(&req);
+	for (int i = 1; i < argc; i++) {
+		if (!argv[i][0] || strpbrk(argv[i], " \t\r\n")) {
+			fprintf(stderr, "vpngw: set: an argument is empty or holds white space: \"%s\"\n%s", argv[i], usage);
+			sbuf_free(&req);
+			return 2;
+		}
+		sbuf_printf(&req, "%s%s", i > 1 ? " " : "", argv[i]);
+	}
+	sbuf_puts(&req, "\n");
+	char path[128];
+	bool not_running;
+	struct sbuf out;
+	sbuf_init(&out);
+	snprintf(path, sizeof(path), CTL_RUN_DIR "/%s.sock", argv[0]);
+	int rc = sbuf_failed(&req) ? -1 : query(path, req.s, &out, &not_running);
+	if (rc == 0)
+		fwrite(out.s, 1, out.len, stdout);
+	else
+		fprintf(stderr, "vpngw: set %s: %s\n", argv[0], out.s ? out.s : "out of memory");
+	sbuf_free(&out);
+	sbuf_free(&req);
+	return rc == 0 ? 0 : 1;
 }
 
 int ctl_show_main(int argc, char **argv)

@@ -2,10 +2,15 @@
  * they check everything and never read past len (fuzzed: fuzz_ctl). */
 #include "request.h"
 
+#include <arpa/inet.h>
+
+#include "config.h"
+
 #include <stdio.h>
 #include <string.h>
 
-#define CTL_USAGE "want: show [json] [keys]"
+#define CTL_USAGE "want: show [json] [keys] | add NAME KEY [ADDRESS] | remove CLIENT | address CLIENT ADDRESS|pool | rename CLIENT NAME"
+#define SHOW_USAGE "want: show [json] [keys]"
 #define MAX_WORDS 8
 
 struct word {
@@ -44,7 +49,7 @@ static int parse_show(const struct word *w, size_t n, struct ctl_req *r, char *e
 		bool *flag = word_is(&w[i], "json") ? &r->json : word_is(&w[i], "keys") ? &r->keys : NULL;
 		int shown = w[i].n > 32 ? 32 : (int)w[i].n;
 		if (!flag) {
-			snprintf(err, errlen, "show: unknown option \"%.*s\"; %s", shown, w[i].s, CTL_USAGE);
+			snprintf(err, errlen, "show: unknown option \"%.*s\"; %s", shown, w[i].s, SHOW_USAGE);
 			return -1;
 		}
 		if (*flag) {
@@ -54,6 +59,86 @@ static int parse_show(const struct word *w, size_t n, struct ctl_req *r, char *e
 		*flag = true;
 	}
 	return 0;
+}
+
+/* Copies a word into a NUL-terminated field; -1 if it does not fit. */
+static int take_word(const struct word *w, char *dst, size_t cap)
+{
+	if (w->n >= cap)
+		return -1;
+	memcpy(dst, w->s, w->n);
+	dst[w->n] = '\0';
+	return 0;
+}
+
+/* a.b.c.d or a.b.c.d/32 */
+static int take_addr(const struct word *w, uint32_t *out)
+{
+	char s[24];
+	struct in_addr a;
+	if (take_word(w, s, sizeof(s)) != 0)
+		return -1;
+	char *slash = strchr(s, '/');
+	if (slash && strcmp(slash, "/32"))
+		return -1;
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return -1;
+	*out = ntohl(a.s_addr);
+	return *out ? 0 : -1;
+}
+
+static int take_key(const struct word *w, uint8_t pub[32])
+{
+	char s[64];
+	return take_word(w, s, sizeof(s)) == 0 && parse_key_b64(s, pub) == 0 ? 0 : -1;
+}
+
+static int quoted(const struct word *w)
+{
+	return w->n > 32 ? 32 : (int)w->n;
+}
+
+static int want_words(const struct word *w, size_t n, size_t lo, size_t hi, const char *usage, char *err, size_t errlen)
+{
+	if (n >= lo && n <= hi)
+		return 0;
+	snprintf(err, errlen, "%.*s: %s; want: %s", quoted(&w[0]), w[0].s, n < lo ? "too few words" : "too many words", usage);
+	return -1;
+}
+
+static int parse_set(const struct word *w, size_t n, struct ctl_req *r, char *err, size_t errlen)
+{
+	const char *bad = NULL;
+	const struct word *at = NULL;
+	if (word_is(&w[0], "add")) {
+		r->cmd = CTL_ADD;
+		if (want_words(w, n, 3, 4, "add NAME KEY [ADDRESS]", err, errlen))
+			return -1;
+		if (take_word(&w[1], r->name, sizeof(r->name)))
+			bad = "name longer than 63 characters", at = &w[1];
+		else if (take_key(&w[2], r->pub))
+			bad = "not a base64 32-byte public key", at = &w[2];
+		else if (n == 4 && take_addr(&w[3], &r->addr4))
+			bad = "not an IPv4 address", at = &w[3];
+	} else {
+		bool rm = word_is(&w[0], "remove"), ad = word_is(&w[0], "address");
+		r->cmd = rm ? CTL_REMOVE : ad ? CTL_ADDRESS : CTL_RENAME;
+		const char *usage = rm ? "remove CLIENT" : ad ? "address CLIENT ADDRESS|pool" : "rename CLIENT NAME";
+		if (want_words(w, n, rm ? 2 : 3, rm ? 2 : 3, usage, err, errlen))
+			return -1;
+		if (take_word(&w[1], r->who, sizeof(r->who)))
+			bad = "no client has a name that long", at = &w[1];
+		else if (ad && !word_is(&w[2], "pool") && take_addr(&w[2], &r->addr4))
+			bad = "not an IPv4 address (or pool)", at = &w[2];
+		else if (r->cmd == CTL_RENAME && take_word(&w[2], r->name, sizeof(r->name)))
+			bad = "name longer than 63 characters", at = &w[2];
+	}
+	if (!bad)
+		return 0;
+	snprintf(err, errlen, "%.*s: \"%.*s\": %s", quoted(&w[0]), w[0].s, quoted(at), at->s, bad);
+	return -1;
 }
 
 int ctl_parse(const char *line, size_t len, struct ctl_req *r, char *err, size_t errlen)
@@ -82,6 +167,8 @@ int ctl_parse(const char *line, size_t len, struct ctl_req *r, char *err, size_t
 	}
 	if (word_is(&w[0], "show"))
 		return parse_show(w, n, r, err, errlen);
+	if (word_is(&w[0], "add") || word_is(&w[0], "remove") || word_is(&w[0], "address") || word_is(&w[0], "rename"))
+		return parse_set(w, n, r, err, errlen);
 	snprintf(err, errlen, "unknown command \"%.*s\"; %s", w[0].n > 32 ? 32 : (int)w[0].n, w[0].s, CTL_USAGE);
 	return -1;
 }

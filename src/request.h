@@ -3,23 +3,31 @@
  *
  * Control socket: one line of printable ASCII, words separated by spaces:
  *   show [json] [keys]
+ *   add NAME KEY [ADDRESS]        a new client (ADDRESS: a.b.c.d, else the pool's next)
+ *   remove CLIENT                 CLIENT: its name or its public key
+ *   address CLIENT ADDRESS|pool
+ *   rename CLIENT NAME
  * The reply starts with "ok\n" and the body follows, or it is one line
- * "error: <why>\n" and nothing was done. New commands (set ...) get new
- * first words; the grammar stays one line per request. */
+ * "error: <why>\n" and nothing was done. */
 #ifndef VPNGW_REQUEST_H
 #define VPNGW_REQUEST_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CTL_MAX_LINE 512
 #define HTTP_MAX_REQUEST 4096
 
-enum ctl_cmd { CTL_SHOW };
+enum ctl_cmd { CTL_SHOW, CTL_ADD, CTL_REMOVE, CTL_ADDRESS, CTL_RENAME };
 
 struct ctl_req {
 	enum ctl_cmd cmd;
-	bool json, keys;
+	bool json, keys;  /* show */
+	char name[64];    /* add, rename: the (new) name */
+	char who[64];     /* remove, address, rename: a client's name or key */
+	uint8_t pub[32];  /* add */
+	uint32_t addr4;   /* add, address: host order; 0 = from the pool */
 };
 
 /* line: the request without its newline. 0, or -1 with a message that

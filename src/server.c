@@ -84,6 +84,7 @@ struct server {
 	atomic_bool stop;
 	struct server_stats st;
 	struct ctl *ctl; /* vpngw show, MetricsListen */
+	pthread_mutex_t admin_lock; /* one live change (vpngw set, SIGHUP) at a time */
 };
 
 static void sched_add(struct server *s, struct peer *p)
@@ -165,7 +166,15 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 		ctr_add(&s->st.handshake_rejects, 1);
 		return;
 	}
+	/* Clients come and go live (vpngw set, SIGHUP): the lookup, name and
+	 * address under the read lock; p's memory outlives a removal. */
+	char name[sizeof(((struct peer *)0)->name)];
+	registry_rdlock(&s->reg);
 	struct peer *p = registry_by_pubkey(&s->reg, hs.rs);
+	uint32_t addr4 = p ? p->addr4 : 0;
+	if (p)
+		memcpy(name, p->name, sizeof(name));
+	registry_unlock(&s->reg);
 	if (!p) {
 		noise_wipe(&hs);
 		ctr_add(&s->st.handshake_rejects, 1);
@@ -183,7 +192,7 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 	if (!cipher) {
 		noise_wipe(&hs);
 		ctr_add(&s->st.handshake_rejects, 1);
-		LOGW("msg=\"handshake refused: no data cipher in common\" client=%s offered=0x%x", p->name, in.ciphers);
+		LOGW("msg=\"handshake refused: no data cipher in common\" client=%s offered=0x%x", name, in.ciphers);
 		return;
 	}
 	bool rekey = memcmp(in.prev_id, zero_id, WIRE_ID_LEN) != 0 &&
@@ -191,7 +200,7 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 	struct hs_resp r = {
 		.prefix4 = s->conf.prefix4,
 		.mtu = (uint16_t)s->conf.mtu,
-		.addr4 = p->addr4,
+		.addr4 = addr4,
 		.dns4 = s->conf.dns4,
 		.keepalive_s = (uint16_t)s->conf.keepalive_s,
 		.cipher = cipher,
@@ -201,7 +210,11 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 		r.epoch = session_next_epoch(&p->sess);
 	} else {
 		randombytes_buf(r.client_id, WIRE_ID_LEN);
-		registry_set_id(&s->reg, p, r.client_id);
+		if (!registry_set_id(&s->reg, p, r.client_id)) {
+			noise_wipe(&hs);
+			ctr_add(&s->st.handshake_rejects, 1);
+			return; /* removed a moment ago */
+		}
 		r.epoch = 0;
 	}
 	if (hs_write_resp(&hs, &r, NULL, out, send_key, recv_key) != 0) {
@@ -212,7 +225,7 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 	sodium_memzero(send_key, sizeof(send_key));
 	sodium_memzero(recv_key, sizeof(recv_key));
 	if (rc != 0) {
-		LOGE("msg=\"cannot set up the data cipher\" client=%s cipher=%s", p->name, aead_name(cipher));
+		LOGE("msg=\"cannot set up the data cipher\" client=%s cipher=%s", name, aead_name(cipher));
 		return;
 	}
 	peer_set_endpoint(p, from, now);
@@ -222,9 +235,9 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 		ctr_add(&s->st.udp_tx_bytes, sizeof(out));
 	}
 	ctr_add(&s->st.handshakes, 1);
-	LOGI("msg=handshake client=%s endpoint=%s address=%u.%u.%u.%u session=%s epoch=%u cipher=%s", p->name,
-	     endpoint_str(from, ep, sizeof(ep)), p->addr4 >> 24, p->addr4 >> 16 & 255, p->addr4 >> 8 & 255,
-	     p->addr4 & 255, rekey ? "rekey" : "new", r.epoch, aead_name(cipher));
+	LOGI("msg=handshake client=%s endpoint=%s address=%u.%u.%u.%u session=%s epoch=%u cipher=%s", name,
+	     endpoint_str(from, ep, sizeof(ep)), addr4 >> 24, addr4 >> 16 & 255, addr4 >> 8 & 255, addr4 & 255,
+	     rekey ? "rekey" : "new", r.epoch, aead_name(cipher));
 }
 
 /* One DATA/KEEPALIVE datagram; returns true when pk was handed on. */
@@ -533,13 +546,16 @@ static void log_stats(struct server *s)
 	struct server_stats *st = &s->st;
 	struct lat_summary t2u, u2t;
 	uint64_t qdrops = 0, codel = 0, marks = 0, active = 0, now = now_ns();
-	for (size_t i = 0; i < s->reg.n; i++) {
-		struct peer *p = &s->reg.peers[i];
+	registry_rdlock(&s->reg);
+	/* Removed clients' drops stay in the totals: counters never fall. */
+	for (size_t i = 0; i < s->reg.n + s->reg.ngone; i++) {
+		struct peer *p = i < s->reg.n ? s->reg.peers[i] : s->reg.gone[i - s->reg.n];
 		qdrops += atomic_load_explicit(&p->q.st.overflow_drops, memory_order_relaxed);
 		codel += atomic_load_explicit(&p->q.st.codel_drops, memory_order_relaxed);
 		marks += atomic_load_explicit(&p->q.st.ecn_marks, memory_order_relaxed);
-		active += session_up(&p->sess, now);
+		active += i < s->reg.n && session_up(&p->sess, now);
 	}
+	registry_unlock(&s->reg);
 	codel += atomic_load_explicit(&s->inject.st.codel_drops, memory_order_relaxed);
 	marks += atomic_load_explicit(&s->inject.st.ecn_marks, memory_order_relaxed);
 	lat_take(&st->tun_to_udp, &t2u);
@@ -602,15 +618,21 @@ static void snapshot(struct server *s, struct snapshot *o)
 	o->addr4 = s->conf.addr4;
 	o->prefix4 = s->conf.prefix4;
 	o->listen_port = s->conf.port;
+	registry_rdlock(&s->reg);
 	o->peers = calloc(s->reg.n ? s->reg.n : 1, sizeof(*o->peers));
 	for (size_t i = 0; o->peers && i < s->reg.n; i++) {
-		snap_peer(&s->reg.peers[i], now, &o->peers[i]);
-		qdrops += ctr_get(&s->reg.peers[i].q.st.overflow_drops);
-		codel += ctr_get(&s->reg.peers[i].q.st.codel_drops);
-		marks += ctr_get(&s->reg.peers[i].q.st.ecn_marks);
+		snap_peer(s->reg.peers[i], now, &o->peers[i]);
 		active += o->peers[i].session_up;
 	}
+	/* Removed clients' drops stay in the totals: counters never fall. */
+	for (size_t i = 0; i < s->reg.n + s->reg.ngone; i++) {
+		struct peer *p = i < s->reg.n ? s->reg.peers[i] : s->reg.gone[i - s->reg.n];
+		qdrops += ctr_get(&p->q.st.overflow_drops);
+		codel += ctr_get(&p->q.st.codel_drops);
+		marks += ctr_get(&p->q.st.ecn_marks);
+	}
 	o->npeers = o->peers ? s->reg.n : 0;
+	registry_unlock(&s->reg);
 	const struct { const char *name; counter_t *c; } ctrs[] = {
 		{ "udp_rx_datagrams", &st->udp_rx_datagrams }, { "udp_rx_bytes", &st->udp_rx_bytes },
 		{ "udp_tx_datagrams", &st->udp_tx_datagrams }, { "udp_tx_bytes", &st->udp_tx_bytes },
@@ -666,17 +688,214 @@ static void remember_addresses(struct server *s)
 
 static void save_addresses(struct server *s)
 {
-	struct state_entry *e = calloc(s->reg.n ? s->reg.n : 1, sizeof(*e));
+	registry_rdlock(&s->reg);
+	size_t n = s->reg.n;
+	struct state_entry *e = calloc(n ? n : 1, sizeof(*e));
+	for (size_t i = 0; e && i < n; i++) {
+		memcpy(e[i].pub, s->reg.peers[i]->pub, 32);
+		e[i].addr4 = s->reg.peers[i]->addr4;
+	}
+	registry_unlock(&s->reg);
 	if (!e) {
 		LOGW("msg=\"out of memory: state file not saved\" path=%s", s->conf.state_file);
 		return;
 	}
-	for (size_t i = 0; i < s->reg.n; i++) {
-		memcpy(e[i].pub, s->reg.peers[i].pub, 32);
-		e[i].addr4 = s->reg.peers[i].addr4;
-	}
-	statefile_save(s->conf.state_file, e, s->reg.n);
+	statefile_save(s->conf.state_file, e, n);
 	free(e);
+}
+
+/* ------------------------------------------- live changes: set, SIGHUP */
+
+static void addr_str(uint32_t a, char out[16])
+{
+	snprintf(out, 16, "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+}
+
+/* A client named by its public key or by its (unique) name. */
+static int resolve(struct server *s, const char *who, uint8_t pub[32], char *name, char *err, size_t errlen)
+{
+	uint8_t key[32];
+	size_t hits = 0;
+	bool by_key = parse_key_b64(who, key) == 0;
+	registry_rdlock(&s->reg);
+	for (size_t i = 0; i < s->reg.n; i++) {
+		struct peer *p = s->reg.peers[i];
+		if (by_key ? memcmp(p->pub, key, 32) != 0 : strcmp(p->name, who) != 0)
+			continue;
+		if (!hits++) {
+			memcpy(pub, p->pub, 32);
+			memcpy(name, p->name, sizeof(p->name));
+		}
+	}
+	registry_unlock(&s->reg);
+	if (hits == 1)
+		return 0;
+	if (!hits)
+		snprintf(err, errlen, "no client %s \"%s\"", by_key ? "has the key" : "is named", who);
+	else
+		snprintf(err, errlen, "%zu clients are named \"%s\": give the public key", hits, who);
+	return -1;
+}
+
+static bool name_taken(struct server *s, const char *name)
+{
+	bool taken = false;
+	registry_rdlock(&s->reg);
+	for (size_t i = 0; i < s->reg.n && !taken; i++)
+		taken = !strcmp(s->reg.peers[i]->name, name);
+	registry_unlock(&s->reg);
+	return taken;
+}
+
+static uint32_t addr_of(struct server *s, const uint8_t pub[32])
+{
+	registry_rdlock(&s->reg);
+	struct peer *p = registry_by_pubkey(&s->reg, pub);
+	uint32_t a = p ? p->addr4 : 0;
+	registry_unlock(&s->reg);
+	return a;
+}
+
+static int apply_set(struct server *s, const struct ctl_req *r, struct sbuf *out, char *err, size_t errlen)
+{
+	uint8_t pub[32];
+	char name[64], a[16];
+	if (r->cmd == CTL_ADD) {
+		if (name_taken(s, r->name)) {
+			snprintf(err, errlen, "a client is named \"%s\" already", r->name);
+			return -1;
+		}
+		if (registry_add(&s->reg, r->name, r->pub, r->addr4, err, errlen) != 0)
+			return -1;
+		addr_str(addr_of(s, r->pub), a);
+		LOGI("msg=\"client added\" client=%s address=%s", r->name, a);
+		sbuf_printf(out, "added client %s at %s\n", r->name, a);
+		return 0;
+	}
+	if (resolve(s, r->who, pub, name, err, errlen) != 0)
+		return -1;
+	if (r->cmd == CTL_REMOVE) {
+		if (registry_remove(&s->reg, pub, err, errlen) != 0)
+			return -1;
+		LOGI("msg=\"client removed; its session ended\" client=%s", name);
+		sbuf_printf(out, "removed client %s; its session ended\n", name);
+	} else if (r->cmd == CTL_ADDRESS) {
+		uint32_t old = addr_of(s, pub);
+		if (registry_readdress(&s->reg, pub, r->addr4, err, errlen) != 0)
+			return -1;
+		addr_str(addr_of(s, pub), a);
+		LOGI("msg=\"client readdressed\" client=%s address=%s session=%s", name, a,
+		     old == addr_of(s, pub) ? "kept" : "ended");
+		sbuf_printf(out, "client %s has address %s%s\n", name, a,
+			    old == addr_of(s, pub) ? " (unchanged)" : "; its next handshake brings it");
+	} else {
+		if (strcmp(name, r->name) && name_taken(s, r->name)) {
+			snprintf(err, errlen, "a client is named \"%s\" already", r->name);
+			return -1;
+		}
+		if (registry_rename(&s->reg, pub, r->name, err, errlen) != 0)
+			return -1;
+		LOGI("msg=\"client renamed\" client=%s was=%s", r->name, name);
+		sbuf_printf(out, "client %s is now named %s\n", name, r->name);
+	}
+	return 0;
+}
+
+static void save_addresses(struct server *s);
+
+static int ctl_set(void *arg, const struct ctl_req *r, struct sbuf *out, char *err, size_t errlen)
+{
+	struct server *s = arg;
+	pthread_mutex_lock(&s->admin_lock);
+	int rc = apply_set(s, r, out, err, errlen);
+	if (rc == 0)
+		save_addresses(s);
+	pthread_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+/* SIGHUP: the config's clients against the running ones, by public key;
+ * only the difference is applied, other sessions are not touched. */
+static void reload_clients(struct server *s, const struct server_conf *nc)
+{
+	char err[256], a[16];
+	size_t added = 0, removed = 0, changed = 0, failed = 0;
+	registry_rdlock(&s->reg);
+	size_t n = s->reg.n;
+	uint8_t(*old)[32] = malloc((n ? n : 1) * 32);
+	for (size_t i = 0; old && i < n; i++)
+		memcpy(old[i], s->reg.peers[i]->pub, 32);
+	registry_unlock(&s->reg);
+	if (!old) {
+		LOGE("msg=\"reload: out of memory; nothing changed\"");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool kept = false;
+		for (size_t j = 0; j < nc->npeers && !kept; j++)
+			kept = !memcmp(nc->peers[j].pub, old[i], 32);
+		if (kept)
+			continue;
+		if (registry_remove(&s->reg, old[i], err, sizeof(err)) == 0)
+			removed++;
+	}
+	free(old);
+	for (size_t j = 0; j < nc->npeers; j++) {
+		const struct peer_conf *pc = &nc->peers[j];
+		char name[64] = "";
+		registry_rdlock(&s->reg);
+		struct peer *p = registry_by_pubkey(&s->reg, pc->pub);
+		uint32_t cur = p ? p->addr4 : 0;
+		if (p)
+			memcpy(name, p->name, sizeof(name));
+		registry_unlock(&s->reg);
+		int rc = 0;
+		bool did = false;
+		if (!p) {
+			rc = registry_add(&s->reg, pc->name, pc->pub, pc->addr4, err, sizeof(err));
+			added += rc == 0;
+		} else {
+			if (strcmp(name, pc->name)) {
+				rc = registry_rename(&s->reg, pc->pub, pc->name, err, sizeof(err));
+				did = true;
+			}
+			if (rc == 0 && pc->addr4 && pc->addr4 != cur) {
+				rc = registry_readdress(&s->reg, pc->pub, pc->addr4, err, sizeof(err));
+				did = true;
+			}
+			changed += did && rc == 0;
+		}
+		if (rc != 0) {
+			failed++;
+			addr_str(pc->addr4, a);
+			LOGE("msg=\"reload: client not applied\" client=%s address=%s error=\"%s\"", pc->name,
+			     pc->addr4 ? a : "pool", err);
+		}
+	}
+	LOGI("msg=reloaded added=%zu removed=%zu changed=%zu failed=%zu clients=%zu", added, removed, changed, failed,
+	     s->reg.n);
+}
+
+static void reload(struct server *s, const char *path)
+{
+	struct server_conf nc;
+	char err[512];
+	if (config_load_server(path, &nc, err, sizeof(err)) != 0) {
+		LOGE("msg=\"reload refused: nothing changed\" error=\"%s\"", err);
+		return;
+	}
+	/* The rest is built into sockets, devices and queues at start. */
+	if (nc.port != s->conf.port || nc.addr4 != s->conf.addr4 || nc.prefix4 != s->conf.prefix4 ||
+	    nc.mtu != s->conf.mtu || strcmp(nc.ifname, s->conf.ifname) || nc.dns4 != s->conf.dns4 ||
+	    strcmp(nc.masquerade, s->conf.masquerade) || nc.keepalive_s != s->conf.keepalive_s ||
+	    nc.bandwidth_bps != s->conf.bandwidth_bps || strcmp(nc.metrics_listen, s->conf.metrics_listen) ||
+	    memcmp(nc.priv, s->conf.priv, 32))
+		LOGW("msg=\"reload: [Server] settings changed; they take effect at the next start\"");
+	pthread_mutex_lock(&s->admin_lock);
+	reload_clients(s, &nc);
+	save_addresses(s);
+	pthread_mutex_unlock(&s->admin_lock);
+	config_free_server(&nc);
 }
 
 static int setup(struct server *s, const char *path)
@@ -717,7 +936,8 @@ static int setup(struct server *s, const char *path)
 		return -1;
 	if (tun_configure(&s->tun, s->conf.addr4, s->conf.prefix4, s->conf.mtu) != 0)
 		return -1;
-	struct ctl_ops ops = { .arg = s, .show = ctl_show, .metrics = ctl_metrics };
+	pthread_mutex_init(&s->admin_lock, NULL);
+	struct ctl_ops ops = { .arg = s, .show = ctl_show, .metrics = ctl_metrics, .set = ctl_set };
 	s->ctl = ctl_open(s->tun.name, s->conf.metrics_listen, &ops);
 	if (!s->ctl)
 		return -1;
@@ -783,7 +1003,7 @@ int server_run(const char *path)
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
 		if (sig == SIGHUP)
-			LOGW("msg=\"SIGHUP: live reload is not built yet; restart to apply config changes\"");
+			reload(s, path);
 		if (now_ns() >= next_stats) {
 			log_stats(s);
 			next_stats += (uint64_t)s->conf.stats_interval_s * SEC_NS;

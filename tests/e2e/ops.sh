@@ -23,7 +23,7 @@ STATE=$LAB_DIR/gateway.state   # lib.sh's write_server_conf puts it there
 SRV_CONF=$LAB_DIR/server.conf
 SRV_LOG=$LAB_DIR/server.log
 
-lab_up c1 c2
+lab_up c1 c2 in
 lab_keypair SRV
 lab_keypair K1
 lab_keypair K2
@@ -211,11 +211,11 @@ check "iv: the client serves metrics too, with its session" \
 log "v) bad control requests: a precise error, nothing changed"
 hs_before=$(json_get "$LAB_DIR/show2.json" 'j["totals"]["handshakes"]')
 check_eq "v: an unknown command" "$(ctl_raw $'frobnicate\n')" \
-    'error: unknown command "frobnicate"; want: show [json] [keys]'
+    'error: unknown command "frobnicate"; want: show [json] [keys] | add NAME KEY [ADDRESS] | remove CLIENT | address CLIENT ADDRESS|pool | rename CLIENT NAME'
 check_eq "v: an unknown option" "$(ctl_raw $'show yaml\n')" \
     'error: show: unknown option "yaml"; want: show [json] [keys]'
 check_eq "v: an option twice" "$(ctl_raw $'show json json\n')" 'error: show: "json" given twice'
-check_eq "v: an empty request" "$(ctl_raw $'\n')" 'error: empty request; want: show [json] [keys]'
+check_eq "v: an empty request" "$(ctl_raw $'\n')" 'error: empty request; want: show [json] [keys] | add NAME KEY [ADDRESS] | remove CLIENT | address CLIENT ADDRESS|pool | rename CLIENT NAME'
 check_eq "v: a control byte" "$(ctl_raw $'show\001\n')" \
     'error: request has a byte that is not printable ASCII (0x01 at offset 4)'
 long=$(printf 'show%600s' '')
@@ -232,15 +232,103 @@ check_eq "v: no new handshakes, same clients" \
     "$hs_before c1=$C1_TUN_IP,c2=$C2_TUN_IP"
 
 # ---------------------------------------------------------------------------------------------
-log "vi) persistence: pool addresses survive a restart with the clients reordered"
+log "vi) live changes: vpngw set and SIGHUP, other sessions untouched"
+# c3 runs on the third host, unknown to the gateway: its handshakes are refused
+write_client_conf "$LAB_DIR/c3.conf" "$K3_PRIV" "$TUN_IN" "$SRV_PUB"
+vpngw_start client "$NS_IN" "$LAB_DIR/c3.conf" "$LAB_DIR/c3.log"
+C3_PID=$LAST_PID
+if wait_log "$SRV_LOG" 'msg=handshake client=c3' 3; then not_ok "vi: c3 is refused before it is added"
+else ok "vi: c3 is refused before it is added"; fi
+hs_c1=$(grep -c 'msg=handshake client=c1 .*session=new' "$SRV_LOG")
+set_out=$("$VPNGW" set "$TUN_GW" add c3 "$K3_PUB" 2>&1)
+check_eq "vi: vpngw set add c3: the next free address" "$set_out" "added client c3 at 10.77.0.4"
+if wait_log "$LAB_DIR/c3.log" 'msg="session up".* address=10.77.0.4/24' 15; then ok "vi: c3 gets a session at 10.77.0.4"
+else not_ok "vi: c3 gets a session at 10.77.0.4"; fi
+n=$(ping_count "$NS_IN" "$NET_IP" 3)
+check_eq "vi: c3 pings the internet host" "$n" 3
+
+set_out=$("$VPNGW" set "$TUN_GW" address c3 10.77.0.40 2>&1)
+check_eq "vi: vpngw set address c3 10.77.0.40" "$set_out" "client c3 has address 10.77.0.40; its next handshake brings it"
+if wait_log "$LAB_DIR/c3.log" 'msg="session up".* address=10.77.0.40/24' 20; then ok "vi: c3's new session has 10.77.0.40"
+else not_ok "vi: c3's new session has 10.77.0.40"; fi
+n=$(ping_count "$NS_IN" "$NET_IP" 3)
+check_eq "vi: c3 pings from its new address" "$n" 3
+
+set_out=$("$VPNGW" set "$TUN_GW" remove "$K3_PUB" 2>&1)
+check_eq "vi: vpngw set remove (by key)" "$set_out" "removed client c3; its session ended"
+n=$(ping_count "$NS_IN" "$NET_IP" 3)
+check_eq "vi: c3's session ended at once: no ping gets through" "$n" 0
+"$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show-live.json"
+check_eq "vi: the gateway lists c1 and c2 only" \
+    "$(json_get "$LAB_DIR/show-live.json" '",".join(c["name"] + "=" + c["address"] for c in j["clients"])')" \
+    "c1=$C1_TUN_IP,c2=$C2_TUN_IP"
+
+log "vi) bad set commands: a precise error, nothing changed"
+bad_set() { # NAME WANT ARGS...
+    local name=$1 want=$2 out rc; shift 2
+    out=$("$VPNGW" set "$TUN_GW" "$@" 2>&1); rc=$?
+    check_eq "vi: $name" "$rc:$out" "1:vpngw: set $TUN_GW: $want"
+}
+bad_set "a name in use" 'a client is named "c1" already' add c1 "$K3_PUB"
+bad_set "a key in use" 'client c2 already has this public key' add c9 "$K2_PUB"
+bad_set "not a key" 'add: "notakey": not a base64 32-byte public key' add c9 notakey
+bad_set "an address outside the pool" 'address 10.78.0.5 is not a client address of the pool' address c1 10.78.0.5
+bad_set "another client's address" 'address 10.77.0.3 belongs to client c2' address c1 10.77.0.3
+bad_set "the gateway's address" 'address 10.77.0.1 is not a client address of the pool' add c9 "$K3_PUB" 10.77.0.1
+bad_set "an unknown client" 'no client is named "nobody"' remove nobody
+bad_set "a missing word" 'address: too few words; want: address CLIENT ADDRESS|pool' address c1
+"$VPNGW" set "$TUN_GW" >/dev/null 2>&1
+check_eq "vi: vpngw set without a command exits 2" "$?" 2
+check_eq "vi: a client's control socket refuses set" "$("$VPNGW" set "$TUN_C1" remove c1 2>&1)" \
+    "vpngw: set $TUN_C1: this is a client: add, remove, address and rename change a gateway's clients"
+"$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show-bad.json"
+check_eq "vi: after the bad commands: the same clients, addresses and sessions" \
+    "$(json_get "$LAB_DIR/show-bad.json" '",".join(c["name"] + "=" + c["address"] + "=" + str(c["session_up"]) for c in j["clients"])')" \
+    "c1=$C1_TUN_IP=True,c2=$C2_TUN_IP=True"
+
+log "vi) SIGHUP applies the config's difference"
+server_conf "$SRV_CONF" c1 "$K1_PUB" c2 "$K2_PUB" c3 "$K3_PUB"
+sed -i '$a Address = 10.77.0.50' "$SRV_CONF"
+kill -s HUP "$SRV_PID"
+if wait_log "$SRV_LOG" 'msg=reloaded added=1 removed=0 changed=0 failed=0 clients=3' 5; then ok "vi: SIGHUP adds c3"
+else not_ok "vi: SIGHUP adds c3" "$(grep -E 'reload' "$SRV_LOG" | tail -n 2)"; fi
+if wait_log "$LAB_DIR/c3.log" 'msg="session up".* address=10.77.0.50/24' 25; then ok "vi: c3 comes up at its fixed 10.77.0.50"
+else not_ok "vi: c3 comes up at its fixed 10.77.0.50"; fi
+server_conf "$SRV_CONF" c1 "$K1_PUB" c2b "$K2_PUB"
+kill -s HUP "$SRV_PID"
+if wait_log "$SRV_LOG" 'msg=reloaded added=0 removed=1 changed=1 failed=0 clients=2' 5; then ok "vi: SIGHUP removes c3 and renames c2"
+else not_ok "vi: SIGHUP removes c3 and renames c2" "$(grep -E 'reload' "$SRV_LOG" | tail -n 2)"; fi
+"$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show-hup.json"
+check_eq "vi: after SIGHUP: c1 and c2b with their addresses" \
+    "$(json_get "$LAB_DIR/show-hup.json" '",".join(c["name"] + "=" + c["address"] for c in j["clients"])')" \
+    "c1=$C1_TUN_IP,c2b=$C2_TUN_IP"
+echo 'Garbage = 1' >>"$SRV_CONF"
+kill -s HUP "$SRV_PID"
+if wait_log "$SRV_LOG" 'level=error .*msg="reload refused: nothing changed" error=".*Garbage' 5; then ok "vi: a bad config on SIGHUP is refused, naming the key"
+else not_ok "vi: a bad config on SIGHUP is refused, naming the key"; fi
+n=$(ping_count "$NS_C1" "$NET_IP" 3)
+check_eq "vi: c1 still pings" "$n" 3
+n=$(ping_count "$NS_C2" "$NET_IP" 3)
+check_eq "vi: c2 still pings" "$n" 3
+check_eq "vi: c1 never had a new session on the gateway" \
+    "$(grep -c 'msg=handshake client=c1 .*session=new' "$SRV_LOG")" "$hs_c1"
+stable_session "vi: c1 kept its one session throughout" "$LAB_DIR/c1.log"
+stable_session "vi: c2 kept its one session throughout" "$LAB_DIR/c2.log"
+vpngw_stop "$C3_PID"
+server_conf "$SRV_CONF" c1 "$K1_PUB" c2 "$K2_PUB"
+kill -s HUP "$SRV_PID"
+wait_log "$SRV_LOG" 'msg=reloaded added=0 removed=0 changed=1 failed=0 clients=2' 5 || not_ok "vi: c2 renamed back"
+
+# ---------------------------------------------------------------------------------------------
+log "vii) persistence: pool addresses survive a restart with the clients reordered"
 vpngw_stop "$SRV_PID"
-check_eq "vi: the gateway exits 0 on SIGTERM" "$STOP_RC" 0
-check "vi: its control socket is gone" test ! -e "$SOCK"
-check_eq "vi: the state file is mode 600" "$(stat -c %a "$STATE" 2>&1)" 600
-check "vi: it names c1's key and address" grep -qxF "client $K1_PUB $C1_TUN_IP" "$STATE"
-check "vi: it names c2's key and address" grep -qxF "client $K2_PUB $C2_TUN_IP" "$STATE"
-check "vi: it ends with its checksum" grep -qE '^checksum [0-9a-f]{64}$' <(tail -n 1 "$STATE")
-check "vi: no temporary file is left" test -z "$(ls "$LAB_DIR" | grep -F 'gateway.state.tmp')"
+check_eq "vii: the gateway exits 0 on SIGTERM" "$STOP_RC" 0
+check "vii: its control socket is gone" test ! -e "$SOCK"
+check_eq "vii: the state file is mode 600" "$(stat -c %a "$STATE" 2>&1)" 600
+check "vii: it names c1's key and address" grep -qxF "client $K1_PUB $C1_TUN_IP" "$STATE"
+check "vii: it names c2's key and address" grep -qxF "client $K2_PUB $C2_TUN_IP" "$STATE"
+check "vii: it ends with its checksum" grep -qE '^checksum [0-9a-f]{64}$' <(tail -n 1 "$STATE")
+check "vii: no temporary file is left" test -z "$(ls "$LAB_DIR" | grep -F 'gateway.state.tmp')"
 
 # a new client first, then c2, then c1: in file order c3 would take c1's address
 server_conf "$SRV_CONF" c3 "$K3_PUB" c2 "$K2_PUB" c1 "$K1_PUB"
@@ -249,40 +337,40 @@ vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
 SRV_PID=$LAST_PID
 wait_log "$SRV_LOG" 'msg="gateway up"' 5 || die "gateway did not come up again"
 "$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show4.json"
-check_eq "vi: after the restart c1 keeps $C1_TUN_IP, c2 keeps $C2_TUN_IP, the new c3 gets the next"     "$(json_get "$LAB_DIR/show4.json" '",".join(c["name"] + "=" + c["address"] for c in j["clients"])')"     "c3=10.77.0.4,c2=$C2_TUN_IP,c1=$C1_TUN_IP"
+check_eq "vii: after the restart c1 keeps $C1_TUN_IP, c2 keeps $C2_TUN_IP, the new c3 gets the next"     "$(json_get "$LAB_DIR/show4.json" '",".join(c["name"] + "=" + c["address"] for c in j["clients"])')"     "c3=10.77.0.4,c2=$C2_TUN_IP,c1=$C1_TUN_IP"
 # the running client notices the gateway went silent and starts a new session
-if wait_log "$LAB_DIR/c1.log" 'msg="session up"' 20 2; then ok "vi: c1 has a new session"
-else not_ok "vi: c1 has a new session"; fi
-check "vi: c1 was given its old address again" grep -q "msg=\"session up\".* address=$C1_TUN_IP/24" <(grep 'msg="session up"' "$LAB_DIR/c1.log" | tail -n 1)
+if wait_log "$LAB_DIR/c1.log" 'msg="session up"' 20 2; then ok "vii: c1 has a new session"
+else not_ok "vii: c1 has a new session"; fi
+check "vii: c1 was given its old address again" grep -q "msg=\"session up\".* address=$C1_TUN_IP/24" <(grep 'msg="session up"' "$LAB_DIR/c1.log" | tail -n 1)
 n=$(ping_count "$NS_C1" "$NET_IP" 5)
-check "vi: c1 pings through the tunnel again ($n of 5)" test "$n" -ge 4
+check "vii: c1 pings through the tunnel again ($n of 5)" test "$n" -ge 4
 
-log "vii) a crash: a stale control socket, a damaged state file"
+log "viii) a crash: a stale control socket, a damaged state file"
 kill -s KILL "$SRV_PID"
 wait "$SRV_PID" 2>/dev/null
-check "vii: after kill -9 the control socket file is left" test -S "$SOCK"
+check "viii: after kill -9 the control socket file is left" test -S "$SOCK"
 size=$(stat -c %s "$STATE")
 truncate -s $((size / 2)) "$STATE"      # as if cut short (what the atomic rename prevents)
 : >"$SRV_LOG"
 vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
 SRV_PID=$LAST_PID
-if wait_log "$SRV_LOG" 'msg="gateway up"' 5; then ok "vii: the gateway starts with a damaged state file"
-else not_ok "vii: the gateway starts with a damaged state file"; fi
-check "vii: a warning names the state file and why"     grep -qE "level=warn .*msg=\"state file ignored: damaged; pool addresses start afresh\" path=$STATE error=\"line [0-9]+: " "$SRV_LOG"
-check "vii: a warning says the stale control socket was replaced"     grep -q "level=warn .*replaced a stale control socket from an earlier run.* path=$SOCK" "$SRV_LOG"
+if wait_log "$SRV_LOG" 'msg="gateway up"' 5; then ok "viii: the gateway starts with a damaged state file"
+else not_ok "viii: the gateway starts with a damaged state file"; fi
+check "viii: a warning names the state file and why"     grep -qE "level=warn .*msg=\"state file ignored: damaged; pool addresses start afresh\" path=$STATE error=\"line [0-9]+: " "$SRV_LOG"
+check "viii: a warning says the stale control socket was replaced"     grep -q "level=warn .*replaced a stale control socket from an earlier run.* path=$SOCK" "$SRV_LOG"
 "$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show5.json"
-check_eq "vii: vpngw show answers; addresses in file order again"     "$(json_get "$LAB_DIR/show5.json" '",".join(c["name"] + "=" + c["address"] for c in j["clients"])')"     "c3=10.77.0.2,c2=10.77.0.3,c1=10.77.0.4"
-check "vii: a whole state file replaced the damaged one" grep -qE '^checksum [0-9a-f]{64}$' <(tail -n 1 "$STATE")
+check_eq "viii: vpngw show answers; addresses in file order again"     "$(json_get "$LAB_DIR/show5.json" '",".join(c["name"] + "=" + c["address"] for c in j["clients"])')"     "c3=10.77.0.2,c2=10.77.0.3,c1=10.77.0.4"
+check "viii: a whole state file replaced the damaged one" grep -qE '^checksum [0-9a-f]{64}$' <(tail -n 1 "$STATE")
 # a second gateway with the same interface name (another namespace) must not take the socket
 lab_ns_add "vpngw-x-$LAB_SFX"
 lab_bg "vpngw-x-$LAB_SFX" "$LAB_DIR/dup.log" "$VPNGW" server "$SRV_CONF"
 dup=$LAST_PID
 for ((i = 0; i < 50; i++)); do proc_alive "$dup" || break; sleep 0.1; done
 lab_stop "$dup" 1
-check_eq "vii: a second gateway with the same interface name (another namespace) exits 1" "$STOP_RC" 1
-check "vii: ... saying another is running" grep -q 'another vpngw with this interface name is running' "$LAB_DIR/dup.log"
+check_eq "viii: a second gateway with the same interface name (another namespace) exits 1" "$STOP_RC" 1
+check "viii: ... saying another is running" grep -q 'another vpngw with this interface name is running' "$LAB_DIR/dup.log"
 shows() { "$VPNGW" show "$TUN_GW" >/dev/null 2>&1; }
-check "vii: the first still answers" shows
-check_clean_stop "vii" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
+check "viii: the first still answers" shows
+check_clean_stop "viii" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
 
 lab_summary
