@@ -4,9 +4,11 @@
  * whole input.
  *
  * Checks, besides memory safety and leaks:
- *  - ctl_parse accepts only "show" with known options and otherwise gives
- *    a message; it never reads past the length it is given (the input is
- *    copied to a buffer of exactly that size);
+ *  - ctl_parse accepts only the commands it knows, each with the words
+ *    it names found in the input (a name or client without spaces, within
+ *    its field), and otherwise gives a message; it never reads past the
+ *    length it is given (the input is copied to a buffer of exactly that
+ *    size);
  *  - http_parse's verdict is one of its own, and /metrics is served only
  *    for a GET or HEAD request line that names it;
  *  - a state file that parses holds at most CONF_MAX_PEERS entries, and
@@ -34,10 +36,17 @@ static void check_ctl(const char *d, size_t n)
 	char err[256];
 	err[0] = '\0';
 	if (ctl_parse(d, n, &r, err, sizeof(err)) == 0) {
-		FX_CHECK(r.cmd == CTL_SHOW && err[0] == '\0');
-		FX_CHECK(memmem(d, n, "show", 4) != NULL);
+		static const char *const verbs[] = { "show", "add", "remove", "address", "rename" };
+		FX_CHECK(err[0] == '\0' && (unsigned)r.cmd < 5);
+		FX_CHECK(memmem(d, n, verbs[r.cmd], strlen(verbs[r.cmd])) != NULL);
 		FX_CHECK(!r.json || memmem(d, n, "json", 4));
 		FX_CHECK(!r.keys || memmem(d, n, "keys", 4));
+		FX_CHECK(memchr(r.name, '\0', sizeof(r.name)) && memchr(r.who, '\0', sizeof(r.who)));
+		FX_CHECK(!strpbrk(r.name, " \t") && !strpbrk(r.who, " \t"));
+		if (r.cmd == CTL_ADD || r.cmd == CTL_RENAME)
+			FX_CHECK(r.name[0] && memmem(d, n, r.name, strlen(r.name)));
+		if (r.cmd >= CTL_REMOVE)
+			FX_CHECK(r.who[0] && memmem(d, n, r.who, strlen(r.who)));
 	} else {
 		FX_CHECK(err[0] && memchr(err, '\0', sizeof(err)));
 	}
