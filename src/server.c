@@ -541,21 +541,39 @@ static void *down_loop(void *arg)
 	return NULL;
 }
 
+/* The clients there are, then the removed ones, copied under the read
+ * lock; their counters are then read without it (a peer's memory
+ * outlives its removal), so a long read never holds up a handshake. */
+static struct peer **peer_list(struct server *s, size_t *n, size_t *all)
+{
+	registry_rdlock(&s->reg);
+	*n = s->reg.n;
+	*all = s->reg.n + s->reg.ngone;
+	struct peer **list = malloc((*all ? *all : 1) * sizeof(*list));
+	for (size_t i = 0; list && i < *all; i++)
+		list[i] = i < *n ? s->reg.peers[i] : s->reg.gone[i - *n];
+	registry_unlock(&s->reg);
+	if (!list)
+		*n = *all = 0;
+	return list;
+}
+
 static void log_stats(struct server *s)
 {
 	struct server_stats *st = &s->st;
 	struct lat_summary t2u, u2t;
 	uint64_t qdrops = 0, codel = 0, marks = 0, active = 0, now = now_ns();
-	registry_rdlock(&s->reg);
+	size_t n, all;
+	struct peer **list = peer_list(s, &n, &all);
 	/* Removed clients' drops stay in the totals: counters never fall. */
-	for (size_t i = 0; i < s->reg.n + s->reg.ngone; i++) {
-		struct peer *p = i < s->reg.n ? s->reg.peers[i] : s->reg.gone[i - s->reg.n];
+	for (size_t i = 0; i < all; i++) {
+		struct peer *p = list[i];
 		qdrops += atomic_load_explicit(&p->q.st.overflow_drops, memory_order_relaxed);
 		codel += atomic_load_explicit(&p->q.st.codel_drops, memory_order_relaxed);
 		marks += atomic_load_explicit(&p->q.st.ecn_marks, memory_order_relaxed);
-		active += i < s->reg.n && session_up(&p->sess, now);
+		active += i < n && session_up(&p->sess, now);
 	}
-	registry_unlock(&s->reg);
+	free(list);
 	codel += atomic_load_explicit(&s->inject.st.codel_drops, memory_order_relaxed);
 	marks += atomic_load_explicit(&s->inject.st.ecn_marks, memory_order_relaxed);
 	lat_take(&st->tun_to_udp, &t2u);
@@ -578,14 +596,12 @@ static void log_stats(struct server *s)
 	     u2t.avg_us, u2t.p95_us);
 }
 
+/* The counters; name, key and address are copied under the lock. */
 static void snap_peer(struct peer *p, uint64_t now, struct snap_peer *o)
 {
 	union endpoint ep;
-	snprintf(o->name, sizeof(o->name), "%s", p->name);
-	memcpy(o->pub, p->pub, 32);
 	if (peer_endpoint(p, &ep))
 		endpoint_str(&ep, o->endpoint, sizeof(o->endpoint));
-	o->addr4 = p->addr4;
 	uint64_t hs = atomic_load_explicit(&p->handshake_ns, memory_order_relaxed);
 	o->handshake_age_s = hs ? (int64_t)(ns_since(now, hs) / SEC_NS) : -1;
 	o->session_up = session_up(&p->sess, now);
@@ -618,21 +634,40 @@ static void snapshot(struct server *s, struct snapshot *o)
 	o->addr4 = s->conf.addr4;
 	o->prefix4 = s->conf.prefix4;
 	o->listen_port = s->conf.port;
+	/* Under the read lock only what live changes rewrite: the list,
+	 * names, addresses; the counters after it (see peer_list). */
+	size_t n, all;
 	registry_rdlock(&s->reg);
-	o->peers = calloc(s->reg.n ? s->reg.n : 1, sizeof(*o->peers));
-	for (size_t i = 0; o->peers && i < s->reg.n; i++) {
-		snap_peer(s->reg.peers[i], now, &o->peers[i]);
+	n = s->reg.n;
+	all = n + s->reg.ngone;
+	struct peer **list = malloc((all ? all : 1) * sizeof(*list));
+	o->peers = calloc(n ? n : 1, sizeof(*o->peers));
+	for (size_t i = 0; list && o->peers && i < all; i++) {
+		struct peer *p = list[i] = i < n ? s->reg.peers[i] : s->reg.gone[i - n];
+		if (i >= n)
+			continue;
+		memcpy(o->peers[i].name, p->name, sizeof(o->peers[i].name));
+		memcpy(o->peers[i].pub, p->pub, 32);
+		o->peers[i].addr4 = p->addr4;
+	}
+	registry_unlock(&s->reg);
+	if (!list || !o->peers) {
+		free(o->peers);
+		o->peers = NULL;
+		n = all = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snap_peer(list[i], now, &o->peers[i]);
 		active += o->peers[i].session_up;
 	}
 	/* Removed clients' drops stay in the totals: counters never fall. */
-	for (size_t i = 0; i < s->reg.n + s->reg.ngone; i++) {
-		struct peer *p = i < s->reg.n ? s->reg.peers[i] : s->reg.gone[i - s->reg.n];
-		qdrops += ctr_get(&p->q.st.overflow_drops);
-		codel += ctr_get(&p->q.st.codel_drops);
-		marks += ctr_get(&p->q.st.ecn_marks);
+	for (size_t i = 0; i < all; i++) {
+		qdrops += ctr_get(&list[i]->q.st.overflow_drops);
+		codel += ctr_get(&list[i]->q.st.codel_drops);
+		marks += ctr_get(&list[i]->q.st.ecn_marks);
 	}
-	o->npeers = o->peers ? s->reg.n : 0;
-	registry_unlock(&s->reg);
+	free(list);
+	o->npeers = n;
 	const struct { const char *name; counter_t *c; } ctrs[] = {
 		{ "udp_rx_datagrams", &st->udp_rx_datagrams }, { "udp_rx_bytes", &st->udp_rx_bytes },
 		{ "udp_tx_datagrams", &st->udp_tx_datagrams }, { "udp_tx_bytes", &st->udp_tx_bytes },
