@@ -235,19 +235,20 @@ static void reply_ctl(struct ctl *c, struct conn *k, size_t line_len)
 static void reply_http(struct ctl *c, struct conn *k, enum http_verdict v)
 {
 	struct sbuf body;
+	bool metrics = v == HTTP_GET_METRICS || v == HTTP_HEAD_METRICS;
 	sbuf_init(&body);
-	if (v == HTTP_GET_METRICS || v == HTTP_HEAD_METRICS)
+	if (metrics)
 		c->ops.metrics(c->ops.arg, &body);
 	else
 		sbuf_printf(&body, "%s\n", http_status(v));
-	if (sbuf_failed(&body)) {
+	bool failed = sbuf_failed(&body);
+	if (failed) {
+		LOGE("msg=\"out of memory for a metrics reply\"");
 		sbuf_reset(&body);
-		v = HTTP_BAD_REQUEST;
 	}
 	sbuf_printf(&k->out, "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-		    sbuf_failed(&body) ? "500 Internal Server Error" : http_status(v),
-		    v == HTTP_GET_METRICS || v == HTTP_HEAD_METRICS ? "text/plain; version=0.0.4; charset=utf-8"
-								    : "text/plain; charset=utf-8",
+		    failed ? "500 Internal Server Error" : http_status(v),
+		    metrics && !failed ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8",
 		    body.len);
 	if (v != HTTP_HEAD_METRICS && body.len)
 		sbuf_putn(&k->out, body.s, body.len);

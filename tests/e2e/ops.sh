@@ -194,6 +194,7 @@ m_lat2=$(metric "$LAB_DIR/m2.txt" vpngw_client_latency_seconds_count "$L,directi
 check "iv: c1's rx packets rose after $n pings ($m_rx1 -> $m_rx2)" test "${m_rx2:-0}" -ge $((${m_rx1:-0} + 5))
 check "iv: c1's latency count rose ($m_lat1 -> $m_lat2)" test "${m_lat2:-0}" -ge $((${m_lat1:-0} + 5))
 code() { ip netns exec "$NS_GW" curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
+check_eq "iv: HEAD /metrics is 200" "$(code -I "http://$METRICS/metrics")" 200
 check_eq "iv: another path is 404" "$(code "http://$METRICS/foo")" 404
 check_eq "iv: POST /metrics is 405" "$(code -X POST "http://$METRICS/metrics")" 405
 bad=$(ip netns exec "$NS_GW" "$PY" -c '
