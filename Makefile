@@ -7,7 +7,7 @@ BUILD := build
 
 CORE := wire pool fq ecn pacer offload icmp aead replay noise handshake session stats log config registry router
 # show, metrics and the control socket (issue 6)
-CORE += sbuf show metrics request state
+CORE += sbuf show metrics request state clients
 PLATFORM := tun_linux udp_linux wake_linux nat_linux priv_linux
 PLATFORM += ctl_linux statefile_linux
 APP := server client main
@@ -15,7 +15,7 @@ CORE_OBJS := $(CORE:%=$(BUILD)/%.o)
 OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)
 
 UNIT := test_wire test_replay test_pool test_fq test_ecn test_icmp test_aead test_noise test_session test_registry test_config test_stats test_offload
-UNIT += test_show test_request test_state
+UNIT += test_show test_request test_state test_clients
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/%)
 
 .PHONY: all deps test unit e2e demo bench clean install uninstall

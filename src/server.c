@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clients.h"
 #include "config.h"
 #include "ctl.h"
 #include "ecn.h"
@@ -541,39 +542,13 @@ static void *down_loop(void *arg)
 	return NULL;
 }
 
-/* The clients there are, then the removed ones, copied under the read
- * lock; their counters are then read without it (a peer's memory
- * outlives its removal), so a long read never holds up a handshake. */
-static struct peer **peer_list(struct server *s, size_t *n, size_t *all)
-{
-	registry_rdlock(&s->reg);
-	*n = s->reg.n;
-	*all = s->reg.n + s->reg.ngone;
-	struct peer **list = malloc((*all ? *all : 1) * sizeof(*list));
-	for (size_t i = 0; list && i < *all; i++)
-		list[i] = i < *n ? s->reg.peers[i] : s->reg.gone[i - *n];
-	registry_unlock(&s->reg);
-	if (!list)
-		*n = *all = 0;
-	return list;
-}
-
 static void log_stats(struct server *s)
 {
 	struct server_stats *st = &s->st;
 	struct lat_summary t2u, u2t;
-	uint64_t qdrops = 0, codel = 0, marks = 0, active = 0, now = now_ns();
-	size_t n, all;
-	struct peer **list = peer_list(s, &n, &all);
-	/* Removed clients' drops stay in the totals: counters never fall. */
-	for (size_t i = 0; i < all; i++) {
-		struct peer *p = list[i];
-		qdrops += atomic_load_explicit(&p->q.st.overflow_drops, memory_order_relaxed);
-		codel += atomic_load_explicit(&p->q.st.codel_drops, memory_order_relaxed);
-		marks += atomic_load_explicit(&p->q.st.ecn_marks, memory_order_relaxed);
-		active += i < n && session_up(&p->sess, now);
-	}
-	free(list);
+	struct clients_totals t;
+	clients_totals(&s->reg, now_ns(), &t);
+	uint64_t qdrops = t.queue_full_drops, codel = t.codel_drops, marks = t.ecn_marks, active = t.active;
 	codel += atomic_load_explicit(&s->inject.st.codel_drops, memory_order_relaxed);
 	marks += atomic_load_explicit(&s->inject.st.ecn_marks, memory_order_relaxed);
 	lat_take(&st->tun_to_udp, &t2u);
@@ -596,78 +571,19 @@ static void log_stats(struct server *s)
 	     u2t.avg_us, u2t.p95_us);
 }
 
-/* The counters; name, key and address are copied under the lock. */
-static void snap_peer(struct peer *p, uint64_t now, struct snap_peer *o)
-{
-	union endpoint ep;
-	if (peer_endpoint(p, &ep))
-		endpoint_str(&ep, o->endpoint, sizeof(o->endpoint));
-	uint64_t hs = atomic_load_explicit(&p->handshake_ns, memory_order_relaxed);
-	o->handshake_age_s = hs ? (int64_t)(ns_since(now, hs) / SEC_NS) : -1;
-	o->session_up = session_up(&p->sess, now);
-	o->rx_bytes = ctr_get(&p->rx_bytes);
-	o->rx_packets = ctr_get(&p->rx_packets);
-	o->tx_bytes = ctr_get(&p->tx_bytes);
-	o->tx_packets = ctr_get(&p->tx_packets);
-	o->queue_packets = fq_len(&p->q);
-	snap_drop(o, "queue_full", ctr_get(&p->q.st.overflow_drops));
-	snap_drop(o, "codel", ctr_get(&p->q.st.codel_drops));
-	snap_drop(o, "auth_fail", ctr_get(&p->auth_fail_drops));
-	snap_drop(o, "replay", ctr_get(&p->replay_drops));
-	snap_drop(o, "no_endpoint", ctr_get(&p->no_endpoint_drops));
-	snap_drop(o, "no_session", ctr_get(&p->no_session_drops));
-	snap_drop(o, "mtu", ctr_get(&p->mtu_drops));
-	snap_drop(o, "spoofed_source", ctr_get(&p->spoofed_source_drops));
-	lat_read(&p->tun_to_udp, &o->lat[0]);
-	lat_read(&p->udp_to_tun, &o->lat[1]);
-}
-
 /* Everything `vpngw show` and the metrics report; on the control thread,
  * reading counters only. NULL peers when out of memory. */
 static void snapshot(struct server *s, struct snapshot *o)
 {
 	struct server_stats *st = &s->st;
-	uint64_t now = now_ns(), qdrops = 0, codel = 0, marks = 0, active = 0;
+	struct clients_totals t;
 	memset(o, 0, sizeof(*o));
 	o->server = true;
 	snprintf(o->ifname, sizeof(o->ifname), "%s", s->tun.name);
 	o->addr4 = s->conf.addr4;
 	o->prefix4 = s->conf.prefix4;
 	o->listen_port = s->conf.port;
-	/* Under the read lock only what live changes rewrite: the list,
-	 * names, addresses; the counters after it (see peer_list). */
-	size_t n, all;
-	registry_rdlock(&s->reg);
-	n = s->reg.n;
-	all = n + s->reg.ngone;
-	struct peer **list = malloc((all ? all : 1) * sizeof(*list));
-	o->peers = calloc(n ? n : 1, sizeof(*o->peers));
-	for (size_t i = 0; list && o->peers && i < all; i++) {
-		struct peer *p = list[i] = i < n ? s->reg.peers[i] : s->reg.gone[i - n];
-		if (i >= n)
-			continue;
-		memcpy(o->peers[i].name, p->name, sizeof(o->peers[i].name));
-		memcpy(o->peers[i].pub, p->pub, 32);
-		o->peers[i].addr4 = p->addr4;
-	}
-	registry_unlock(&s->reg);
-	if (!list || !o->peers) {
-		free(o->peers);
-		o->peers = NULL;
-		n = all = 0;
-	}
-	for (size_t i = 0; i < n; i++) {
-		snap_peer(list[i], now, &o->peers[i]);
-		active += o->peers[i].session_up;
-	}
-	/* Removed clients' drops stay in the totals: counters never fall. */
-	for (size_t i = 0; i < all; i++) {
-		qdrops += ctr_get(&list[i]->q.st.overflow_drops);
-		codel += ctr_get(&list[i]->q.st.codel_drops);
-		marks += ctr_get(&list[i]->q.st.ecn_marks);
-	}
-	free(list);
-	o->npeers = n;
+	clients_snapshot(&s->reg, now_ns(), endpoint_str, o, &t);
 	const struct { const char *name; counter_t *c; } ctrs[] = {
 		{ "udp_rx_datagrams", &st->udp_rx_datagrams }, { "udp_rx_bytes", &st->udp_rx_bytes },
 		{ "udp_tx_datagrams", &st->udp_tx_datagrams }, { "udp_tx_bytes", &st->udp_tx_bytes },
@@ -683,11 +599,11 @@ static void snapshot(struct server *s, struct snapshot *o)
 	};
 	for (size_t i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)
 		snap_total(o, ctrs[i].name, ctr_get(ctrs[i].c), false);
-	snap_total(o, "queue_full_drops", qdrops, false);
-	snap_total(o, "codel_drops", codel + ctr_get(&s->inject.st.codel_drops), false);
-	snap_total(o, "ecn_marks", marks + ctr_get(&s->inject.st.ecn_marks), false);
+	snap_total(o, "queue_full_drops", t.queue_full_drops, false);
+	snap_total(o, "codel_drops", t.codel_drops + ctr_get(&s->inject.st.codel_drops), false);
+	snap_total(o, "ecn_marks", t.ecn_marks + ctr_get(&s->inject.st.ecn_marks), false);
 	snap_total(o, "inject_queue_full_drops", ctr_get(&s->inject.st.overflow_drops), false);
-	snap_total(o, "active_clients", active, true);
+	snap_total(o, "active_clients", t.active, true);
 	lat_read(&st->tun_to_udp, &o->lat[0]);
 	lat_read(&st->udp_to_tun, &o->lat[1]);
 }
@@ -723,15 +639,9 @@ static void remember_addresses(struct server *s)
 
 static void save_addresses(struct server *s)
 {
-	registry_rdlock(&s->reg);
-	size_t n = s->reg.n;
-	struct state_entry *e = calloc(n ? n : 1, sizeof(*e));
-	for (size_t i = 0; e && i < n; i++) {
-		memcpy(e[i].pub, s->reg.peers[i]->pub, 32);
-		e[i].addr4 = s->reg.peers[i]->addr4;
-	}
-	registry_unlock(&s->reg);
-	if (!e) {
+	struct state_entry *e;
+	size_t n;
+	if (clients_state(&s->reg, &e, &n) != 0) {
 		LOGW("msg=\"out of memory: state file not saved\" path=%s", s->conf.state_file);
 		return;
 	}
@@ -739,176 +649,16 @@ static void save_addresses(struct server *s)
 	free(e);
 }
 
-/* ------------------------------------------- live changes: set, SIGHUP */
-
-static void addr_str(uint32_t a, char out[16])
-{
-	snprintf(out, 16, "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
-}
-
-/* A client named by its public key or by its (unique) name. */
-static int resolve(struct server *s, const char *who, uint8_t pub[32], char *name, char *err, size_t errlen)
-{
-	uint8_t key[32];
-	size_t hits = 0;
-	bool by_key = parse_key_b64(who, key) == 0;
-	registry_rdlock(&s->reg);
-	for (size_t i = 0; i < s->reg.n; i++) {
-		struct peer *p = s->reg.peers[i];
-		if (by_key ? memcmp(p->pub, key, 32) != 0 : strcmp(p->name, who) != 0)
-			continue;
-		if (!hits++) {
-			memcpy(pub, p->pub, 32);
-			memcpy(name, p->name, sizeof(p->name));
-		}
-	}
-	registry_unlock(&s->reg);
-	if (hits == 1)
-		return 0;
-	if (!hits)
-		snprintf(err, errlen, "no client %s \"%s\"", by_key ? "has the key" : "is named", who);
-	else
-		snprintf(err, errlen, "%zu clients are named \"%s\": give the public key", hits, who);
-	return -1;
-}
-
-static bool name_taken(struct server *s, const char *name)
-{
-	bool taken = false;
-	registry_rdlock(&s->reg);
-	for (size_t i = 0; i < s->reg.n && !taken; i++)
-		taken = !strcmp(s->reg.peers[i]->name, name);
-	registry_unlock(&s->reg);
-	return taken;
-}
-
-static uint32_t addr_of(struct server *s, const uint8_t pub[32])
-{
-	registry_rdlock(&s->reg);
-	struct peer *p = registry_by_pubkey(&s->reg, pub);
-	uint32_t a = p ? p->addr4 : 0;
-	registry_unlock(&s->reg);
-	return a;
-}
-
-static int apply_set(struct server *s, const struct ctl_req *r, struct sbuf *out, char *err, size_t errlen)
-{
-	uint8_t pub[32];
-	char name[64], a[16];
-	if (r->cmd == CTL_ADD) {
-		if (name_taken(s, r->name)) {
-			snprintf(err, errlen, "a client is named \"%s\" already", r->name);
-			return -1;
-		}
-		if (registry_add(&s->reg, r->name, r->pub, r->addr4, err, errlen) != 0)
-			return -1;
-		addr_str(addr_of(s, r->pub), a);
-		LOGI("msg=\"client added\" client=%s address=%s", r->name, a);
-		sbuf_printf(out, "added client %s at %s\n", r->name, a);
-		return 0;
-	}
-	if (resolve(s, r->who, pub, name, err, errlen) != 0)
-		return -1;
-	if (r->cmd == CTL_REMOVE) {
-		if (registry_remove(&s->reg, pub, err, errlen) != 0)
-			return -1;
-		LOGI("msg=\"client removed; its session ended\" client=%s", name);
-		sbuf_printf(out, "removed client %s; its session ended\n", name);
-	} else if (r->cmd == CTL_ADDRESS) {
-		uint32_t old = addr_of(s, pub);
-		if (registry_readdress(&s->reg, pub, r->addr4, err, errlen) != 0)
-			return -1;
-		addr_str(addr_of(s, pub), a);
-		LOGI("msg=\"client readdressed\" client=%s address=%s session=%s", name, a,
-		     old == addr_of(s, pub) ? "kept" : "ended");
-		sbuf_printf(out, "client %s has address %s%s\n", name, a,
-			    old == addr_of(s, pub) ? " (unchanged)" : "; its next handshake brings it");
-	} else {
-		if (strcmp(name, r->name) && name_taken(s, r->name)) {
-			snprintf(err, errlen, "a client is named \"%s\" already", r->name);
-			return -1;
-		}
-		if (registry_rename(&s->reg, pub, r->name, err, errlen) != 0)
-			return -1;
-		LOGI("msg=\"client renamed\" client=%s was=%s", r->name, name);
-		sbuf_printf(out, "client %s is now named %s\n", name, r->name);
-	}
-	return 0;
-}
-
-static void save_addresses(struct server *s);
-
+/* vpngw set and SIGHUP, one at a time; each saves the state file. */
 static int ctl_set(void *arg, const struct ctl_req *r, struct sbuf *out, char *err, size_t errlen)
 {
 	struct server *s = arg;
 	pthread_mutex_lock(&s->admin_lock);
-	int rc = apply_set(s, r, out, err, errlen);
+	int rc = clients_set(&s->reg, r, out, err, errlen);
 	if (rc == 0)
 		save_addresses(s);
 	pthread_mutex_unlock(&s->admin_lock);
 	return rc;
-}
-
-/* SIGHUP: the config's clients against the running ones, by public key;
- * only the difference is applied, other sessions are not touched. */
-static void reload_clients(struct server *s, const struct server_conf *nc)
-{
-	char err[256], a[16];
-	size_t added = 0, removed = 0, changed = 0, failed = 0;
-	registry_rdlock(&s->reg);
-	size_t n = s->reg.n;
-	uint8_t(*old)[32] = malloc((n ? n : 1) * 32);
-	for (size_t i = 0; old && i < n; i++)
-		memcpy(old[i], s->reg.peers[i]->pub, 32);
-	registry_unlock(&s->reg);
-	if (!old) {
-		LOGE("msg=\"reload: out of memory; nothing changed\"");
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		bool kept = false;
-		for (size_t j = 0; j < nc->npeers && !kept; j++)
-			kept = !memcmp(nc->peers[j].pub, old[i], 32);
-		if (kept)
-			continue;
-		if (registry_remove(&s->reg, old[i], err, sizeof(err)) == 0)
-			removed++;
-	}
-	free(old);
-	for (size_t j = 0; j < nc->npeers; j++) {
-		const struct peer_conf *pc = &nc->peers[j];
-		char name[64] = "";
-		registry_rdlock(&s->reg);
-		struct peer *p = registry_by_pubkey(&s->reg, pc->pub);
-		uint32_t cur = p ? p->addr4 : 0;
-		if (p)
-			memcpy(name, p->name, sizeof(name));
-		registry_unlock(&s->reg);
-		int rc = 0;
-		bool did = false;
-		if (!p) {
-			rc = registry_add(&s->reg, pc->name, pc->pub, pc->addr4, err, sizeof(err));
-			added += rc == 0;
-		} else {
-			if (strcmp(name, pc->name)) {
-				rc = registry_rename(&s->reg, pc->pub, pc->name, err, sizeof(err));
-				did = true;
-			}
-			if (rc == 0 && pc->addr4 && pc->addr4 != cur) {
-				rc = registry_readdress(&s->reg, pc->pub, pc->addr4, err, sizeof(err));
-				did = true;
-			}
-			changed += did && rc == 0;
-		}
-		if (rc != 0) {
-			failed++;
-			addr_str(pc->addr4, a);
-			LOGE("msg=\"reload: client not applied\" client=%s address=%s error=\"%s\"", pc->name,
-			     pc->addr4 ? a : "pool", err);
-		}
-	}
-	LOGI("msg=reloaded added=%zu removed=%zu changed=%zu failed=%zu clients=%zu", added, removed, changed, failed,
-	     s->reg.n);
 }
 
 static void reload(struct server *s, const char *path)
@@ -926,9 +676,12 @@ static void reload(struct server *s, const char *path)
 	    nc.bandwidth_bps != s->conf.bandwidth_bps || strcmp(nc.metrics_listen, s->conf.metrics_listen) ||
 	    memcmp(nc.priv, s->conf.priv, 32))
 		LOGW("msg=\"reload: [Server] settings changed; they take effect at the next start\"");
+	struct clients_diff d;
 	pthread_mutex_lock(&s->admin_lock);
-	reload_clients(s, &nc);
+	clients_reload(&s->reg, &nc, &d);
 	save_addresses(s);
+	LOGI("msg=reloaded added=%zu removed=%zu changed=%zu failed=%zu clients=%zu", d.added, d.removed, d.changed,
+	     d.failed, s->reg.n);
 	pthread_mutex_unlock(&s->admin_lock);
 	config_free_server(&nc);
 }
