@@ -3,9 +3,12 @@
 # clients: `vpngw show` and `vpngw show --json` on the gateway and on a client (names,
 # addresses, counters that rise after pings, the control socket's modes), the Prometheus
 # endpoint scraped with curl (names, labels, rising counters, 404/405/400), bad control
-# requests refused with a precise error and nothing changed, a crashed run's stale socket
-# replaced; and persistence: pool addresses survive a restart with the clients reordered
-# in the config, and a corrupted state file is a warning, not a failure.
+# requests refused with a precise error and nothing changed; live changes (vpngw set add,
+# address, remove; SIGHUP with clients added, renamed, removed) with the other sessions
+# untouched and bad set commands changing nothing; persistence: pool addresses survive a
+# restart with the clients reordered in the config, a corrupted state file is a warning, a
+# crashed run's stale socket is replaced, a second instance of the same name is refused;
+# and after User = nobody the control socket and metrics still answer.
 set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -373,5 +376,19 @@ check "viii: ... saying another is running" grep -q 'another vpngw with this int
 shows() { "$VPNGW" show "$TUN_GW" >/dev/null 2>&1; }
 check "viii: the first still answers" shows
 check_clean_stop "viii" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
+
+log "ix) after User = nobody the control socket and metrics still answer"
+sed -i '/^\[Server\]/a User = nobody' "$SRV_CONF"
+: >"$SRV_LOG"
+vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
+SRV_PID=$LAST_PID
+if wait_log "$SRV_LOG" 'msg="dropped root" user=nobody' 5; then ok "ix: the gateway gave up root"
+else not_ok "ix: the gateway gave up root"; fi
+"$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show-nobody.json"
+check_eq "ix: vpngw show answers" "$(json_get "$LAB_DIR/show-nobody.json" 'j["role"] + " " + str(len(j["clients"]))')" "server 3"
+check "ix: metrics answer" grep -q "^vpngw_info{interface=\"$TUN_GW\",role=\"server\"} 1$" <(scrape "$NS_GW" "$METRICS")
+check_clean_stop "ix" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
+check "ix: without root it could not remove its socket, and says so" \
+    grep -q "level=warn .*control socket left behind; the next start replaces it.* path=$SOCK" "$SRV_LOG"
 
 lab_summary
