@@ -6,12 +6,16 @@ LDLIBS += -lsodium -lcrypto -lnftables -lmnl -lm -pthread
 BUILD := build
 
 CORE := wire pool fq ecn pacer offload icmp aead replay noise handshake session stats log config registry router dns
+# show, metrics and the control socket (issue 6)
+CORE += sbuf show metrics request state clients
 PLATFORM := tun_linux udp_linux wake_linux nat_linux priv_linux netcfg_linux dnsconf_linux dnsproxy_linux
+PLATFORM += ctl_linux statefile_linux
 APP := server client main
 CORE_OBJS := $(CORE:%=$(BUILD)/%.o)
 OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)
 
 UNIT := test_wire test_replay test_pool test_fq test_ecn test_icmp test_aead test_noise test_session test_registry test_config test_stats test_offload test_dns
+UNIT += test_show test_request test_state test_clients
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/%)
 
 .PHONY: all deps test unit e2e demo bench clean install uninstall
@@ -46,6 +50,7 @@ e2e: $(BUILD)/vpngw
 	bash tests/e2e/recovery.sh
 	bash tests/e2e/rekeyload.sh
 	bash tests/e2e/dns.sh
+	bash tests/e2e/ops.sh
 	bash tests/interop/run.sh
 	bash tests/e2e/valgrind.sh
 
@@ -103,6 +108,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_TARGETS := fuzz_wire fuzz_data fuzz_handshake fuzz_config fuzz_dns
+FUZZ_TARGETS += fuzz_ctl
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
 FUZZ_OBJS := $(CORE:%=$(FUZZ_DIR)/obj/%.o)
 ASAN_DIR := $(BUILD)/asan

@@ -296,6 +296,7 @@ ListenPort = 51820
 Address = 10.77.0.1/24
 MTU = 1400
 Interface = vg$S
+StateFile = $OUT/vpngw-server.state
 $extra
 [Client]
 Name = bench1

@@ -18,16 +18,19 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "dnsconf.h"
 #include "handshake.h"
 #include "icmp.h"
 #include "log.h"
+#include "metrics.h"
 #include "netcfg.h"
 #include "pacer.h"
 #include "priv.h"
 #include "ecn.h"
 #include "fq.h"
 #include "session.h"
+#include "show.h"
 #include "stats.h"
 #include "tun.h"
 #include "udp.h"
@@ -87,6 +90,7 @@ struct client {
 	atomic_uint_least64_t last_rx_ns, last_tx_ns, session_start_ns;
 	uint64_t last_keepalive_ns;
 	uint64_t last_icmp_ns; /* up thread only */
+	struct ctl *ctl;       /* vpngw show, MetricsListen */
 };
 
 /* The gateway's address. A re-resolved one is written to the other slot
@@ -638,6 +642,90 @@ static int setup_host(struct client *c)
 	return 0;
 }
 
+static void snap_session(struct client *c, uint64_t now, struct snap_peer *o)
+{
+	struct client_stats *st = &c->st;
+	snprintf(o->name, sizeof(o->name), "gateway");
+	memcpy(o->pub, c->conf.server_pub, 32);
+	endpoint_str(gw_ep(c), o->endpoint, sizeof(o->endpoint));
+	pthread_mutex_lock(&c->hs_lock);
+	o->addr4 = c->tun_ready ? c->addr4 : 0;
+	pthread_mutex_unlock(&c->hs_lock);
+	uint64_t hs = atomic_load(&c->session_start_ns);
+	o->handshake_age_s = hs ? (int64_t)(ns_since(now, hs) / SEC_NS) : -1;
+	o->session_up = session_up(&c->sess, now);
+	o->rx_bytes = ctr_get(&st->udp_rx_bytes);
+	o->rx_packets = ctr_get(&st->udp_rx_datagrams);
+	o->tx_bytes = ctr_get(&st->udp_tx_bytes);
+	o->tx_packets = ctr_get(&st->udp_tx_datagrams);
+	o->queue_packets = fq_len(&c->outq);
+	snap_drop(o, "queue_full", ctr_get(&c->outq.st.overflow_drops));
+	snap_drop(o, "inject_queue_full", ctr_get(&c->injq.st.overflow_drops));
+	snap_drop(o, "codel", ctr_get(&c->outq.st.codel_drops) + ctr_get(&c->injq.st.codel_drops));
+	snap_drop(o, "auth_fail", ctr_get(&st->auth_fail_drops));
+	snap_drop(o, "replay", ctr_get(&st->replay_drops));
+	snap_drop(o, "no_session", ctr_get(&st->no_session_drops));
+	snap_drop(o, "mtu", ctr_get(&st->dropped_due_to_mtu));
+	snap_drop(o, "malformed", ctr_get(&st->malformed_drops));
+	snap_drop(o, "ecn", ctr_get(&st->ecn_drops));
+	lat_read(&st->tun_to_udp, &o->lat[0]);
+	lat_read(&st->udp_to_tun, &o->lat[1]);
+}
+
+/* Everything `vpngw show` and the metrics report; on the control thread,
+ * reading counters only. */
+static void snapshot(struct client *c, struct snapshot *o, struct snap_peer *session)
+{
+	struct client_stats *st = &c->st;
+	memset(o, 0, sizeof(*o));
+	memset(session, 0, sizeof(*session));
+	snprintf(o->ifname, sizeof(o->ifname), "%s", c->tun.name);
+	snap_session(c, now_ns(), session);
+	o->peers = session;
+	o->npeers = 1;
+	o->addr4 = session->addr4;
+	pthread_mutex_lock(&c->hs_lock);
+	o->prefix4 = c->prefix4;
+	pthread_mutex_unlock(&c->hs_lock);
+	const struct { const char *name; counter_t *c; } ctrs[] = {
+		{ "tun_rx_packets", &st->tun_rx_packets }, { "tun_rx_bytes", &st->tun_rx_bytes },
+		{ "udp_tx_datagrams", &st->udp_tx_datagrams }, { "udp_tx_bytes", &st->udp_tx_bytes },
+		{ "udp_rx_datagrams", &st->udp_rx_datagrams }, { "udp_rx_bytes", &st->udp_rx_bytes },
+		{ "tun_tx_packets", &st->tun_tx_packets }, { "tun_tx_bytes", &st->tun_tx_bytes },
+		{ "dropped_due_to_mtu", &st->dropped_due_to_mtu }, { "icmp_too_big_sent", &st->icmp_too_big_sent },
+		{ "dropped_due_to_queue_full_outbound", &c->outq.st.overflow_drops },
+		{ "dropped_due_to_queue_full_inject", &c->injq.st.overflow_drops },
+		{ "malformed_drops", &st->malformed_drops }, { "auth_fail_drops", &st->auth_fail_drops },
+		{ "replay_drops", &st->replay_drops }, { "no_session_drops", &st->no_session_drops },
+		{ "ecn_drops", &st->ecn_drops }, { "handshakes", &st->handshakes },
+	};
+	for (size_t i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)
+		snap_total(o, ctrs[i].name, ctr_get(ctrs[i].c), false);
+	snap_total(o, "codel_drops", ctr_get(&c->outq.st.codel_drops) + ctr_get(&c->injq.st.codel_drops), false);
+	snap_total(o, "ecn_marks", ctr_get(&c->outq.st.ecn_marks) + ctr_get(&c->injq.st.ecn_marks), false);
+	o->lat[0] = session->lat[0];
+	o->lat[1] = session->lat[1];
+}
+
+static void ctl_show(void *arg, const struct ctl_req *r, struct sbuf *out)
+{
+	struct snapshot snap;
+	struct snap_peer session;
+	snapshot(arg, &snap, &session);
+	if (r->json)
+		show_json(&snap, r->keys, out);
+	else
+		show_text(&snap, r->keys, out);
+}
+
+static void ctl_metrics(void *arg, struct sbuf *out)
+{
+	struct snapshot snap;
+	struct snap_peer session;
+	snapshot(arg, &snap, &session);
+	metrics_render(&snap, out);
+}
+
 static int setup(struct client *c, const char *path)
 {
 	char err[512];
@@ -671,11 +759,17 @@ static int setup(struct client *c, const char *path)
 	if (tun_open(&c->tun, c->conf.ifname) != 0)
 		return -1;
 	c->mtu = MTU_DEFAULT;
+	struct ctl_ops ops = { .arg = c, .show = ctl_show, .metrics = ctl_metrics };
+	c->ctl = ctl_open(c->tun.name, c->conf.metrics_listen, &ops);
+	if (!c->ctl)
+		return -1;
 	return setup_host(c);
 }
 
 static void teardown(struct client *c)
 {
+	ctl_close(c->ctl);
+	c->ctl = NULL;
 	if (c->dns.method != DNSCONF_NONE)
 		dnsconf_restore(&c->dns);
 	netcfg_close(&c->net);
@@ -718,6 +812,8 @@ int client_run(const char *path)
 	     endpoint_str(gw_ep(c), ep, sizeof(ep)));
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, loops[i], c);
+	if (ctl_start(c->ctl) != 0)
+		LOGE("msg=\"no control socket: vpngw show and metrics will not answer\"");
 
 	uint64_t next_stats = now_ns() + (uint64_t)c->conf.stats_interval_s * SEC_NS;
 	for (;;) {

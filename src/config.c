@@ -7,6 +7,7 @@
  * matter for these files. */
 #include "config.h"
 
+#include "metrics.h"
 #include "pacer.h"
 
 #include <arpa/inet.h>
@@ -287,6 +288,20 @@ static int set_upstreams(struct parse_ctx *c, const char *name, const char *valu
 	return 1;
 }
 
+static int set_metrics_listen(struct parse_ctx *c, char *dst, size_t cap, const char *name, const char *value)
+{
+	int fam;
+	uint8_t addr[16];
+	uint16_t port;
+	const char *why;
+	if (strlen(value) >= cap)
+		return fail(c, name, value, "too long");
+	if (metrics_parse_listen(value, &fam, addr, &port, &why) != 0)
+		return fail(c, name, value, why);
+	strcpy(dst, value);
+	return 1;
+}
+
 static int server_key(struct parse_ctx *c, const char *name, const char *value)
 {
 	struct server_conf *s = c->srv;
@@ -342,6 +357,14 @@ static int server_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_bandwidth(c, &s->bandwidth_bps, name, value);
 	if (!strcasecmp(name, "StatsInterval"))
 		return set_common_int(c, name, value, &s->stats_interval_s, 1, 3600);
+	if (!strcasecmp(name, "MetricsListen"))
+		return set_metrics_listen(c, s->metrics_listen, sizeof(s->metrics_listen), name, value);
+	if (!strcasecmp(name, "StateFile")) {
+		if (value[0] != '/' || strlen(value) >= sizeof(s->state_file))
+			return fail(c, name, value, "want an absolute path (under 256 characters)");
+		strcpy(s->state_file, value);
+		return 1;
+	}
 	return fail(c, name, value, "unknown key in [Server]");
 }
 
@@ -422,6 +445,8 @@ static int client_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_common_int(c, name, value, &k->rekey_after_s, 2, 120);
 	if (!strcasecmp(name, "StatsInterval"))
 		return set_common_int(c, name, value, &k->stats_interval_s, 1, 3600);
+	if (!strcasecmp(name, "MetricsListen"))
+		return set_metrics_listen(c, k->metrics_listen, sizeof(k->metrics_listen), name, value);
 	return fail(c, name, value, "unknown key in [Client]");
 }
 
@@ -565,6 +590,8 @@ static int finish_server(struct server_conf *s, const char *path, char *err, siz
 		snprintf(err, errlen, "%s: [Server] needs Address (e.g. 10.77.0.1/24)", path);
 		return -1;
 	}
+	if (!s->state_file[0])
+		snprintf(s->state_file, sizeof(s->state_file), "/var/lib/vpngw/%s.state", s->ifname);
 	uint32_t mask = s->prefix4 ? 0xffffffffu << (32 - s->prefix4) : 0;
 	char a[INET_ADDRSTRLEN];
 	for (size_t i = 0; i < s->npeers; i++) {

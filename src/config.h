@@ -30,6 +30,7 @@ struct peer_conf {
 	uint8_t pub[32];
 	bool has_pub;
 	uint32_t addr4; /* host order; 0 = from the pool */
+	uint32_t remembered4; /* from the state file, not the config; 0 = none */
 	int line, pub_line, addr_line; /* where they were set, for errors */
 };
 
@@ -51,6 +52,8 @@ struct server_conf {
 	int keepalive_s;
 	int stats_interval_s;
 	uint64_t bandwidth_bps; /* 0 = no pacing */
+	char metrics_listen[64]; /* "" = no metrics endpoint */
+	char state_file[256];    /* pool assignments kept across restarts */
 	struct peer_conf *peers;
 	size_t npeers;
 };
@@ -67,6 +70,7 @@ struct client_conf {
 	enum dns_mode dns_mode; /* auto: what the gateway announces */
 	uint32_t dns4;          /* DNS_FIXED, host order */
 	uint32_t fwmark;        /* full tunnel: our UDP's mark and routing table */
+	char metrics_listen[64]; /* "" = no metrics endpoint */
 	uint8_t server_pub[32];
 	bool has_server_pub;
 	char endpoint[256];

@@ -5,6 +5,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "ctl.h"
 #include "log.h"
 #include "noise.h"
 #include "server.h"
@@ -21,10 +22,19 @@ static const char usage[] =
 	"  pubkey           read a private key on stdin, print its public key\n"
 	"  server CONFIG    run the gateway in the foreground\n"
 	"  client CONFIG    run a client in the foreground\n"
+	"  show [IFACE] [--json] [--keys]\n"
+	"                   a running gateway's clients (or a client's session) and\n"
+	"                   counters, from /run/vpngw/IFACE.sock; every instance\n"
+	"                   without IFACE; --keys: whole public keys\n"
+	"  set IFACE add NAME KEY [ADDRESS] | remove CLIENT |\n"
+	"            address CLIENT ADDRESS|pool | rename CLIENT NAME\n"
+	"                   change a running gateway's clients (CLIENT: a name or a\n"
+	"                   public key); other sessions stay up\n"
 	"  --version        print the version\n"
 	"  --help           this text\n"
 	"\n"
-	"server and client log to stderr and exit cleanly on SIGINT/SIGTERM.\n"
+	"server and client log to stderr and exit cleanly on SIGINT/SIGTERM;\n"
+	"SIGHUP makes the server apply the clients changed in its config.\n"
 	"Configuration: see README.md.\n";
 
 static int print_key(const uint8_t key[32])
@@ -90,6 +100,10 @@ int main(int argc, char **argv)
 		return server_run(argv[2]);
 	if (!strcmp(cmd, "client") && argc == 3)
 		return client_run(argv[2]);
+	if (!strcmp(cmd, "show"))
+		return ctl_show_main(argc - 2, argv + 2);
+	if (!strcmp(cmd, "set"))
+		return ctl_set_main(argc - 2, argv + 2);
 	fprintf(stderr, "vpngw: unknown command or wrong arguments: %s\n\n%s", cmd, usage);
 	return 2;
 }

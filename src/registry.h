@@ -2,9 +2,12 @@
  * endpoint and send queue, found by clientId, by tunnel address or by
  * public key.
  *
- * Peers are created once from the config and live until shutdown. The
- * lookup tables are guarded by a rwlock: the packet paths take it for
- * reading once per batch; only a new session (new clientId) writes. */
+ * Peers are created from the config, and added, removed and readdressed
+ * live (vpngw set, SIGHUP). The peer list and lookup tables are guarded by
+ * a rwlock: the packet paths take it for reading once per batch; a new
+ * session (new clientId) and the live changes write. A removed peer's
+ * memory stays until registry_destroy, because the send loop and queued
+ * packets may still point at it; it is only unreachable. */
 #ifndef VPNGW_REGISTRY_H
 #define VPNGW_REGISTRY_H
 
@@ -36,15 +39,28 @@ struct peer {
 	struct fq q;              /* to this client, waiting for the send loop */
 	bool scheduled;           /* on the send loop's list (sched lock) */
 	struct peer *sched_next;
+	bool removed;             /* under the write lock */
 	int64_t deficit;          /* bytes it may still send this round */
 
 	counter_t rx_bytes, rx_packets, tx_bytes, tx_packets;
+	/* For `vpngw show` and metrics: drops this client caused or suffered
+	 * (the queue's own are in q.st), when its session last began or
+	 * rekeyed, and its latency, recorded by one thread each. */
+	counter_t auth_fail_drops, replay_drops, no_endpoint_drops, no_session_drops, mtu_drops, spoofed_source_drops;
+	atomic_uint_least64_t handshake_ns; /* 0: none yet */
+	struct lat_hist tun_to_udp;         /* down thread only */
+	struct lat_hist udp_to_tun;         /* up thread only */
 };
 
 struct registry {
 	pthread_rwlock_t lock;
-	struct peer *peers;
-	size_t n;
+	struct peer **peers;   /* n of them, room for cap */
+	size_t n, cap;
+	struct peer **gone;    /* removed, freed at destroy */
+	size_t ngone, gone_cap;
+	struct pool *pool;     /* for new peers' queues */
+	size_t queue_pkts;
+	uint32_t mtu;
 	struct peer **by_id;   /* open addressing, cap a power of two */
 	size_t id_cap, id_used;
 	struct peer **by_addr;
@@ -67,15 +83,26 @@ void registry_unlock(struct registry *r);
 /* Under the read lock (or the write lock). */
 struct peer *registry_by_id(struct registry *r, const uint8_t id[WIRE_ID_LEN]);
 struct peer *registry_by_addr(struct registry *r, uint32_t addr4);
-/* Handshakes only; takes no lock (keys never change at run time). */
 struct peer *registry_by_pubkey(struct registry *r, const uint8_t pub[32]);
 bool registry_in_pool(const struct registry *r, uint32_t addr4);
 
 /* Starts a new session for p under id, wiping the old one's keys (takes
- * the write lock). */
-void registry_set_id(struct registry *r, struct peer *p, const uint8_t id[WIRE_ID_LEN]);
+ * the write lock); false if p was removed meanwhile. */
+bool registry_set_id(struct registry *r, struct peer *p, const uint8_t id[WIRE_ID_LEN]);
+
+/* Live changes; each takes the write lock. 0, or -1 with err and nothing
+ * changed. addr4 0 means the first free pool address. Removing a client
+ * wipes its keys at once; readdressing one ends its session (the next
+ * handshake hands out the new address). */
+int registry_add(struct registry *r, const char *name, const uint8_t pub[32], uint32_t addr4, char *err,
+		 size_t errlen);
+int registry_remove(struct registry *r, const uint8_t pub[32], char *err, size_t errlen);
+int registry_readdress(struct registry *r, const uint8_t pub[32], uint32_t addr4, char *err, size_t errlen);
+int registry_rename(struct registry *r, const uint8_t pub[32], const char *name, char *err, size_t errlen);
 
 void peer_set_endpoint(struct peer *p, const union endpoint *ep, uint64_t now);
+/* Copies the last endpoint, however old; false if none yet. */
+bool peer_endpoint(struct peer *p, union endpoint *out);
 /* Copies the endpoint if it was seen within ENDPOINT_FRESH_NS. */
 bool peer_fresh_endpoint(struct peer *p, uint64_t now, union endpoint *out);
 

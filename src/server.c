@@ -19,11 +19,14 @@
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "clients.h"
 #include "config.h"
+#include "ctl.h"
 #include "dnsproxy.h"
 #include "ecn.h"
 #include "handshake.h"
@@ -33,8 +36,11 @@
 #include "netcfg.h"
 #include "pacer.h"
 #include "priv.h"
+#include "metrics.h"
 #include "registry.h"
 #include "router.h"
+#include "show.h"
+#include "statefile.h"
 #include "stats.h"
 #include "tun.h"
 #include "udp.h"
@@ -82,6 +88,8 @@ struct server {
 	uint64_t last_icmp_ns;   /* down thread only */
 	atomic_bool stop;
 	struct server_stats st;
+	struct ctl *ctl; /* vpngw show, MetricsListen */
+	pthread_mutex_t admin_lock; /* one live change (vpngw set, SIGHUP) at a time */
 };
 
 static void sched_add(struct server *s, struct peer *p)
@@ -163,7 +171,15 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 		ctr_add(&s->st.handshake_rejects, 1);
 		return;
 	}
+	/* Clients come and go live (vpngw set, SIGHUP): the lookup, name and
+	 * address under the read lock; p's memory outlives a removal. */
+	char name[sizeof(((struct peer *)0)->name)];
+	registry_rdlock(&s->reg);
 	struct peer *p = registry_by_pubkey(&s->reg, hs.rs);
+	uint32_t addr4 = p ? p->addr4 : 0;
+	if (p)
+		memcpy(name, p->name, sizeof(name));
+	registry_unlock(&s->reg);
 	if (!p) {
 		noise_wipe(&hs);
 		ctr_add(&s->st.handshake_rejects, 1);
@@ -181,7 +197,7 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 	if (!cipher) {
 		noise_wipe(&hs);
 		ctr_add(&s->st.handshake_rejects, 1);
-		LOGW("msg=\"handshake refused: no data cipher in common\" client=%s offered=0x%x", p->name, in.ciphers);
+		LOGW("msg=\"handshake refused: no data cipher in common\" client=%s offered=0x%x", name, in.ciphers);
 		return;
 	}
 	bool rekey = memcmp(in.prev_id, zero_id, WIRE_ID_LEN) != 0 &&
@@ -189,7 +205,7 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 	struct hs_resp r = {
 		.prefix4 = s->conf.prefix4,
 		.mtu = (uint16_t)s->conf.mtu,
-		.addr4 = p->addr4,
+		.addr4 = addr4,
 		.dns4 = s->dns4,
 		.keepalive_s = (uint16_t)s->conf.keepalive_s,
 		.cipher = cipher,
@@ -199,7 +215,11 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 		r.epoch = session_next_epoch(&p->sess);
 	} else {
 		randombytes_buf(r.client_id, WIRE_ID_LEN);
-		registry_set_id(&s->reg, p, r.client_id);
+		if (!registry_set_id(&s->reg, p, r.client_id)) {
+			noise_wipe(&hs);
+			ctr_add(&s->st.handshake_rejects, 1);
+			return; /* removed a moment ago */
+		}
 		r.epoch = 0;
 	}
 	if (hs_write_resp(&hs, &r, NULL, out, send_key, recv_key) != 0) {
@@ -210,18 +230,19 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 	sodium_memzero(send_key, sizeof(send_key));
 	sodium_memzero(recv_key, sizeof(recv_key));
 	if (rc != 0) {
-		LOGE("msg=\"cannot set up the data cipher\" client=%s cipher=%s", p->name, aead_name(cipher));
+		LOGE("msg=\"cannot set up the data cipher\" client=%s cipher=%s", name, aead_name(cipher));
 		return;
 	}
 	peer_set_endpoint(p, from, now);
+	atomic_store_explicit(&p->handshake_ns, now, memory_order_relaxed);
 	if (udp_send_one(s->udp, out, sizeof(out), from) == 0) {
 		ctr_add(&s->st.udp_tx_datagrams, 1);
 		ctr_add(&s->st.udp_tx_bytes, sizeof(out));
 	}
 	ctr_add(&s->st.handshakes, 1);
-	LOGI("msg=handshake client=%s endpoint=%s address=%u.%u.%u.%u session=%s epoch=%u cipher=%s", p->name,
-	     endpoint_str(from, ep, sizeof(ep)), p->addr4 >> 24, p->addr4 >> 16 & 255, p->addr4 >> 8 & 255,
-	     p->addr4 & 255, rekey ? "rekey" : "new", r.epoch, aead_name(cipher));
+	LOGI("msg=handshake client=%s endpoint=%s address=%u.%u.%u.%u session=%s epoch=%u cipher=%s", name,
+	     endpoint_str(from, ep, sizeof(ep)), addr4 >> 24, addr4 >> 16 & 255, addr4 >> 8 & 255, addr4 & 255,
+	     rekey ? "rekey" : "new", r.epoch, aead_name(cipher));
 }
 
 /* One DATA/KEEPALIVE datagram; returns true when pk was handed on. */
@@ -243,9 +264,11 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 	case OPEN_NO_KEY:
 	case OPEN_AUTH_FAIL:
 		ctr_add(&s->st.auth_fail_drops, 1);
+		ctr_add(&p->auth_fail_drops, 1);
 		return false;
 	case OPEN_REPLAY:
 		ctr_add(&s->st.replay_drops, 1);
+		ctr_add(&p->replay_drops, 1);
 		return false;
 	}
 	/* Authenticated: this is where the client is now (roaming). */
@@ -260,6 +283,7 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 	pk->len = h->payload_len - WIRE_TAG_LEN;
 	if (pk->len > (uint32_t)s->conf.mtu) {
 		ctr_add(&s->st.dropped_due_to_mtu, 1);
+		ctr_add(&p->mtu_drops, 1);
 		return false;
 	}
 	if (!ecn_decap(pk->ecn, pk->data, pk->len)) {
@@ -269,6 +293,7 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 	struct peer *to;
 	switch (route_from_client(&s->reg, p, pk->data, pk->len, &to)) {
 	case ROUTE_TUN:
+		pk->peer = p; /* for its latency */
 		to_tun[(*ntun)++] = pk;
 		return true;
 	case ROUTE_PEER:
@@ -277,6 +302,7 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 		return true;
 	case ROUTE_SPOOFED:
 		ctr_add(&s->st.spoofed_source_drops, 1);
+		ctr_add(&p->spoofed_source_drops, 1);
 		return false;
 	case ROUTE_MALFORMED:
 		ctr_add(&s->st.malformed_drops, 1);
@@ -348,8 +374,12 @@ static void write_tun(struct server *s)
 	size_t ok = tun_write_batch(&s->tun, batch, n);
 	uint64_t now = now_ns();
 	for (size_t i = 0; i < n; i++) {
+		struct peer *from = batch[i]->peer;
+		uint64_t us = (now - batch[i]->stamp_ns) / 1000;
 		ctr_add(&s->st.tun_tx_bytes, batch[i]->len);
-		lat_record(&s->st.udp_to_tun, (now - batch[i]->stamp_ns) / 1000, 1);
+		lat_record(&s->st.udp_to_tun, us, 1);
+		if (from)
+			lat_record_owner(&from->udp_to_tun, us, 1);
 	}
 	ctr_add(&s->st.tun_tx_packets, ok);
 	pool_put(s->pool, batch, n);
@@ -451,9 +481,12 @@ static uint64_t send_for_peer(struct server *s, struct peer *p, int64_t budget)
 	size_t sealed = 0;
 	if (!peer_fresh_endpoint(p, now, &to[0])) {
 		ctr_add(&s->st.no_endpoint_drops, n);
+		ctr_add(&p->no_endpoint_drops, n);
 	} else {
 		sealed = session_seal(&p->sess, batch, n, WIRE_DATA, now);
 		ctr_add(&s->st.no_session_drops, n - sealed);
+		if (sealed < n)
+			ctr_add(&p->no_session_drops, n - sealed);
 	}
 	for (size_t i = 1; i < sealed; i++)
 		to[i] = to[0];
@@ -465,6 +498,7 @@ static uint64_t send_for_peer(struct server *s, struct peer *p, int64_t budget)
 		ctr_add(&s->st.udp_tx_bytes, batch[i]->len);
 		ctr_add(&p->tx_bytes, batch[i]->len);
 		lat_record(&s->st.tun_to_udp, (now - batch[i]->stamp_ns) / 1000, 1);
+		lat_record_owner(&p->tun_to_udp, (now - batch[i]->stamp_ns) / 1000, 1);
 	}
 	ctr_add(&s->st.udp_tx_datagrams, sent);
 	ctr_add(&p->tx_packets, sent);
@@ -516,14 +550,9 @@ static void log_stats(struct server *s)
 {
 	struct server_stats *st = &s->st;
 	struct lat_summary t2u, u2t;
-	uint64_t qdrops = 0, codel = 0, marks = 0, active = 0, now = now_ns();
-	for (size_t i = 0; i < s->reg.n; i++) {
-		struct peer *p = &s->reg.peers[i];
-		qdrops += atomic_load_explicit(&p->q.st.overflow_drops, memory_order_relaxed);
-		codel += atomic_load_explicit(&p->q.st.codel_drops, memory_order_relaxed);
-		marks += atomic_load_explicit(&p->q.st.ecn_marks, memory_order_relaxed);
-		active += session_up(&p->sess, now);
-	}
+	struct clients_totals t;
+	clients_totals(&s->reg, now_ns(), &t);
+	uint64_t qdrops = t.queue_full_drops, codel = t.codel_drops, marks = t.ecn_marks, active = t.active;
 	codel += atomic_load_explicit(&s->inject.st.codel_drops, memory_order_relaxed);
 	marks += atomic_load_explicit(&s->inject.st.ecn_marks, memory_order_relaxed);
 	lat_take(&st->tun_to_udp, &t2u);
@@ -583,6 +612,121 @@ static int configure_tun(struct server *s)
 	return rc ? 0 : -1;
 }
 
+/* Everything `vpngw show` and the metrics report; on the control thread,
+ * reading counters only. NULL peers when out of memory. */
+static void snapshot(struct server *s, struct snapshot *o)
+{
+	struct server_stats *st = &s->st;
+	struct clients_totals t;
+	memset(o, 0, sizeof(*o));
+	o->server = true;
+	snprintf(o->ifname, sizeof(o->ifname), "%s", s->tun.name);
+	o->addr4 = s->conf.addr4;
+	o->prefix4 = s->conf.prefix4;
+	o->listen_port = s->conf.port;
+	clients_snapshot(&s->reg, now_ns(), endpoint_str, o, &t);
+	const struct { const char *name; counter_t *c; } ctrs[] = {
+		{ "udp_rx_datagrams", &st->udp_rx_datagrams }, { "udp_rx_bytes", &st->udp_rx_bytes },
+		{ "udp_tx_datagrams", &st->udp_tx_datagrams }, { "udp_tx_bytes", &st->udp_tx_bytes },
+		{ "tun_rx_packets", &st->tun_rx_packets }, { "tun_rx_bytes", &st->tun_rx_bytes },
+		{ "tun_tx_packets", &st->tun_tx_packets }, { "tun_tx_bytes", &st->tun_tx_bytes },
+		{ "unknown_client_drops", &st->unknown_client_drops }, { "no_endpoint_drops", &st->no_endpoint_drops },
+		{ "dropped_due_to_mtu", &st->dropped_due_to_mtu }, { "icmp_too_big_sent", &st->icmp_too_big_sent },
+		{ "spoofed_source_drops", &st->spoofed_source_drops }, { "malformed_drops", &st->malformed_drops },
+		{ "auth_fail_drops", &st->auth_fail_drops }, { "replay_drops", &st->replay_drops },
+		{ "handshake_rejects", &st->handshake_rejects }, { "handshakes", &st->handshakes },
+		{ "no_route_drops", &st->no_route_drops }, { "no_session_drops", &st->no_session_drops },
+		{ "ecn_drops", &st->ecn_drops },
+	};
+	for (size_t i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)
+		snap_total(o, ctrs[i].name, ctr_get(ctrs[i].c), false);
+	snap_total(o, "queue_full_drops", t.queue_full_drops, false);
+	snap_total(o, "codel_drops", t.codel_drops + ctr_get(&s->inject.st.codel_drops), false);
+	snap_total(o, "ecn_marks", t.ecn_marks + ctr_get(&s->inject.st.ecn_marks), false);
+	snap_total(o, "inject_queue_full_drops", ctr_get(&s->inject.st.overflow_drops), false);
+	snap_total(o, "active_clients", t.active, true);
+	lat_read(&st->tun_to_udp, &o->lat[0]);
+	lat_read(&st->udp_to_tun, &o->lat[1]);
+}
+
+static void ctl_show(void *arg, const struct ctl_req *r, struct sbuf *out)
+{
+	struct snapshot snap;
+	snapshot(arg, &snap);
+	if (r->json)
+		show_json(&snap, r->keys, out);
+	else
+		show_text(&snap, r->keys, out);
+	free(snap.peers);
+}
+
+static void ctl_metrics(void *arg, struct sbuf *out)
+{
+	struct snapshot snap;
+	snapshot(arg, &snap);
+	metrics_render(&snap, out);
+	free(snap.peers);
+}
+
+/* Pool addresses given out before (state file) are given again. */
+static void remember_addresses(struct server *s)
+{
+	struct state_entry *e;
+	size_t n;
+	if (statefile_load(s->conf.state_file, &e, &n) == 0)
+		state_apply(e, n, &s->conf);
+	free(e);
+}
+
+static void save_addresses(struct server *s)
+{
+	struct state_entry *e;
+	size_t n;
+	if (clients_state(&s->reg, &e, &n) != 0) {
+		LOGW("msg=\"out of memory: state file not saved\" path=%s", s->conf.state_file);
+		return;
+	}
+	statefile_save(s->conf.state_file, e, n);
+	free(e);
+}
+
+/* vpngw set and SIGHUP, one at a time; each saves the state file. */
+static int ctl_set(void *arg, const struct ctl_req *r, struct sbuf *out, char *err, size_t errlen)
+{
+	struct server *s = arg;
+	pthread_mutex_lock(&s->admin_lock);
+	int rc = clients_set(&s->reg, r, out, err, errlen);
+	if (rc == 0)
+		save_addresses(s);
+	pthread_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static void reload(struct server *s, const char *path)
+{
+	struct server_conf nc;
+	char err[512];
+	if (config_load_server(path, &nc, err, sizeof(err)) != 0) {
+		LOGE("msg=\"reload refused: nothing changed\" error=\"%s\"", err);
+		return;
+	}
+	/* The rest is built into sockets, devices and queues at start. */
+	if (nc.port != s->conf.port || nc.addr4 != s->conf.addr4 || nc.prefix4 != s->conf.prefix4 ||
+	    nc.mtu != s->conf.mtu || strcmp(nc.ifname, s->conf.ifname) || nc.dns4 != s->conf.dns4 ||
+	    strcmp(nc.masquerade, s->conf.masquerade) || nc.keepalive_s != s->conf.keepalive_s ||
+	    nc.bandwidth_bps != s->conf.bandwidth_bps || strcmp(nc.metrics_listen, s->conf.metrics_listen) ||
+	    memcmp(nc.priv, s->conf.priv, 32))
+		LOGW("msg=\"reload: [Server] settings changed; they take effect at the next start\"");
+	struct clients_diff d;
+	pthread_mutex_lock(&s->admin_lock);
+	clients_reload(&s->reg, &nc, &d);
+	save_addresses(s);
+	LOGI("msg=reloaded added=%zu removed=%zu changed=%zu failed=%zu clients=%zu", d.added, d.removed, d.changed,
+	     d.failed, s->reg.n);
+	pthread_mutex_unlock(&s->admin_lock);
+	config_free_server(&nc);
+}
+
 static int setup(struct server *s, const char *path)
 {
 	char err[512];
@@ -598,6 +742,7 @@ static int setup(struct server *s, const char *path)
 		die_msg("out of memory for %zu packet buffers", nbuf);
 		return -1;
 	}
+	remember_addresses(s);
 	if (registry_init(&s->reg, &s->conf, s->pool, PEER_QUEUE_PKTS, err, sizeof(err)) != 0) {
 		die_msg("%s: %s", path, err);
 		return -1;
@@ -622,6 +767,12 @@ static int setup(struct server *s, const char *path)
 		return -1;
 	if (configure_tun(s) != 0)
 		return -1;
+	pthread_mutex_init(&s->admin_lock, NULL);
+	struct ctl_ops ops = { .arg = s, .show = ctl_show, .metrics = ctl_metrics, .set = ctl_set };
+	s->ctl = ctl_open(s->tun.name, s->conf.metrics_listen, &ops);
+	if (!s->ctl)
+		return -1;
+	save_addresses(s);
 	/* Without NAT the tunnel still works for the gateway's own networks. */
 	if (s->conf.masquerade[0] &&
 	    nat_start(&s->nat, s->tun.name, s->reg.net, s->conf.prefix4, s->conf.masquerade) != 0)
@@ -634,6 +785,8 @@ static int setup(struct server *s, const char *path)
 
 static void teardown(struct server *s)
 {
+	ctl_close(s->ctl);
+	s->ctl = NULL;
 	dnsproxy_close(s->dns);
 	nat_stop(&s->nat);
 	if (s->tun.fd >= 0)
@@ -680,6 +833,8 @@ int server_run(const char *path)
 	}
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, loops[i], s);
+	if (ctl_start(s->ctl) != 0)
+		LOGE("msg=\"no control socket: vpngw show and metrics will not answer\"");
 
 	uint64_t next_stats = now_ns() + (uint64_t)s->conf.stats_interval_s * SEC_NS;
 	for (;;) {
@@ -688,7 +843,7 @@ int server_run(const char *path)
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
 		if (sig == SIGHUP)
-			LOGW("msg=\"SIGHUP: live reload is not built yet; restart to apply config changes\"");
+			reload(s, path);
 		if (now_ns() >= next_stats) {
 			log_stats(s);
 			next_stats += (uint64_t)s->conf.stats_interval_s * SEC_NS;

@@ -1,6 +1,8 @@
 /* stats.c - see stats.h. */
 #include "stats.h"
 
+const uint64_t lat_le_us[LAT_LE_N] = { 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000 };
+
 unsigned lat_bucket(uint64_t us)
 {
 	if (us < 32)
@@ -29,6 +31,18 @@ void lat_record(struct lat_hist *h, uint64_t us, uint64_t n)
 	atomic_fetch_add_explicit(&h->sum_us, us * n, memory_order_relaxed);
 }
 
+static void owner_add(atomic_uint_least64_t *a, uint64_t n)
+{
+	atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+void lat_record_owner(struct lat_hist *h, uint64_t us, uint64_t n)
+{
+	owner_add(&h->b[lat_bucket(us)], n);
+	owner_add(&h->count, n);
+	owner_add(&h->sum_us, us * n);
+}
+
 static uint64_t percentile(const uint64_t *b, uint64_t total, unsigned pct)
 {
 	uint64_t rank = (total * pct + 99) / 100, seen = 0;
@@ -40,18 +54,49 @@ static uint64_t percentile(const uint64_t *b, uint64_t total, unsigned pct)
 	return 0;
 }
 
-void lat_take(struct lat_hist *h, struct lat_summary *s)
+static void summarise(const uint64_t *b, uint64_t total, uint64_t sum, struct lat_summary *s)
 {
-	uint64_t b[LAT_BUCKETS], total = 0;
-	for (unsigned i = 0; i < LAT_BUCKETS; i++) {
-		b[i] = atomic_exchange_explicit(&h->b[i], 0, memory_order_relaxed);
-		total += b[i];
-	}
-	uint64_t sum = atomic_exchange_explicit(&h->sum_us, 0, memory_order_relaxed);
-	atomic_store_explicit(&h->count, 0, memory_order_relaxed);
 	s->count = total;
 	s->avg_us = total ? sum / total : 0;
 	s->p50_us = total ? percentile(b, total, 50) : 0;
 	s->p95_us = total ? percentile(b, total, 95) : 0;
 	s->p99_us = total ? percentile(b, total, 99) : 0;
+}
+
+void lat_take(struct lat_hist *h, struct lat_summary *s)
+{
+	uint64_t b[LAT_BUCKETS], total = 0;
+	for (unsigned i = 0; i < LAT_BUCKETS; i++) {
+		uint64_t now = atomic_load_explicit(&h->b[i], memory_order_relaxed);
+		b[i] = now - h->prev_b[i];
+		h->prev_b[i] = now;
+		total += b[i];
+	}
+	uint64_t sum = atomic_load_explicit(&h->sum_us, memory_order_relaxed);
+	summarise(b, total, sum - h->prev_sum_us, s);
+	h->prev_sum_us = sum;
+}
+
+void lat_read(struct lat_hist *h, struct lat_cumulative *c)
+{
+	uint64_t b[LAT_BUCKETS], total = 0, below[LAT_LE_N + 1] = { 0 };
+	unsigned k = 0;
+	for (unsigned i = 0; i < LAT_BUCKETS; i++) {
+		b[i] = atomic_load_explicit(&h->b[i], memory_order_relaxed);
+		total += b[i];
+		/* Samples are whole microseconds rounded down: a bucket is below
+		 * a bound when its largest value is. Buckets ascend, so the
+		 * first bound above each one only moves up. */
+		uint64_t top = lat_bucket_value(i);
+		while (k < LAT_LE_N && top >= lat_le_us[k])
+			k++;
+		below[k] += b[i];
+	}
+	uint64_t run = 0;
+	for (unsigned j = 0; j < LAT_LE_N; j++) {
+		run += below[j];
+		c->le[j] = run;
+	}
+	c->sum_us = atomic_load_explicit(&h->sum_us, memory_order_relaxed);
+	summarise(b, total, c->sum_us, &c->s);
 }

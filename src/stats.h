@@ -2,8 +2,10 @@
  *
  * Counters are relaxed atomics, cumulative since start. A latency
  * histogram has log-linear microsecond buckets (6% wide at most), so
- * avg and percentiles are exact enough without keeping samples; each is
- * read and reset once per stats interval. */
+ * avg and percentiles are exact enough without keeping samples. The
+ * buckets are cumulative too (Prometheus and `vpngw show` read them
+ * without disturbing anyone); the stats line's per-interval figures come
+ * from the difference to what its last lat_take saw. */
 #ifndef VPNGW_STATS_H
 #define VPNGW_STATS_H
 
@@ -16,16 +18,36 @@
 struct lat_hist {
 	atomic_uint_least64_t count, sum_us;
 	atomic_uint_least64_t b[LAT_BUCKETS];
+	/* What the last lat_take saw; only lat_take's caller touches these. */
+	uint64_t prev_sum_us, prev_b[LAT_BUCKETS];
 };
 
 struct lat_summary {
 	uint64_t count, avg_us, p50_us, p95_us, p99_us;
 };
 
+/* The Prometheus bucket bounds, in microseconds: 100 us to 1 s. */
+#define LAT_LE_N 13
+extern const uint64_t lat_le_us[LAT_LE_N];
+
+/* Everything since start, read without resetting anything. le[i] counts
+ * the samples below lat_le_us[i] (to the buckets' 6% resolution: a bucket
+ * straddling a bound counts above it). */
+struct lat_cumulative {
+	struct lat_summary s;
+	uint64_t sum_us;
+	uint64_t le[LAT_LE_N];
+};
+
 /* Adds n samples of one latency (a batch that shares one stamp). */
 void lat_record(struct lat_hist *h, uint64_t us, uint64_t n);
-/* Summarises and zeroes the histogram. */
+/* The same, for a histogram only one thread ever records into: plain
+ * loads and stores, no locked instructions on the packet path. */
+void lat_record_owner(struct lat_hist *h, uint64_t us, uint64_t n);
+/* Summarises the samples since the previous lat_take (one caller only). */
 void lat_take(struct lat_hist *h, struct lat_summary *s);
+/* Summarises every sample since start; any thread, any time. */
+void lat_read(struct lat_hist *h, struct lat_cumulative *c);
 
 unsigned lat_bucket(uint64_t us);
 uint64_t lat_bucket_value(unsigned b); /* a representative value: its upper bound */

@@ -12,8 +12,8 @@
 # through the tunnel. The internet host has no route back to 10.77.0.0/24 (the NAT answers).
 #
 # Conventions: every namespace name ends in the run's suffix ($LAB_SFX, default the PID of the
-# shell), and so do the TUN device names, because PRODUCT.md puts vpngw's control socket (for `vpngw show`, not built yet) at
-# /run/vpngw/<interface>.sock, which every namespace shares. Every process is started with
+# shell), and so do the TUN device names, because vpngw keeps its control socket (for
+# `vpngw show`) at /run/vpngw/<interface>.sock, which every namespace shares. Every process is started with
 # lab_bg (PID recorded) and stopped by PID; lab_cleanup (trap on EXIT INT TERM) stops them and
 # deletes the namespaces. Logs go to $LAB_DIR (a fresh temp dir); on failure their tails are
 # printed.
@@ -352,6 +352,8 @@ write_server_conf() {
         printf '[Server]\nPrivateKey = %s\nListenPort = %s\nAddress = %s/24\nMTU = 1400\n' \
             "$priv" "$VPN_PORT" "$GW_TUN_IP"
         printf 'Interface = %s\nDNS = %s\nStatsInterval = 1\n' "$TUN_GW" "$GW_TUN_IP"
+        # pool addresses are remembered here, not in the machine's /var/lib/vpngw
+        printf 'StateFile = %s/gateway.state\n' "$LAB_DIR"
         while [ $# -ge 3 ]; do
             printf '\n[Client]\nName = %s\nPublicKey = %s\n' "$1" "$2"
             [ -n "$3" ] && printf 'Address = %s\n' "$3"

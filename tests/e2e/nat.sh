@@ -16,6 +16,8 @@ cleanup() {
 	for p in $CP $SP; do kill "$p" 2>/dev/null; done
 	for p in $CP $SP; do wait "$p" 2>/dev/null; done
 	for n in $NC $NG $NI; do ip netns del "$n" 2>/dev/null; done
+	# control sockets a kill -9 or User = left (/run/vpngw is root's)
+	rm -f "/run/vpngw/$TUN.sock" "/run/vpngw/$CTUN.sock"
 	if [ "$FAIL" -eq 0 ]; then rm -rf "$OUT"; else tail -n 5 "$OUT"/*.log; fi
 }
 trap cleanup EXIT INT TERM
@@ -41,8 +43,8 @@ for l in "$NC:c$S" "$NG:gc$S" "$NG:gi$S" "$NI:i$S"; do ip -n "${l%%:*}" link set
 
 sk=$("$B" genkey) ck=$("$B" genkey)
 server_conf() { # MASQUERADE_IFACE
-	printf '[Server]\nPrivateKey = %s\nAddress = 10.77.0.1/24\nInterface = %s\nMasquerade = %s\n[Client]\nPublicKey = %s\n' \
-		"$sk" "$TUN" "$1" "$(echo "$ck" | "$B" pubkey)" >"$OUT/server.conf"
+	printf '[Server]\nPrivateKey = %s\nAddress = 10.77.0.1/24\nInterface = %s\nMasquerade = %s\nStateFile = %s\n[Client]\nPublicKey = %s\n' \
+		"$sk" "$TUN" "$1" "$OUT/server.state" "$(echo "$ck" | "$B" pubkey)" >"$OUT/server.conf"
 	chmod 600 "$OUT/server.conf"
 }
 printf '[Client]\nPrivateKey = %s\nInterface = %s\nKeepaliveInterval = 1\nDNS = off\n[Server]\nPublicKey = %s\nEndpoint = 192.0.2.1:51820\nRoutes = 198.51.100.0/24\n' \

@@ -32,8 +32,8 @@ for ns in "$NC:c$S" "$NG:g$S"; do
 done
 
 sk=$("$B" genkey) ck=$("$B" genkey)
-printf '[Server]\nPrivateKey = %s\nAddress = 10.77.0.1/24\nInterface = vgs%s\n[Client]\nPublicKey = %s\n' \
-	"$sk" "$S" "$(echo "$ck" | "$B" pubkey)" >"$OUT/server.conf"
+printf '[Server]\nPrivateKey = %s\nAddress = 10.77.0.1/24\nInterface = vgs%s\nStateFile = %s\n[Client]\nPublicKey = %s\n' \
+	"$sk" "$S" "$OUT/server.state" "$(echo "$ck" | "$B" pubkey)" >"$OUT/server.conf"
 printf '[Client]\nPrivateKey = %s\nInterface = vgc%s\nRekeyAfter = 2\nDNS = off\n[Server]\nPublicKey = %s\nEndpoint = 192.0.2.1:51820\n' \
 	"$ck" "$S" "$(echo "$sk" | "$B" pubkey)" >"$OUT/client.conf"
 chmod 600 "$OUT"/*.conf

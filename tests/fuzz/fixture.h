@@ -176,13 +176,13 @@ static inline void fx_registry(struct registry *r, struct pool **pool)
 		fprintf(stderr, "fixture: registry_init: %s\n", err);
 		abort();
 	}
-	FX_CHECK(r->n == 3 && r->peers[0].addr4 == FX_ALICE && r->peers[1].addr4 == FX_BOB);
+	FX_CHECK(r->n == 3 && r->peers[0]->addr4 == FX_ALICE && r->peers[1]->addr4 == FX_BOB);
 	fx_id(id, FX_TAG_ID_A);
-	registry_set_id(r, &r->peers[0], id);
+	registry_set_id(r, r->peers[0], id);
 	fx_id(id, FX_TAG_ID_B);
-	registry_set_id(r, &r->peers[1], id);
-	fx_alice_session(&r->peers[0].sess);
-	fx_bob_session(&r->peers[1].sess);
+	registry_set_id(r, r->peers[1], id);
+	fx_alice_session(&r->peers[0]->sess);
+	fx_bob_session(&r->peers[1]->sess);
 }
 
 /* The client's HS_INIT: a fixed timestamp, prev_id zeros (new session) or

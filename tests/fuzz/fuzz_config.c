@@ -171,12 +171,12 @@ static void check_server(struct server_conf *c)
 	}
 	FX_CHECK(r.n == c->npeers);
 	for (size_t i = 0; i < r.n; i++) {
-		struct peer *p = &r.peers[i];
+		struct peer *p = r.peers[i];
 		FX_CHECK(registry_in_pool(&r, p->addr4) && p->addr4 != r.gw_addr);
 		FX_CHECK(registry_by_addr(&r, p->addr4) == p);
 		FX_CHECK(registry_by_pubkey(&r, p->pub) == p);
 		for (size_t j = 0; j < i; j++)
-			FX_CHECK(p->addr4 != r.peers[j].addr4);
+			FX_CHECK(p->addr4 != r.peers[j]->addr4);
 	}
 	registry_destroy(&r);
 }

@@ -14,6 +14,7 @@
 #include "bytes.h"
 #include "dns.h"
 #include "fixture.h"
+#include "state.h"
 
 static const char *root;
 static int written, same;
@@ -382,6 +383,41 @@ static void dns_seeds(void)
 	put("fuzz_dns", "operations", ops, sizeof(ops));
 }
 
+/* ------------------------------------------- control requests, state */
+
+static void ctl_seeds(void)
+{
+	static const char *const text[][2] = {
+		{ "show", "show\n" },
+		{ "show-json-keys", "show json keys\n" },
+		{ "show-bad-option", "show yaml\n" },
+		{ "add", "add laptop AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8= 10.77.0.9\n" },
+		{ "remove", "remove laptop\n" },
+		{ "address", "address laptop pool\n" },
+		{ "rename", "rename laptop desk\n" },
+		{ "http-get", "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9586\r\nAccept: */*\r\n\r\n" },
+		{ "http-head-10", "HEAD /metrics?x=1 HTTP/1.0\n\n" },
+		{ "http-404", "GET /other HTTP/1.1\r\n\r\n" },
+	};
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+		put("fuzz_ctl", text[i][0], text[i][1], strlen(text[i][1]));
+
+	struct state_entry e[3];
+	for (int i = 0; i < 3; i++) {
+		fx_pub(e[i].pub, (uint8_t)(FX_TAG_ALICE + i));
+		e[i].addr4 = 0x0a4d0002u + (uint32_t)i;
+	}
+	struct sbuf b;
+	sbuf_init(&b);
+	state_render(e, 3, &b);
+	FX_CHECK(!sbuf_failed(&b));
+	put("fuzz_ctl", "state", b.s, b.len);
+	sbuf_reset(&b);
+	state_render(NULL, 0, &b);
+	put("fuzz_ctl", "state-empty", b.s, b.len);
+	sbuf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -394,6 +430,7 @@ int main(int argc, char **argv)
 	data_seeds();
 	handshake_seeds();
 	config_seeds();
+	ctl_seeds();
 	dns_seeds();
 	printf("gen_corpus: %d seeds written, %d up to date\n", written, same);
 	return 0;

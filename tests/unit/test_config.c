@@ -1077,6 +1077,67 @@ static void test_server_dns_proxy_switch(void **state)
 	server_line_fails("DNS = 10.77.0.1, 10.77.0.2", "DNS", "10.77.0.1, 10.77.0.2");
 }
 
+static void test_metrics_listen(void **state)
+{
+	(void)state;
+	struct tmpconf t;
+	struct server_conf c;
+	struct client_conf k;
+	char err[512];
+
+	server_with(&t, "MetricsListen = 127.0.0.1:9586");
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.metrics_listen, "127.0.0.1:9586");
+	config_free_server(&c);
+	conf_remove(&t);
+
+	server_with(&t, "");
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.metrics_listen, ""); /* off unless asked for */
+	config_free_server(&c);
+	conf_remove(&t);
+
+	server_line_fails("MetricsListen = 127.0.0.1", "MetricsListen", "127.0.0.1");
+	server_line_fails("MetricsListen = localhost:9586", "MetricsListen", "localhost:9586");
+	server_line_fails("MetricsListen = 127.0.0.1:0", "MetricsListen", "127.0.0.1:0");
+	server_line_fails("MetricsListen = [::1]:99999", "MetricsListen", "[::1]:99999");
+
+	conf_write(&t, "[Client]\nPrivateKey = %s\nMetricsListen = [::1]:9587\n[Server]\nPublicKey = %s\nEndpoint = h:1\n",
+		   cli_priv64, pub1_64);
+	assert_int_equal(config_load_client(t.path, &k, err, sizeof(err)), 0);
+	assert_string_equal(k.metrics_listen, "[::1]:9587");
+	conf_remove(&t);
+
+	conf_write(&t, "[Client]\nPrivateKey = %s\nMetricsListen = 9587\n[Server]\nPublicKey = %s\nEndpoint = h:1\n",
+		   cli_priv64, pub1_64);
+	assert_int_equal(config_load_client(t.path, &k, err, sizeof(err)), -1);
+	assert_err_at(err, &t, 3, "MetricsListen", "9587");
+	conf_remove(&t);
+}
+
+static void test_state_file(void **state)
+{
+	(void)state;
+	struct tmpconf t;
+	struct server_conf c;
+	char err[512];
+
+	server_with(&t, "Interface = vgx1");
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.state_file, "/var/lib/vpngw/vgx1.state"); /* per interface */
+	config_free_server(&c);
+	conf_remove(&t);
+
+	server_with(&t, "StateFile = /tmp/somewhere/gw.state");
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.state_file, "/tmp/somewhere/gw.state");
+	config_free_server(&c);
+	conf_remove(&t);
+
+	server_line_fails("StateFile = relative/gw.state", "StateFile", "relative/gw.state");
+	server_line_fails("StateFile = ", "StateFile", NULL);
+}
+
 #define T(fn) cmocka_unit_test_teardown(fn, cleanup)
 
 int main(void)
@@ -1115,6 +1176,8 @@ int main(void)
 		T(test_client_errors),
 		T(test_parse_cidr4),
 		T(test_parse_key_b64),
+		T(test_metrics_listen),
+		T(test_state_file),
 		T(test_server_upstream_dns),
 		T(test_server_upstream_dns_unusable_warns),
 		T(test_server_upstream_dns_too_many),

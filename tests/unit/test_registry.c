@@ -85,7 +85,7 @@ static int teardown(void **state)
 
 static struct peer *peer_at(struct fixture *f, size_t i)
 {
-	return &f->reg.peers[i];
+	return f->reg.peers[i];
 }
 
 /* ----------------------------------------------------------------- registry */
@@ -202,7 +202,7 @@ static void churn_ids(struct registry *r, size_t n, bool same_hash)
 		if (same_hash)
 			memset(id, 0xab, 8); /* every id probes from the same slot */
 		memcpy(old, cur[i], WIRE_ID_LEN);
-		registry_set_id(r, &r->peers[i], id);
+		registry_set_id(r, r->peers[i], id);
 		memcpy(cur[i], id, WIRE_ID_LEN);
 		bool had = has[i];
 		has[i] = true;
@@ -212,7 +212,7 @@ static void churn_ids(struct registry *r, size_t n, bool same_hash)
 			if (!has[j])
 				continue;
 			struct peer *got = registry_by_id(r, cur[j]);
-			if (got != &r->peers[j])
+			if (got != r->peers[j])
 				fail_msg("after %zu set_id calls peer %zu is not found by its id", k + 1, j);
 		}
 		if (had)
@@ -332,6 +332,188 @@ static void test_pool_one_too_many_fails(void **state)
 	f->err[0] = '\0';
 	assert_int_equal(registry_init(&f->reg, &f->conf, f->pool, 4, f->err, sizeof(f->err)), -1);
 	assert_non_null(strstr(f->err, "client6"));
+}
+
+static void test_remembered_addresses_kept(void **state)
+{
+	/* c1 had .4 and c3 .2 before: they keep them, c2 gets the first free */
+	struct fixture *f = *state;
+	conf_build(&f->conf, GW, 24, 3);
+	f->conf.peers[0].remembered4 = A4(10, 77, 0, 4);
+	f->conf.peers[2].remembered4 = A4(10, 77, 0, 2);
+	assert_int_equal(registry_init(&f->reg, &f->conf, f->pool, 4, f->err, sizeof(f->err)), 0);
+	assert_int_equal(peer_at(f, 0)->addr4, A4(10, 77, 0, 4));
+	assert_int_equal(peer_at(f, 1)->addr4, A4(10, 77, 0, 3));
+	assert_int_equal(peer_at(f, 2)->addr4, A4(10, 77, 0, 2));
+	for (size_t i = 0; i < 3; i++)
+		assert_ptr_equal(registry_by_addr(&f->reg, peer_at(f, i)->addr4), peer_at(f, i));
+}
+
+static void test_remembered_addresses_yield(void **state)
+{
+	/* A fixed address beats a remembered one; so does an earlier claim;
+	 * an address outside the pool, the gateway's or the broadcast is
+	 * ignored. The losers get pool addresses as usual. */
+	struct fixture *f = *state;
+	conf_build(&f->conf, GW, 24, 6);
+	f->conf.peers[0].remembered4 = FIXED;            /* now client2's fixed address */
+	f->conf.peers[1].addr4 = FIXED;
+	f->conf.peers[2].remembered4 = A4(10, 77, 0, 9);
+	f->conf.peers[3].remembered4 = A4(10, 77, 0, 9); /* a duplicate: the first keeps it */
+	f->conf.peers[4].remembered4 = A4(10, 78, 0, 5); /* another pool */
+	f->conf.peers[5].remembered4 = GW;
+	assert_int_equal(registry_init(&f->reg, &f->conf, f->pool, 4, f->err, sizeof(f->err)), 0);
+	assert_int_equal(peer_at(f, 0)->addr4, A4(10, 77, 0, 2));
+	assert_int_equal(peer_at(f, 1)->addr4, FIXED);
+	assert_int_equal(peer_at(f, 2)->addr4, A4(10, 77, 0, 9));
+	assert_int_equal(peer_at(f, 3)->addr4, A4(10, 77, 0, 3));
+	assert_int_equal(peer_at(f, 4)->addr4, A4(10, 77, 0, 4));
+	assert_int_equal(peer_at(f, 5)->addr4, A4(10, 77, 0, 5));
+}
+
+static void test_remembered_broadcast_ignored(void **state)
+{
+	struct fixture *f = *state;
+	conf_build(&f->conf, A4(10, 77, 0, 1), 29, 2);
+	f->conf.peers[0].remembered4 = A4(10, 77, 0, 7); /* the /29's broadcast */
+	f->conf.peers[1].remembered4 = A4(10, 77, 0, 0); /* its network */
+	assert_int_equal(registry_init(&f->reg, &f->conf, f->pool, 4, f->err, sizeof(f->err)), 0);
+	assert_int_equal(peer_at(f, 0)->addr4, A4(10, 77, 0, 2));
+	assert_int_equal(peer_at(f, 1)->addr4, A4(10, 77, 0, 3));
+}
+
+/* ------------------------------------------------------------ live changes */
+
+static void test_live_add(void **state)
+{
+	/* setup_std: client1 .2, client2 fixed .50, client3 .3 */
+	struct fixture *f = *state;
+	uint8_t k[32], k2[32];
+	randombytes_buf(k, 32);
+	randombytes_buf(k2, 32);
+	struct peer *before = peer_at(f, 0);
+	assert_int_equal(registry_add(&f->reg, "new", k, 0, f->err, sizeof(f->err)), 0);
+	assert_int_equal(f->reg.n, 4);
+	struct peer *p = registry_by_pubkey(&f->reg, k);
+	assert_non_null(p);
+	assert_string_equal(p->name, "new");
+	assert_int_equal(p->addr4, A4(10, 77, 0, 4)); /* the first free */
+	assert_ptr_equal(registry_by_addr(&f->reg, p->addr4), p);
+	assert_ptr_equal(peer_at(f, 0), before); /* others do not move */
+	assert_ptr_equal(registry_by_addr(&f->reg, FIXED), peer_at(f, 1));
+
+	assert_int_equal(registry_add(&f->reg, "fixed", k2, A4(10, 77, 0, 99), f->err, sizeof(f->err)), 0);
+	assert_int_equal(registry_by_pubkey(&f->reg, k2)->addr4, A4(10, 77, 0, 99));
+
+	/* refused, and nothing changed */
+	randombytes_buf(k2, 32);
+	assert_int_equal(registry_add(&f->reg, "dup", k, 0, f->err, sizeof(f->err)), -1);
+	assert_string_equal(f->err, "client new already has this public key");
+	assert_int_equal(registry_add(&f->reg, "x", k2, FIXED, f->err, sizeof(f->err)), -1);
+	assert_string_equal(f->err, "address 10.77.0.50 belongs to client client2");
+	assert_int_equal(registry_add(&f->reg, "x", k2, GW, f->err, sizeof(f->err)), -1);
+	assert_string_equal(f->err, "address 10.77.0.1 is not a client address of the pool");
+	assert_int_equal(registry_add(&f->reg, "x", k2, A4(10, 77, 0, 255), f->err, sizeof(f->err)), -1);
+	assert_int_equal(registry_add(&f->reg, "x", k2, A4(10, 78, 0, 5), f->err, sizeof(f->err)), -1);
+	assert_int_equal(f->reg.n, 5);
+	assert_null(registry_by_pubkey(&f->reg, k2));
+}
+
+static void test_live_add_many_grows_tables(void **state)
+{
+	struct fixture *f = *state;
+	conf_build(&f->conf, GW, 16, 1);
+	assert_int_equal(registry_init(&f->reg, &f->conf, f->pool, 1, f->err, sizeof(f->err)), 0);
+	uint8_t k[300][32];
+	for (int i = 0; i < 300; i++) {
+		randombytes_buf(k[i], 32);
+		assert_int_equal(registry_add(&f->reg, "c", k[i], 0, f->err, sizeof(f->err)), 0);
+	}
+	assert_int_equal(f->reg.n, 301);
+	for (int i = 0; i < 300; i++) {
+		struct peer *p = registry_by_pubkey(&f->reg, k[i]);
+		assert_non_null(p);
+		assert_ptr_equal(registry_by_addr(&f->reg, p->addr4), p);
+	}
+}
+
+static void test_live_add_pool_full(void **state)
+{
+	struct fixture *f = *state;
+	conf_build(&f->conf, A4(10, 77, 0, 1), 30, 1); /* .2 is the only client address */
+	assert_int_equal(registry_init(&f->reg, &f->conf, f->pool, 1, f->err, sizeof(f->err)), 0);
+	uint8_t k[32];
+	randombytes_buf(k, 32);
+	assert_int_equal(registry_add(&f->reg, "x", k, 0, f->err, sizeof(f->err)), -1);
+	assert_string_equal(f->err, "the pool has no address left");
+	assert_int_equal(f->reg.n, 1);
+}
+
+static void test_live_remove(void **state)
+{
+	struct fixture *f = *state;
+	struct peer *p = peer_at(f, 0), *other = peer_at(f, 2);
+	uint8_t id[WIRE_ID_LEN], id2[WIRE_ID_LEN], pub[32];
+	randombytes_buf(id, sizeof(id));
+	randombytes_buf(id2, sizeof(id2));
+	assert_true(registry_set_id(&f->reg, p, id));
+	assert_true(registry_set_id(&f->reg, other, id2));
+	memcpy(pub, p->pub, 32);
+	uint32_t addr = p->addr4;
+
+	assert_int_equal(registry_remove(&f->reg, pub, f->err, sizeof(f->err)), 0);
+	assert_int_equal(f->reg.n, 2);
+	assert_null(registry_by_pubkey(&f->reg, pub));
+	assert_null(registry_by_id(&f->reg, id));
+	assert_null(registry_by_addr(&f->reg, addr));
+	assert_true(p->removed);
+	assert_false(session_has_keys(&p->sess));
+	/* its memory stays for whoever still points at it; a handshake that
+	 * raced the removal cannot bring it back */
+	assert_false(registry_set_id(&f->reg, p, id));
+	assert_null(registry_by_id(&f->reg, id));
+	/* the others are untouched */
+	assert_ptr_equal(registry_by_id(&f->reg, id2), other);
+	assert_non_null(registry_by_addr(&f->reg, FIXED));
+	assert_string_equal(registry_by_addr(&f->reg, FIXED)->name, "client2");
+
+	assert_int_equal(registry_remove(&f->reg, pub, f->err, sizeof(f->err)), -1);
+	assert_string_equal(f->err, "no client has this public key");
+	/* the same key may come back, as a new client with the freed address */
+	assert_int_equal(registry_add(&f->reg, "again", pub, 0, f->err, sizeof(f->err)), 0);
+	struct peer *q = registry_by_pubkey(&f->reg, pub);
+	assert_ptr_not_equal(q, p);
+	assert_int_equal(q->addr4, addr);
+}
+
+static void test_live_readdress_and_rename(void **state)
+{
+	struct fixture *f = *state;
+	struct peer *p = peer_at(f, 0);
+	uint8_t id[WIRE_ID_LEN];
+	randombytes_buf(id, sizeof(id));
+	assert_true(registry_set_id(&f->reg, p, id));
+	uint32_t old = p->addr4;
+
+	assert_int_equal(registry_readdress(&f->reg, p->pub, A4(10, 77, 0, 77), f->err, sizeof(f->err)), 0);
+	assert_int_equal(p->addr4, A4(10, 77, 0, 77));
+	assert_ptr_equal(registry_by_addr(&f->reg, A4(10, 77, 0, 77)), p);
+	assert_null(registry_by_addr(&f->reg, old));
+	assert_null(registry_by_id(&f->reg, id)); /* its session ended */
+
+	assert_int_equal(registry_readdress(&f->reg, p->pub, FIXED, f->err, sizeof(f->err)), -1);
+	assert_string_equal(f->err, "address 10.77.0.50 belongs to client client2");
+	assert_int_equal(p->addr4, A4(10, 77, 0, 77));
+	/* pool: the first free one (.2, freed above) */
+	assert_int_equal(registry_readdress(&f->reg, p->pub, 0, f->err, sizeof(f->err)), 0);
+	assert_int_equal(p->addr4, A4(10, 77, 0, 2));
+
+	assert_int_equal(registry_rename(&f->reg, p->pub, "renamed", f->err, sizeof(f->err)), 0);
+	assert_string_equal(p->name, "renamed");
+	uint8_t k[32];
+	randombytes_buf(k, 32);
+	assert_int_equal(registry_rename(&f->reg, k, "x", f->err, sizeof(f->err)), -1);
+	assert_int_equal(registry_readdress(&f->reg, k, 0, f->err, sizeof(f->err)), -1);
 }
 
 static void test_queues_use_pool(void **state)
@@ -553,6 +735,14 @@ int main(void)
 		OWN(test_pool_exactly_full),
 		cmocka_unit_test_setup_teardown(test_pool_too_small_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_one_too_many_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remembered_addresses_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_live_add, setup_std, teardown),
+		cmocka_unit_test_setup_teardown(test_live_add_many_grows_tables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_live_add_pool_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_live_remove, setup_std, teardown),
+		cmocka_unit_test_setup_teardown(test_live_readdress_and_rename, setup_std, teardown),
+		cmocka_unit_test_setup_teardown(test_remembered_addresses_yield, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remembered_broadcast_ignored, setup, teardown),
 		STD(test_queues_use_pool),
 		STD(test_route_client_to_internet),
 		STD(test_route_client_to_client),

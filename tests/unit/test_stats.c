@@ -11,6 +11,7 @@
 
 static void hist_init(struct lat_hist *h)
 {
+	memset(h, 0, sizeof(*h));
 	atomic_init(&h->count, 0);
 	atomic_init(&h->sum_us, 0);
 	for (unsigned i = 0; i < LAT_BUCKETS; i++)
@@ -125,11 +126,12 @@ static void test_summary_percentile_boundary(void **state)
 	assert_int_equal(s.p99_us, 17);
 }
 
-static void test_take_resets(void **state)
+static void test_take_is_per_interval(void **state)
 {
 	(void)state;
 	struct lat_hist h;
 	struct lat_summary s;
+	struct lat_cumulative c;
 	hist_init(&h);
 	lat_record(&h, 100, 10);
 	lat_record(&h, 5000, 2);
@@ -142,17 +144,68 @@ static void test_take_resets(void **state)
 	assert_int_equal(s.p50_us, 0);
 	assert_int_equal(s.p95_us, 0);
 	assert_int_equal(s.p99_us, 0);
-	assert_int_equal(atomic_load(&h.count), 0);
-	assert_int_equal(atomic_load(&h.sum_us), 0);
-	for (unsigned i = 0; i < LAT_BUCKETS; i++)
-		assert_int_equal(atomic_load(&h.b[i]), 0);
 
-	/* and the next interval starts from scratch */
+	/* the next interval starts from scratch */
 	lat_record(&h, 7, 1);
 	lat_take(&h, &s);
 	assert_int_equal(s.count, 1);
 	assert_int_equal(s.avg_us, 7);
 	assert_int_equal(s.p99_us, 7);
+
+	/* while everything since start is still there for lat_read */
+	lat_read(&h, &c);
+	assert_int_equal(c.s.count, 13);
+	assert_int_equal(c.sum_us, 10 * 100 + 2 * 5000 + 7);
+	assert_in_range(c.s.p50_us, 100, 107);
+}
+
+static void test_read_cumulative_buckets(void **state)
+{
+	(void)state;
+	struct lat_hist h;
+	struct lat_cumulative c;
+	hist_init(&h);
+	lat_read(&h, &c);
+	assert_int_equal(c.s.count, 0);
+	for (unsigned k = 0; k < LAT_LE_N; k++)
+		assert_int_equal(c.le[k], 0);
+
+	lat_record(&h, 99, 3);      /* below 100 us */
+	lat_record(&h, 100, 1);     /* not below 100 us, below 250 */
+	lat_record(&h, 900, 2);     /* below 1 ms */
+	lat_record(&h, 2000000, 1); /* above every bound */
+	lat_read(&h, &c);
+	assert_int_equal(c.s.count, 7);
+	assert_int_equal(lat_le_us[0], 100);
+	assert_int_equal(c.le[0], 3);
+	assert_int_equal(c.le[1], 4);
+	assert_int_equal(c.le[2], 4);
+	assert_int_equal(c.le[3], 6);
+	assert_int_equal(c.le[LAT_LE_N - 1], 6);
+	/* cumulative: never decreasing along the bounds */
+	for (unsigned k = 1; k < LAT_LE_N; k++)
+		assert_true(c.le[k] >= c.le[k - 1]);
+	/* reading twice changes nothing */
+	struct lat_cumulative again;
+	lat_read(&h, &again);
+	assert_memory_equal(&c, &again, sizeof(c));
+}
+
+static void test_record_owner_matches_shared(void **state)
+{
+	(void)state;
+	struct lat_hist a, b;
+	struct lat_cumulative ca, cb;
+	hist_init(&a);
+	hist_init(&b);
+	for (uint64_t us = 0; us < 5000; us += 37) {
+		lat_record(&a, us, us % 3 + 1);
+		lat_record_owner(&b, us, us % 3 + 1);
+	}
+	lat_read(&a, &ca);
+	lat_read(&b, &cb);
+	assert_memory_equal(&ca, &cb, sizeof(ca));
+	assert_int_equal(atomic_load(&a.count), atomic_load(&b.count));
 }
 
 static void test_counters(void **state)
@@ -176,7 +229,9 @@ int main(void)
 		cmocka_unit_test(test_summary_known_distribution),
 		cmocka_unit_test(test_summary_avg_exact),
 		cmocka_unit_test(test_summary_percentile_boundary),
-		cmocka_unit_test(test_take_resets),
+		cmocka_unit_test(test_take_is_per_interval),
+		cmocka_unit_test(test_read_cumulative_buckets),
+		cmocka_unit_test(test_record_owner_matches_shared),
 		cmocka_unit_test(test_counters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
