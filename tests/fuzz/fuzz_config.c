@@ -147,7 +147,7 @@ static void check_server(struct server_conf *c)
 	FX_CHECK(c->has_priv && c->addr4 != 0);
 	FX_CHECK(c->prefix4 >= 8 && c->prefix4 <= 30);
 	FX_CHECK(c->port >= 1);
-	FX_CHECK(c->mtu >= MTU_MIN && c->mtu <= MTU_MAX);
+	FX_CHECK(c->mtu == MTU_AUTO || (c->mtu >= MTU_MIN && c->mtu <= MTU_MAX)); /* auto: resolved at start */
 	FX_CHECK(c->keepalive_s >= 1 && c->keepalive_s <= 3600);
 	FX_CHECK(c->stats_interval_s >= 1 && c->stats_interval_s <= 3600);
 	FX_CHECK(cstr_ok(c->ifname, sizeof(c->ifname)) && c->ifname[0]);
@@ -193,6 +193,8 @@ static void check_client(const struct client_conf *k)
 		FX_CHECK(rt->prefix <= 32);
 		FX_CHECK(rt->prefix == 32 || !(rt->net & (0xffffffffu >> rt->prefix)));
 	}
+	FX_CHECK(k->dns_mode == DNS_AUTO || k->dns_mode == DNS_OFF || (k->dns_mode == DNS_FIXED && k->dns4 != 0));
+	FX_CHECK(k->fwmark >= 1 && k->fwmark <= 0x7fffffffu && (k->fwmark < 253 || k->fwmark > 255));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
