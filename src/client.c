@@ -67,7 +67,7 @@ struct client {
 	int path_mtu;      /* to the gateway, at start; 0 = unknown */
 	int udp;
 	struct udp_rx rx;
-	union endpoint eps[2];  /* the gateway: ep_cur's slot is current */
+	struct endpoint eps[2];  /* the gateway: ep_cur's slot is current */
 	atomic_uint ep_cur;
 	bool ep_is_name;        /* Endpoint is a host name: resolve it again on silence */
 	struct session sess;
@@ -95,7 +95,7 @@ struct client {
 
 /* The gateway's address. A re-resolved one is written to the other slot
  * and then published, so the packet threads never see half of it. */
-static inline const union endpoint *gw_ep(struct client *c)
+static inline const struct endpoint *gw_ep(struct client *c)
 {
 	return &c->eps[atomic_load_explicit(&c->ep_cur, memory_order_acquire)];
 }
@@ -159,7 +159,7 @@ static void start_handshake(struct client *c, const uint8_t *prev_id, uint64_t n
 }
 
 /* The gateway's IPv4 address, if the endpoint is IPv4 (or v4-mapped). */
-static bool endpoint_v4(const union endpoint *e, uint32_t *addr)
+static bool endpoint_v4(const struct endpoint *e, uint32_t *addr)
 {
 	if (e->sa.sa_family == AF_INET) {
 		*addr = ntohl(e->in4.sin_addr.s_addr);
@@ -353,7 +353,7 @@ static bool handle_datagram(struct client *c, struct pkt *pk, uint64_t now)
 static size_t drain_udp(struct client *c, int wait_ms)
 {
 	struct pkt *batch[BATCH], *keep[BATCH], *spare[BATCH];
-	union endpoint from[BATCH];
+	struct endpoint from[BATCH];
 	size_t total = 0;
 
 	for (int round = 0; round < DRAIN_BATCHES; round++) {
@@ -479,7 +479,7 @@ static size_t drain_tun(struct client *c, int wait_ms)
 static void send_udp(struct client *c)
 {
 	struct pkt *batch[BATCH];
-	union endpoint to[BATCH];
+	struct endpoint to[BATCH];
 	uint64_t now = now_ns();
 	int64_t budget = pacer_budget(&c->pace, now);
 	if (budget <= 0)
@@ -533,7 +533,7 @@ static void *up_loop(void *arg)
  * have moved. Only the timer thread writes the endpoint. */
 static void reresolve(struct client *c)
 {
-	union endpoint fresh;
+	struct endpoint fresh;
 	char err[320], a[64], b[64];
 	if (!c->ep_is_name)
 		return;
@@ -541,7 +541,7 @@ static void reresolve(struct client *c)
 		LOGW("msg=\"cannot resolve the gateway again; keeping its last address\" error=\"%s\"", err);
 		return;
 	}
-	const union endpoint *cur = gw_ep(c);
+	const struct endpoint *cur = gw_ep(c);
 	if (endpoint_equal(&fresh, cur))
 		return;
 	if (fresh.sa.sa_family != cur->sa.sa_family) {

@@ -46,7 +46,7 @@ void clients_totals(struct registry *r, uint64_t now, struct clients_totals *t)
 /* The counters; name, key and address are copied under the lock. */
 static void snap_peer(struct peer *p, uint64_t now, endpoint_fmt fmt, struct snap_peer *o)
 {
-	union endpoint ep;
+	struct endpoint ep;
 	if (peer_endpoint(p, &ep))
 		fmt(&ep, o->endpoint, sizeof(o->endpoint));
 	uint64_t hs = atomic_load_explicit(&p->handshake_ns, memory_order_relaxed);

@@ -22,7 +22,7 @@ struct clients_totals {
 };
 
 /* Endpoints as text: the platform's formatter (endpoint_str). */
-typedef const char *(*endpoint_fmt)(const union endpoint *e, char *buf, size_t len);
+typedef const char *(*endpoint_fmt)(const struct endpoint *e, char *buf, size_t len);
 
 /* Fills o->peers (malloc'd; NULL when out of memory) and o->npeers. The
  * list, names and addresses are copied under the read lock; counters are

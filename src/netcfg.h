@@ -54,7 +54,7 @@ int netcfg_clean_stale(struct netcfg *n, uint32_t table);
 
 /* The MTU of the path the kernel would use to reach dst: the route's MTU
  * if it has one, else its device's. -1 on failure. */
-int netcfg_path_mtu(struct netcfg *n, const union endpoint *dst);
+int netcfg_path_mtu(struct netcfg *n, const struct endpoint *dst);
 /* The MTU of the device of the default route, else the smallest MTU of
  * the up, non-loopback devices other than ours. -1 if there is none. */
 int netcfg_uplink_mtu(struct netcfg *n);

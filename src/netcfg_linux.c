@@ -426,7 +426,7 @@ static int link_mtu(struct netcfg *n, unsigned index)
 	return (int)li.mtu;
 }
 
-int netcfg_path_mtu(struct netcfg *n, const union endpoint *dst)
+int netcfg_path_mtu(struct netcfg *n, const struct endpoint *dst)
 {
 	struct req r;
 	struct route_info ri = { 0 };

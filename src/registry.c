@@ -315,7 +315,7 @@ bool registry_set_id(struct registry *r, struct peer *p, const uint8_t id[WIRE_I
 	return true;
 }
 
-void peer_set_endpoint(struct peer *p, const union endpoint *ep, uint64_t now)
+void peer_set_endpoint(struct peer *p, const struct endpoint *ep, uint64_t now)
 {
 	pthread_mutex_lock(&p->ep_lock);
 	p->ep = *ep;
@@ -323,7 +323,7 @@ void peer_set_endpoint(struct peer *p, const union endpoint *ep, uint64_t now)
 	atomic_store_explicit(&p->last_seen_ns, now, memory_order_relaxed);
 }
 
-bool peer_endpoint(struct peer *p, union endpoint *out)
+bool peer_endpoint(struct peer *p, struct endpoint *out)
 {
 	if (!atomic_load_explicit(&p->last_seen_ns, memory_order_relaxed))
 		return false;
@@ -333,7 +333,7 @@ bool peer_endpoint(struct peer *p, union endpoint *out)
 	return true;
 }
 
-bool peer_fresh_endpoint(struct peer *p, uint64_t now, union endpoint *out)
+bool peer_fresh_endpoint(struct peer *p, uint64_t now, struct endpoint *out)
 {
 	uint64_t seen = atomic_load_explicit(&p->last_seen_ns, memory_order_relaxed);
 	if (!seen || ns_since(now, seen) >= ENDPOINT_FRESH_NS)

@@ -33,7 +33,7 @@ struct peer {
 	uint8_t last_timestamp[HS_TIMESTAMP_LEN]; /* newest accepted HS_INIT */
 
 	pthread_mutex_t ep_lock;
-	union endpoint ep;
+	struct endpoint ep;
 	atomic_uint_least64_t last_seen_ns; /* last authenticated datagram */
 
 	struct fq q;              /* to this client, waiting for the send loop */
@@ -100,10 +100,10 @@ int registry_remove(struct registry *r, const uint8_t pub[32], char *err, size_t
 int registry_readdress(struct registry *r, const uint8_t pub[32], uint32_t addr4, char *err, size_t errlen);
 int registry_rename(struct registry *r, const uint8_t pub[32], const char *name, char *err, size_t errlen);
 
-void peer_set_endpoint(struct peer *p, const union endpoint *ep, uint64_t now);
+void peer_set_endpoint(struct peer *p, const struct endpoint *ep, uint64_t now);
 /* Copies the last endpoint, however old; false if none yet. */
-bool peer_endpoint(struct peer *p, union endpoint *out);
+bool peer_endpoint(struct peer *p, struct endpoint *out);
 /* Copies the endpoint if it was seen within ENDPOINT_FRESH_NS. */
-bool peer_fresh_endpoint(struct peer *p, uint64_t now, union endpoint *out);
+bool peer_fresh_endpoint(struct peer *p, uint64_t now, struct endpoint *out);
 
 #endif

@@ -146,7 +146,7 @@ static void enqueue_to_peers(struct server *s, struct pkt **pk, size_t n)
 	}
 }
 
-static void send_keepalive(struct server *s, struct peer *p, const union endpoint *to, uint64_t now)
+static void send_keepalive(struct server *s, struct peer *p, const struct endpoint *to, uint64_t now)
 {
 	struct pkt *k;
 	if (pool_get(s->pool, &k, 1) != 1)
@@ -158,7 +158,7 @@ static void send_keepalive(struct server *s, struct peer *p, const union endpoin
 	pool_put(s->pool, &k, 1);
 }
 
-static void handle_handshake(struct server *s, struct pkt *pk, const union endpoint *from, uint64_t now)
+static void handle_handshake(struct server *s, struct pkt *pk, const struct endpoint *from, uint64_t now)
 {
 	struct noise_hs hs;
 	struct hs_init in;
@@ -247,7 +247,7 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 
 /* One DATA/KEEPALIVE datagram; returns true when pk was handed on. */
 static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr *h,
-			const union endpoint *from, uint64_t now, struct pkt **to_tun, size_t *ntun,
+			const struct endpoint *from, uint64_t now, struct pkt **to_tun, size_t *ntun,
 			struct pkt **to_peer, size_t *npeer)
 {
 	struct peer *p = registry_by_id(&s->reg, h->client_id);
@@ -318,7 +318,7 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 static size_t receive_batch(struct server *s, int wait_ms)
 {
 	struct pkt *batch[BATCH], *to_tun[BATCH], *to_peer[BATCH], *spare[BATCH], *ctl[BATCH];
-	union endpoint from[BATCH], ctl_from[BATCH];
+	struct endpoint from[BATCH], ctl_from[BATCH];
 
 	size_t n = pool_get(s->pool, batch, BATCH);
 	if (!n)
@@ -457,7 +457,7 @@ static size_t read_tun_batch(struct server *s)
 static uint64_t send_for_peer(struct server *s, struct peer *p, int64_t budget)
 {
 	struct pkt *batch[BATCH];
-	union endpoint to[BATCH];
+	struct endpoint to[BATCH];
 	size_t bytes = 0;
 
 	p->deficit += DRR_QUANTUM;

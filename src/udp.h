@@ -10,18 +10,27 @@
 
 #include "pkt.h"
 
-union endpoint {
-	struct sockaddr sa;
-	struct sockaddr_in in4;
-	struct sockaddr_in6 in6;
+/* A peer's address, and ours that its datagram was sent to: replies leave
+ * from that one, so that a gateway with several addresses answers from the
+ * address the client knows (and its NAT expects). */
+struct endpoint {
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	};
+	struct in6_addr local; /* IPv4 v4-mapped; all zero: the kernel chooses */
 };
 
-socklen_t endpoint_len(const union endpoint *e);
-bool endpoint_equal(const union endpoint *a, const union endpoint *b);
+socklen_t endpoint_len(const struct endpoint *e);
+/* The same peer address and port (our local address aside). */
+bool endpoint_equal(const struct endpoint *a, const struct endpoint *b);
+/* The same peer, reached from the same local address. */
+bool endpoint_same_path(const struct endpoint *a, const struct endpoint *b);
 /* "192.0.2.1:51820" / "[2001:db8::1]:51820"; buf of at least 64. */
-const char *endpoint_str(const union endpoint *e, char *buf, size_t len);
+const char *endpoint_str(const struct endpoint *e, char *buf, size_t len);
 /* Resolves HOST:PORT (numeric or a name); -1 with the reason in err. */
-int endpoint_resolve(const char *spec, union endpoint *out, char *err, size_t errlen);
+int endpoint_resolve(const char *spec, struct endpoint *out, char *err, size_t errlen);
 /* HOST is a name (to resolve again when the gateway stops answering). */
 bool endpoint_is_name(const char *spec);
 
@@ -47,7 +56,7 @@ struct udp_rx {
 	size_t lens[UDP_RX_BUFS];
 	size_t seg[UDP_RX_BUFS];   /* segment size (GRO) or the datagram's length */
 	uint8_t ecn[UDP_RX_BUFS];  /* the outer ECN field */
-	union endpoint from[UDP_RX_BUFS];
+	struct endpoint from[UDP_RX_BUFS];
 	unsigned count, cur;       /* buffers received, the one being split */
 	size_t off;                /* offset into bufs[cur] */
 };
@@ -58,12 +67,12 @@ void udp_rx_free(struct udp_rx *rx);
 /* Waits up to timeout_ms (unless datagrams are pending), then fills up to
  * n packets (data = buf, len set; len 0 marks a datagram too big to be
  * ours; ecn = the outer ECN field) and their sources. Returns the count, 0 on timeout, -1 on error. */
-int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, union endpoint *from, size_t n, int timeout_ms);
+int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, struct endpoint *from, size_t n, int timeout_ms);
 
 /* Sends n datagrams (pkts[i]->data/len, outer ECN field pkts[i]->ecn) to
  * to[i]; runs of equal-size datagrams to one endpoint go as one UDP GSO
  * send where the kernel allows it. Returns how many the kernel accepted. */
-size_t udp_send_batch(int fd, struct pkt **pkts, const union endpoint *to, size_t n);
-int udp_send_one(int fd, const void *buf, size_t len, const union endpoint *to);
+size_t udp_send_batch(int fd, struct pkt **pkts, const struct endpoint *to, size_t n);
+int udp_send_one(int fd, const void *buf, size_t len, const struct endpoint *to);
 
 #endif

@@ -20,12 +20,12 @@
  * at the rates we reach, so standing queues form in our own flow queues. */
 #define UDP_SOCKBUF_DEFAULT (256 << 10)
 
-socklen_t endpoint_len(const union endpoint *e)
+socklen_t endpoint_len(const struct endpoint *e)
 {
 	return e->sa.sa_family == AF_INET6 ? sizeof(e->in6) : sizeof(e->in4);
 }
 
-bool endpoint_equal(const union endpoint *a, const union endpoint *b)
+bool endpoint_equal(const struct endpoint *a, const struct endpoint *b)
 {
 	if (a->sa.sa_family != b->sa.sa_family)
 		return false;
@@ -35,7 +35,12 @@ bool endpoint_equal(const union endpoint *a, const union endpoint *b)
 	       !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof(a->in6.sin6_addr));
 }
 
-const char *endpoint_str(const union endpoint *e, char *buf, size_t len)
+bool endpoint_same_path(const struct endpoint *a, const struct endpoint *b)
+{
+	return endpoint_equal(a, b) && !memcmp(&a->local, &b->local, sizeof(a->local));
+}
+
+const char *endpoint_str(const struct endpoint *e, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];
 	if (e->sa.sa_family == AF_INET) {
@@ -55,7 +60,7 @@ const char *endpoint_str(const union endpoint *e, char *buf, size_t len)
 	return buf;
 }
 
-int endpoint_resolve(const char *spec, union endpoint *out, char *err, size_t errlen)
+int endpoint_resolve(const char *spec, struct endpoint *out, char *err, size_t errlen)
 {
 	char host[256];
 	const char *colon = strrchr(spec, ':');
@@ -161,6 +166,9 @@ int udp_rx_init(struct udp_rx *rx, int fd)
 	/* The outer ECN field, for RFC 6040 decapsulation (IPv4 and IPv6). */
 	setsockopt(fd, SOL_IP, IP_RECVTOS, &on, sizeof(on));
 	setsockopt(fd, SOL_IPV6, IPV6_RECVTCLASS, &on, sizeof(on));
+	/* Which of our addresses each datagram was sent to, to answer from it. */
+	setsockopt(fd, SOL_IP, IP_PKTINFO, &on, sizeof(on));
+	setsockopt(fd, SOL_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
 	rx->gro = setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
 	if (!rx->gro)
 		LOGW("msg=\"UDP GRO unavailable, receiving datagram by datagram\" error=\"%s\"", strerror(errno));
@@ -175,11 +183,18 @@ void udp_rx_free(struct udp_rx *rx)
 	}
 }
 
+static void set_local4(struct endpoint *e, struct in_addr a)
+{
+	memset(&e->local, 0, sizeof(e->local));
+	e->local.s6_addr[10] = e->local.s6_addr[11] = 0xff;
+	memcpy(&e->local.s6_addr[12], &a, 4);
+}
+
 static int rx_fill(struct udp_rx *rx, int timeout_ms)
 {
 	struct mmsghdr msgs[UDP_RX_BUFS];
 	struct iovec iov[UDP_RX_BUFS];
-	char ctl[UDP_RX_BUFS][CMSG_SPACE(sizeof(int)) * 3];
+	char ctl[UDP_RX_BUFS][CMSG_SPACE(sizeof(int)) * 3 + CMSG_SPACE(sizeof(struct in6_pktinfo))];
 	struct pollfd pfd = { .fd = rx->fd, .events = POLLIN };
 
 	int rc = timeout_ms ? poll(&pfd, 1, timeout_ms) : 1;
@@ -191,8 +206,9 @@ static int rx_fill(struct udp_rx *rx, int timeout_ms)
 		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
-		msgs[i].msg_hdr.msg_name = &rx->from[i];
-		msgs[i].msg_hdr.msg_namelen = sizeof(rx->from[i]);
+		memset(&rx->from[i], 0, sizeof(rx->from[i]));
+		msgs[i].msg_hdr.msg_name = &rx->from[i].sa;
+		msgs[i].msg_hdr.msg_namelen = sizeof(rx->from[i].in6);
 		msgs[i].msg_hdr.msg_control = ctl[i];
 		msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i]);
 	}
@@ -215,6 +231,14 @@ static int rx_fill(struct udp_rx *rx, int timeout_ms)
 				int tc;
 				memcpy(&tc, CMSG_DATA(cm), sizeof(tc));
 				rx->ecn[i] = (uint8_t)(tc & 3);
+			} else if (cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_PKTINFO) {
+				struct in_pktinfo pi;
+				memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+				set_local4(&rx->from[i], pi.ipi_addr);
+			} else if (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+				struct in6_pktinfo pi;
+				memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+				rx->from[i].local = pi.ipi6_addr;
 			}
 		}
 		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
@@ -226,7 +250,7 @@ static int rx_fill(struct udp_rx *rx, int timeout_ms)
 	return rc;
 }
 
-int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, union endpoint *from, size_t n, int timeout_ms)
+int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, struct endpoint *from, size_t n, int timeout_ms)
 {
 	if (rx->cur >= rx->count) {
 		int rc = rx_fill(rx, timeout_ms);
@@ -264,13 +288,13 @@ static atomic_bool gso_ok = true;
 #define GSO_MAX_BYTES 65000
 
 /* How many datagrams from pkts[i] can go as one GSO send. */
-static size_t gso_run(struct pkt **pkts, const union endpoint *to, size_t i, size_t n)
+static size_t gso_run(struct pkt **pkts, const struct endpoint *to, size_t i, size_t n)
 {
 	size_t seg = pkts[i]->len, total = seg, k = 1;
 	if (!atomic_load_explicit(&gso_ok, memory_order_relaxed))
 		return 1;
 	while (i + k < n && k < GSO_MAX_SEGS && total + pkts[i + k]->len <= GSO_MAX_BYTES &&
-	       pkts[i + k]->len <= seg && pkts[i + k]->ecn == pkts[i]->ecn && endpoint_equal(&to[i + k], &to[i])) {
+	       pkts[i + k]->len <= seg && pkts[i + k]->ecn == pkts[i]->ecn && endpoint_same_path(&to[i + k], &to[i])) {
 		total += pkts[i + k]->len;
 		/* A shorter datagram may only end the run. */
 		if (pkts[i + k++]->len < seg)
@@ -279,15 +303,45 @@ static size_t gso_run(struct pkt **pkts, const union endpoint *to, size_t i, siz
 	return k;
 }
 
-static bool is_ipv4(const union endpoint *e)
+static bool is_ipv4(const struct endpoint *e)
 {
 	return e->sa.sa_family == AF_INET || IN6_IS_ADDR_V4MAPPED(&e->in6.sin6_addr);
 }
 
-/* The control messages of one send: the GSO segment size (0 = none) and
- * the outer ECN field (0 = leave the socket's default, Not-ECT). */
+static bool has_local(const struct endpoint *e)
+{
+	static const struct in6_addr none;
+	return memcmp(&e->local, &none, sizeof(none)) != 0;
+}
+
+/* Room for every control message of one send. */
+#define SEND_CMSG_SPACE (CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo)))
+
+/* The source address of one send: the one the peer wrote to. */
+static size_t add_source(struct cmsghdr *cm, const struct endpoint *to)
+{
+	if (is_ipv4(to)) {
+		struct in_pktinfo pi = { 0 };
+		memcpy(&pi.ipi_spec_dst, &to->local.s6_addr[12], 4);
+		cm->cmsg_level = SOL_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+	struct in6_pktinfo pi6 = { .ipi6_addr = to->local };
+	cm->cmsg_level = SOL_IPV6;
+	cm->cmsg_type = IPV6_PKTINFO;
+	cm->cmsg_len = CMSG_LEN(sizeof(pi6));
+	memcpy(CMSG_DATA(cm), &pi6, sizeof(pi6));
+	return CMSG_SPACE(sizeof(pi6));
+}
+
+/* The control messages of one send: the GSO segment size (0 = none), the
+ * outer ECN field (0 = leave the socket's default, Not-ECT) and the source
+ * address (when we know which one the peer wrote to). */
 static void add_cmsgs(struct msghdr *m, char *buf, size_t cap, uint16_t seg, uint8_t ecn,
-		      const union endpoint *to)
+		      const struct endpoint *to)
 {
 	memset(buf, 0, cap);
 	m->msg_control = buf;
@@ -309,18 +363,21 @@ static void add_cmsgs(struct msghdr *m, char *buf, size_t cap, uint16_t seg, uin
 		cm->cmsg_len = CMSG_LEN(sizeof(tos));
 		memcpy(CMSG_DATA(cm), &tos, sizeof(tos));
 		used += CMSG_SPACE(sizeof(tos));
+		cm = CMSG_NXTHDR(m, cm);
 	}
+	if (has_local(to))
+		used += add_source(cm, to);
 	m->msg_controllen = used;
 	if (!used)
 		m->msg_control = NULL;
 }
 
-size_t udp_send_batch(int fd, struct pkt **pkts, const union endpoint *to, size_t n)
+size_t udp_send_batch(int fd, struct pkt **pkts, const struct endpoint *to, size_t n)
 {
 	struct mmsghdr msgs[UDP_MAX_BATCH];
 	struct iovec iov[UDP_MAX_BATCH];
 	size_t first[UDP_MAX_BATCH], segs[UDP_MAX_BATCH];
-	char ctl[UDP_MAX_BATCH][CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(int))];
+	char ctl[UDP_MAX_BATCH][SEND_CMSG_SPACE];
 	size_t done = 0, ok = 0;
 
 	while (done < n) {
@@ -334,7 +391,7 @@ size_t udp_send_batch(int fd, struct pkt **pkts, const union endpoint *to, size_
 			memset(m, 0, sizeof(*m));
 			m->msg_iov = &iov[niov];
 			m->msg_iovlen = k;
-			m->msg_name = (void *)&to[i];
+			m->msg_name = (void *)&to[i].sa;
 			m->msg_namelen = endpoint_len(&to[i]);
 			for (size_t j = 0; j < k; j++) {
 				iov[niov + j].iov_base = pkts[i + j]->data;
@@ -369,8 +426,12 @@ size_t udp_send_batch(int fd, struct pkt **pkts, const union endpoint *to, size_
 	return ok;
 }
 
-int udp_send_one(int fd, const void *buf, size_t len, const union endpoint *to)
+int udp_send_one(int fd, const void *buf, size_t len, const struct endpoint *to)
 {
-	ssize_t r = sendto(fd, buf, len, 0, &to->sa, endpoint_len(to));
+	char ctl[SEND_CMSG_SPACE];
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr m = { .msg_name = (void *)&to->sa, .msg_namelen = endpoint_len(to), .msg_iov = &iov, .msg_iovlen = 1 };
+	add_cmsgs(&m, ctl, sizeof(ctl), 0, 0, to);
+	ssize_t r = sendmsg(fd, &m, 0);
 	return r == (ssize_t)len ? 0 : -1;
 }

@@ -7,6 +7,8 @@
 #      outside port mid-session; the tunnel keeps working with at most a ping or two lost
 #   c) IPv6 underlay: Endpoint = [2001:db8:77::1]:port, ping and iperf3 through the tunnel; then
 #      the same gateway through a host name that resolves to its IPv6 address
+#   e) a gateway with two addresses on the clients' side answers from the one the client wrote
+#      to (a reply from another would be dropped by the client, and by any NAT on its way)
 #   d) Endpoint given as a host name: the gateway's address changes (and the name with it);
 #      the client notices the silence, resolves the name again and is back
 #
@@ -139,6 +141,28 @@ check "c: client1 with Endpoint = gw6.lab.example (an IPv6 address) session up" 
 check "c: it resolved the name to the IPv6 address" grep -q 'msg="client starting" .*endpoint=\[2001:db8:77::1\]:' "$C16N_LOG"
 check_eq "c: ping $NET_IP through it (replies of 3)" "$(ping_count "$NS_C1" "$NET_IP" 3)" 3
 check_clean_stop c client1 "$C1_PID" "$NS_C1" "$TUN_C1"
+
+# ---------------------------------------------------------------------------------------------
+log "e) a gateway with two addresses answers from the one the client wrote to"
+ip -n "$NS_GW" addr add 192.0.2.31/24 dev br0 || die "second gateway address"
+C1M_CONF=$LAB_DIR/client1-second-address.conf
+sed "s|^Endpoint = .*|Endpoint = 192.0.2.31:$VPN_PORT|" "$C1_CONF" >"$C1M_CONF"
+C1M_LOG=$LAB_DIR/client1-second-address.log
+PCAP=$LAB_DIR/c1-second-address.pcap
+lab_bg "$NS_C1" "$LAB_DIR/tcpdump-e.log" tcpdump -n -U -i eth0 -w "$PCAP" udp port $VPN_PORT
+TD_PID=$LAST_PID
+sleep 1
+vpngw_start client "$NS_C1" "$C1M_CONF" "$C1M_LOG"
+C1_PID=$LAST_PID
+check "e: client1 (Endpoint = 192.0.2.31, the gateway's second address) session up" wait_log "$C1M_LOG" "$SESSION_UP" 10
+check_eq "e: ping $NET_IP (replies of 5)" "$(ping_count "$NS_C1" "$NET_IP" 5)" 5
+sleep 0.5
+lab_stop "$TD_PID" 3 INT
+srcs=$(tcpdump -n -r "$PCAP" 2>/dev/null | awk '$3 ~ /\.51820$/ { sub(/\.51820$/, "", $3); print $3 }' | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')
+log "gateway datagrams by source address: $srcs"
+check "e: every datagram from the gateway comes from 192.0.2.31 ($srcs)" grep -qE '^192\.0\.2\.31:[0-9]+ $' <<<"$srcs"
+check_clean_stop e client1 "$C1_PID" "$NS_C1" "$TUN_C1"
+ip -n "$NS_GW" addr del 192.0.2.31/24 dev br0
 
 # ---------------------------------------------------------------------------------------------
 log "d) Endpoint as a host name; the gateway's address changes"

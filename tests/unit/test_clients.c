@@ -201,7 +201,7 @@ static void test_reload_difference(void **state)
 	assert_int_equal(addr_of(f, 2), A4(10, 77, 0, 2));
 }
 
-static const char *fake_endpoint_str(const union endpoint *e, char *buf, size_t len)
+static const char *fake_endpoint_str(const struct endpoint *e, char *buf, size_t len)
 {
 	snprintf(buf, len, "family %d", e->sa.sa_family);
 	return buf;
@@ -213,7 +213,7 @@ static void test_totals_keep_removed_clients(void **state)
 	struct snapshot o;
 	struct clients_totals t;
 	struct peer *bob = registry_by_pubkey(&f->reg, f->keys[1]);
-	union endpoint ep = { .in4 = { .sin_family = AF_INET } };
+	struct endpoint ep = { .in4 = { .sin_family = AF_INET } };
 	peer_set_endpoint(registry_by_pubkey(&f->reg, f->keys[0]), &ep, 1);
 	ctr_add(&bob->q.st.overflow_drops, 5);
 	ctr_add(&registry_by_pubkey(&f->reg, f->keys[0])->q.st.codel_drops, 2);

@@ -244,7 +244,7 @@ static void test_many_set_id_calls_many_peers(void **state)
 	churn_ids(&f->reg, 300, true);
 }
 
-static void endpoint4(union endpoint *ep, uint32_t addr, uint16_t port)
+static void endpoint4(struct endpoint *ep, uint32_t addr, uint16_t port)
 {
 	memset(ep, 0, sizeof(*ep));
 	ep->in4.sin_family = AF_INET;
@@ -256,7 +256,7 @@ static void test_endpoint_freshness(void **state)
 {
 	struct fixture *f = *state;
 	struct peer *p = peer_at(f, 0);
-	union endpoint ep, out;
+	struct endpoint ep, out;
 	const uint64_t t = 500 * SEC_NS;
 
 	assert_false(peer_fresh_endpoint(p, t, &out)); /* never seen */
