@@ -14,8 +14,8 @@ OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)
 UNIT := test_wire test_replay test_pool test_fq test_ecn test_icmp test_aead test_noise test_session test_registry test_config test_stats test_offload test_dns
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit e2e demo bench clean install uninstall
-all: $(BUILD)/vpngw
+.PHONY: all deps test unit e2e demo bench load clean install uninstall
+all: $(BUILD)/vpngw $(BUILD)/vpngw_load
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -25,6 +25,10 @@ $(BUILD)/vpngw: $(OBJS)
 
 $(BUILD):
 	mkdir -p $(BUILD)/tests
+
+# The many-clients load tool (tests/load/): the core objects, not the vpngw binary.
+$(BUILD)/vpngw_load: tests/load/vpngw_load.c $(CORE_OBJS) | $(BUILD)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) | $(BUILD)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(LDLIBS) -lcmocka
@@ -38,7 +42,7 @@ unit: $(UNIT_BINS)
 	@cmp $(BUILD)/noise_vectors.h tests/unit/noise_vectors.h && \
 		echo "== noise vectors: regenerated with python3-dissononce, identical to the checked-in ones"
 
-e2e: $(BUILD)/vpngw
+e2e: $(BUILD)/vpngw $(BUILD)/vpngw_load
 	bash tests/e2e/netns.sh
 	bash tests/e2e/robustness.sh
 	bash tests/e2e/nat.sh
@@ -46,6 +50,7 @@ e2e: $(BUILD)/vpngw
 	bash tests/e2e/recovery.sh
 	bash tests/e2e/rekeyload.sh
 	bash tests/e2e/dns.sh
+	bash tests/load/run.sh --smoke
 	bash tests/interop/run.sh
 	bash tests/e2e/valgrind.sh
 
@@ -62,6 +67,11 @@ demo: deps
 bench: deps all
 	@bash bench/deps.sh
 	bash bench/run.sh
+
+# Many clients: N = 10, 100, 1000 against one gateway, then 10,000 configured;
+# writes bench/results/load-<date>.md (tests/load/run.sh).
+load: deps all
+	bash tests/load/run.sh
 
 # Installs the binary, the systemd units and the man page; DESTDIR for packaging.
 PREFIX ?= /usr/local
