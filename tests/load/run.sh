@@ -117,6 +117,20 @@ gw_conf() {
     chmod 600 "$1"
 }
 
+# udp_errs NS: UDP receive-buffer drops (RcvbufErrors) in namespace NS, from /proc/net/snmp
+udp_errs() {
+    ip netns exec "$1" awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) k[i] = $i; h = 1 }
+        else for (i = 1; i <= NF; i++) if (k[i] == "RcvbufErrors") print $i }' /proc/net/snmp
+}
+# gw_drops: the gateway's own drop counters, summed, from its last stats line
+gw_drops() {
+    local k t=0 v
+    for k in queue_full_drops codel_drops inject_queue_full_drops no_endpoint_drops no_session_drops; do
+        v=$(stat_of "$GW_LOG" "$k"); t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+vmsize_kb() { awk '/^VmSize:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null; }
 stats_count() { grep -cE 'msg=("stats"|stats)( |$)' "$1" 2>/dev/null || echo 0; }
@@ -200,8 +214,12 @@ run_n() {
         --fair-seconds "$LOAD_FAIR_SECONDS" --fair-rate "$fair_rate"
     tool_pid=$LAST_PID
 
+    local hs_ticks
+    hs_ticks=$(cpu_ticks "$GW_PID")
     if wait_log "$tool_log" '^phase=keepalive ' 70; then
         R[$n,rss_hs]=$(rss_kb "$GW_PID")
+        R[$n,hs_cpu_us]=$(awk -v t=$(( $(cpu_ticks "$GW_PID") - hs_ticks )) -v hz="$CLK_TCK" -v n="$n" \
+            'BEGIN { if (t >= 10) printf "%.0f", t / hz * 1e6 / n; else print "n/a" }')
     else
         not_ok "$p: the handshake phase ends" "$(tail -n 3 "$tool_log")"
     fi
@@ -224,10 +242,17 @@ run_n() {
     if wait_log "$tool_log" '^phase=fair_wait ' $((LOAD_TRAFFIC_SECONDS + 10)); then
         ip netns exec "$NS_C2" timeout $((LOAD_FAIR_SECONDS + 30)) \
             iperf3 -c "$NET_IP" -p 5201 -t $((LOAD_FAIR_SECONDS + 4)) -J >"$iperf_json" 2>&1 &
-        local iperf_pid=$!
+        local iperf_pid=$! e_gw e_c1 d_gw
         LAB_PIDS+=("$iperf_pid")
         sleep 2
+        e_gw=$(udp_errs "$NS_GW"); e_c1=$(udp_errs "$NS_C1"); d_gw=$(gw_drops)
         kill -USR1 "$tool_pid" 2>/dev/null
+        wait_log "$tool_log" '^phase=fair_end ' $((LOAD_FAIR_SECONDS + 10))
+        sleep 1.2   # one more stats line
+        R[$n,fair_gw_rcvbuf]=$(( $(udp_errs "$NS_GW") - e_gw ))
+        R[$n,fair_c1_rcvbuf]=$(( $(udp_errs "$NS_C1") - e_c1 ))
+        R[$n,fair_gw_drops]=$(( $(gw_drops) - d_gw ))
+        log "$p: during the fairness phase: gateway UDP socket receive-buffer drops ${R[$n,fair_gw_rcvbuf]}, gateway queue drops ${R[$n,fair_gw_drops]}, load clients' socket receive-buffer drops ${R[$n,fair_c1_rcvbuf]}"
         wait "$iperf_pid" 2>/dev/null
         read -r R[$n,bulk_mbps] _ < <(iperf_mbps "$iperf_json")
     fi
@@ -301,15 +326,25 @@ if [ "$LOAD_BIG" -gt 0 ]; then
     if gw_start "$LOAD_BIG" big; then
         BIG_START_MS=$GW_START_MS
         BIG_RSS_CONF=$(rss_kb "$GW_PID")
-        ok "N=$LOAD_BIG: gateway up in $BIG_START_MS ms, RSS $BIG_RSS_CONF kB"
+        BIG_VMSIZE=$(vmsize_kb "$GW_PID")
+        ok "N=$LOAD_BIG: gateway up in $BIG_START_MS ms, RSS $BIG_RSS_CONF kB (virtual $BIG_VMSIZE kB)"
         if [ "$LOAD_BIG_HANDSHAKE" = 1 ]; then
             RES_FILE=$LAB_DIR/load-big.result
-            ip netns exec "$NS_C1" timeout 200 "$LOAD_TOOL" run --keys "$KEYS" --clients "$LOAD_BIG" \
+            big_ticks=$(cpu_ticks "$GW_PID")
+            lab_bg "$NS_C1" "$LAB_DIR/load-big.log" sh -c 'exec "$0" "$@" >"'"$RES_FILE"'"' "$LOAD_TOOL" run \
+                --keys "$KEYS" --clients "$LOAD_BIG" \
                 --server "$GW_CLIENT_IP:$VPN_PORT" --server-pub "$SRV_PUB" --ping "$GW_TUN_IP" \
                 --inflight "$LOAD_INFLIGHT" --hs-timeout 120 --keepalive-seconds 0 \
-                --traffic-seconds "$LOAD_BIG_TRAFFIC_SECONDS" --rate 1 \
-                >"$RES_FILE" 2>"$LAB_DIR/load-big.log"
-            rc=$?
+                --traffic-seconds "$LOAD_BIG_TRAFFIC_SECONDS" --rate 1
+            big_pid=$LAST_PID
+            wait_log "$LAB_DIR/load-big.log" '^phase=keepalive ' 130 &&
+                BIG_HS_CPU_US=$(awk -v t=$(( $(cpu_ticks "$GW_PID") - big_ticks )) -v hz="$CLK_TCK" -v n="$LOAD_BIG" \
+                    'BEGIN { if (t >= 10) printf "%.0f", t / hz * 1e6 / n; else print "n/a" }')
+            for ((i = 0; i < (LOAD_BIG_TRAFFIC_SECONDS + 20) * 10; i++)); do
+                proc_alive "$big_pid" || break
+                sleep 0.1
+            done
+            lab_stop "$big_pid" 1 TERM; rc=$STOP_RC
             BIG_RSS_SESS=$(rss_kb "$GW_PID")
             sed 's/^/#   /' "$LAB_DIR/load-big.log" | grep -v '^#   phase=' >&2
             check_eq "N=$LOAD_BIG: the load tool completes its run" "$rc" 0
@@ -332,11 +367,11 @@ per_client() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { if (a == a + 0 && b ==
 
 table() {
     local n prev=""
-    printf '| N | start-up, ms | handshakes/s | handshake latency p50 / p99 / max, ms | gateway RSS: configured / after handshakes / after traffic, MB | memory per client over the base: configured / with session, kB | the same, marginal from the row above, kB | gateway CPU per forwarded packet, us (packets, CPU s / wall s) | echo RTT p50 / p99 / max, ms (no bulk) | with one client saturating (bulk iperf3 Mbit/s): echo RTT p50 / p99 / max, ms | worst client p99, ms | loss, %% (traffic / under load) |\n'
+    printf '| N | start-up, ms | handshakes/s (gateway CPU per handshake, us) | handshake latency p50 / p99 / max, ms | gateway RSS: configured / after handshakes / after traffic, MB | memory per client over the base: configured / with session, kB | the same, marginal from the row above, kB | gateway CPU per forwarded packet, us (packets, CPU s / wall s) | echo RTT p50 / p99 / max, ms (no bulk) | with one client saturating (bulk iperf3 Mbit/s): echo RTT p50 / p99 / max, ms | worst client p99, ms | loss, %% (traffic / under load) |\n'
     printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
     for n in "${ROWS[@]}"; do
-        printf '| %s | %s | %s | %s / %s / %s | %s / %s / %s | %s / %s | %s / %s | %s (%s, %s / %s) | %s / %s / %s | (%s) %s / %s / %s | %s | %s / %s |\n' \
-            "$n" "${R[$n,start_ms]}" "${R[$n,hs_per_s]}" \
+        printf '| %s | %s | %s (%s) | %s / %s / %s | %s / %s / %s | %s / %s | %s / %s | %s (%s, %s / %s) | %s / %s / %s | (%s) %s / %s / %s | %s | %s / %s |\n' \
+            "$n" "${R[$n,start_ms]}" "${R[$n,hs_per_s]}" "${R[$n,hs_cpu_us]:-n/a}" \
             "${R[$n,hs_lat_p50_ms]}" "${R[$n,hs_lat_p99_ms]}" "${R[$n,hs_lat_max_ms]}" \
             "$(awk -v k="${R[$n,rss_conf]}" 'BEGIN{printf "%.1f", k/1024}')" \
             "$(awk -v k="${R[$n,rss_hs]:-0}" 'BEGIN{printf "%.1f", k/1024}')" \
@@ -357,18 +392,29 @@ table() {
 
 big_lines() {
     [ "$LOAD_BIG" -gt 0 ] || return 0
-    printf -- '- %s clients configured: gateway start-up (launch to the "gateway up" line) %s ms, RSS %s MB (%s kB a client over the base, configuration alone)\n' \
+    printf -- '- %s clients configured: gateway start-up (launch to the "gateway up" line) %s ms, RSS %s MB (virtual %s MB), %s kB a client over the base (configuration alone)\n' \
         "$LOAD_BIG" "${BIG_START_MS:-n/a}" "$(awk -v k="${BIG_RSS_CONF:-0}" 'BEGIN{printf "%.1f", k/1024}')" \
+        "$(awk -v k="${BIG_VMSIZE:-0}" 'BEGIN{printf "%.0f", k/1024}')" \
         "$(per_client "${BIG_RSS_CONF:-x}" "$RSS_BASE" "$LOAD_BIG")"
     [ "$LOAD_BIG_HANDSHAKE" = 1 ] || return 0
-    printf -- '- all %s with a session (%s handshakes completed at %s/s, latency p99 %s ms; each then pinged once a second for %s s, %s clients answered, RTT p99 %s ms): RSS %s MB, %s kB a client over the base\n' \
-        "$LOAD_BIG" "${BIG_HS_OK:-n/a}" "${BIG_HS_RATE:-n/a}" "${BIG_HS_P99:-n/a}" "$LOAD_BIG_TRAFFIC_SECONDS" \
+    printf -- '- all %s with a session (%s handshakes completed at %s/s, gateway CPU %s us a handshake, latency p99 %s ms; each then pinged once a second for %s s, %s clients answered, RTT p99 %s ms): RSS %s MB, %s kB a client over the base\n' \
+        "$LOAD_BIG" "${BIG_HS_OK:-n/a}" "${BIG_HS_RATE:-n/a}" "${BIG_HS_CPU_US:-n/a}" "${BIG_HS_P99:-n/a}" "$LOAD_BIG_TRAFFIC_SECONDS" \
         "${BIG_ANSWERED:-n/a}" "${BIG_RTT_P99:-n/a}" "$(awk -v k="${BIG_RSS_SESS:-0}" 'BEGIN{printf "%.1f", k/1024}')" \
         "$(per_client "${BIG_RSS_SESS:-x}" "$RSS_BASE" "$LOAD_BIG")"
 }
 
+fair_lines() {
+    local n
+    for n in "${ROWS[@]}"; do
+        printf -- '- N = %s, fairness phase: %s echoes of %s lost; meanwhile %s datagrams dropped for a full receive buffer at the gateway'"'"'s UDP socket (the one socket all clients share), %s dropped in the gateway'"'"'s own queues (queue_full, codel, inject, no_endpoint, no_session), %s at the load clients'"'"' sockets\n' \
+            "$n" "${R[$n,fair_lost]:-n/a}" "${R[$n,fair_sent]:-n/a}" "${R[$n,fair_gw_rcvbuf]:-n/a}" \
+            "${R[$n,fair_gw_drops]:-n/a}" "${R[$n,fair_c1_rcvbuf]:-n/a}"
+    done
+}
+
 log "base RSS (1 client configured): $RSS_BASE kB"
 table | sed 's/^/# /'
+fair_lines | sed 's/^/# /'
 big_lines | sed 's/^/# /'
 
 if [ "$LOAD_REPORT" = 1 ] && [ ${#ROWS[@]} -gt 0 ]; then
@@ -386,6 +432,8 @@ if [ "$LOAD_REPORT" = 1 ] && [ ${#ROWS[@]} -gt 0 ]; then
             "$LOAD_N" "$LOAD_INFLIGHT" "$LOAD_KA_SECONDS" "$LOAD_KEEPALIVE" "$LOAD_TRAFFIC_SECONDS" "$LOAD_RATE_TOTAL" \
             "$LOAD_FAIR_SECONDS" "$LOAD_FAIR_RATE_TOTAL" "$LOAD_BIG" "$LOAD_BIG_HANDSHAKE"
         table
+        printf '\n'
+        fair_lines
         printf '\nBase: a gateway with one client configured and no session, RSS %s kB.\n\n' "$RSS_BASE"
         big_lines
         cat <<'EOF'
