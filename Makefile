@@ -144,12 +144,13 @@ $(FUZZ_DIR)/corpus.stamp: $(FUZZ_DIR)/gen_corpus
 	$(SAN_ENV) $< tests/fuzz/corpus
 	@touch $@
 
-check-asan: $(ASAN_DIR)/vpngw $(ASAN_UNIT_BINS)
+check-asan: $(ASAN_DIR)/vpngw $(ASAN_DIR)/vpngw_load $(ASAN_UNIT_BINS)
 	@set -e; export $(SAN_ENV); for t in $(ASAN_UNIT_BINS); do echo "== $$t"; $$t; done
 	@set -e; export $(SAN_ENV); echo "== $(ASAN_DIR)/vpngw genkey | pubkey"; \
 		k=$$($(ASAN_DIR)/vpngw genkey); echo "$$k" | $(ASAN_DIR)/vpngw pubkey >/dev/null
 	@set -e; export $(SAN_ENV) VPNGW=$(ASAN_DIR)/vpngw; echo "== end-to-end tests on $(ASAN_DIR)/vpngw"; \
-		bash tests/e2e/netns.sh; bash tests/e2e/robustness.sh; bash tests/e2e/clientnet.sh
+		bash tests/e2e/netns.sh; bash tests/e2e/robustness.sh; bash tests/e2e/clientnet.sh; \
+		LOAD_TOOL=$(ASAN_DIR)/vpngw_load bash tests/load/run.sh --smoke
 
 $(ASAN_DIR)/%.o: src/%.c
 	@mkdir -p $(@D)
@@ -157,6 +158,9 @@ $(ASAN_DIR)/%.o: src/%.c
 
 $(ASAN_DIR)/vpngw: $(ASAN_OBJS)
 	$(SAN_CC) $(SAN_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(ASAN_DIR)/vpngw_load: tests/load/vpngw_load.c $(ASAN_CORE_OBJS)
+	$(SAN_CC) $(SAN_CFLAGS) -Isrc -o $@ $< $(ASAN_CORE_OBJS) $(LDLIBS)
 
 $(ASAN_DIR)/tests/%: tests/unit/%.c $(ASAN_CORE_OBJS)
 	@mkdir -p $(@D)

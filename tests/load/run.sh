@@ -194,6 +194,7 @@ run_n() {
     rate=$(( LOAD_RATE_TOTAL / n )); [ "$rate" -ge 1 ] || rate=1
     fair_rate=$(( LOAD_FAIR_RATE_TOTAL / n )); [ "$fair_rate" -ge 1 ] || fair_rate=1
     log "---- $p: $rate echoes/s per client in the traffic phase, $fair_rate/s in the fairness phase"
+    "$PY" "$LAB_ROOT/bench/cpuwatch.py" snap $$ "$LAB_DIR/cpuwatch-$n" 2>>"$LAB_DIR/cpuwatch.log"
 
     if ! gw_start "$n" "$n"; then
         not_ok "$p: gateway comes up" "$(tail -n 3 "$GW_LOG")"
@@ -269,6 +270,8 @@ run_n() {
     sed 's/^/#   /' "$tool_log" | grep -v '^#   phase=' >&2
 
     R[$n,gw_handshakes]=$(stat_of "$GW_LOG" handshakes)
+    R[$n,other_cpu]=$("$PY" "$LAB_ROOT/bench/cpuwatch.py" diff $$ "$LAB_DIR/cpuwatch-$n" 2>>"$LAB_DIR/cpuwatch.log")
+    log "$p: other processes (not this run's) used ${R[$n,other_cpu]:-?}% of the machine meanwhile"
     check_clean_stop "$p" "bulk client" "$bulk_pid" "$NS_C2" "$TUN_C2"
     check_clean_stop "$p" gateway "$GW_PID" "$NS_GW" "$TUN_GW"
     [ -s "$RES_FILE" ] || { not_ok "$p: the load tool printed its result line"; return 1; }
@@ -367,10 +370,10 @@ per_client() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { if (a == a + 0 && b ==
 
 table() {
     local n prev=""
-    printf '| N | start-up, ms | handshakes/s (gateway CPU per handshake, us) | handshake latency p50 / p99 / max, ms | gateway RSS: configured / after handshakes / after traffic, MB | memory per client over the base: configured / with session, kB | the same, marginal from the row above, kB | gateway CPU per forwarded packet, us (packets, CPU s / wall s) | echo RTT p50 / p99 / max, ms (no bulk) | with one client saturating (bulk iperf3 Mbit/s): echo RTT p50 / p99 / max, ms | worst client p99, ms | loss, %% (traffic / under load) |\n'
-    printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+    printf '| N | start-up, ms | handshakes/s (gateway CPU per handshake, us) | handshake latency p50 / p99 / max, ms | gateway RSS: configured / after handshakes / after traffic, MB | memory per client over the base: configured / with session, kB | the same, marginal from the row above, kB | gateway CPU per forwarded packet, us (packets, CPU s / wall s) | echo RTT p50 / p99 / max, ms (no bulk) | with one client saturating (bulk iperf3 Mbit/s): echo RTT p50 / p99 / max, ms | worst client p99, ms | loss, %% (traffic / under load) | other processes'"'"' CPU meanwhile, %% of the machine |\n'
+    printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
     for n in "${ROWS[@]}"; do
-        printf '| %s | %s | %s (%s) | %s / %s / %s | %s / %s / %s | %s / %s | %s / %s | %s (%s, %s / %s) | %s / %s / %s | (%s) %s / %s / %s | %s | %s / %s |\n' \
+        printf '| %s | %s | %s (%s) | %s / %s / %s | %s / %s / %s | %s / %s | %s / %s | %s (%s, %s / %s) | %s / %s / %s | (%s) %s / %s / %s | %s | %s / %s | %s |\n' \
             "$n" "${R[$n,start_ms]}" "${R[$n,hs_per_s]}" "${R[$n,hs_cpu_us]:-n/a}" \
             "${R[$n,hs_lat_p50_ms]}" "${R[$n,hs_lat_p99_ms]}" "${R[$n,hs_lat_max_ms]}" \
             "$(awk -v k="${R[$n,rss_conf]}" 'BEGIN{printf "%.1f", k/1024}')" \
@@ -385,7 +388,8 @@ table() {
             "${R[$n,bulk_mbps]:-n/a}" "${R[$n,fair_rtt_p50_ms]}" "${R[$n,fair_rtt_p99_ms]}" "${R[$n,fair_rtt_max_ms]}" \
             "${R[$n,fair_worst_client_p99_ms]}" \
             "$(awk -v l="${R[$n,traffic_lost]}" -v s="${R[$n,traffic_sent]}" 'BEGIN{ if (s > 0) printf "%.2f", 100*l/s; else print "n/a" }')" \
-            "$(awk -v l="${R[$n,fair_lost]}" -v s="${R[$n,fair_sent]}" 'BEGIN{ if (s > 0) printf "%.2f", 100*l/s; else print "n/a" }')"
+            "$(awk -v l="${R[$n,fair_lost]}" -v s="${R[$n,fair_sent]}" 'BEGIN{ if (s > 0) printf "%.2f", 100*l/s; else print "n/a" }')" \
+            "${R[$n,other_cpu]:-n/a}"
         prev=$n
     done
 }

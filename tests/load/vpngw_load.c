@@ -946,7 +946,7 @@ static int parse_num(const char *name, const char *s, double lo, double hi, doub
 	char *end;
 	double v = strtod(s, &end);
 	if (*end || !(v >= lo && v <= hi)) {
-		fprintf(stderr, "vpngw_load: %s %s: want %g-%g\n", name, s, lo, hi);
+		fprintf(stderr, "vpngw_load: --%s %s: want %g-%g\n", name, s, lo, hi);
 		return -1;
 	}
 	*out = v;
