@@ -26,7 +26,11 @@
 # and the RSS with LOAD_BIG sessions.
 #
 # Usage: bash tests/load/run.sh            the measurement; writes bench/results/load-<date>.md
-#                                          (LOAD_RESULTS= another directory, LOAD_REPORT=0 none)
+#                                          (LOAD_RESULTS= another directory, LOAD_REPORT=0 none).
+#                                          Asserts only what must hold on any machine: every
+#                                          handshake completes, every client's keepalives and
+#                                          echoes are answered, no authentication failure, clean
+#                                          stops. Loss and latency are measured and reported.
 #        bash tests/load/run.sh --smoke    N = 20, a few seconds per phase, no report; asserts:
 #                                          every handshake completes, every client gets its
 #                                          keepalives and echoes answered, loss under 5%, the
@@ -77,6 +81,8 @@ for v in LOAD_INFLIGHT LOAD_KA_SECONDS LOAD_KEEPALIVE LOAD_TRAFFIC_SECONDS LOAD_
          LOAD_RATE_TOTAL LOAD_FAIR_RATE_TOTAL LOAD_BIG LOAD_BIG_TRAFFIC_SECONDS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "$0: $v=${!v}: want a whole number" >&2; exit 2; }
 done
+[ "$LOAD_KA_SECONDS" -gt "$LOAD_KEEPALIVE" ] ||
+    { echo "$0: LOAD_KA_SECONDS=$LOAD_KA_SECONDS must exceed the keepalive interval LOAD_KEEPALIVE=$LOAD_KEEPALIVE" >&2; exit 2; }
 MAXN=$LOAD_BIG
 for n in $LOAD_N; do
     [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 60000 ] ||
@@ -129,6 +135,11 @@ gw_drops() {
         v=$(stat_of "$GW_LOG" "$k"); t=$((t + ${v:-0}))
     done
     echo "$t"
+}
+# tun_drops: packets the gateway's TUN device dropped (rx_dropped + tx_dropped: a full queue)
+tun_drops() {
+    ip netns exec "$NS_GW" sh -c 'cat /sys/class/net/$0/statistics/rx_dropped /sys/class/net/$0/statistics/tx_dropped' \
+        "$TUN_GW" 2>/dev/null | awk '{ t += $1 } END { print t + 0 }'
 }
 vmsize_kb() { awk '/^VmSize:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
@@ -225,6 +236,8 @@ run_n() {
         not_ok "$p: the handshake phase ends" "$(tail -n 3 "$tool_log")"
     fi
     if wait_log "$tool_log" '^phase=traffic ' $((LOAD_KA_SECONDS + 10)); then
+        local t_gw t_c1 t_d t_tun
+        t_gw=$(udp_errs "$NS_GW"); t_c1=$(udp_errs "$NS_C1"); t_d=$(gw_drops); t_tun=$(tun_drops)
         sleep 1
         gw_sample; a_ticks=$S_TICKS; a_fwd=$S_FWD; a_wall=$S_WALL_MS
         sleep $((LOAD_TRAFFIC_SECONDS > 3 ? LOAD_TRAFFIC_SECONDS - 3 : 1))
@@ -235,6 +248,12 @@ run_n() {
         R[$n,us_per_pkt]=$(awk -v t=$((S_TICKS - a_ticks)) -v hz="$CLK_TCK" -v f=$((S_FWD - a_fwd)) \
             'BEGIN { if (f > 0) printf "%.1f", t / hz * 1e6 / f; else print "n/a" }')
         R[$n,rss_traffic]=$(rss_kb "$GW_PID")
+        wait_log "$tool_log" '^phase=traffic_end ' 10
+        sleep 1.2   # one more stats line
+        R[$n,traffic_gw_rcvbuf]=$(( $(udp_errs "$NS_GW") - t_gw ))
+        R[$n,traffic_c1_rcvbuf]=$(( $(udp_errs "$NS_C1") - t_c1 ))
+        R[$n,traffic_gw_drops]=$(( $(gw_drops) - t_d ))
+        R[$n,traffic_tun_drops]=$(( $(tun_drops) - t_tun ))
     else
         not_ok "$p: the traffic phase starts" "$(tail -n 3 "$tool_log")"
     fi
@@ -243,17 +262,18 @@ run_n() {
     if wait_log "$tool_log" '^phase=fair_wait ' $((LOAD_TRAFFIC_SECONDS + 10)); then
         ip netns exec "$NS_C2" timeout $((LOAD_FAIR_SECONDS + 30)) \
             iperf3 -c "$NET_IP" -p 5201 -t $((LOAD_FAIR_SECONDS + 4)) -J >"$iperf_json" 2>&1 &
-        local iperf_pid=$! e_gw e_c1 d_gw
+        local iperf_pid=$! e_gw e_c1 d_gw e_tun
         LAB_PIDS+=("$iperf_pid")
         sleep 2
-        e_gw=$(udp_errs "$NS_GW"); e_c1=$(udp_errs "$NS_C1"); d_gw=$(gw_drops)
+        e_gw=$(udp_errs "$NS_GW"); e_c1=$(udp_errs "$NS_C1"); d_gw=$(gw_drops); e_tun=$(tun_drops)
         kill -USR1 "$tool_pid" 2>/dev/null
         wait_log "$tool_log" '^phase=fair_end ' $((LOAD_FAIR_SECONDS + 10))
         sleep 1.2   # one more stats line
         R[$n,fair_gw_rcvbuf]=$(( $(udp_errs "$NS_GW") - e_gw ))
         R[$n,fair_c1_rcvbuf]=$(( $(udp_errs "$NS_C1") - e_c1 ))
         R[$n,fair_gw_drops]=$(( $(gw_drops) - d_gw ))
-        log "$p: during the fairness phase: gateway UDP socket receive-buffer drops ${R[$n,fair_gw_rcvbuf]}, gateway queue drops ${R[$n,fair_gw_drops]}, load clients' socket receive-buffer drops ${R[$n,fair_c1_rcvbuf]}"
+        R[$n,fair_tun_drops]=$(( $(tun_drops) - e_tun ))
+        log "$p: during the fairness phase: gateway UDP socket receive-buffer drops ${R[$n,fair_gw_rcvbuf]}, gateway queue drops ${R[$n,fair_gw_drops]}, gateway TUN drops ${R[$n,fair_tun_drops]}, load clients' socket receive-buffer drops ${R[$n,fair_c1_rcvbuf]}"
         wait "$iperf_pid" 2>/dev/null
         read -r R[$n,bulk_mbps] _ < <(iperf_mbps "$iperf_json")
     fi
@@ -297,22 +317,25 @@ lt_ms() { awk -v v="$1" -v b="$2" 'BEGIN { exit !(v == v + 0 && v < b) }'; }
 assert_n() {
     local n=$1 p="N=$1"
     check_eq "$p: every handshake completes" "${R[$n,handshakes_ok]}" "$n"
-    check_eq "$p: the gateway counted N + 1 handshakes (bulk too)" "${R[$n,gw_handshakes]}" $((n + 1))
+    # at least: the bulk client is a real one and may retry or rekey under load
+    check "$p: the gateway counted at least N + 1 handshakes (bulk too): ${R[$n,gw_handshakes]}" \
+        test "${R[$n,gw_handshakes]:-0}" -ge $((n + 1))
     check_eq "$p: every client's keepalives are answered" "${R[$n,ka_clients_answered]}" "$n"
     check_eq "$p: every client gets echo replies" "${R[$n,traffic_clients_answered]}" "$n"
-    check "$p: echo loss under 5% (${R[$n,traffic_lost]} of ${R[$n,traffic_sent]})" \
-        lost_ok "${R[$n,traffic_sent]}" "${R[$n,traffic_lost]}"
     check_eq "$p: with the bulk client saturating, every client gets echo replies" \
         "${R[$n,fair_clients_answered]}" "$n"
-    check "$p: with the bulk client saturating, echo loss under 5% (${R[$n,fair_lost]} of ${R[$n,fair_sent]})" \
-        lost_ok "${R[$n,fair_sent]}" "${R[$n,fair_lost]}"
     check_eq "$p: no session lost, no authentication failure" \
         "${R[$n,sessions_lost]}/${R[$n,auth_fail]}/${R[$n,malformed]}" 0/0/0
     check_gt "$p: the bulk client moved data (iperf3, Mbit/s)" "${R[$n,bulk_mbps]%.*}" 0
     if [ "$SMOKE" -eq 1 ]; then
+        check "$p: echo loss under 5% (${R[$n,traffic_lost]} of ${R[$n,traffic_sent]})" \
+            lost_ok "${R[$n,traffic_sent]}" "${R[$n,traffic_lost]}"
+        check "$p: with the bulk client saturating, echo loss under 5% (${R[$n,fair_lost]} of ${R[$n,fair_sent]})" \
+            lost_ok "${R[$n,fair_sent]}" "${R[$n,fair_lost]}"
         check "$p: worst client's p99 under load ${R[$n,fair_worst_client_p99_ms]} ms < $LOAD_SMOKE_P99_MS ms (lenient: busy machine)" \
             lt_ms "${R[$n,fair_worst_client_p99_ms]}" "$LOAD_SMOKE_P99_MS"
     else
+        log "$p: echo loss ${R[$n,traffic_lost]} of ${R[$n,traffic_sent]}, with the bulk client saturating ${R[$n,fair_lost]} of ${R[$n,fair_sent]} (measured, not asserted outside --smoke)"
         log "$p: fairness: p99 ${R[$n,fair_rtt_p99_ms]} ms, worst client's p99 ${R[$n,fair_worst_client_p99_ms]} ms (goal < 2 ms)"
     fi
 }
@@ -410,9 +433,12 @@ big_lines() {
 fair_lines() {
     local n
     for n in "${ROWS[@]}"; do
-        printf -- '- N = %s, fairness phase: %s echoes of %s lost; meanwhile %s datagrams dropped for a full receive buffer at the gateway'"'"'s UDP socket (the one socket all clients share), %s dropped in the gateway'"'"'s own queues (queue_full, codel, inject, no_endpoint, no_session), %s at the load clients'"'"' sockets\n' \
+        printf -- '- N = %s, traffic phase: %s echoes of %s lost; meanwhile %s datagrams dropped for a full receive buffer at the gateway'"'"'s UDP socket, %s in the gateway'"'"'s own queues, %s at its TUN device, %s at the load clients'"'"' sockets\n' \
+            "$n" "${R[$n,traffic_lost]:-n/a}" "${R[$n,traffic_sent]:-n/a}" "${R[$n,traffic_gw_rcvbuf]:-n/a}" \
+            "${R[$n,traffic_gw_drops]:-n/a}" "${R[$n,traffic_tun_drops]:-n/a}" "${R[$n,traffic_c1_rcvbuf]:-n/a}"
+        printf -- '- N = %s, fairness phase: %s echoes of %s lost; meanwhile %s datagrams dropped for a full receive buffer at the gateway'"'"'s UDP socket (the one socket all clients share), %s dropped in the gateway'"'"'s own queues (queue_full, codel, inject, no_endpoint, no_session; the bulk flow'"'"'s too), %s at its TUN device, %s at the load clients'"'"' sockets\n' \
             "$n" "${R[$n,fair_lost]:-n/a}" "${R[$n,fair_sent]:-n/a}" "${R[$n,fair_gw_rcvbuf]:-n/a}" \
-            "${R[$n,fair_gw_drops]:-n/a}" "${R[$n,fair_c1_rcvbuf]:-n/a}"
+            "${R[$n,fair_gw_drops]:-n/a}" "${R[$n,fair_tun_drops]:-n/a}" "${R[$n,fair_c1_rcvbuf]:-n/a}"
     done
 }
 
