@@ -10,7 +10,8 @@
  * this tool follows. One thread, epoll, recvmmsg per readable socket.
  *
  * Phases, each bounded in time:
- *   handshake  all N, at most --inflight outstanding, retried on the
+ *   handshake  all N, at most --inflight outstanding (lost sessions,
+ *              restarted later, wait for a slot too), retried on the
  *              protocol's schedule (1, 2, 4, 8 s); handshakes/s and latency
  *   keepalive  idle: keepalives on the protocol's schedule, answers counted
  *   traffic    every client sends ICMP echo requests (IPv4, checksums) to
@@ -85,6 +86,8 @@ struct lclient {
 	int fd;
 	struct noise_hs hs;
 	bool hs_pending, up, ever_up;
+	bool counted;    /* its handshake counts against --inflight */
+	bool queued;     /* waits in the restart queue for a handshake slot */
 	uint64_t hs_sent_ns, hs_retry_ns, hs_first_ns;
 	unsigned hs_tries;
 	struct session sess;
@@ -123,6 +126,7 @@ struct load {
 	uint64_t phase_start_ns, phase_end_ns, send_end_ns, t0_ns;
 	/* handshake phase */
 	size_t next_start, inflight, nup;
+	size_t *restart, nrestart; /* clients whose session was lost, waiting for a slot */
 	uint64_t hs_first_ns, hs_last_ns, hs_done_ns;
 	uint32_t *hs_lat_us;
 	size_t nhs_lat;
@@ -400,6 +404,10 @@ static void handle_response(struct load *L, struct lclient *c, uint8_t *d, size_
 	sodium_memzero(recv_key, sizeof(recv_key));
 	c->hs_pending = false;
 	c->hs_retry_ns = 0;
+	if (c->counted) {
+		c->counted = false;
+		L->inflight--;
+	}
 	if (rc != 0) {
 		fprintf(stderr, "vpngw_load: the gateway chose a cipher we cannot use (%u)\n", r.cipher);
 		L->auth_fail++;
@@ -415,8 +423,6 @@ static void handle_response(struct load *L, struct lclient *c, uint8_t *d, size_
 		c->ever_up = true;
 		L->nup++;
 		L->hs_lat_us[L->nhs_lat++] = (uint32_t)((now - c->hs_first_ns) / 1000);
-		if (L->inflight)
-			L->inflight--;
 		L->hs_last_ns = now;
 	}
 	send_keepalive(L, c, now); /* lets the gateway switch to the new keys */
@@ -609,14 +615,17 @@ static void client_timers(struct load *L, struct lclient *c, uint64_t now)
 			start_handshake(L, c, c->up ? c->sess.client_id : NULL, now);
 		return;
 	}
-	if (!c->up)
+	if (!c->up || c->queued)
 		return;
 	uint64_t ka = (uint64_t)c->ka_s * SEC_NS;
 	if (ns_since(now, c->last_rx_ns) > ka + DEAD_AFTER_EXTRA_NS || !session_up(&c->sess, now)) {
 		session_clear(&c->sess);
 		c->up = false;
 		L->sessions_lost++;
-		start_handshake(L, c, NULL, now);
+		if (!c->queued) {
+			c->queued = true;
+			L->restart[L->nrestart++] = (size_t)(c - L->c);
+		}
 		return;
 	}
 	if (session_wants_rekey(&c->sess, now)) {
@@ -654,13 +663,24 @@ static void run_timers(struct load *L, uint64_t now)
 	}
 }
 
+/* First handshakes in client order, then sessions to restart, while
+ * fewer than --inflight are outstanding (a retry replaces its client's
+ * outstanding one and takes no new slot). */
 static void start_new_handshakes(struct load *L, uint64_t now)
 {
-	while (L->next_start < L->n && L->inflight < L->o.inflight) {
+	while (L->inflight < L->o.inflight && (L->nrestart || L->next_start < L->n)) {
+		struct lclient *c;
+		if (L->nrestart) {
+			c = &L->c[L->restart[--L->nrestart]];
+			c->queued = false;
+		} else {
+			c = &L->c[L->next_start++];
+		}
 		if (!L->hs_first_ns)
 			L->hs_first_ns = now;
-		start_handshake(L, &L->c[L->next_start++], NULL, now);
+		c->counted = true;
 		L->inflight++;
+		start_handshake(L, c, NULL, now);
 	}
 }
 
@@ -920,8 +940,7 @@ static int loop(struct load *L)
 			fprintf(stderr, "vpngw_load: run time bound exceeded\n");
 			return -1;
 		}
-		if (L->phase == PH_HANDSHAKE)
-			start_new_handshakes(L, now);
+		start_new_handshakes(L, now);
 		uint64_t scan_every = ping_phase(L->phase) ? MS_NS : 10 * MS_NS;
 		if (now >= next_scan) {
 			run_timers(L, now);
@@ -1017,6 +1036,7 @@ static void cleanup(struct load *L)
 		close(L->ep);
 	free(L->c);
 	free(L->hs_lat_us);
+	free(L->restart);
 }
 
 static int run(int argc, char **argv)
@@ -1046,7 +1066,8 @@ static int run(int argc, char **argv)
 		L->c[L->ninit].fd = -1;
 	}
 	L->hs_lat_us = calloc(L->n, sizeof(*L->hs_lat_us));
-	if (!L->hs_lat_us) {
+	L->restart = calloc(L->n, sizeof(*L->restart));
+	if (!L->hs_lat_us || !L->restart) {
 		fprintf(stderr, "vpngw_load: out of memory\n");
 		goto out;
 	}
