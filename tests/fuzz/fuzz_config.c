@@ -147,7 +147,7 @@ static void check_server(struct server_conf *c)
 	FX_CHECK(c->has_priv && c->addr4 != 0);
 	FX_CHECK(c->prefix4 >= 8 && c->prefix4 <= 30);
 	FX_CHECK(c->port >= 1);
-	FX_CHECK(c->mtu >= MTU_MIN && c->mtu <= MTU_MAX);
+	FX_CHECK(c->mtu == MTU_AUTO || (c->mtu >= MTU_MIN && c->mtu <= MTU_MAX)); /* MTU = auto: resolved at start */
 	FX_CHECK(c->keepalive_s >= 1 && c->keepalive_s <= 3600);
 	FX_CHECK(c->stats_interval_s >= 1 && c->stats_interval_s <= 3600);
 	FX_CHECK(cstr_ok(c->ifname, sizeof(c->ifname)) && c->ifname[0]);
