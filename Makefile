@@ -18,8 +18,8 @@ UNIT := test_wire test_replay test_pool test_fq test_ecn test_icmp test_aead tes
 UNIT += test_show test_request test_state test_clients
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit e2e demo bench clean install uninstall
-all: $(BUILD)/vpngw
+.PHONY: all deps test unit e2e demo bench load clean install uninstall
+all: $(BUILD)/vpngw $(BUILD)/vpngw_load
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -29,6 +29,10 @@ $(BUILD)/vpngw: $(OBJS)
 
 $(BUILD):
 	mkdir -p $(BUILD)/tests
+
+# The many-clients load tool (tests/load/): the core objects, not the vpngw binary.
+$(BUILD)/vpngw_load: tests/load/vpngw_load.c $(CORE_OBJS) | $(BUILD)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) | $(BUILD)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(LDLIBS) -lcmocka
@@ -42,7 +46,7 @@ unit: $(UNIT_BINS)
 	@cmp $(BUILD)/noise_vectors.h tests/unit/noise_vectors.h && \
 		echo "== noise vectors: regenerated with python3-dissononce, identical to the checked-in ones"
 
-e2e: $(BUILD)/vpngw
+e2e: $(BUILD)/vpngw $(BUILD)/vpngw_load
 	bash tests/e2e/netns.sh
 	bash tests/e2e/robustness.sh
 	bash tests/e2e/nat.sh
@@ -51,6 +55,7 @@ e2e: $(BUILD)/vpngw
 	bash tests/e2e/rekeyload.sh
 	bash tests/e2e/dns.sh
 	bash tests/e2e/ops.sh
+	bash tests/load/run.sh --smoke
 	bash tests/interop/run.sh
 	bash tests/e2e/valgrind.sh
 
@@ -67,6 +72,11 @@ demo: deps
 bench: deps all
 	@bash bench/deps.sh
 	bash bench/run.sh
+
+# Many clients: N = 10, 100, 1000 against one gateway, then 10,000 configured;
+# writes bench/results/load-<date>.md (tests/load/run.sh).
+load: deps all
+	bash tests/load/run.sh
 
 # Installs the binary, the systemd units and the man page; DESTDIR for packaging.
 PREFIX ?= /usr/local
@@ -140,12 +150,13 @@ $(FUZZ_DIR)/corpus.stamp: $(FUZZ_DIR)/gen_corpus
 	$(SAN_ENV) $< tests/fuzz/corpus
 	@touch $@
 
-check-asan: $(ASAN_DIR)/vpngw $(ASAN_UNIT_BINS)
+check-asan: $(ASAN_DIR)/vpngw $(ASAN_DIR)/vpngw_load $(ASAN_UNIT_BINS)
 	@set -e; export $(SAN_ENV); for t in $(ASAN_UNIT_BINS); do echo "== $$t"; $$t; done
 	@set -e; export $(SAN_ENV); echo "== $(ASAN_DIR)/vpngw genkey | pubkey"; \
 		k=$$($(ASAN_DIR)/vpngw genkey); echo "$$k" | $(ASAN_DIR)/vpngw pubkey >/dev/null
 	@set -e; export $(SAN_ENV) VPNGW=$(ASAN_DIR)/vpngw; echo "== end-to-end tests on $(ASAN_DIR)/vpngw"; \
-		bash tests/e2e/netns.sh; bash tests/e2e/robustness.sh; bash tests/e2e/clientnet.sh
+		bash tests/e2e/netns.sh; bash tests/e2e/robustness.sh; bash tests/e2e/clientnet.sh; \
+		LOAD_TOOL=$(ASAN_DIR)/vpngw_load bash tests/load/run.sh --smoke
 
 $(ASAN_DIR)/%.o: src/%.c
 	@mkdir -p $(@D)
@@ -153,6 +164,9 @@ $(ASAN_DIR)/%.o: src/%.c
 
 $(ASAN_DIR)/vpngw: $(ASAN_OBJS)
 	$(SAN_CC) $(SAN_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(ASAN_DIR)/vpngw_load: tests/load/vpngw_load.c $(ASAN_CORE_OBJS)
+	$(SAN_CC) $(SAN_CFLAGS) -Isrc -o $@ $< $(ASAN_CORE_OBJS) $(LDLIBS)
 
 $(ASAN_DIR)/tests/%: tests/unit/%.c $(ASAN_CORE_OBJS)
 	@mkdir -p $(@D)
