@@ -183,6 +183,10 @@ void udp_rx_free(struct udp_rx *rx)
 	}
 }
 
+#define RX_CMSG_SPACE                                                                                   \
+	(CMSG_SPACE(sizeof(int)) * 3 + CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(struct in6_pktinfo)) + \
+	 64)
+
 static void set_local4(struct endpoint *e, struct in_addr a)
 {
 	memset(&e->local, 0, sizeof(e->local));
@@ -194,7 +198,13 @@ static int rx_fill(struct udp_rx *rx, int timeout_ms)
 {
 	struct mmsghdr msgs[UDP_RX_BUFS];
 	struct iovec iov[UDP_RX_BUFS];
-	char ctl[UDP_RX_BUFS][CMSG_SPACE(sizeof(int)) * 3 + CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	/* Room for every control message the kernel may add: a dual-stack
+	 * socket gives an IPv4 datagram both IP_PKTINFO and IPV6_PKTINFO, and a
+	 * truncated list would end in a header cut short. */
+	union {
+		char buf[RX_CMSG_SPACE];
+		struct cmsghdr align;
+	} ctl[UDP_RX_BUFS];
 	struct pollfd pfd = { .fd = rx->fd, .events = POLLIN };
 
 	int rc = timeout_ms ? poll(&pfd, 1, timeout_ms) : 1;
@@ -209,8 +219,8 @@ static int rx_fill(struct udp_rx *rx, int timeout_ms)
 		memset(&rx->from[i], 0, sizeof(rx->from[i]));
 		msgs[i].msg_hdr.msg_name = &rx->from[i].sa;
 		msgs[i].msg_hdr.msg_namelen = sizeof(rx->from[i].in6);
-		msgs[i].msg_hdr.msg_control = ctl[i];
-		msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i]);
+		msgs[i].msg_hdr.msg_control = ctl[i].buf;
+		msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
 	}
 	rc = recvmmsg(rx->fd, msgs, UDP_RX_BUFS, MSG_DONTWAIT, NULL);
 	if (rc < 0)
@@ -219,6 +229,8 @@ static int rx_fill(struct udp_rx *rx, int timeout_ms)
 		rx->lens[i] = msgs[i].msg_len;
 		rx->seg[i] = msgs[i].msg_len;
 		rx->ecn[i] = 0;
+		if (msgs[i].msg_hdr.msg_flags & MSG_CTRUNC)
+			msgs[i].msg_hdr.msg_controllen = 0; /* never read a list cut short */
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msgs[i].msg_hdr); cm; cm = CMSG_NXTHDR(&msgs[i].msg_hdr, cm)) {
 			if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
 				int gso;
@@ -377,7 +389,10 @@ size_t udp_send_batch(int fd, struct pkt **pkts, const struct endpoint *to, size
 	struct mmsghdr msgs[UDP_MAX_BATCH];
 	struct iovec iov[UDP_MAX_BATCH];
 	size_t first[UDP_MAX_BATCH], segs[UDP_MAX_BATCH];
-	char ctl[UDP_MAX_BATCH][SEND_CMSG_SPACE];
+	union {
+		char buf[SEND_CMSG_SPACE];
+		struct cmsghdr align;
+	} ctl[UDP_MAX_BATCH];
 	size_t done = 0, ok = 0;
 
 	while (done < n) {
@@ -397,7 +412,7 @@ size_t udp_send_batch(int fd, struct pkt **pkts, const struct endpoint *to, size
 				iov[niov + j].iov_base = pkts[i + j]->data;
 				iov[niov + j].iov_len = pkts[i + j]->len;
 			}
-			add_cmsgs(m, ctl[nmsg], sizeof(ctl[nmsg]), k > 1 ? (uint16_t)pkts[i]->len : 0,
+			add_cmsgs(m, ctl[nmsg].buf, sizeof(ctl[nmsg].buf), k > 1 ? (uint16_t)pkts[i]->len : 0,
 				  pkts[i]->ecn, &to[i]);
 			first[nmsg] = i;
 			segs[nmsg++] = k;
@@ -428,10 +443,13 @@ size_t udp_send_batch(int fd, struct pkt **pkts, const struct endpoint *to, size
 
 int udp_send_one(int fd, const void *buf, size_t len, const struct endpoint *to)
 {
-	char ctl[SEND_CMSG_SPACE];
+	union {
+		char buf[SEND_CMSG_SPACE];
+		struct cmsghdr align;
+	} ctl;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr m = { .msg_name = (void *)&to->sa, .msg_namelen = endpoint_len(to), .msg_iov = &iov, .msg_iovlen = 1 };
-	add_cmsgs(&m, ctl, sizeof(ctl), 0, 0, to);
+	add_cmsgs(&m, ctl.buf, sizeof(ctl.buf), 0, 0, to);
 	ssize_t r = sendmsg(fd, &m, 0);
 	return r == (ssize_t)len ? 0 : -1;
 }
