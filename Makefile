@@ -5,13 +5,13 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP
 LDLIBS += -lsodium -lcrypto -lnftables -lmnl -lm -pthread
 BUILD := build
 
-CORE := wire pool fq ecn pacer offload icmp aead replay noise handshake session stats log config registry router dns
+CORE := wire pool fq ecn pacer offload icmp aead replay noise handshake cookie session stats log config registry router dns
 PLATFORM := tun_linux udp_linux wake_linux nat_linux priv_linux netcfg_linux dnsconf_linux dnsproxy_linux
 APP := server client main
 CORE_OBJS := $(CORE:%=$(BUILD)/%.o)
 OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)
 
-UNIT := test_wire test_replay test_pool test_fq test_ecn test_icmp test_aead test_noise test_session test_registry test_config test_stats test_offload test_dns
+UNIT := test_wire test_cookie test_replay test_pool test_fq test_ecn test_icmp test_aead test_noise test_session test_registry test_config test_stats test_offload test_dns
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/%)
 
 .PHONY: all deps test unit e2e demo bench clean install uninstall

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "cookie.h"
 #include "dnsproxy.h"
 #include "ecn.h"
 #include "handshake.h"
@@ -61,6 +62,8 @@ struct server_stats {
 	counter_t unknown_client_drops, no_endpoint_drops, dropped_due_to_mtu;
 	counter_t spoofed_source_drops, malformed_drops, auth_fail_drops, replay_drops;
 	counter_t handshake_rejects, handshakes, no_route_drops, no_session_drops, ecn_drops, icmp_too_big_sent;
+	counter_t handshake_mac_drops, cookie_replies_sent, handshake_rate_limited;
+	atomic_uint_least64_t under_load_until_ns; /* the gate's, for the stats line */
 	struct lat_hist tun_to_udp, udp_to_tun;
 };
 
@@ -80,6 +83,7 @@ struct server {
 	struct dnsproxy *dns;    /* NULL: no DNS proxy */
 	uint32_t dns4;           /* told to clients */
 	uint64_t last_icmp_ns;   /* down thread only */
+	struct cookie_gate gate; /* up thread only */
 	atomic_bool stop;
 	struct server_stats st;
 };
@@ -150,6 +154,38 @@ static void send_keepalive(struct server *s, struct peer *p, const union endpoin
 	pool_put(s->pool, &k, 1);
 }
 
+/* PROTOCOL.md 4.2 steps 1-4: what an HS_INIT must pass before any DH work.
+ * Returns true when the Noise message may be read. */
+static bool handshake_gate(struct server *s, const struct pkt *pk, const union endpoint *from, uint64_t now)
+{
+	uint8_t src[COOKIE_SRC_MAX], reply[COOKIE_REPLY_DGRAM_LEN];
+	if (pk->len != HS_INIT_DGRAM_LEN) {
+		ctr_add(&s->st.handshake_rejects, 1);
+		return false;
+	}
+	size_t srclen = cookie_src(src, &from->sa);
+	enum cookie_verdict v = cookie_gate_check(&s->gate, pk->data, src, srclen, now, reply);
+	atomic_store_explicit(&s->st.under_load_until_ns, s->gate.load_until_ns, memory_order_relaxed);
+	switch (v) {
+	case COOKIE_PASS:
+		return true;
+	case COOKIE_BAD_MAC1:
+		ctr_add(&s->st.handshake_mac_drops, 1);
+		return false;
+	case COOKIE_RATE_LIMITED:
+		ctr_add(&s->st.handshake_rate_limited, 1);
+		return false;
+	case COOKIE_SEND_REPLY:
+		if (udp_send_one(s->udp, reply, sizeof(reply), from) == 0) {
+			ctr_add(&s->st.cookie_replies_sent, 1);
+			ctr_add(&s->st.udp_tx_datagrams, 1);
+			ctr_add(&s->st.udp_tx_bytes, sizeof(reply));
+		}
+		return false;
+	}
+	return false;
+}
+
 static void handle_handshake(struct server *s, struct pkt *pk, const union endpoint *from, uint64_t now)
 {
 	struct noise_hs hs;
@@ -158,6 +194,8 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 	static const uint8_t zero_id[WIRE_ID_LEN];
 	char ep[64];
 
+	if (!handshake_gate(s, pk, from, now))
+		return;
 	if (hs_read_init(&hs, s->conf.priv, pk->data, pk->len, &in) != 0) {
 		noise_wipe(&hs);
 		ctr_add(&s->st.handshake_rejects, 1);
@@ -535,6 +573,7 @@ static void log_stats(struct server *s)
 	     "spoofed_source_drops=%lu malformed_drops=%lu auth_fail_drops=%lu replay_drops=%lu "
 	     "handshake_rejects=%lu handshakes=%lu no_route_drops=%lu no_session_drops=%lu "
 	     "codel_drops=%lu ecn_marks=%lu ecn_drops=%lu inject_queue_full_drops=%lu active_clients=%lu "
+	     "handshake_mac_drops=%lu cookie_replies_sent=%lu handshake_rate_limited=%lu under_load=%d "
 	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu%s",
 	     ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes),
@@ -543,7 +582,9 @@ static void log_stats(struct server *s)
 	     ctr_get(&st->spoofed_source_drops), ctr_get(&st->malformed_drops), ctr_get(&st->auth_fail_drops),
 	     ctr_get(&st->replay_drops), ctr_get(&st->handshake_rejects), ctr_get(&st->handshakes),
 	     ctr_get(&st->no_route_drops), ctr_get(&st->no_session_drops), codel, marks, ctr_get(&st->ecn_drops),
-	     atomic_load_explicit(&s->inject.st.overflow_drops, memory_order_relaxed), active, t2u.avg_us, t2u.p95_us,
+	     atomic_load_explicit(&s->inject.st.overflow_drops, memory_order_relaxed), active,
+	     ctr_get(&st->handshake_mac_drops), ctr_get(&st->cookie_replies_sent), ctr_get(&st->handshake_rate_limited),
+	     now < atomic_load_explicit(&st->under_load_until_ns, memory_order_relaxed), t2u.avg_us, t2u.p95_us,
 	     u2t.avg_us, u2t.p95_us, dnsproxy_stats(s->dns, dns, sizeof(dns)));
 }
 
@@ -592,6 +633,12 @@ static int setup(struct server *s, const char *path)
 	}
 	if (resolve_auto_mtu(&s->conf) != 0)
 		return -1;
+	uint8_t pub[32];
+	if (noise_pubkey(pub, s->conf.priv) != 0) {
+		die_msg("%s: the private key gives no usable public key", path);
+		return -1;
+	}
+	cookie_gate_init(&s->gate, pub, 0);
 	size_t nbuf = 16384 + s->conf.npeers * 64;
 	s->pool = pool_new(nbuf);
 	if (!s->pool) {
@@ -646,6 +693,7 @@ static void teardown(struct server *s)
 	if (s->reg.peers)
 		registry_destroy(&s->reg);
 	pool_free(s->pool);
+	cookie_gate_wipe(&s->gate);
 	config_free_server(&s->conf);
 }
 

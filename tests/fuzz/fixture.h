@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "cookie.h"
 #include "handshake.h"
 #include "noise.h"
 #include "pkt.h"
@@ -202,6 +203,9 @@ static inline void fx_client_init(struct noise_hs *hs, bool rekey, uint8_t out[H
 	if (rekey)
 		fx_id(in.prev_id, FX_TAG_ID_A);
 	FX_CHECK(hs_write_init(hs, cli_priv, srv_pub, &in, e_priv, out) == 0);
+	struct cookie_keys k;
+	cookie_keys_init(&k, srv_pub);
+	cookie_stamp_init(out, &k, NULL);
 }
 
 /* The gateway's answer to alice's new-session HS_INIT. */
