@@ -73,6 +73,7 @@ struct server {
 	struct pool *pool;
 	struct tun tun;
 	int udp;
+	int ctl;                 /* CONTROL datagrams only (udp_open_server); -1: they come on udp */
 	struct udp_rx rx;
 	struct fq inject; /* to our TUN, from every client */
 	pthread_mutex_t sched_lock;
@@ -154,9 +155,10 @@ static void send_keepalive(struct server *s, struct peer *p, const union endpoin
 	pool_put(s->pool, &k, 1);
 }
 
-/* PROTOCOL.md 4.2 steps 1-4: what an HS_INIT must pass before any DH work.
- * Returns true when the Noise message may be read. */
-static bool handshake_gate(struct server *s, const struct pkt *pk, const union endpoint *from, uint64_t now)
+/* PROTOCOL.md 4.2: what an HS_INIT must pass before any DH work. Returns
+ * true when the Noise message may be read; *reply: pk now holds a
+ * COOKIE_REPLY for `from` instead. */
+static bool handshake_gate(struct server *s, struct pkt *pk, const union endpoint *from, uint64_t now, bool *reply_out)
 {
 	uint8_t src[COOKIE_SRC_MAX], reply[COOKIE_REPLY_DGRAM_LEN];
 	if (pk->len != HS_INIT_DGRAM_LEN) {
@@ -176,17 +178,18 @@ static bool handshake_gate(struct server *s, const struct pkt *pk, const union e
 		ctr_add(&s->st.handshake_rate_limited, 1);
 		return false;
 	case COOKIE_SEND_REPLY:
-		if (udp_send_one(s->udp, reply, sizeof(reply), from) == 0) {
-			ctr_add(&s->st.cookie_replies_sent, 1);
-			ctr_add(&s->st.udp_tx_datagrams, 1);
-			ctr_add(&s->st.udp_tx_bytes, sizeof(reply));
-		}
+		/* Sent with the batch's others: one system call for many. */
+		memcpy(pk->data, reply, sizeof(reply));
+		pk->len = sizeof(reply);
+		pk->ecn = 0;
+		*reply_out = true;
 		return false;
 	}
 	return false;
 }
 
-static void handle_handshake(struct server *s, struct pkt *pk, const union endpoint *from, uint64_t now)
+/* Returns true when pk holds a COOKIE_REPLY to send to `from`. */
+static bool handle_handshake(struct server *s, struct pkt *pk, const union endpoint *from, uint64_t now)
 {
 	struct noise_hs hs;
 	struct hs_init in;
@@ -194,24 +197,25 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 	static const uint8_t zero_id[WIRE_ID_LEN];
 	char ep[64];
 
-	if (!handshake_gate(s, pk, from, now))
-		return;
+	bool reply = false;
+	if (!handshake_gate(s, pk, from, now, &reply))
+		return reply;
 	if (hs_read_init(&hs, s->conf.priv, pk->data, pk->len, &in) != 0) {
 		noise_wipe(&hs);
 		ctr_add(&s->st.handshake_rejects, 1);
-		return;
+		return false;
 	}
 	struct peer *p = registry_by_pubkey(&s->reg, hs.rs);
 	if (!p) {
 		noise_wipe(&hs);
 		ctr_add(&s->st.handshake_rejects, 1);
-		return;
+		return false;
 	}
 	/* A replayed initiation must not reset a live session. */
 	if (memcmp(in.timestamp, p->last_timestamp, HS_TIMESTAMP_LEN) <= 0) {
 		noise_wipe(&hs);
 		ctr_add(&s->st.handshake_rejects, 1);
-		return;
+		return false;
 	}
 	memcpy(p->last_timestamp, in.timestamp, HS_TIMESTAMP_LEN);
 
@@ -220,7 +224,7 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 		noise_wipe(&hs);
 		ctr_add(&s->st.handshake_rejects, 1);
 		LOGW("msg=\"handshake refused: no data cipher in common\" client=%s offered=0x%x", p->name, in.ciphers);
-		return;
+		return false;
 	}
 	bool rekey = memcmp(in.prev_id, zero_id, WIRE_ID_LEN) != 0 &&
 		     memcmp(in.prev_id, p->sess.client_id, WIRE_ID_LEN) == 0 && session_has_keys(&p->sess);
@@ -242,14 +246,14 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 	}
 	if (hs_write_resp(&hs, &r, NULL, out, send_key, recv_key) != 0) {
 		ctr_add(&s->st.handshake_rejects, 1);
-		return;
+		return false;
 	}
 	int rc = session_install(&p->sess, send_key, recv_key, cipher, r.epoch, false, now);
 	sodium_memzero(send_key, sizeof(send_key));
 	sodium_memzero(recv_key, sizeof(recv_key));
 	if (rc != 0) {
 		LOGE("msg=\"cannot set up the data cipher\" client=%s cipher=%s", p->name, aead_name(cipher));
-		return;
+		return false;
 	}
 	peer_set_endpoint(p, from, now);
 	if (udp_send_one(s->udp, out, sizeof(out), from) == 0) {
@@ -260,6 +264,64 @@ static void handle_handshake(struct server *s, struct pkt *pk, const union endpo
 	LOGI("msg=handshake client=%s endpoint=%s address=%u.%u.%u.%u session=%s epoch=%u cipher=%s", p->name,
 	     endpoint_str(from, ep, sizeof(ep)), p->addr4 >> 24, p->addr4 >> 16 & 255, p->addr4 >> 8 & 255,
 	     p->addr4 & 255, rekey ? "rekey" : "new", r.epoch, aead_name(cipher));
+	return false;
+}
+
+/* CONTROL datagrams: handshakes, and the cookie replies they call for,
+ * sent together. Puts every packet back in the pool. */
+static void dispatch_control(struct server *s, struct pkt **ctl, const union endpoint *from, size_t n, uint64_t now)
+{
+	struct pkt *rep[BATCH];
+	union endpoint to[BATCH];
+	size_t nrep = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (hs_control_type(ctl[i]->data, ctl[i]->len) != HS_INIT)
+			ctr_add(&s->st.malformed_drops, 1);
+		else if (handle_handshake(s, ctl[i], &from[i], now) && nrep < BATCH) {
+			to[nrep] = from[i];
+			rep[nrep++] = ctl[i];
+		}
+	}
+	size_t sent = udp_send_batch(s->udp, rep, to, nrep);
+	ctr_add(&s->st.cookie_replies_sent, sent);
+	ctr_add(&s->st.udp_tx_datagrams, sent);
+	ctr_add(&s->st.udp_tx_bytes, sent * COOKIE_REPLY_DGRAM_LEN);
+	pool_put(s->pool, ctl, n);
+}
+
+/* One batch from the control socket; returns how many datagrams came. */
+static size_t receive_control(struct server *s)
+{
+	struct pkt *batch[BATCH], *ctl[BATCH], *spare[BATCH];
+	union endpoint from[BATCH], ctl_from[BATCH];
+	if (s->ctl < 0)
+		return 0;
+	size_t n = pool_get(s->pool, batch, BATCH);
+	if (!n)
+		return 0;
+	int got = udp_recv_batch(s->ctl, batch, from, n);
+	if (got < 0) {
+		LOGE("msg=\"UDP receive failed\" error=\"%s\"", strerror(errno));
+		got = 0;
+	}
+	uint64_t now = now_ns();
+	size_t nctl = 0, nspare = 0;
+	for (int i = 0; i < got; i++) {
+		struct wire_hdr h;
+		ctr_add(&s->st.udp_rx_datagrams, 1);
+		ctr_add(&s->st.udp_rx_bytes, batch[i]->len);
+		if (wire_decode(&h, batch[i]->data, batch[i]->len) != WIRE_OK || h.type != WIRE_CONTROL) {
+			ctr_add(&s->st.malformed_drops, 1);
+			spare[nspare++] = batch[i];
+		} else {
+			ctl_from[nctl] = from[i];
+			ctl[nctl++] = batch[i];
+		}
+	}
+	dispatch_control(s, ctl, ctl_from, nctl, now);
+	pool_put(s->pool, spare, nspare);
+	pool_put(s->pool, batch + got, n - (size_t)got);
+	return (size_t)got;
 }
 
 /* One DATA/KEEPALIVE datagram; returns true when pk was handed on. */
@@ -365,13 +427,7 @@ static size_t receive_batch(struct server *s, int wait_ms)
 	if (ntun)
 		fq_push(&s->inject, to_tun, ntun, now);
 	/* Handshakes may re-index the registry: outside the read lock. */
-	for (size_t i = 0; i < nctl; i++) {
-		if (hs_control_type(ctl[i]->data, ctl[i]->len) == HS_INIT)
-			handle_handshake(s, ctl[i], &ctl_from[i], now);
-		else
-			ctr_add(&s->st.malformed_drops, 1);
-	}
-	pool_put(s->pool, ctl, nctl);
+	dispatch_control(s, ctl, ctl_from, nctl, now);
 	pool_put(s->pool, spare, nspare);
 	pool_put(s->pool, batch + got, n - (size_t)got);
 	return (size_t)got;
@@ -393,14 +449,39 @@ static void write_tun(struct server *s)
 	pool_put(s->pool, batch, n);
 }
 
+/* Handshakes come after data, from their own socket: a flood of them waits
+ * in (and overflows) that socket, never in front of DATA. While they keep
+ * coming, they are read every CTL_PERIOD_NS, at most CTL_BATCHES batches
+ * at a time, so a flood costs a bounded share of this thread and a
+ * thousand wake-ups a second, not one per datagram; a lone handshake is
+ * read at once. */
+#define CTL_PERIOD_NS 1000000ull
+#define CTL_BATCHES 4
+
 static void *up_loop(void *arg)
 {
 	struct server *s = arg;
+	uint64_t ctl_due = 0;
 	while (!atomic_load(&s->stop)) {
+		uint64_t now = now_ns();
+		bool due = s->ctl >= 0 && now >= ctl_due;
 		int wait_ms = fq_len(&s->inject) ? 0 : 100;
+		if (s->ctl >= 0 && !due && wait_ms)
+			wait_ms = (int)((ctl_due - now + 999999) / 1000000);
+		udp_rx_also_wake(&s->rx, due ? s->ctl : -1);
 		for (int round = 0; round < DRAIN_BATCHES; round++)
 			if (receive_batch(s, round ? 0 : wait_ms) < BATCH)
 				break;
+		if (s->ctl >= 0 && now_ns() >= ctl_due) {
+			size_t got = 0;
+			for (int round = 0; round < CTL_BATCHES; round++) {
+				size_t n = receive_control(s);
+				got += n;
+				if (n < BATCH)
+					break;
+			}
+			ctl_due = got ? now_ns() + CTL_PERIOD_NS : 0;
+		}
 		write_tun(s);
 	}
 	return NULL;
@@ -658,13 +739,15 @@ static int setup(struct server *s, const char *path)
 	pacer_init(&s->pace, s->conf.bandwidth_bps, PACER_BURST_NS, now_ns());
 	if (waker_init(&s->sched_wake) != 0)
 		return -1;
-	s->udp = udp_open_server(s->conf.port);
+	s->udp = udp_open_server(s->conf.port, &s->ctl);
 	if (s->udp < 0)
 		return -1;
 	if (udp_rx_init(&s->rx, s->udp) != 0) {
 		die_msg("out of memory for UDP receive buffers");
 		return -1;
 	}
+	if (s->ctl >= 0)
+		udp_rx_also_wake(&s->rx, s->ctl);
 	if (tun_open(&s->tun, s->conf.ifname) != 0)
 		return -1;
 	if (configure_tun(s) != 0)
@@ -687,6 +770,8 @@ static void teardown(struct server *s)
 		tun_close(&s->tun);
 	if (s->udp >= 0)
 		close(s->udp);
+	if (s->ctl >= 0)
+		close(s->ctl);
 	udp_rx_free(&s->rx);
 	waker_close(&s->sched_wake);
 	fq_destroy(&s->inject);
@@ -707,6 +792,7 @@ int server_run(const char *path)
 
 	log_set_role("server");
 	s->udp = -1;
+	s->ctl = -1;
 	s->tun.fd = -1;
 	s->sched_wake.fd = -1;
 	sigemptyset(&sigs);

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <netdb.h>
 #include <netinet/udp.h>
 #include <poll.h>
@@ -107,15 +108,21 @@ static void size_buffers(int fd)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 }
 
-int udp_open_server(unsigned short port)
+static int open_bound(unsigned short port, bool reuse)
 {
 	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		die_msg("UDP socket: %s", strerror(errno));
 		return -1;
 	}
-	int off = 0;
+	int off = 0, on = 1;
 	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	if (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -2;
+	}
 	size_buffers(fd);
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = in6addr_any };
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
@@ -123,6 +130,57 @@ int udp_open_server(unsigned short port)
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* Socket 0 of the reuseport group (bound first) gets everything but
+ * CONTROL, socket 1 CONTROL. The program sees the UDP payload from byte
+ * 0; byte 5 is msgType. A datagram too short to have one fails the load,
+ * which returns 0: the data socket, where it is counted as malformed. */
+static int steer_control(int data_fd)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 5),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+	return setsockopt(data_fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
+}
+
+int udp_open_server(unsigned short port, int *ctl_fd)
+{
+	if (!ctl_fd)
+		return open_bound(port, false);
+	*ctl_fd = -1;
+	/* SO_REUSEPORT would let a second instance (same user) join our
+	 * group and take half the traffic. A plain bind fails where anyone
+	 * holds the port, reuseport or not: try one first, so that a busy
+	 * port still stops us, and ours stops the next instance. */
+	int probe = open_bound(port, false);
+	if (probe < 0)
+		return -1;
+	close(probe);
+	int fd = open_bound(port, true);
+	if (fd == -2) {
+		LOGW("msg=\"no SO_REUSEPORT: handshakes share the data socket\" error=\"%s\"", strerror(errno));
+		return open_bound(port, false);
+	}
+	if (fd < 0)
+		return -1;
+	/* Bound second: index 1 of the group. */
+	int ctl = open_bound(port, true);
+	if (ctl < 0 || steer_control(fd) != 0) {
+		LOGW("msg=\"cannot steer handshakes to their own socket: they share the data socket\" error=\"%s\"",
+		     strerror(errno));
+		if (ctl >= 0)
+			close(ctl);
+		/* A group of one: SO_REUSEPORT stays set but nobody else joins
+		 * it unless they run as our user, like any port we hold. */
+		return fd;
+	}
+	*ctl_fd = ctl;
 	return fd;
 }
 
@@ -150,6 +208,7 @@ int udp_rx_init(struct udp_rx *rx, int fd)
 {
 	memset(rx, 0, sizeof(*rx));
 	rx->fd = fd;
+	rx->also_fd = -1;
 	for (unsigned i = 0; i < UDP_RX_BUFS; i++) {
 		rx->bufs[i] = malloc(UDP_RX_BUF_SIZE);
 		if (!rx->bufs[i]) {
@@ -175,16 +234,51 @@ void udp_rx_free(struct udp_rx *rx)
 	}
 }
 
+void udp_rx_also_wake(struct udp_rx *rx, int fd)
+{
+	rx->also_fd = fd;
+}
+
+int udp_recv_batch(int fd, struct pkt **pkts, union endpoint *from, size_t n)
+{
+	struct mmsghdr msgs[UDP_MAX_BATCH];
+	struct iovec iov[UDP_MAX_BATCH];
+	if (n > UDP_MAX_BATCH)
+		n = UDP_MAX_BATCH;
+	for (size_t i = 0; i < n; i++) {
+		pkts[i]->data = pkts[i]->buf;
+		iov[i].iov_base = pkts[i]->buf;
+		iov[i].iov_len = PKT_BUF_SIZE;
+		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_name = &from[i];
+		msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+	}
+	int rc = recvmmsg(fd, msgs, (unsigned)n, MSG_DONTWAIT, NULL);
+	if (rc < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	for (int i = 0; i < rc; i++) {
+		pkts[i]->len = msgs[i].msg_len;
+		pkts[i]->ecn = 0;
+		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+			pkts[i]->len = 0; /* not ours: counted as malformed */
+	}
+	return rc;
+}
+
 static int rx_fill(struct udp_rx *rx, int timeout_ms)
 {
 	struct mmsghdr msgs[UDP_RX_BUFS];
 	struct iovec iov[UDP_RX_BUFS];
 	char ctl[UDP_RX_BUFS][CMSG_SPACE(sizeof(int)) * 3];
-	struct pollfd pfd = { .fd = rx->fd, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = rx->fd, .events = POLLIN }, { .fd = rx->also_fd, .events = POLLIN } };
 
-	int rc = timeout_ms ? poll(&pfd, 1, timeout_ms) : 1;
+	int rc = timeout_ms ? poll(pfd, rx->also_fd >= 0 ? 2 : 1, timeout_ms) : 1;
 	if (rc <= 0)
 		return rc < 0 && errno != EINTR ? -1 : 0;
+	if (timeout_ms && !(pfd[0].revents & (POLLIN | POLLERR)))
+		return 0; /* only the other socket has something */
 	for (unsigned i = 0; i < UDP_RX_BUFS; i++) {
 		iov[i].iov_base = rx->bufs[i];
 		iov[i].iov_len = UDP_RX_BUF_SIZE;
