@@ -29,6 +29,10 @@ $(BUILD):
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) | $(BUILD)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(LDLIBS) -lcmocka
 
+# The handshake flood generator of tests/e2e/flood.sh (not part of vpngw).
+$(BUILD)/hsflood: tests/flood/hsflood.c $(CORE_OBJS) | $(BUILD)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(LDLIBS)
+
 deps:
 	@scripts/deps.sh
 
@@ -38,7 +42,7 @@ unit: $(UNIT_BINS)
 	@cmp $(BUILD)/noise_vectors.h tests/unit/noise_vectors.h && \
 		echo "== noise vectors: regenerated with python3-dissononce, identical to the checked-in ones"
 
-e2e: $(BUILD)/vpngw
+e2e: $(BUILD)/vpngw $(BUILD)/hsflood
 	bash tests/e2e/netns.sh
 	bash tests/e2e/robustness.sh
 	bash tests/e2e/nat.sh
@@ -46,6 +50,7 @@ e2e: $(BUILD)/vpngw
 	bash tests/e2e/recovery.sh
 	bash tests/e2e/rekeyload.sh
 	bash tests/e2e/dns.sh
+	bash tests/e2e/flood.sh
 	bash tests/interop/run.sh
 	bash tests/e2e/valgrind.sh
 
@@ -102,7 +107,7 @@ SAN_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:detect_stack_use_after_re
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_DIR := $(BUILD)/fuzz
-FUZZ_TARGETS := fuzz_wire fuzz_data fuzz_handshake fuzz_config fuzz_dns
+FUZZ_TARGETS := fuzz_wire fuzz_data fuzz_handshake fuzz_cookie fuzz_config fuzz_dns
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
 FUZZ_OBJS := $(CORE:%=$(FUZZ_DIR)/obj/%.o)
 ASAN_DIR := $(BUILD)/asan

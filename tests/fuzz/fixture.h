@@ -208,6 +208,20 @@ static inline void fx_client_init(struct noise_hs *hs, bool rekey, uint8_t out[H
 	cookie_stamp_init(out, &k, NULL);
 }
 
+/* The flood gate with fixed secret, nonce prefix and rate key, under load
+ * at FX_NOW_NS (for a second), the cookie secret born at FX_NOW_NS. */
+static inline void fx_gate_fixed(struct cookie_gate *g)
+{
+	fx_bytes(g->secret, sizeof(g->secret), 0x70);
+	g->have_secret = true;
+	g->have_prev = false;
+	g->secret_born_ns = FX_NOW_NS;
+	fx_bytes(g->nonce_prefix, sizeof(g->nonce_prefix), 0x71);
+	g->nonce_ctr = 0;
+	fx_bytes(g->rate_key, sizeof(g->rate_key), 0x72);
+	g->load_until_ns = FX_NOW_NS + SEC_NS;
+}
+
 /* The gateway's answer to alice's new-session HS_INIT. */
 static inline void fx_resp_params(struct hs_resp *r)
 {
