@@ -172,6 +172,11 @@ bool cookie_under_load(const struct cookie_gate *g, uint64_t now)
 	return now < g->load_until_ns;
 }
 
+void cookie_set_load(struct cookie_gate *g, uint64_t now)
+{
+	g->load_until_ns = now + COOKIE_LOAD_HOLD_NS;
+}
+
 /* The rate table's key: an IPv4 address, or an IPv6 address's /64 (one
  * host usually holds a whole /64), and the family. */
 static void rate_key(uint8_t key[9], const uint8_t *src, size_t srclen)

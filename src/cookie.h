@@ -112,6 +112,10 @@ enum cookie_verdict cookie_gate_check(struct cookie_gate *g, const uint8_t *init
 				      size_t srclen, uint64_t now, uint8_t reply[COOKIE_REPLY_DGRAM_LEN]);
 
 bool cookie_under_load(const struct cookie_gate *g, uint64_t now);
+/* The caller saw a flood coming (a backlog of initiations, or its budget
+ * of DH work for the moment spent): under load now, and for
+ * COOKIE_LOAD_HOLD_NS more. */
+void cookie_set_load(struct cookie_gate *g, uint64_t now);
 
 /* Pieces of cookie_gate_check, public for the tests. */
 void cookie_make(struct cookie_gate *g, uint8_t out[COOKIE_LEN], const uint8_t *src, size_t srclen, uint64_t now);

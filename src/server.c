@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,7 +85,8 @@ struct server {
 	struct dnsproxy *dns;    /* NULL: no DNS proxy */
 	uint32_t dns4;           /* told to clients */
 	uint64_t last_icmp_ns;   /* down thread only */
-	struct cookie_gate gate; /* up thread only */
+	struct cookie_gate gate; /* the thread that runs handshakes only */
+	unsigned ctl_dh;         /* HS_INITs past the gate this turn */
 	atomic_bool stop;
 	struct server_stats st;
 };
@@ -155,6 +157,12 @@ static void send_keepalive(struct server *s, struct peer *p, const union endpoin
 	pool_put(s->pool, &k, 1);
 }
 
+/* HS_INITs past the gate in one turn (one millisecond's batch) that show a
+ * flood (PROTOCOL.md 4.5): then cookies for all, without waiting for a
+ * second's count while the DH work piles up. */
+#define CTL_DH_PER_TURN 4
+#define REPLY_RUN 16
+
 /* PROTOCOL.md 4.2: what an HS_INIT must pass before any DH work. Returns
  * true when the Noise message may be read; *reply: pk now holds a
  * COOKIE_REPLY for `from` instead. */
@@ -170,6 +178,10 @@ static bool handshake_gate(struct server *s, struct pkt *pk, const union endpoin
 	atomic_store_explicit(&s->st.under_load_until_ns, s->gate.load_until_ns, memory_order_relaxed);
 	switch (v) {
 	case COOKIE_PASS:
+		/* Each costs two to five X25519 operations, in front of the data
+		 * waiting behind them: a few a turn, then cookies for all. */
+		if (++s->ctl_dh >= CTL_DH_PER_TURN)
+			cookie_set_load(&s->gate, now);
 		return true;
 	case COOKIE_BAD_MAC1:
 		ctr_add(&s->st.handshake_mac_drops, 1);
@@ -282,7 +294,11 @@ static void dispatch_control(struct server *s, struct pkt **ctl, const union end
 			rep[nrep++] = ctl[i];
 		}
 	}
-	size_t sent = udp_send_batch(s->udp, rep, to, nrep);
+	/* In runs of 16: each send's way through the kernel runs with
+	 * softirqs off, and the data threads wait for the CPU meanwhile. */
+	size_t sent = 0;
+	for (size_t i = 0; i < nrep; i += REPLY_RUN)
+		sent += udp_send_batch(s->udp, rep + i, to + i, nrep - i < REPLY_RUN ? nrep - i : REPLY_RUN);
 	ctr_add(&s->st.cookie_replies_sent, sent);
 	ctr_add(&s->st.udp_tx_datagrams, sent);
 	ctr_add(&s->st.udp_tx_bytes, sent * COOKIE_REPLY_DGRAM_LEN);
@@ -449,40 +465,51 @@ static void write_tun(struct server *s)
 	pool_put(s->pool, batch, n);
 }
 
-/* Handshakes come after data, from their own socket: a flood of them waits
- * in (and overflows) that socket, never in front of DATA. While they keep
- * coming, they are read every CTL_PERIOD_NS, at most CTL_BATCHES batches
- * at a time, so a flood costs a bounded share of this thread and a
- * thousand wake-ups a second, not one per datagram; a lone handshake is
- * read at once. */
-#define CTL_PERIOD_NS 1000000ull
-#define CTL_BATCHES 4
-
 static void *up_loop(void *arg)
 {
 	struct server *s = arg;
-	uint64_t ctl_due = 0;
 	while (!atomic_load(&s->stop)) {
-		uint64_t now = now_ns();
-		bool due = s->ctl >= 0 && now >= ctl_due;
 		int wait_ms = fq_len(&s->inject) ? 0 : 100;
-		if (s->ctl >= 0 && !due && wait_ms)
-			wait_ms = (int)((ctl_due - now + 999999) / 1000000);
-		udp_rx_also_wake(&s->rx, due ? s->ctl : -1);
+		s->ctl_dh = 0; /* no control socket: handshakes run here */
 		for (int round = 0; round < DRAIN_BATCHES; round++)
 			if (receive_batch(s, round ? 0 : wait_ms) < BATCH)
 				break;
-		if (s->ctl >= 0 && now_ns() >= ctl_due) {
-			size_t got = 0;
-			for (int round = 0; round < CTL_BATCHES; round++) {
-				size_t n = receive_control(s);
-				got += n;
-				if (n < BATCH)
-					break;
-			}
-			ctl_due = got ? now_ns() + CTL_PERIOD_NS : 0;
-		}
 		write_tun(s);
+	}
+	return NULL;
+}
+
+/* Handshakes, from their own socket, in their own thread at a lower
+ * priority (nice HS_NICE): a flood of them waits in (and overflows) that
+ * socket, never in front of DATA, and the data threads get the CPU first
+ * when both want it. While they keep coming they are read every
+ * CTL_PERIOD_NS, at most CTL_BATCHES batches at a time: a thousand
+ * wake-ups a second, not one per datagram. A lone one is read at once. */
+#define CTL_PERIOD_NS 1000000ull
+#define CTL_BATCHES 4
+#define HS_NICE 19
+
+static void *hs_loop(void *arg)
+{
+	struct server *s = arg;
+	/* A thread's own nice value; raising it needs no privilege. */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), HS_NICE) != 0)
+		LOGW("msg=\"handshake thread keeps the data threads' priority\" error=\"%s\"", strerror(errno));
+	while (!atomic_load(&s->stop)) {
+		if (udp_wait(s->ctl, 100) <= 0)
+			continue;
+		size_t got = 0;
+		s->ctl_dh = 0;
+		for (int round = 0; round < CTL_BATCHES; round++) {
+			size_t n = receive_control(s);
+			got += n;
+			if (n < BATCH)
+				break;
+		}
+		if (got) {
+			struct timespec pause = { 0, (long)CTL_PERIOD_NS };
+			nanosleep(&pause, NULL);
+		}
 	}
 	return NULL;
 }
@@ -746,8 +773,7 @@ static int setup(struct server *s, const char *path)
 		die_msg("out of memory for UDP receive buffers");
 		return -1;
 	}
-	if (s->ctl >= 0)
-		udp_rx_also_wake(&s->rx, s->ctl);
+
 	if (tun_open(&s->tun, s->conf.ifname) != 0)
 		return -1;
 	if (configure_tun(s) != 0)
@@ -787,8 +813,8 @@ int server_run(const char *path)
 	static struct server srv;
 	struct server *s = &srv;
 	sigset_t sigs;
-	pthread_t th[2];
-	void *(*loops[2])(void *) = { up_loop, down_loop };
+	pthread_t th[3];
+	void *(*loops[3])(void *) = { up_loop, down_loop, hs_loop };
 
 	log_set_role("server");
 	s->udp = -1;
@@ -812,7 +838,8 @@ int server_run(const char *path)
 		s->dns = NULL;
 		s->dns4 = dnsproxy_client_dns(NULL, &s->conf, s->conf.addr4);
 	}
-	for (int i = 0; i < 2; i++)
+	int nth = s->ctl >= 0 ? 3 : 2;
+	for (int i = 0; i < nth; i++)
 		pthread_create(&th[i], NULL, loops[i], s);
 
 	uint64_t next_stats = now_ns() + (uint64_t)s->conf.stats_interval_s * SEC_NS;
@@ -831,7 +858,7 @@ int server_run(const char *path)
 	LOGI("msg=\"shutting down\"");
 	atomic_store(&s->stop, true);
 	waker_signal(&s->sched_wake);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
 	dnsproxy_stop(s->dns); /* before the last stats line: its counters are final */
 	log_stats(s);

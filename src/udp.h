@@ -55,15 +55,13 @@ struct udp_rx {
 	union endpoint from[UDP_RX_BUFS];
 	unsigned count, cur;       /* buffers received, the one being split */
 	size_t off;                /* offset into bufs[cur] */
-	int also_fd;               /* a waiting udp_rx_batch returns for it too; -1: none */
 };
 
 /* Enables GRO where the kernel has it. -1 on allocation failure. */
 int udp_rx_init(struct udp_rx *rx, int fd);
 void udp_rx_free(struct udp_rx *rx);
-/* While udp_rx_batch waits, datagrams on fd end the wait too (it then
- * returns 0 if its own socket has none). */
-void udp_rx_also_wake(struct udp_rx *rx, int fd);
+/* Waits up to timeout_ms for fd to have a datagram: 1, 0 on timeout, -1. */
+int udp_wait(int fd, int timeout_ms);
 /* Plain receive, no GRO, no waiting: up to n datagrams into pkts. Returns
  * the count (0: none), -1 on error. */
 int udp_recv_batch(int fd, struct pkt **pkts, union endpoint *from, size_t n);

@@ -208,7 +208,6 @@ int udp_rx_init(struct udp_rx *rx, int fd)
 {
 	memset(rx, 0, sizeof(*rx));
 	rx->fd = fd;
-	rx->also_fd = -1;
 	for (unsigned i = 0; i < UDP_RX_BUFS; i++) {
 		rx->bufs[i] = malloc(UDP_RX_BUF_SIZE);
 		if (!rx->bufs[i]) {
@@ -234,9 +233,11 @@ void udp_rx_free(struct udp_rx *rx)
 	}
 }
 
-void udp_rx_also_wake(struct udp_rx *rx, int fd)
+int udp_wait(int fd, int timeout_ms)
 {
-	rx->also_fd = fd;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int rc = poll(&pfd, 1, timeout_ms);
+	return rc < 0 && errno == EINTR ? 0 : rc;
 }
 
 int udp_recv_batch(int fd, struct pkt **pkts, union endpoint *from, size_t n)
@@ -272,13 +273,11 @@ static int rx_fill(struct udp_rx *rx, int timeout_ms)
 	struct mmsghdr msgs[UDP_RX_BUFS];
 	struct iovec iov[UDP_RX_BUFS];
 	char ctl[UDP_RX_BUFS][CMSG_SPACE(sizeof(int)) * 3];
-	struct pollfd pfd[2] = { { .fd = rx->fd, .events = POLLIN }, { .fd = rx->also_fd, .events = POLLIN } };
+	struct pollfd pfd = { .fd = rx->fd, .events = POLLIN };
 
-	int rc = timeout_ms ? poll(pfd, rx->also_fd >= 0 ? 2 : 1, timeout_ms) : 1;
+	int rc = timeout_ms ? poll(&pfd, 1, timeout_ms) : 1;
 	if (rc <= 0)
 		return rc < 0 && errno != EINTR ? -1 : 0;
-	if (timeout_ms && !(pfd[0].revents & (POLLIN | POLLERR)))
-		return 0; /* only the other socket has something */
 	for (unsigned i = 0; i < UDP_RX_BUFS; i++) {
 		iov[i].iov_base = rx->bufs[i];
 		iov[i].iov_len = UDP_RX_BUF_SIZE;

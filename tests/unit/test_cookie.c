@@ -132,6 +132,15 @@ static void test_under_load_cookie_round_trip(void **state)
 	uint64_t later = now + COOKIE_LOAD_HOLD_NS + SEC;
 	assert_int_equal(cookie_gate_check(&gate, init, src_b, 6, later, reply), COOKIE_PASS);
 	assert_false(cookie_under_load(&gate, later));
+
+	/* The caller can declare it (its DH budget spent): a reply at once,
+	 * for a second. */
+	uint64_t t2 = later + 10 * SEC;
+	assert_false(cookie_under_load(&gate, t2));
+	cookie_set_load(&gate, t2);
+	assert_true(cookie_under_load(&gate, t2 + COOKIE_LOAD_HOLD_NS - 1));
+	assert_int_equal(cookie_gate_check(&gate, init, src_a, 6, t2, reply), COOKIE_SEND_REPLY);
+	assert_false(cookie_under_load(&gate, t2 + COOKIE_LOAD_HOLD_NS + 1));
 }
 
 static void test_reply_refusals(void **state)
