@@ -145,7 +145,10 @@ static int steer_control(int data_fd)
 		BPF_STMT(BPF_RET | BPF_K, 1),
 		BPF_STMT(BPF_RET | BPF_K, 0),
 	};
-	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+	struct sock_fprog prog;
+	memset(&prog, 0, sizeof(prog)); /* the padding too: the kernel copies it all */
+	prog.len = sizeof(code) / sizeof(code[0]);
+	prog.filter = code;
 	return setsockopt(data_fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
 }
 

@@ -21,21 +21,24 @@
 #            X25519 operations, a new session under the registry's write lock, an HS_RESP)
 #            instead of two X25519 operations and a refusal. Under load they must get a
 #            COOKIE_REPLY and no DH work.
-# Each mode runs FLOOD_ROUNDS (3) rounds of: FLOOD_BLOCK_S (2) seconds of client1's pings through
+# Each mode runs FLOOD_ROUNDS (5) rounds of: FLOOD_BLOCK_S (2) seconds of client1's pings through
 # the tunnel (ping -i 0.01) without a flood; then, in turn first, the flood at vpngw's port and the
 # same flood at a port nobody listens on (the reference), each FLOOD_BLOCK_S + 1 s with a ping
 # block of FLOOD_BLOCK_S inside it. Alternating keeps what the (shared) machine does meanwhile on
-# all sides alike; each side's p99 is over all its rounds' pings. In round 1 a new client
+# all sides alike. Each side's p99 is taken per round and the median over the rounds compared (a
+# stall of the whole shared machine, tens of ms, hits several pings 10 ms apart and alone decides a
+# pooled p99); the pooled p99 is printed too. In round 1 a new client
 # (client2, the C client) starts during the flood at vpngw; in round 2 of init mode the
 # independent Python client does. The generator runs at nice FLOOD_NICE (19): it stands for
 # another machine, and here it shares two cores with what it attacks.
 #
 # Why a reference: here the attacker's own work (its sendmmsg loop, and the kernel delivering its
 # datagrams through veth and bridge, as softirq on these same two cores) slows the ping whatever
-# vpngw does; the same flood at a closed port measures that part. So the check is vpngw's share:
-# p99 with the flood at vpngw <= 1.5 x max(p99 with the same flood at a closed port, FLOOR_MS =
-# 0.2 ms: below that a few tens of microseconds of scheduling noise would be 50%). The literal
-# "1.5 x p99 without any flood" is printed for each mode, as a figure.
+# vpngw does; the same flood at a closed port measures that part. The check: p99 with the flood at
+# vpngw <= 1.5 x max(p99 without a flood, p99 with the same flood at a closed port, FLOOR_MS =
+# 0.2 ms: below that a few tens of microseconds of scheduling noise would be 50%), i.e. the
+# issue's "at most 1.5x before", unless the attacker's own load on these cores explains it. Both
+# comparisons are printed for each mode, met or not.
 # Figures (as "# ..." lines): the flood's rate, what the gateway received and what its control
 # socket dropped, the gateway's CPU while flooded, p50/p99/max ping without a flood, with it at
 # vpngw and at the closed port, the new clients' time to a session, the counters.
@@ -54,7 +57,7 @@ set -u
 HSFLOOD=${HSFLOOD:-$LAB_ROOT/build/hsflood}
 CLIENT_PY=$LAB_ROOT/tests/interop/vpngw_client.py
 BLOCK_S=${FLOOD_BLOCK_S:-2}
-ROUNDS=${FLOOD_ROUNDS:-3}
+ROUNDS=${FLOOD_ROUNDS:-5}
 PING_S=$BLOCK_S
 FLOOR_MS=0.2
 NEW_CLIENT_MAX_S=5
@@ -70,7 +73,7 @@ lab_check_binary
 "$PY" -c 'import dissononce, cryptography' 2>/dev/null ||
     die "python3-dissononce and python3-cryptography are needed (make deps)"
 [[ $BLOCK_S =~ ^[0-9]+$ ]] && [ "$BLOCK_S" -ge 1 ] && [ "$BLOCK_S" -le 30 ] || die "FLOOD_BLOCK_S: 1-30"
-[[ $ROUNDS =~ ^[0-9]+$ ]] && [ "$ROUNDS" -ge 2 ] && [ "$ROUNDS" -le 20 ] || die "FLOOD_ROUNDS: 2-20"
+[[ $ROUNDS =~ ^[0-9]+$ ]] && [ "$ROUNDS" -ge 3 ] && [ "$ROUNDS" -le 21 ] || die "FLOOD_ROUNDS: 3-21"
 log "vpngw: $VPNGW ($("$VPNGW" --version 2>&1 | head -n 1)), flood: $HSFLOOD"
 log "run dir: $LAB_DIR, namespaces *-$LAB_SFX, $(nproc) CPUs"
 
@@ -208,7 +211,7 @@ flood_block() {
 
 flood_mode() {
     local mode=$1 r b99 b50 bmax d99 d50 dmax dsent drecv rx0 rx1 rbe0 rbe1 sent secs rate
-    local r99 r50 rmax rsent rsecs rrate
+    local r99 r50 rmax rsent rsecs rrate bm99 rm99 dm99 bper rper dper
     local mac0 mac1 ck0 ck1 rl0 rl1 hs0 hs1 fl0 fl1 loss gw_cpu
     log "---- $mode flood: $ROUNDS rounds of $BLOCK_S s of pings without, then with the flood"
     for ((i = 0; i < 30; i++)); do [ "$(stat_of "$SRV_LOG" under_load)" = 0 ] && break; sleep 0.2; done
@@ -228,11 +231,11 @@ flood_mode() {
     rx1=$(stat_of "$SRV_LOG" udp_rx_datagrams) rbe1=$(udp_snmp RcvbufErrors)
     fl1=$(grep -c 'msg=handshake client=flooder' "$SRV_LOG")
     ping_p99_from "$mode-quiet"
-    b99=$P99 b50=$P50 bmax=$MAX
+    b99=$P99 b50=$P50 bmax=$MAX bm99=$MP99 bper=$PER
     ping_p99_from "$mode-ref"
-    r99=$P99 r50=$P50 rmax=$MAX
+    r99=$P99 r50=$P50 rmax=$MAX rm99=$MP99 rper=$PER
     ping_p99_from "$mode-vpngw"
-    d99=$P99 d50=$P50 dmax=$MAX dsent=$SENT drecv=$RECV
+    d99=$P99 d50=$P50 dmax=$MAX dsent=$SENT drecv=$RECV dm99=$MP99 dper=$PER
     read -r rsent rsecs < <(cat "$LAB_DIR"/hsflood-"$mode"-ref-*.log | sed -nE 's/^mode=[a-z]+ sent=([0-9]+) seconds=([0-9.]+).*/\1 \2/p' |
         awk '{ n += $1; t += $2 } END { printf "%d %.2f\n", n, t }')
     rrate=$("$PY" -c "print('%.0f' % ($rsent / $rsecs if $rsecs > 0 else 0))")
@@ -242,24 +245,25 @@ flood_mode() {
     gw_cpu=$("$PY" -c "print('%.0f' % (100.0 * $GW_TICKS / $(getconf CLK_TCK) / $secs if $secs > 0 else 0))")
     log "$mode: flood: $sent datagrams in $secs s of flooding, $rate/s (hsflood at nice $FLOOD_NICE)"
     log "$mode: gateway received $((rx1 - rx0)) datagrams over the rounds; its control socket dropped $((rbe1 - rbe0)) (RcvbufErrors); the gateway used $gw_cpu% of a CPU while flooded"
-    log "$mode: ping without flood: p50 $b50 ms, p99 $b99 ms, max $bmax ms"
-    log "$mode: ping during flood:  p50 $d50 ms, p99 $d99 ms, max $dmax ms, $drecv/$dsent answered"
-    log "$mode: ping during the same flood at a closed port (reference, $rrate/s): p50 $r50 ms, p99 $r99 ms, max $rmax ms"
+    log "$mode: ping without flood: p50 $b50 ms, p99 $b99 ms, max $bmax ms; per round p99 $bper, median $bm99 ms"
+    log "$mode: ping during flood:  p50 $d50 ms, p99 $d99 ms, max $dmax ms, $drecv/$dsent answered; per round p99 $dper, median $dm99 ms"
+    log "$mode: ping during the same flood at a closed port (reference, $rrate/s): p50 $r50 ms, p99 $r99 ms, max $rmax ms; per round p99 $rper, median $rm99 ms"
     log "$mode: counters: handshake_mac_drops +$((mac1 - mac0)) cookie_replies_sent +$((ck1 - ck0)) handshake_rate_limited +$((rl1 - rl0)) handshakes +$((hs1 - hs0)) (the flooder's: $((fl1 - fl0))); under_load=$UL while client2 connected"
     log "$mode: client2 session up $C2_S s after its start$(grep -q 'cookie received' "$LAB_DIR/client2-$mode.log" && echo ', after a cookie reply')"
-    FIGURES+=("$mode: flood $rate datagrams/s ($sent in $secs s), gateway received $((rx1 - rx0)), control socket drops $((rbe1 - rbe0)), gateway CPU $gw_cpu%; ping p99 $b99 -> $d99 ms (p50 $b50 -> $d50, max $bmax -> $dmax, answered $drecv/$dsent), at a closed port p99 $r99 (p50 $r50, max $rmax); client2 up in $C2_S s; mac_drops +$((mac1 - mac0)) cookie_replies +$((ck1 - ck0)) rate_limited +$((rl1 - rl0)) handshakes +$((hs1 - hs0))")
+    FIGURES+=("$mode: flood $rate datagrams/s ($sent in $secs s), gateway received $((rx1 - rx0)), control socket drops $((rbe1 - rbe0)), gateway CPU $gw_cpu%; ping p99 (median of rounds) $bm99 -> $dm99 ms, at a closed port $rm99 (pooled p99 $b99 -> $d99, at a closed port $r99; p50 $b50 -> $d50; max $bmax -> $dmax; answered $drecv/$dsent); client2 up in $C2_S s; mac_drops +$((mac1 - mac0)) cookie_replies +$((ck1 - ck0)) rate_limited +$((rl1 - rl0)) handshakes +$((hs1 - hs0))")
 
     check_gt "$mode: the flood sent datagrams" "$sent" 0
-    if le_limit "$d99" "$r99"; then
-        ok "$mode: ping p99 during the flood at vpngw $d99 ms <= $LIMIT ms (1.5 x max(same flood at a closed port $r99, floor $FLOOR_MS))"
+    local base
+    base=$("$PY" -c "print('%.3f' % max($bm99, $rm99))")
+    if le_limit "$dm99" "$base"; then
+        ok "$mode: ping p99 (median of rounds) with the flood at vpngw $dm99 ms <= $LIMIT ms (1.5 x max(without $bm99, same flood at a closed port $rm99, floor $FLOOR_MS))"
     else
-        not_ok "$mode: ping p99 during the flood at vpngw $d99 ms <= $LIMIT ms (1.5 x max(same flood at a closed port $r99, floor $FLOOR_MS))"
+        not_ok "$mode: ping p99 (median of rounds) with the flood at vpngw $dm99 ms <= $LIMIT ms (1.5 x max(without $bm99, same flood at a closed port $rm99, floor $FLOOR_MS))"
     fi
-    if le_limit "$d99" "$b99"; then
-        log "$mode: p99 with the flood at vpngw $d99 ms is within 1.5 x max(without $b99, floor $FLOOR_MS) = $LIMIT ms"
-    else
-        log "$mode: p99 with the flood at vpngw $d99 ms is NOT within 1.5 x max(without $b99, floor $FLOOR_MS) = $LIMIT ms (the flood at a closed port: $r99 ms)"
-    fi
+    le_limit "$dm99" "$bm99" && log "$mode: literal criterion met: $dm99 ms <= 1.5 x max(p99 without a flood $bm99, floor) = $LIMIT ms" ||
+        log "$mode: literal criterion NOT met: $dm99 ms > 1.5 x max(p99 without a flood $bm99, floor) = $LIMIT ms"
+    le_limit "$dm99" "$rm99" && log "$mode: vpngw's share met: $dm99 ms <= 1.5 x max(p99 with the flood at a closed port $rm99, floor) = $LIMIT ms" ||
+        log "$mode: vpngw's share NOT met: $dm99 ms > 1.5 x max(p99 with the flood at a closed port $rm99, floor) = $LIMIT ms"
     loss=$((dsent - drecv))
     if [ "$dsent" -gt 0 ] && [ $((loss * 100)) -le "$dsent" ]; then
         ok "$mode: ping loss during the flood $loss of $dsent (<= 1%)"
@@ -296,7 +300,10 @@ flood_mode() {
     check_eq "$mode: client2 exits 0" "$STOP_RC" 0
 }
 
-# ping_p99_from PREFIX: P99, P50, MAX (ms), SENT, RECV over the ping_run logs named PREFIX*
+# ping_p99_from PREFIX: P99, P50, MAX (ms), SENT, RECV over the ping_run logs named PREFIX*, and
+# MP99: the median over those logs (rounds) of each one's p99 (PER: the list). A stall of the whole
+# (shared) machine of tens of ms hits several pings 10 ms apart at once and alone decides a p99;
+# the median over rounds is what a round without such an accident sees
 ping_p99_from() {
     local res
     res=$("$PY" - "$LAB_DIR"/ping-"$1"*.log <<'EOF'
@@ -307,10 +314,18 @@ runs = re.findall(r"(\d+) packets transmitted, (\d+) received", text)
 sent, recv = sum(int(a) for a, _ in runs), sum(int(b) for _, b in runs)
 def pct(p):
     return rtts[max(0, math.ceil(p / 100 * len(rtts)) - 1)] if rtts else 0
-print("%.3f %.3f %.3f %d %d" % (pct(99), pct(50), rtts[-1] if rtts else 0, sent, recv))
+per = []
+for f in sys.argv[1:]:
+    r = sorted(float(x) for x in re.findall(r"time=([0-9.]+) ms", open(f).read()))
+    if r:
+        per.append(r[max(0, math.ceil(0.99 * len(r)) - 1)])
+per.sort()
+mp99 = per[len(per) // 2] if per else 0
+print("%.3f %.3f %.3f %d %d %.3f %s" % (pct(99), pct(50), rtts[-1] if rtts else 0, sent, recv, mp99,
+                                      ",".join("%.3f" % x for x in per) or "none"))
 EOF
 )
-    read -r P99 P50 MAX SENT RECV <<<"$res"
+    read -r P99 P50 MAX SENT RECV MP99 PER <<<"$res"
 }
 
 flood_mode garbage
