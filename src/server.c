@@ -498,18 +498,13 @@ static void *hs_loop(void *arg)
 	while (!atomic_load(&s->stop)) {
 		if (udp_wait(s->ctl, 100) <= 0)
 			continue;
-		size_t got = 0;
 		s->ctl_dh = 0;
-		for (int round = 0; round < CTL_BATCHES; round++) {
-			size_t n = receive_control(s);
-			got += n;
-			if (n < BATCH)
+		for (int round = 0; round < CTL_BATCHES; round++)
+			if (receive_control(s) < BATCH)
 				break;
-		}
-		if (got) {
-			struct timespec pause = { 0, (long)CTL_PERIOD_NS };
-			nanosleep(&pause, NULL);
-		}
+		/* Also when nothing could be read (no free buffer): no spinning. */
+		struct timespec pause = { 0, (long)CTL_PERIOD_NS };
+		nanosleep(&pause, NULL);
 	}
 	return NULL;
 }
