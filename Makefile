@@ -5,7 +5,7 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP
 LDLIBS += -lsodium -lcrypto -lnftables -lmnl -lm -pthread
 BUILD := build
 
-CORE := wire pool fq ecn pacer offload icmp aead replay noise handshake session stats log config registry router dns
+CORE := wire pool fq ecn pacer offload icmp aead replay noise handshake cookie session stats log config registry router dns
 # show, metrics and the control socket (issue 6)
 CORE += sbuf show metrics request state clients
 PLATFORM := tun_linux udp_linux wake_linux nat_linux priv_linux netcfg_linux dnsconf_linux dnsproxy_linux
@@ -14,7 +14,7 @@ APP := server client main
 CORE_OBJS := $(CORE:%=$(BUILD)/%.o)
 OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)
 
-UNIT := test_wire test_replay test_pool test_fq test_ecn test_icmp test_aead test_noise test_session test_registry test_config test_stats test_offload test_dns
+UNIT := test_wire test_cookie test_replay test_pool test_fq test_ecn test_icmp test_aead test_noise test_session test_registry test_config test_stats test_offload test_dns
 UNIT += test_show test_request test_state test_clients
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/%)
 
@@ -37,6 +37,10 @@ $(BUILD)/vpngw_load: tests/load/vpngw_load.c $(CORE_OBJS) | $(BUILD)
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) | $(BUILD)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(LDLIBS) -lcmocka
 
+# The handshake flood generator of tests/e2e/flood.sh (not part of vpngw).
+$(BUILD)/hsflood: tests/flood/hsflood.c $(CORE_OBJS) | $(BUILD)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(LDLIBS)
+
 deps:
 	@scripts/deps.sh
 
@@ -46,7 +50,7 @@ unit: $(UNIT_BINS)
 	@cmp $(BUILD)/noise_vectors.h tests/unit/noise_vectors.h && \
 		echo "== noise vectors: regenerated with python3-dissononce, identical to the checked-in ones"
 
-e2e: $(BUILD)/vpngw $(BUILD)/vpngw_load
+e2e: $(BUILD)/vpngw $(BUILD)/vpngw_load $(BUILD)/hsflood
 	bash tests/e2e/netns.sh
 	bash tests/e2e/robustness.sh
 	bash tests/e2e/nat.sh
@@ -58,6 +62,7 @@ e2e: $(BUILD)/vpngw $(BUILD)/vpngw_load
 	bash tests/load/run.sh --smoke
 	bash tests/interop/run.sh
 	bash tests/e2e/valgrind.sh
+	bash tests/e2e/flood.sh
 
 test: deps
 	$(MAKE) all unit
@@ -117,7 +122,7 @@ SAN_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:detect_stack_use_after_re
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_DIR := $(BUILD)/fuzz
-FUZZ_TARGETS := fuzz_wire fuzz_data fuzz_handshake fuzz_config fuzz_dns
+FUZZ_TARGETS := fuzz_wire fuzz_data fuzz_handshake fuzz_cookie fuzz_config fuzz_dns
 FUZZ_TARGETS += fuzz_ctl
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
 FUZZ_OBJS := $(CORE:%=$(FUZZ_DIR)/obj/%.o)

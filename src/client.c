@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "cookie.h"
 #include "dnsconf.h"
 #include "handshake.h"
 #include "icmp.h"
@@ -53,7 +54,7 @@ struct client_stats {
 	counter_t tun_rx_packets, tun_rx_bytes, tun_tx_packets, tun_tx_bytes;
 	counter_t udp_tx_datagrams, udp_tx_bytes, udp_rx_datagrams, udp_rx_bytes;
 	counter_t dropped_due_to_mtu, malformed_drops, auth_fail_drops, replay_drops;
-	counter_t handshakes, no_session_drops, ecn_drops, icmp_too_big_sent;
+	counter_t handshakes, no_session_drops, ecn_drops, icmp_too_big_sent, cookie_replies;
 	struct lat_hist tun_to_udp, udp_to_tun;
 };
 
@@ -81,6 +82,14 @@ struct client {
 	struct noise_hs hs;
 	bool hs_pending;
 	uint64_t hs_sent_ns, hs_retry_ns;
+	uint8_t hs_prev_id[WIRE_ID_LEN]; /* of the HS_INIT in flight */
+	bool hs_rekey;
+	uint8_t hs_mac1[COOKIE_MAC_LEN];  /* a COOKIE_REPLY must be sealed for it */
+	struct cookie_keys ck;            /* from the gateway's public key */
+	uint8_t cookie[COOKIE_LEN];       /* the gateway's last cookie for us */
+	uint64_t cookie_ns;               /* when it came; 0: none */
+	uint8_t hs_cookie[COOKIE_LEN];    /* the cookie the HS_INIT in flight used */
+	bool hs_used_cookie;
 	bool tun_ready;
 	uint32_t addr4;
 	uint8_t prefix4;
@@ -131,8 +140,10 @@ static void send_keepalive(struct client *c, uint64_t now)
 	c->last_keepalive_ns = now;
 }
 
-/* Sends a new HS_INIT; prev_id names the session to rekey, or NULL. */
-static void start_handshake(struct client *c, const uint8_t *prev_id, uint64_t now)
+/* Sends a new HS_INIT; prev_id names the session to rekey, or NULL.
+ * backoff: a timer's send (the next retry waits twice as long), not the
+ * answer to a COOKIE_REPLY. */
+static void send_handshake(struct client *c, const uint8_t *prev_id, uint64_t now, bool backoff)
 {
 	uint8_t out[HS_INIT_DGRAM_LEN];
 	struct hs_init in = { 0 };
@@ -148,14 +159,54 @@ static void start_handshake(struct client *c, const uint8_t *prev_id, uint64_t n
 		LOGE("msg=\"cannot build a handshake: the server public key is invalid\"");
 		return;
 	}
+	/* mac2 only with a cookie young enough that the gateway still takes it. */
+	c->hs_used_cookie = c->cookie_ns && ns_since(now, c->cookie_ns) < COOKIE_LIFE_NS;
+	if (c->hs_used_cookie)
+		memcpy(c->hs_cookie, c->cookie, COOKIE_LEN);
+	cookie_stamp_init(out, &c->ck, c->hs_used_cookie ? c->cookie : NULL);
+	memcpy(c->hs_mac1, out + HS_INIT_MAC1_OFF, COOKIE_MAC_LEN);
+	memcpy(c->hs_prev_id, in.prev_id, WIRE_ID_LEN);
+	c->hs_rekey = prev_id != NULL;
 	c->hs_pending = true;
 	c->hs_sent_ns = now;
-	c->hs_retry_ns = c->hs_retry_ns ? c->hs_retry_ns * 2 : HS_RETRY_MIN_NS;
-	if (c->hs_retry_ns > HS_RETRY_MAX_NS)
-		c->hs_retry_ns = HS_RETRY_MAX_NS;
+	if (backoff) {
+		c->hs_retry_ns = c->hs_retry_ns ? c->hs_retry_ns * 2 : HS_RETRY_MIN_NS;
+		if (c->hs_retry_ns > HS_RETRY_MAX_NS)
+			c->hs_retry_ns = HS_RETRY_MAX_NS;
+	}
 	pthread_mutex_unlock(&c->hs_lock);
 	if (udp_send_one(c->udp, out, sizeof(out), gw_ep(c)) == 0)
 		count_tx(c, 1, sizeof(out));
+}
+
+static void start_handshake(struct client *c, const uint8_t *prev_id, uint64_t now)
+{
+	send_handshake(c, prev_id, now, true);
+}
+
+/* The gateway is under load and sent a cookie for our pending HS_INIT. A
+ * new HS_INIT with mac2 goes at once, unless the answered one already used
+ * this cookie (then the timer retries: no loop at round-trip speed). */
+static void handle_cookie_reply(struct client *c, struct pkt *pk, uint64_t now)
+{
+	uint8_t cookie[COOKIE_LEN], prev[WIRE_ID_LEN];
+	pthread_mutex_lock(&c->hs_lock);
+	if (!c->hs_pending || cookie_open_reply(cookie, &c->ck, pk->data, pk->len, c->hs_mac1) != 0) {
+		pthread_mutex_unlock(&c->hs_lock);
+		ctr_add(&c->st.auth_fail_drops, 1);
+		return;
+	}
+	bool resend = !c->hs_used_cookie || sodium_memcmp(cookie, c->hs_cookie, COOKIE_LEN) != 0;
+	memcpy(c->cookie, cookie, COOKIE_LEN);
+	c->cookie_ns = now ? now : 1;
+	bool rekey = c->hs_rekey;
+	memcpy(prev, c->hs_prev_id, WIRE_ID_LEN);
+	pthread_mutex_unlock(&c->hs_lock);
+	sodium_memzero(cookie, sizeof(cookie));
+	ctr_add(&c->st.cookie_replies, 1);
+	LOGI("msg=\"gateway under load: cookie received\" resend=%s", resend ? "now" : "at_retry");
+	if (resend)
+		send_handshake(c, rekey ? prev : NULL, now, false);
 }
 
 /* The gateway's IPv4 address, if the endpoint is IPv4 (or v4-mapped). */
@@ -303,8 +354,11 @@ static bool handle_datagram(struct client *c, struct pkt *pk, uint64_t now)
 		return false;
 	}
 	if (h.type == WIRE_CONTROL) {
-		if (hs_control_type(pk->data, pk->len) == HS_RESP)
+		int ct = hs_control_type(pk->data, pk->len);
+		if (ct == HS_RESP)
 			handle_response(c, pk, now);
+		else if (ct == HS_COOKIE_REPLY)
+			handle_cookie_reply(c, pk, now);
 		else
 			ctr_add(&c->st.malformed_drops, 1);
 		return false;
@@ -607,6 +661,7 @@ static void log_stats(struct client *c)
 	     "udp_rx_datagrams=%lu udp_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu dropped_due_to_mtu=%lu "
 	     "icmp_too_big_sent=%lu dropped_due_to_queue_full_outbound=%lu dropped_due_to_queue_full_inject=%lu malformed_drops=%lu "
 	     "auth_fail_drops=%lu replay_drops=%lu no_session_drops=%lu codel_drops=%lu ecn_marks=%lu ecn_drops=%lu handshakes=%lu "
+	     "cookie_replies=%lu "
 	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu",
 	     ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes),
@@ -620,7 +675,7 @@ static void log_stats(struct client *c)
 	     atomic_load_explicit(&c->outq.st.ecn_marks, memory_order_relaxed) +
 		     atomic_load_explicit(&c->injq.st.ecn_marks, memory_order_relaxed),
 	     ctr_get(&st->ecn_drops),
-	     ctr_get(&st->handshakes), t2u.avg_us, t2u.p95_us, u2t.avg_us, u2t.p95_us);
+	     ctr_get(&st->handshakes), ctr_get(&st->cookie_replies), t2u.avg_us, t2u.p95_us, u2t.avg_us, u2t.p95_us);
 }
 
 /* Netlink, stale rules of a crashed run, the path MTU, the resolver: all
@@ -745,6 +800,7 @@ static int setup(struct client *c, const char *path)
 		return -1;
 	}
 	session_init(&c->sess);
+	cookie_keys_init(&c->ck, c->conf.server_pub);
 	pacer_init(&c->pace, c->conf.bandwidth_bps, PACER_BURST_NS, now_ns());
 	if (c->conf.rekey_after_s)
 		session_set_rekey_after(&c->sess, (uint64_t)c->conf.rekey_after_s * SEC_NS);
@@ -782,6 +838,8 @@ static void teardown(struct client *c)
 	fq_destroy(&c->injq);
 	session_clear(&c->sess);
 	noise_wipe(&c->hs);
+	sodium_memzero(c->cookie, sizeof(c->cookie));
+	sodium_memzero(c->hs_cookie, sizeof(c->hs_cookie));
 	pool_free(c->pool);
 	sodium_memzero(c->conf.priv, sizeof(c->conf.priv));
 }

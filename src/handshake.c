@@ -39,6 +39,7 @@ int hs_write_init(struct noise_hs *hs, const uint8_t s_priv[32], const uint8_t s
 
 	control_header(out, in->prev_id, HS_INIT_DGRAM_LEN - WIRE_HDR_LEN);
 	out[WIRE_HDR_LEN] = HS_INIT;
+	memset(out + HS_INIT_MAC1_OFF, 0, HS_INIT_DGRAM_LEN - HS_INIT_MAC1_OFF);
 	noise_init_initiator(hs, s_priv, server_pub);
 	return noise_write_msg1(hs, e_priv, payload, sizeof(payload), out + WIRE_HDR_LEN + 1);
 }
@@ -50,7 +51,7 @@ int hs_read_init(struct noise_hs *hs, const uint8_t s_priv[32], const uint8_t *d
 	if (len != HS_INIT_DGRAM_LEN || hs_control_type(dgram, len) != HS_INIT)
 		return -1;
 	noise_init_responder(hs, s_priv);
-	if (noise_read_msg1(hs, dgram + WIRE_HDR_LEN + 1, len - WIRE_HDR_LEN - 1, payload) != 0)
+	if (noise_read_msg1(hs, dgram + WIRE_HDR_LEN + 1, HS_INIT_MAC1_OFF - WIRE_HDR_LEN - 1, payload) != 0)
 		return -1;
 	memcpy(in->timestamp, payload, HS_TIMESTAMP_LEN);
 	memcpy(in->prev_id, payload + HS_TIMESTAMP_LEN, WIRE_ID_LEN);

@@ -15,12 +15,15 @@
 #include "noise.h"
 #include "wire.h"
 
-enum { HS_INIT = 1, HS_RESP = 2 };
+enum { HS_INIT = 1, HS_RESP = 2, HS_COOKIE_REPLY = 3 };
 
 #define HS_TIMESTAMP_LEN 12
 #define HS_INIT_PAYLOAD_LEN (HS_TIMESTAMP_LEN + WIRE_ID_LEN + 4)
 #define HS_RESP_PAYLOAD_LEN 32
-#define HS_INIT_DGRAM_LEN (WIRE_HDR_LEN + 1 + NOISE_MSG1_LEN(HS_INIT_PAYLOAD_LEN))
+/* HS_INIT: header, control type, Noise message 1, mac1, mac2 (cookie.h). */
+#define HS_INIT_MAC1_OFF (WIRE_HDR_LEN + 1 + NOISE_MSG1_LEN(HS_INIT_PAYLOAD_LEN))
+#define HS_INIT_MAC2_OFF (HS_INIT_MAC1_OFF + 16)
+#define HS_INIT_DGRAM_LEN (HS_INIT_MAC2_OFF + 16)
 #define HS_RESP_DGRAM_LEN (WIRE_HDR_LEN + 1 + NOISE_MSG2_LEN(HS_RESP_PAYLOAD_LEN))
 
 struct hs_init {
@@ -43,7 +46,8 @@ struct hs_resp {
 /* TAI64N of the wall clock now. */
 void hs_timestamp(uint8_t out[HS_TIMESTAMP_LEN]);
 
-/* Client: fills out[HS_INIT_DGRAM_LEN]. e_priv NULL for a random ephemeral. */
+/* Client: fills out[HS_INIT_DGRAM_LEN], the macs zero (cookie_stamp_init
+ * writes them). e_priv NULL for a random ephemeral. */
 int hs_write_init(struct noise_hs *hs, const uint8_t s_priv[32], const uint8_t server_pub[32],
 		  const struct hs_init *in, const uint8_t *e_priv, uint8_t *out);
 /* Server: dgram is a validated CONTROL datagram. On success hs->rs is the

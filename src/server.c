@@ -21,12 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clients.h"
 #include "config.h"
 #include "ctl.h"
+#include "cookie.h"
 #include "dnsproxy.h"
 #include "ecn.h"
 #include "handshake.h"
@@ -67,6 +69,8 @@ struct server_stats {
 	counter_t unknown_client_drops, no_endpoint_drops, dropped_due_to_mtu;
 	counter_t spoofed_source_drops, malformed_drops, auth_fail_drops, replay_drops;
 	counter_t handshake_rejects, handshakes, no_route_drops, no_session_drops, ecn_drops, icmp_too_big_sent;
+	counter_t handshake_mac_drops, cookie_replies_sent, handshake_rate_limited;
+	atomic_uint_least64_t under_load_until_ns; /* the gate's, for the stats line */
 	struct lat_hist tun_to_udp, udp_to_tun;
 };
 
@@ -76,6 +80,7 @@ struct server {
 	struct pool *pool;
 	struct tun tun;
 	int udp;
+	int ctl_fd;              /* CONTROL datagrams only (udp_open_server); -1: they come on udp */
 	struct udp_rx rx;
 	struct fq inject; /* to our TUN, from every client */
 	pthread_mutex_t sched_lock;
@@ -86,6 +91,8 @@ struct server {
 	struct dnsproxy *dns;    /* NULL: no DNS proxy */
 	uint32_t dns4;           /* told to clients */
 	uint64_t last_icmp_ns;   /* down thread only */
+	struct cookie_gate gate; /* the thread that runs handshakes only */
+	unsigned ctl_dh;         /* HS_INITs past the gate this turn */
 	atomic_bool stop;
 	struct server_stats st;
 	struct ctl *ctl; /* vpngw show, MetricsListen */
@@ -158,7 +165,51 @@ static void send_keepalive(struct server *s, struct peer *p, const struct endpoi
 	pool_put(s->pool, &k, 1);
 }
 
-static void handle_handshake(struct server *s, struct pkt *pk, const struct endpoint *from, uint64_t now)
+/* HS_INITs past the gate in one turn (one millisecond's batch) that show a
+ * flood (PROTOCOL.md 4.5): then cookies for all, without waiting for a
+ * second's count while the DH work piles up. */
+#define CTL_DH_PER_TURN 4
+#define REPLY_RUN 16
+
+/* PROTOCOL.md 4.2: what an HS_INIT must pass before any DH work. Returns
+ * true when the Noise message may be read; *reply: pk now holds a
+ * COOKIE_REPLY for `from` instead. */
+static bool handshake_gate(struct server *s, struct pkt *pk, const struct endpoint *from, uint64_t now, bool *reply_out)
+{
+	uint8_t src[COOKIE_SRC_MAX], reply[COOKIE_REPLY_DGRAM_LEN];
+	if (pk->len != HS_INIT_DGRAM_LEN) {
+		ctr_add(&s->st.handshake_rejects, 1);
+		return false;
+	}
+	size_t srclen = cookie_src(src, &from->sa);
+	enum cookie_verdict v = cookie_gate_check(&s->gate, pk->data, src, srclen, now, reply);
+	atomic_store_explicit(&s->st.under_load_until_ns, s->gate.load_until_ns, memory_order_relaxed);
+	switch (v) {
+	case COOKIE_PASS:
+		/* Each costs two to five X25519 operations, in front of the data
+		 * waiting behind them: a few a turn, then cookies for all. */
+		if (++s->ctl_dh >= CTL_DH_PER_TURN)
+			cookie_set_load(&s->gate, now);
+		return true;
+	case COOKIE_BAD_MAC1:
+		ctr_add(&s->st.handshake_mac_drops, 1);
+		return false;
+	case COOKIE_RATE_LIMITED:
+		ctr_add(&s->st.handshake_rate_limited, 1);
+		return false;
+	case COOKIE_SEND_REPLY:
+		/* Sent with the batch's others: one system call for many. */
+		memcpy(pk->data, reply, sizeof(reply));
+		pk->len = sizeof(reply);
+		pk->ecn = 0;
+		*reply_out = true;
+		return false;
+	}
+	return false;
+}
+
+/* Returns true when pk holds a COOKIE_REPLY to send to `from`. */
+static bool handle_handshake(struct server *s, struct pkt *pk, const struct endpoint *from, uint64_t now)
 {
 	struct noise_hs hs;
 	struct hs_init in;
@@ -166,10 +217,13 @@ static void handle_handshake(struct server *s, struct pkt *pk, const struct endp
 	static const uint8_t zero_id[WIRE_ID_LEN];
 	char ep[64];
 
+	bool reply = false;
+	if (!handshake_gate(s, pk, from, now, &reply))
+		return reply;
 	if (hs_read_init(&hs, s->conf.priv, pk->data, pk->len, &in) != 0) {
 		noise_wipe(&hs);
 		ctr_add(&s->st.handshake_rejects, 1);
-		return;
+		return false;
 	}
 	/* Clients come and go live (vpngw set, SIGHUP): the lookup, name and
 	 * address under the read lock; p's memory outlives a removal. */
@@ -183,13 +237,13 @@ static void handle_handshake(struct server *s, struct pkt *pk, const struct endp
 	if (!p) {
 		noise_wipe(&hs);
 		ctr_add(&s->st.handshake_rejects, 1);
-		return;
+		return false;
 	}
 	/* A replayed initiation must not reset a live session. */
 	if (memcmp(in.timestamp, p->last_timestamp, HS_TIMESTAMP_LEN) <= 0) {
 		noise_wipe(&hs);
 		ctr_add(&s->st.handshake_rejects, 1);
-		return;
+		return false;
 	}
 	memcpy(p->last_timestamp, in.timestamp, HS_TIMESTAMP_LEN);
 
@@ -198,7 +252,7 @@ static void handle_handshake(struct server *s, struct pkt *pk, const struct endp
 		noise_wipe(&hs);
 		ctr_add(&s->st.handshake_rejects, 1);
 		LOGW("msg=\"handshake refused: no data cipher in common\" client=%s offered=0x%x", name, in.ciphers);
-		return;
+		return false;
 	}
 	bool rekey = memcmp(in.prev_id, zero_id, WIRE_ID_LEN) != 0 &&
 		     memcmp(in.prev_id, p->sess.client_id, WIRE_ID_LEN) == 0 && session_has_keys(&p->sess);
@@ -218,20 +272,20 @@ static void handle_handshake(struct server *s, struct pkt *pk, const struct endp
 		if (!registry_set_id(&s->reg, p, r.client_id)) {
 			noise_wipe(&hs);
 			ctr_add(&s->st.handshake_rejects, 1);
-			return; /* removed a moment ago */
+			return false; /* removed a moment ago */
 		}
 		r.epoch = 0;
 	}
 	if (hs_write_resp(&hs, &r, NULL, out, send_key, recv_key) != 0) {
 		ctr_add(&s->st.handshake_rejects, 1);
-		return;
+		return false;
 	}
 	int rc = session_install(&p->sess, send_key, recv_key, cipher, r.epoch, false, now);
 	sodium_memzero(send_key, sizeof(send_key));
 	sodium_memzero(recv_key, sizeof(recv_key));
 	if (rc != 0) {
 		LOGE("msg=\"cannot set up the data cipher\" client=%s cipher=%s", name, aead_name(cipher));
-		return;
+		return false;
 	}
 	peer_set_endpoint(p, from, now);
 	atomic_store_explicit(&p->handshake_ns, now, memory_order_relaxed);
@@ -243,6 +297,68 @@ static void handle_handshake(struct server *s, struct pkt *pk, const struct endp
 	LOGI("msg=handshake client=%s endpoint=%s address=%u.%u.%u.%u session=%s epoch=%u cipher=%s", name,
 	     endpoint_str(from, ep, sizeof(ep)), addr4 >> 24, addr4 >> 16 & 255, addr4 >> 8 & 255, addr4 & 255,
 	     rekey ? "rekey" : "new", r.epoch, aead_name(cipher));
+	return false;
+}
+
+/* CONTROL datagrams: handshakes, and the cookie replies they call for,
+ * sent together. Puts every packet back in the pool. */
+static void dispatch_control(struct server *s, struct pkt **ctl, const struct endpoint *from, size_t n, uint64_t now)
+{
+	struct pkt *rep[BATCH];
+	struct endpoint to[BATCH];
+	size_t nrep = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (hs_control_type(ctl[i]->data, ctl[i]->len) != HS_INIT)
+			ctr_add(&s->st.malformed_drops, 1);
+		else if (handle_handshake(s, ctl[i], &from[i], now) && nrep < BATCH) {
+			to[nrep] = from[i];
+			rep[nrep++] = ctl[i];
+		}
+	}
+	/* In runs of 16: each send's way through the kernel runs with
+	 * softirqs off, and the data threads wait for the CPU meanwhile. */
+	size_t sent = 0;
+	for (size_t i = 0; i < nrep; i += REPLY_RUN)
+		sent += udp_send_batch(s->udp, rep + i, to + i, nrep - i < REPLY_RUN ? nrep - i : REPLY_RUN);
+	ctr_add(&s->st.cookie_replies_sent, sent);
+	ctr_add(&s->st.udp_tx_datagrams, sent);
+	ctr_add(&s->st.udp_tx_bytes, sent * COOKIE_REPLY_DGRAM_LEN);
+	pool_put(s->pool, ctl, n);
+}
+
+/* One batch from the control socket; returns how many datagrams came. */
+static size_t receive_control(struct server *s)
+{
+	struct pkt *batch[BATCH], *ctl[BATCH], *spare[BATCH];
+	struct endpoint from[BATCH], ctl_from[BATCH];
+	if (s->ctl_fd < 0)
+		return 0;
+	size_t n = pool_get(s->pool, batch, BATCH);
+	if (!n)
+		return 0;
+	int got = udp_recv_batch(s->ctl_fd, batch, from, n);
+	if (got < 0) {
+		LOGE("msg=\"UDP receive failed\" error=\"%s\"", strerror(errno));
+		got = 0;
+	}
+	uint64_t now = now_ns();
+	size_t nctl = 0, nspare = 0;
+	for (int i = 0; i < got; i++) {
+		struct wire_hdr h;
+		ctr_add(&s->st.udp_rx_datagrams, 1);
+		ctr_add(&s->st.udp_rx_bytes, batch[i]->len);
+		if (wire_decode(&h, batch[i]->data, batch[i]->len) != WIRE_OK || h.type != WIRE_CONTROL) {
+			ctr_add(&s->st.malformed_drops, 1);
+			spare[nspare++] = batch[i];
+		} else {
+			ctl_from[nctl] = from[i];
+			ctl[nctl++] = batch[i];
+		}
+	}
+	dispatch_control(s, ctl, ctl_from, nctl, now);
+	pool_put(s->pool, spare, nspare);
+	pool_put(s->pool, batch + got, n - (size_t)got);
+	return (size_t)got;
 }
 
 /* One DATA/KEEPALIVE datagram; returns true when pk was handed on. */
@@ -353,13 +469,7 @@ static size_t receive_batch(struct server *s, int wait_ms)
 	if (ntun)
 		fq_push(&s->inject, to_tun, ntun, now);
 	/* Handshakes may re-index the registry: outside the read lock. */
-	for (size_t i = 0; i < nctl; i++) {
-		if (hs_control_type(ctl[i]->data, ctl[i]->len) == HS_INIT)
-			handle_handshake(s, ctl[i], &ctl_from[i], now);
-		else
-			ctr_add(&s->st.malformed_drops, 1);
-	}
-	pool_put(s->pool, ctl, nctl);
+	dispatch_control(s, ctl, ctl_from, nctl, now);
 	pool_put(s->pool, spare, nspare);
 	pool_put(s->pool, batch + got, n - (size_t)got);
 	return (size_t)got;
@@ -390,10 +500,41 @@ static void *up_loop(void *arg)
 	struct server *s = arg;
 	while (!atomic_load(&s->stop)) {
 		int wait_ms = fq_len(&s->inject) ? 0 : 100;
+		s->ctl_dh = 0; /* no control socket: handshakes run here */
 		for (int round = 0; round < DRAIN_BATCHES; round++)
 			if (receive_batch(s, round ? 0 : wait_ms) < BATCH)
 				break;
 		write_tun(s);
+	}
+	return NULL;
+}
+
+/* Handshakes, from their own socket, in their own thread at a lower
+ * priority (nice HS_NICE): a flood of them waits in (and overflows) that
+ * socket, never in front of DATA, and the data threads get the CPU first
+ * when both want it. While they keep coming they are read every
+ * CTL_PERIOD_NS, at most CTL_BATCHES batches at a time: a thousand
+ * wake-ups a second, not one per datagram. A lone one is read at once. */
+#define CTL_PERIOD_NS 1000000ull
+#define CTL_BATCHES 4
+#define HS_NICE 19
+
+static void *hs_loop(void *arg)
+{
+	struct server *s = arg;
+	/* A thread's own nice value; raising it needs no privilege. */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), HS_NICE) != 0)
+		LOGW("msg=\"handshake thread keeps the data threads' priority\" error=\"%s\"", strerror(errno));
+	while (!atomic_load(&s->stop)) {
+		if (udp_wait(s->ctl_fd, 100) <= 0)
+			continue;
+		s->ctl_dh = 0;
+		for (int round = 0; round < CTL_BATCHES; round++)
+			if (receive_control(s) < BATCH)
+				break;
+		/* Also when nothing could be read (no free buffer): no spinning. */
+		struct timespec pause = { 0, (long)CTL_PERIOD_NS };
+		nanosleep(&pause, NULL);
 	}
 	return NULL;
 }
@@ -551,7 +692,8 @@ static void log_stats(struct server *s)
 	struct server_stats *st = &s->st;
 	struct lat_summary t2u, u2t;
 	struct clients_totals t;
-	clients_totals(&s->reg, now_ns(), &t);
+	uint64_t now = now_ns();
+	clients_totals(&s->reg, now, &t);
 	uint64_t qdrops = t.queue_full_drops, codel = t.codel_drops, marks = t.ecn_marks, active = t.active;
 	codel += atomic_load_explicit(&s->inject.st.codel_drops, memory_order_relaxed);
 	marks += atomic_load_explicit(&s->inject.st.ecn_marks, memory_order_relaxed);
@@ -564,6 +706,7 @@ static void log_stats(struct server *s)
 	     "spoofed_source_drops=%lu malformed_drops=%lu auth_fail_drops=%lu replay_drops=%lu "
 	     "handshake_rejects=%lu handshakes=%lu no_route_drops=%lu no_session_drops=%lu "
 	     "codel_drops=%lu ecn_marks=%lu ecn_drops=%lu inject_queue_full_drops=%lu active_clients=%lu "
+	     "handshake_mac_drops=%lu cookie_replies_sent=%lu handshake_rate_limited=%lu under_load=%d "
 	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu%s",
 	     ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes),
@@ -572,7 +715,9 @@ static void log_stats(struct server *s)
 	     ctr_get(&st->spoofed_source_drops), ctr_get(&st->malformed_drops), ctr_get(&st->auth_fail_drops),
 	     ctr_get(&st->replay_drops), ctr_get(&st->handshake_rejects), ctr_get(&st->handshakes),
 	     ctr_get(&st->no_route_drops), ctr_get(&st->no_session_drops), codel, marks, ctr_get(&st->ecn_drops),
-	     atomic_load_explicit(&s->inject.st.overflow_drops, memory_order_relaxed), active, t2u.avg_us, t2u.p95_us,
+	     atomic_load_explicit(&s->inject.st.overflow_drops, memory_order_relaxed), active,
+	     ctr_get(&st->handshake_mac_drops), ctr_get(&st->cookie_replies_sent), ctr_get(&st->handshake_rate_limited),
+	     now < atomic_load_explicit(&st->under_load_until_ns, memory_order_relaxed), t2u.avg_us, t2u.p95_us,
 	     u2t.avg_us, u2t.p95_us, dnsproxy_stats(s->dns, dns, sizeof(dns)));
 }
 
@@ -736,6 +881,12 @@ static int setup(struct server *s, const char *path)
 	}
 	if (resolve_auto_mtu(&s->conf) != 0)
 		return -1;
+	uint8_t pub[32];
+	if (noise_pubkey(pub, s->conf.priv) != 0) {
+		die_msg("%s: the private key gives no usable public key", path);
+		return -1;
+	}
+	cookie_gate_init(&s->gate, pub, 0);
 	size_t nbuf = 16384 + s->conf.npeers * 64;
 	s->pool = pool_new(nbuf);
 	if (!s->pool) {
@@ -756,13 +907,14 @@ static int setup(struct server *s, const char *path)
 	pacer_init(&s->pace, s->conf.bandwidth_bps, PACER_BURST_NS, now_ns());
 	if (waker_init(&s->sched_wake) != 0)
 		return -1;
-	s->udp = udp_open_server(s->conf.port);
+	s->udp = udp_open_server(s->conf.port, &s->ctl_fd);
 	if (s->udp < 0)
 		return -1;
 	if (udp_rx_init(&s->rx, s->udp) != 0) {
 		die_msg("out of memory for UDP receive buffers");
 		return -1;
 	}
+
 	if (tun_open(&s->tun, s->conf.ifname) != 0)
 		return -1;
 	if (configure_tun(s) != 0)
@@ -793,12 +945,15 @@ static void teardown(struct server *s)
 		tun_close(&s->tun);
 	if (s->udp >= 0)
 		close(s->udp);
+	if (s->ctl_fd >= 0)
+		close(s->ctl_fd);
 	udp_rx_free(&s->rx);
 	waker_close(&s->sched_wake);
 	fq_destroy(&s->inject);
 	if (s->reg.peers)
 		registry_destroy(&s->reg);
 	pool_free(s->pool);
+	cookie_gate_wipe(&s->gate);
 	config_free_server(&s->conf);
 }
 
@@ -807,11 +962,12 @@ int server_run(const char *path)
 	static struct server srv;
 	struct server *s = &srv;
 	sigset_t sigs;
-	pthread_t th[2];
-	void *(*loops[2])(void *) = { up_loop, down_loop };
+	pthread_t th[3];
+	void *(*loops[3])(void *) = { up_loop, down_loop, hs_loop };
 
 	log_set_role("server");
 	s->udp = -1;
+	s->ctl_fd = -1;
 	s->tun.fd = -1;
 	s->sched_wake.fd = -1;
 	sigemptyset(&sigs);
@@ -831,7 +987,8 @@ int server_run(const char *path)
 		s->dns = NULL;
 		s->dns4 = dnsproxy_client_dns(NULL, &s->conf, s->conf.addr4);
 	}
-	for (int i = 0; i < 2; i++)
+	int nth = s->ctl_fd >= 0 ? 3 : 2;
+	for (int i = 0; i < nth; i++)
 		pthread_create(&th[i], NULL, loops[i], s);
 	if (ctl_start(s->ctl) != 0)
 		LOGE("msg=\"no control socket: vpngw show and metrics will not answer\"");
@@ -852,7 +1009,7 @@ int server_run(const char *path)
 	LOGI("msg=\"shutting down\"");
 	atomic_store(&s->stop, true);
 	waker_signal(&s->sched_wake);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
 	dnsproxy_stop(s->dns); /* before the last stats line: its counters are final */
 	log_stats(s);

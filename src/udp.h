@@ -34,8 +34,13 @@ int endpoint_resolve(const char *spec, struct endpoint *out, char *err, size_t e
 /* HOST is a name (to resolve again when the gateway stops answering). */
 bool endpoint_is_name(const char *spec);
 
-/* Server: one dual-stack socket on [::]:port. */
-int udp_open_server(unsigned short port);
+/* Server: one dual-stack socket on [::]:port. With ctl_fd, a second one
+ * on the same port (SO_REUSEPORT) to which the kernel steers every CONTROL
+ * datagram (a classic BPF program on the msgType byte), so a flood of
+ * handshake messages queues and is dropped there, never in front of DATA.
+ * *ctl_fd is -1 (with a warning) when the kernel cannot steer: then
+ * everything arrives on the one socket. */
+int udp_open_server(unsigned short port, int *ctl_fd);
 /* Client: an unbound socket of the endpoint's family. */
 int udp_open_client(int family);
 /* Marks what the socket sends, so policy routing keeps it out of a full
@@ -64,6 +69,11 @@ struct udp_rx {
 /* Enables GRO where the kernel has it. -1 on allocation failure. */
 int udp_rx_init(struct udp_rx *rx, int fd);
 void udp_rx_free(struct udp_rx *rx);
+/* Waits up to timeout_ms for fd to have a datagram: 1, 0 on timeout, -1. */
+int udp_wait(int fd, int timeout_ms);
+/* Plain receive, no GRO, no waiting: up to n datagrams into pkts. Returns
+ * the count (0: none), -1 on error. */
+int udp_recv_batch(int fd, struct pkt **pkts, struct endpoint *from, size_t n);
 /* Waits up to timeout_ms (unless datagrams are pending), then fills up to
  * n packets (data = buf, len set; len 0 marks a datagram too big to be
  * ours; ecn = the outer ECN field) and their sources. Returns the count, 0 on timeout, -1 on error. */

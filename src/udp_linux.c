@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <netdb.h>
 #include <netinet/udp.h>
 #include <poll.h>
@@ -112,15 +113,25 @@ static void size_buffers(int fd)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 }
 
-int udp_open_server(unsigned short port)
+static int open_bound(unsigned short port, bool reuse)
 {
 	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		die_msg("UDP socket: %s", strerror(errno));
 		return -1;
 	}
-	int off = 0;
+	int off = 0, on = 1;
 	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	/* Which of our addresses each datagram was sent to, to answer from it
+	 * (the control socket is read without udp_rx_init). */
+	setsockopt(fd, SOL_IP, IP_PKTINFO, &on, sizeof(on));
+	setsockopt(fd, SOL_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+	if (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -2;
+	}
 	size_buffers(fd);
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = in6addr_any };
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
@@ -128,6 +139,60 @@ int udp_open_server(unsigned short port)
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* Socket 0 of the reuseport group (bound first) gets everything but
+ * CONTROL, socket 1 CONTROL. The program sees the UDP payload from byte
+ * 0; byte 5 is msgType. A datagram too short to have one fails the load,
+ * which returns 0: the data socket, where it is counted as malformed. */
+static int steer_control(int data_fd)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 5),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog;
+	memset(&prog, 0, sizeof(prog)); /* the padding too: the kernel copies it all */
+	prog.len = sizeof(code) / sizeof(code[0]);
+	prog.filter = code;
+	return setsockopt(data_fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
+}
+
+int udp_open_server(unsigned short port, int *ctl_fd)
+{
+	if (!ctl_fd)
+		return open_bound(port, false);
+	*ctl_fd = -1;
+	/* SO_REUSEPORT would let a second instance (same user) join our
+	 * group and take half the traffic. A plain bind fails where anyone
+	 * holds the port, reuseport or not: try one first, so that a busy
+	 * port still stops us, and ours stops the next instance. */
+	int probe = open_bound(port, false);
+	if (probe < 0)
+		return -1;
+	close(probe);
+	int fd = open_bound(port, true);
+	if (fd == -2) {
+		LOGW("msg=\"no SO_REUSEPORT: handshakes share the data socket\" error=\"%s\"", strerror(errno));
+		return open_bound(port, false);
+	}
+	if (fd < 0)
+		return -1;
+	/* Bound second: index 1 of the group. */
+	int ctl = open_bound(port, true);
+	if (ctl < 0 || steer_control(fd) != 0) {
+		LOGW("msg=\"cannot steer handshakes to their own socket: they share the data socket\" error=\"%s\"",
+		     strerror(errno));
+		if (ctl >= 0)
+			close(ctl);
+		/* A group of one: SO_REUSEPORT stays set but nobody else joins
+		 * it unless they run as our user, like any port we hold. */
+		return fd;
+	}
+	*ctl_fd = ctl;
 	return fd;
 }
 
@@ -192,6 +257,67 @@ static void set_local4(struct endpoint *e, struct in_addr a)
 	memset(&e->local, 0, sizeof(e->local));
 	e->local.s6_addr[10] = e->local.s6_addr[11] = 0xff;
 	memcpy(&e->local.s6_addr[12], &a, 4);
+}
+
+/* The local address a datagram was sent to, from its control messages. */
+static void read_local(struct msghdr *m, struct endpoint *e)
+{
+	if (m->msg_flags & MSG_CTRUNC)
+		return;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {
+		if (cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			set_local4(e, pi.ipi_addr);
+		} else if (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			e->local = pi.ipi6_addr;
+		}
+	}
+}
+
+int udp_wait(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int rc = poll(&pfd, 1, timeout_ms);
+	return rc < 0 && errno == EINTR ? 0 : rc;
+}
+
+int udp_recv_batch(int fd, struct pkt **pkts, struct endpoint *from, size_t n)
+{
+	struct mmsghdr msgs[UDP_MAX_BATCH];
+	struct iovec iov[UDP_MAX_BATCH];
+	union {
+		char buf[RX_CMSG_SPACE];
+		struct cmsghdr align;
+	} ctl[UDP_MAX_BATCH];
+	if (n > UDP_MAX_BATCH)
+		n = UDP_MAX_BATCH;
+	for (size_t i = 0; i < n; i++) {
+		pkts[i]->data = pkts[i]->buf;
+		iov[i].iov_base = pkts[i]->buf;
+		iov[i].iov_len = PKT_BUF_SIZE;
+		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		memset(&from[i], 0, sizeof(from[i]));
+		msgs[i].msg_hdr.msg_name = &from[i].sa;
+		msgs[i].msg_hdr.msg_namelen = sizeof(from[i].in6);
+		msgs[i].msg_hdr.msg_control = ctl[i].buf;
+		msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
+	}
+	int rc = recvmmsg(fd, msgs, (unsigned)n, MSG_DONTWAIT, NULL);
+	if (rc < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	for (int i = 0; i < rc; i++) {
+		pkts[i]->len = msgs[i].msg_len;
+		pkts[i]->ecn = 0;
+		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+			pkts[i]->len = 0; /* not ours: counted as malformed */
+		read_local(&msgs[i].msg_hdr, &from[i]);
+	}
+	return rc;
 }
 
 static int rx_fill(struct udp_rx *rx, int timeout_ms)

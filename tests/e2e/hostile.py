@@ -11,8 +11,8 @@ KIND (what is sent, and the counter the receiver should raise):
   unknownid   valid DATA header, random clientId, 64 random payload bytes    unknown_client_drops
   badlen      DATA headers whose payloadLen is 10 more / 10 less than sent   malformed_drops
               (2 datagrams)
-  hsinit      CONTROL, controlType 1 (HS_INIT), 129-byte payload of random   handshake_rejects
-              bytes after the control type
+  hsinit      CONTROL, controlType 1 (HS_INIT), 161-byte payload of random   handshake_mac_drops
+              bytes after the control type (the right size, mac1 wrong)
   replay      the UDP payload of the first datagram to PORT in --pcap,       replay_drops
               resent byte for byte
   flip        the same with one bit of the sealed payload flipped            auth_fail_drops
@@ -80,7 +80,7 @@ def build(kind, cid, pcap, port):
         return [header(cid=cid, seq=8, plen=len(body) + 10) + body,
                 header(cid=cid, seq=9, plen=len(body) - 10) + body]
     if kind == "hsinit":
-        payload = b"\x01" + os.urandom(128)
+        payload = b"\x01" + os.urandom(160)
         return [header(mtype=CONTROL, cid=bytes(16), seq=0, plen=len(payload)) + payload]
     if kind in ("replay", "flip"):
         if not pcap:

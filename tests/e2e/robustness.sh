@@ -238,7 +238,7 @@ check_eq "iii: TUN MTU is back to 1400" \
 
 # ---------------------------------------------------------------------------------------------
 log "ii) hostile datagrams from the intruder host ($IN_IP) while client1 pings on"
-DROPS=(malformed_drops unknown_client_drops auth_fail_drops replay_drops handshake_rejects)
+DROPS=(malformed_drops unknown_client_drops auth_fail_drops replay_drops handshake_rejects handshake_mac_drops)
 handshakes0=$(stat_of "$SRV_LOG" handshakes)
 
 # a continuous ping through the tunnel for the whole phase (stopped by PID below)
@@ -297,7 +297,7 @@ hostile "ii-3: header with version 2" badversion malformed_drops 1 --id "$C1_ID"
 hostile "ii-4: header with msgType 9" type9 malformed_drops 1 --id "$C1_ID"
 hostile "ii-5: valid DATA header, random clientId" unknownid unknown_client_drops 1
 hostile "ii-6: payloadLen 10 over / 10 under the datagram" badlen malformed_drops 2 --id "$C1_ID"
-hostile "ii-7: HS_INIT of 129 random bytes" hsinit handshake_rejects 1
+hostile "ii-7: HS_INIT of 161 random bytes (mac1 wrong)" hsinit handshake_mac_drops 1
 if [ "$CAPTURED" -eq 1 ]; then
     hostile "ii-8: client1's captured DATA resent from $IN_IP" replay replay_drops 1 \
         --pcap "$REPLAY_PCAP"

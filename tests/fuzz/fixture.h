@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "cookie.h"
 #include "handshake.h"
 #include "noise.h"
 #include "pkt.h"
@@ -202,6 +203,23 @@ static inline void fx_client_init(struct noise_hs *hs, bool rekey, uint8_t out[H
 	if (rekey)
 		fx_id(in.prev_id, FX_TAG_ID_A);
 	FX_CHECK(hs_write_init(hs, cli_priv, srv_pub, &in, e_priv, out) == 0);
+	struct cookie_keys k;
+	cookie_keys_init(&k, srv_pub);
+	cookie_stamp_init(out, &k, NULL);
+}
+
+/* The flood gate with fixed secret, nonce prefix and rate key, under load
+ * at FX_NOW_NS (for a second), the cookie secret born at FX_NOW_NS. */
+static inline void fx_gate_fixed(struct cookie_gate *g)
+{
+	fx_bytes(g->secret, sizeof(g->secret), 0x70);
+	g->have_secret = true;
+	g->have_prev = false;
+	g->secret_born_ns = FX_NOW_NS;
+	fx_bytes(g->nonce_prefix, sizeof(g->nonce_prefix), 0x71);
+	g->nonce_ctr = 0;
+	fx_bytes(g->rate_key, sizeof(g->rate_key), 0x72);
+	g->load_until_ns = FX_NOW_NS + SEC_NS;
 }
 
 /* The gateway's answer to alice's new-session HS_INIT. */

@@ -208,6 +208,30 @@ static void handshake_seeds(void)
 	noise_wipe(&cli);
 }
 
+/* The flood gate (fuzz_cookie): alice's HS_INIT without mac2 (the gate,
+ * under load, answers it with a COOKIE_REPLY), that reply, and the HS_INIT
+ * again with mac2 from the cookie (passes). */
+static void cookie_seeds(void)
+{
+	static struct cookie_gate g;
+	struct noise_hs cli;
+	uint8_t init[HS_INIT_DGRAM_LEN], reply[COOKIE_REPLY_DGRAM_LEN], pub[32], cookie[COOKIE_LEN];
+	static const uint8_t src[6] = { 192, 0, 2, 2, 0xca, 0x6c }; /* fuzz_cookie's source */
+	fx_pub(pub, FX_TAG_SRV);
+	cookie_gate_init(&g, pub, 1);
+	fx_gate_fixed(&g);
+	fx_client_init(&cli, false, init);
+	noise_wipe(&cli);
+	put_all("hs-init-no-mac2", init, sizeof(init), "fuzz_cookie", NULL);
+	FX_CHECK(cookie_gate_check(&g, init, src, sizeof(src), FX_NOW_NS, reply) == COOKIE_SEND_REPLY);
+	put_all("cookie-reply", reply, sizeof(reply), "fuzz_cookie", "fuzz_wire", NULL);
+	cookie_make(&g, cookie, src, sizeof(src), FX_NOW_NS);
+	cookie_stamp_init(init, &g.keys, cookie);
+	FX_CHECK(cookie_gate_check(&g, init, src, sizeof(src), FX_NOW_NS, reply) == COOKIE_PASS);
+	put_all("hs-init-mac2", init, sizeof(init), "fuzz_cookie", NULL);
+	cookie_gate_wipe(&g);
+}
+
 /* ------------------------------------------------------------- configs */
 
 static void conf_seed(const char *name, const char *fmt, ...)
@@ -429,6 +453,7 @@ int main(int argc, char **argv)
 	root = argv[1];
 	data_seeds();
 	handshake_seeds();
+	cookie_seeds();
 	config_seeds();
 	ctl_seeds();
 	dns_seeds();

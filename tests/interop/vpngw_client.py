@@ -30,6 +30,7 @@ Usage:
 import argparse
 import base64
 import binascii
+import hashlib
 import ipaddress
 import os
 import socket
@@ -68,9 +69,15 @@ CIPHER_NAMES = {CIPHER_CHACHA: "chacha20-poly1305", CIPHER_AES: "aes-256-gcm"}
 CIPHER_ARGS = {"chacha": CIPHER_CHACHA, "aes": CIPHER_AES}
 
 # ---- section 4: handshake ----------------------------------------------------------
-HS_INIT, HS_RESP = 1, 2
-HS_INIT_BODY_LEN = 128
+HS_INIT, HS_RESP, COOKIE_REPLY = 1, 2, 3
+NOISE_MSG1_LEN = 128
+MAC_LEN = 16
+HS_INIT_BODY_LEN = NOISE_MSG1_LEN + 2 * MAC_LEN     # Noise message 1, mac1, mac2
 HS_RESP_BODY_LEN = 80
+COOKIE_LEN = 16
+XNONCE_LEN = 24
+COOKIE_REPLY_BODY_LEN = XNONCE_LEN + COOKIE_LEN + TAG_LEN
+COOKIE_LIFETIME = 120.0        # section 4.5: a cookie is used this long after it came
 INIT_PAYLOAD = struct.Struct("!12s16sHH")         # timestamp prevId ciphers reserved
 RESP_PAYLOAD = struct.Struct("!16sBBH4s4sHBB")    # clientId epoch prefix mtu addr dns ka cipher rsvd
 TAI64_BASE = 2 ** 62 + 10
@@ -236,6 +243,69 @@ def nonce(epoch, seq):
 
 
 # ---------------------------------------------------------------------------------------
+# mac1, mac2 and COOKIE_REPLY (section 4.5)
+
+def mac_keys(server_pub):
+    """(mac1 key, cookie reply key): BLAKE2b-256 of a label and the gateway's public key."""
+    return (hashlib.blake2b(b"vpngw mac1" + server_pub, digest_size=32).digest(),
+            hashlib.blake2b(b"vpngw cookie" + server_pub, digest_size=32).digest())
+
+
+def keyed_mac(key, data):
+    return hashlib.blake2b(data, digest_size=MAC_LEN, key=key).digest()
+
+
+def stamp_init(dgram, mac1_key, cookie):
+    """An HS_INIT datagram up to its Noise message, completed with mac1 and mac2 (zeros
+    without a cookie)."""
+    mac1 = keyed_mac(mac1_key, dgram)
+    mac2 = keyed_mac(cookie, dgram + mac1) if cookie is not None else bytes(MAC_LEN)
+    return dgram + mac1 + mac2
+
+
+def _rotl(v, n):
+    return ((v << n) & 0xFFFFFFFF) | (v >> (32 - n))
+
+
+def hchacha20(key, nonce16):
+    """HChaCha20 (draft-irtf-cfrg-xchacha section 2.2): the ChaCha20 block function over
+    the constants, key and a 16-byte nonce, without the final addition; words 0-3, 12-15."""
+    st = list(struct.unpack("<4I", b"expand 32-byte k") + struct.unpack("<8I", key) +
+              struct.unpack("<4I", nonce16))
+
+    def qr(a, b, c, d):
+        st[a] = (st[a] + st[b]) & 0xFFFFFFFF
+        st[d] = _rotl(st[d] ^ st[a], 16)
+        st[c] = (st[c] + st[d]) & 0xFFFFFFFF
+        st[b] = _rotl(st[b] ^ st[c], 12)
+        st[a] = (st[a] + st[b]) & 0xFFFFFFFF
+        st[d] = _rotl(st[d] ^ st[a], 8)
+        st[c] = (st[c] + st[d]) & 0xFFFFFFFF
+        st[b] = _rotl(st[b] ^ st[c], 7)
+    for _ in range(10):
+        qr(0, 4, 8, 12), qr(1, 5, 9, 13), qr(2, 6, 10, 14), qr(3, 7, 11, 15)
+        qr(0, 5, 10, 15), qr(1, 6, 11, 12), qr(2, 7, 8, 13), qr(3, 4, 9, 14)
+    return struct.pack("<8I", *(st[0:4] + st[12:16]))
+
+
+def xchacha20poly1305(key, nonce24):
+    """XChaCha20-Poly1305 (IETF): ChaCha20-Poly1305 under HChaCha20(key, nonce[0:16]) with
+    the nonce 00000000 || nonce[16:24]."""
+    return ChaCha20Poly1305(hchacha20(key, nonce24[:16])), b"\0" * 4 + nonce24[16:]
+
+
+def open_cookie(reply_key, body, mac1):
+    """The cookie of a COOKIE_REPLY body (after the control type), or None."""
+    if len(body) != COOKIE_REPLY_BODY_LEN:
+        return None
+    aead, n = xchacha20poly1305(reply_key, body[:XNONCE_LEN])
+    try:
+        return aead.decrypt(n, body[XNONCE_LEN:], mac1)
+    except InvalidTag:
+        return None
+
+
+# ---------------------------------------------------------------------------------------
 # Handshake (section 4)
 
 def tai64n(ns):
@@ -245,7 +315,7 @@ def tai64n(ns):
 class Initiation:
     """One Noise IK initiation in flight."""
 
-    def __init__(self, static_keypair, server_pub, prev_id, ciphers, timestamp):
+    def __init__(self, static_keypair, server_pub, prev_id, ciphers, timestamp, cookie):
         self.hs = HandshakeState(SymmetricState(CipherState(ChaChaPolyCipher()), Blake2bHash()),
                                  X25519DH())
         self.hs.initialize(IKHandshakePattern(), True, PROLOGUE, s=static_keypair,
@@ -258,10 +328,16 @@ class Initiation:
         msg = bytearray()
         if self.hs.write_message(payload, msg) is not None:
             raise Failure("Noise IK finished after message 1")
-        if len(msg) != HS_INIT_BODY_LEN:
+        if len(msg) != NOISE_MSG1_LEN:
             raise Failure("Noise message 1 is %d bytes, section 4.1 says %d"
-                          % (len(msg), HS_INIT_BODY_LEN))
-        self.body = bytes([HS_INIT]) + bytes(msg)
+                          % (len(msg), NOISE_MSG1_LEN))
+        # section 4.1: header clientId = prevId, flags 0, seq 0; mac1 and mac2 over the
+        # datagram before them
+        head = HDR.pack(MAGIC, VERSION, CONTROL, 0, prev_id, 0, 1 + HS_INIT_BODY_LEN, 0)
+        self.cookie = cookie
+        self.dgram = stamp_init(head + bytes([HS_INIT]) + bytes(msg), mac_keys(server_pub)[0],
+                                cookie)
+        self.mac1 = self.dgram[-2 * MAC_LEN:-MAC_LEN]
 
     def finish(self, body):
         """Reads message 2; returns (payload, key client->gateway, key gateway->client)."""
@@ -312,6 +388,10 @@ class Client:
         self.previous = None
         self.keypairs = []              # every keypair of the run, for the checks
         self.pending = None             # Initiation awaiting HS_RESP
+        self.reply_key = mac_keys(server_pub)[1]
+        self.cookie = None              # (cookie, monotonic time it came), section 4.5
+        self.cookie_replies = 0
+        self.cookie_resends = 0
         self.pending_sent_at = 0.0
         self.last_timestamp = b""
         self.last_sent = 0.0
@@ -383,10 +463,12 @@ class Client:
             secs, nanos = struct.unpack("!QI", self.last_timestamp)
             ts = tai64n((secs - TAI64_BASE) * 1_000_000_000 + nanos + 1)
         self.last_timestamp = ts
-        self.pending = Initiation(self.static, self.server_pub, prev_id, self.ciphers, ts)
+        cookie = None
+        if self.cookie is not None and time.monotonic() - self.cookie[1] < COOKIE_LIFETIME:
+            cookie = self.cookie[0]
+        self.pending = Initiation(self.static, self.server_pub, prev_id, self.ciphers, ts, cookie)
         self.pending_sent_at = time.monotonic()
-        # section 4.1: header clientId = prevId, flags 0, seq 0
-        self.send_raw(pack(CONTROL, 0, prev_id, 0, self.pending.body))
+        self.send_raw(self.pending.dgram)
 
     # ---- receiving --------------------------------------------------------------------
 
@@ -469,7 +551,26 @@ class Client:
         phase.answered[target] = phase.answered.get(target, 0) + 1
         phase.by_epoch[epoch] = phase.by_epoch.get(epoch, 0) + 1
 
+    def handle_cookie(self, body, now):
+        """Section 4.5: a COOKIE_REPLY to the pending HS_INIT gives a cookie; a new HS_INIT
+        with mac2 goes out at once unless the answered one already used that cookie."""
+        if self.pending is None:
+            self.errors.append("COOKIE_REPLY with no handshake in flight")
+            return
+        cookie = open_cookie(self.reply_key, body, self.pending.mac1)
+        if cookie is None:
+            self.errors.append("COOKIE_REPLY does not open with the pending HS_INIT's mac1")
+            return
+        self.cookie_replies += 1
+        self.cookie = (cookie, now)
+        if self.pending.cookie != cookie:
+            self.cookie_resends += 1
+            self.start_handshake(self.pending.prev_id)
+
     def handle_control(self, cid, payload, now):
+        if payload and payload[0] == COOKIE_REPLY:
+            self.handle_cookie(payload[1:], now)
+            return
         if not payload or payload[0] != HS_RESP:
             self.errors.append("CONTROL type %s from the gateway"
                                % (payload[0] if payload else "(empty)"))
@@ -681,6 +782,26 @@ def vectors():
         aead = (AESGCM if alg == CIPHER_AES else ChaCha20Poly1305)(key)
         out.append(("keepalive.payload." + CIPHER_NAMES[alg],
                     aead.encrypt(nonce(epoch, seq + 1), b"", header)))
+    # appendix B: mac1, mac2 and a COOKIE_REPLY, for a made-up gateway key 40 41 ... 5f
+    gw_pub = bytes(range(0x40, 0x60))
+    mac1_key, reply_key = mac_keys(gw_pub)
+    head = HDR.pack(MAGIC, VERSION, CONTROL, 0, ZERO_ID, 0, 1 + HS_INIT_BODY_LEN, 0)
+    macless = head + bytes([HS_INIT]) + bytes(range(NOISE_MSG1_LEN))
+    cookie = bytes(range(0xA0, 0xB0))
+    init = stamp_init(macless, mac1_key, cookie)
+    mac1 = init[-2 * MAC_LEN:-MAC_LEN]
+    xnonce = bytes(range(0xC0, 0xD8))
+    aead, n = xchacha20poly1305(reply_key, xnonce)
+    reply = pack(CONTROL, 0, ZERO_ID, 0, bytes([COOKIE_REPLY]) + xnonce +
+                 aead.encrypt(n, cookie, mac1))
+    out += [("cookie.gateway_pub", gw_pub), ("mac1.key", mac1_key),
+            ("cookie_reply.key", reply_key), ("hs_init.before_macs", macless),
+            ("cookie", cookie), ("hs_init.mac1", mac1), ("hs_init.mac2", init[-MAC_LEN:]),
+            ("cookie_reply.nonce", xnonce), ("cookie_reply", reply)]
+    # HChaCha20 alone, draft-irtf-cfrg-xchacha-03 section 2.2.1
+    hk = hchacha20(bytes(range(32)), bytes.fromhex("000000090000004a0000000031415927"))
+    if hk.hex() != "82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc":
+        raise Failure("HChaCha20 disagrees with draft-irtf-cfrg-xchacha's test vector")
     return out
 
 
@@ -822,10 +943,11 @@ def run(args, client):
     failed += ["unexpected packet: %s" % u for u in client.unexpected_replies]
     failed += client.errors
     out.append("totals: handshakes=%d rekeys=%d keepalives sent=%d received=%d "
-               "epoch=%d auth_fail=%d replays=%d malformed=%d"
+               "epoch=%d auth_fail=%d replays=%d malformed=%d cookie_replies=%d cookie_resends=%d"
                % (client.handshakes, client.rekeys, client.keepalives_sent,
                   client.keepalives_received, client.current.epoch, client.auth_fail,
-                  client.replays, len(client.malformed)))
+                  client.replays, len(client.malformed), client.cookie_replies,
+                  client.cookie_resends))
     return out, failed
 
 

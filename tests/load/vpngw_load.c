@@ -44,6 +44,7 @@
 
 #include "aead.h"
 #include "config.h"
+#include "cookie.h"
 #include "handshake.h"
 #include "log.h"
 #include "noise.h"
@@ -85,6 +86,10 @@ struct lclient {
 	uint8_t priv[32];
 	int fd;
 	struct noise_hs hs;
+	uint8_t hs_mac1[COOKIE_MAC_LEN];  /* a COOKIE_REPLY must be sealed for it */
+	uint8_t hs_prev_id[WIRE_ID_LEN];
+	uint8_t cookie[COOKIE_LEN];       /* from the gateway under load */
+	uint64_t cookie_ns;               /* when it came; 0: none */
 	bool hs_pending, up, ever_up;
 	bool counted;    /* its handshake counts against --inflight */
 	bool queued;     /* waits in the restart queue for a handshake slot */
@@ -122,6 +127,7 @@ struct load {
 	} gw;
 	socklen_t gw_len;
 	uint8_t server_pub[32];
+	struct cookie_keys ck; /* mac1 and COOKIE_REPLY keys from server_pub */
 	enum phase phase;
 	uint64_t phase_start_ns, phase_end_ns, send_end_ns, t0_ns;
 	/* handshake phase */
@@ -136,7 +142,7 @@ struct load {
 	size_t ring_mask;
 	struct ping_result traffic, fair;
 	/* counters */
-	uint64_t malformed, auth_fail, replay, sessions_lost, rekeys, send_errors;
+	uint64_t malformed, auth_fail, replay, sessions_lost, rekeys, send_errors, cookie_replies;
 	uint64_t ka_before; /* keepalives sent when the keepalive phase began */
 	uint64_t ka_ans_before;
 	uint64_t ka_phase_sent, ka_phase_answered;
@@ -361,6 +367,11 @@ static void start_handshake(struct load *L, struct lclient *c, const uint8_t *pr
 		L->send_errors++;
 		return;
 	}
+	/* As the real client: mac1 always, mac2 with a cookie still good. */
+	bool fresh = c->cookie_ns && ns_since(now, c->cookie_ns) < COOKIE_LIFE_NS;
+	cookie_stamp_init(out, &L->ck, fresh ? c->cookie : NULL);
+	memcpy(c->hs_mac1, out + HS_INIT_MAC1_OFF, COOKIE_MAC_LEN);
+	memcpy(c->hs_prev_id, in.prev_id, WIRE_ID_LEN);
 	if (c->hs_pending)
 		L->hs_retries++;
 	if (!c->hs_first_ns)
@@ -545,6 +556,22 @@ static void handle_reply(struct load *L, size_t idx, const uint8_t *p, size_t le
 
 /* ---------------------------------------------------------------- receiving */
 
+/* The gateway is under load: a fresh HS_INIT with mac2 goes at once, as
+ * the real client does. */
+static void handle_cookie_reply(struct load *L, struct lclient *c, const uint8_t *d, size_t len, uint64_t now)
+{
+	uint8_t prev[WIRE_ID_LEN];
+	static const uint8_t zero_id[WIRE_ID_LEN];
+	if (!c->hs_pending || cookie_open_reply(c->cookie, &L->ck, d, len, c->hs_mac1) != 0) {
+		L->auth_fail++;
+		return;
+	}
+	c->cookie_ns = now ? now : 1;
+	L->cookie_replies++;
+	memcpy(prev, c->hs_prev_id, WIRE_ID_LEN);
+	start_handshake(L, c, memcmp(prev, zero_id, WIRE_ID_LEN) ? prev : NULL, now);
+}
+
 static void handle_dgram(struct load *L, size_t idx, uint8_t *d, size_t len, uint64_t now)
 {
 	struct lclient *c = &L->c[idx];
@@ -556,6 +583,8 @@ static void handle_dgram(struct load *L, size_t idx, uint8_t *d, size_t len, uin
 	if (h.type == WIRE_CONTROL) {
 		if (hs_control_type(d, len) == HS_RESP)
 			handle_response(L, c, d, len, now);
+		else if (hs_control_type(d, len) == HS_COOKIE_REPLY)
+			handle_cookie_reply(L, c, d, len, now);
 		else
 			L->malformed++;
 		return;
@@ -904,8 +933,8 @@ static void report(struct load *L)
 	print_pings("traffic", &L->traffic);
 	if (L->o.fair_s > 0)
 		print_pings("fair", &L->fair);
-	printf(" sessions_lost=%lu rekeys=%lu malformed=%lu auth_fail=%lu replay=%lu send_errors=%lu\n", L->sessions_lost,
-	       L->rekeys, L->malformed, L->auth_fail, L->replay, L->send_errors);
+	printf(" sessions_lost=%lu rekeys=%lu malformed=%lu auth_fail=%lu replay=%lu send_errors=%lu cookie_replies=%lu\n",
+	       L->sessions_lost, L->rekeys, L->malformed, L->auth_fail, L->replay, L->send_errors, L->cookie_replies);
 	fflush(stdout);
 
 	fprintf(stderr, "handshakes: %zu/%zu in %.3f s = %.1f/s (%u in flight), %lu retries; latency ms p50 %.3f p99 %.3f max %.3f\n",
@@ -1046,6 +1075,8 @@ static int run(int argc, char **argv)
 	L->ep = -1;
 	if (parse_opts(argc, argv, &L->o) != 0)
 		return 2;
+	if (parse_key_b64(L->o.server_pub, L->server_pub) == 0)
+		cookie_keys_init(&L->ck, L->server_pub);
 	if (parse_key_b64(L->o.server_pub, L->server_pub) != 0) {
 		fprintf(stderr, "vpngw_load: --server-pub: not a base64 key\n");
 		return 2;
