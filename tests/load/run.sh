@@ -117,6 +117,7 @@ gw_conf() {
             "$SRV_PRIV" "$VPN_PORT" "$GW_TUN_IP"
         printf 'Interface = %s\nDNSProxy = off\nStatsInterval = 1\nKeepaliveInterval = %s\n' \
             "$TUN_GW" "$LOAD_KEEPALIVE"
+        printf 'StateFile = %s/gateway.state\n' "$LAB_DIR"   # not the host's /var/lib/vpngw
         printf '\n[Client]\nName = bulk\nPublicKey = %s\nAddress = %s/32\n' "$BULK_PUB" "$BULK_TUN_IP"
         head -n "$2" "$KEYS" | awk '{ printf "\n[Client]\nName = load%d\nPublicKey = %s\n", NR, $2 }'
     } >"$1"
