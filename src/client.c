@@ -56,6 +56,7 @@ struct client_stats {
 	counter_t dropped_due_to_mtu, malformed_drops, auth_fail_drops, replay_drops;
 	counter_t handshakes, no_session_drops, ecn_drops, icmp_too_big_sent, cookie_replies;
 	struct lat_hist tun_to_udp, udp_to_tun;
+	struct lat_window tun_to_udp_w, udp_to_tun_w; /* the stats line's */
 };
 
 struct client {
@@ -655,8 +656,8 @@ static void log_stats(struct client *c)
 {
 	struct client_stats *st = &c->st;
 	struct lat_summary t2u, u2t;
-	lat_take(&st->tun_to_udp, &t2u);
-	lat_take(&st->udp_to_tun, &u2t);
+	lat_take(&st->tun_to_udp, &st->tun_to_udp_w, &t2u);
+	lat_take(&st->udp_to_tun, &st->udp_to_tun_w, &u2t);
 	LOGI("msg=stats tun_rx_packets=%lu tun_rx_bytes=%lu udp_tx_datagrams=%lu udp_tx_bytes=%lu "
 	     "udp_rx_datagrams=%lu udp_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu dropped_due_to_mtu=%lu "
 	     "icmp_too_big_sent=%lu dropped_due_to_queue_full_outbound=%lu dropped_due_to_queue_full_inject=%lu malformed_drops=%lu "

@@ -72,6 +72,7 @@ struct server_stats {
 	counter_t handshake_mac_drops, cookie_replies_sent, handshake_rate_limited;
 	atomic_uint_least64_t under_load_until_ns; /* the gate's, for the stats line */
 	struct lat_hist tun_to_udp, udp_to_tun;
+	struct lat_window tun_to_udp_w, udp_to_tun_w; /* the stats line's */
 };
 
 struct server {
@@ -697,8 +698,8 @@ static void log_stats(struct server *s)
 	uint64_t qdrops = t.queue_full_drops, codel = t.codel_drops, marks = t.ecn_marks, active = t.active;
 	codel += atomic_load_explicit(&s->inject.st.codel_drops, memory_order_relaxed);
 	marks += atomic_load_explicit(&s->inject.st.ecn_marks, memory_order_relaxed);
-	lat_take(&st->tun_to_udp, &t2u);
-	lat_take(&st->udp_to_tun, &u2t);
+	lat_take(&st->tun_to_udp, &st->tun_to_udp_w, &t2u);
+	lat_take(&st->udp_to_tun, &st->udp_to_tun_w, &u2t);
 	char dns[512];
 	LOGI("msg=stats udp_rx_datagrams=%lu udp_rx_bytes=%lu udp_tx_datagrams=%lu udp_tx_bytes=%lu "
 	     "tun_rx_packets=%lu tun_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu "

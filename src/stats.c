@@ -8,7 +8,7 @@ unsigned lat_bucket(uint64_t us)
 	if (us < 32)
 		return (unsigned)us;
 	unsigned msb = 63u - (unsigned)__builtin_clzll(us);
-	if (msb > 44)
+	if (msb >= 5 + LAT_OCTAVES)
 		return LAT_BUCKETS - 1;
 	unsigned shift = msb - 4;
 	return 32 + (msb - 5) * 16 + (unsigned)((us >> shift) & 15);
@@ -63,18 +63,18 @@ static void summarise(const uint64_t *b, uint64_t total, uint64_t sum, struct la
 	s->p99_us = total ? percentile(b, total, 99) : 0;
 }
 
-void lat_take(struct lat_hist *h, struct lat_summary *s)
+void lat_take(struct lat_hist *h, struct lat_window *w, struct lat_summary *s)
 {
 	uint64_t b[LAT_BUCKETS], total = 0;
 	for (unsigned i = 0; i < LAT_BUCKETS; i++) {
 		uint64_t now = atomic_load_explicit(&h->b[i], memory_order_relaxed);
-		b[i] = now - h->prev_b[i];
-		h->prev_b[i] = now;
+		b[i] = now - w->prev_b[i];
+		w->prev_b[i] = now;
 		total += b[i];
 	}
 	uint64_t sum = atomic_load_explicit(&h->sum_us, memory_order_relaxed);
-	summarise(b, total, sum - h->prev_sum_us, s);
-	h->prev_sum_us = sum;
+	summarise(b, total, sum - w->prev_sum_us, s);
+	w->prev_sum_us = sum;
 }
 
 void lat_read(struct lat_hist *h, struct lat_cumulative *c)

@@ -13,12 +13,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LAT_BUCKETS (32 + 40 * 16)
+/* Exact below 32 us, then 16 buckets an octave up to 2^28 us (268 s);
+ * anything slower lands in the last. Every client has two of these, so
+ * their size is the gateway's memory per client. */
+#define LAT_OCTAVES 23
+#define LAT_BUCKETS (32 + LAT_OCTAVES * 16)
 
 struct lat_hist {
 	atomic_uint_least64_t count, sum_us;
 	atomic_uint_least64_t b[LAT_BUCKETS];
-	/* What the last lat_take saw; only lat_take's caller touches these. */
+};
+
+/* What the last lat_take of one histogram saw: only the stats line's
+ * histograms need one, not every client's. */
+struct lat_window {
 	uint64_t prev_sum_us, prev_b[LAT_BUCKETS];
 };
 
@@ -44,8 +52,9 @@ void lat_record(struct lat_hist *h, uint64_t us, uint64_t n);
 /* The same, for a histogram only one thread ever records into: plain
  * loads and stores, no locked instructions on the packet path. */
 void lat_record_owner(struct lat_hist *h, uint64_t us, uint64_t n);
-/* Summarises the samples since the previous lat_take (one caller only). */
-void lat_take(struct lat_hist *h, struct lat_summary *s);
+/* Summarises the samples since the previous lat_take with the same w
+ * (one caller only). */
+void lat_take(struct lat_hist *h, struct lat_window *w, struct lat_summary *s);
 /* Summarises every sample since start; any thread, any time. */
 void lat_read(struct lat_hist *h, struct lat_cumulative *c);
 
