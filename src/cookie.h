@@ -38,9 +38,13 @@
 /* Under load lasts this long after the last second over the threshold. */
 #define COOKIE_LOAD_HOLD_NS (1 * COOKIE_SEC_NS)
 /* Under load, each source address (IPv4, or an IPv6 /64) may start this
- * many handshakes a second, in bursts of up to COOKIE_RATE_BURST. */
-#define COOKIE_RATE_PER_SEC 20
-#define COOKIE_RATE_BURST 5
+ * many handshakes a second, in bursts of up to COOKIE_RATE_BURST. One
+ * address may be a NAT with hundreds of clients, all back at once after a
+ * gateway restart, and the DH work runs at the lowest CPU priority on a
+ * socket of its own: the limit shares that thread among addresses, it
+ * does not shield the data path. 500 a second is about 5% of a core. */
+#define COOKIE_RATE_PER_SEC 500
+#define COOKIE_RATE_BURST 100
 #define COOKIE_RATE_SETS 1024
 #define COOKIE_RATE_WAYS 4
 
