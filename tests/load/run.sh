@@ -278,6 +278,18 @@ run_n() {
         R[$n,fair_c1_rcvbuf]=$(( $(udp_errs "$NS_C1") - e_c1 ))
         R[$n,fair_gw_drops]=$(( $(gw_drops) - d_gw ))
         R[$n,fair_tun_drops]=$(( $(tun_drops) - e_tun ))
+        # The time each echo spent inside the gateway (its per-client histograms, since start):
+        # what of the round trip is vpngw's and what is the machine's.
+        "$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show-$n.json" 2>>"$LAB_DIR/show.err"
+        R[$n,inside_p99]=$("$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+out = []
+for k in ("udp_to_tun", "tun_to_udp"):
+    v = sorted(c["latency_us"][k]["p99"] for c in d["clients"] if c["name"] != "bulk" and c["latency_us"][k]["count"])
+    out.append("%.3f / %.3f" % (v[len(v) // 2] / 1000, v[-1] / 1000) if v else "-")
+print(" ; ".join(out))' "$LAB_DIR/show-$n.json" 2>>"$LAB_DIR/show.err")
+        log "$p: inside the gateway, per load client p99 (median / worst), ms: up (udp_to_tun) ${R[$n,inside_p99]% ; *}, down (tun_to_udp) ${R[$n,inside_p99]#* ; }"
         log "$p: during the fairness phase: gateway UDP socket receive-buffer drops ${R[$n,fair_gw_rcvbuf]}, gateway queue drops ${R[$n,fair_gw_drops]}, gateway TUN drops ${R[$n,fair_tun_drops]}, load clients' socket receive-buffer drops ${R[$n,fair_c1_rcvbuf]}"
         wait "$iperf_pid" 2>/dev/null
         read -r R[$n,bulk_mbps] _ < <(iperf_mbps "$iperf_json")
