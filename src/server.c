@@ -476,10 +476,11 @@ static size_t receive_batch(struct server *s, int wait_ms)
 	return (size_t)got;
 }
 
-static void write_tun(struct server *s)
+/* Writes at most max packets of the inject queue to our TUN. */
+static void write_tun(struct server *s, size_t max)
 {
 	struct pkt *batch[BATCH];
-	size_t n = fq_pop(&s->inject, batch, BATCH, SIZE_MAX, now_ns());
+	size_t n = fq_pop(&s->inject, batch, max < BATCH ? max : BATCH, SIZE_MAX, now_ns());
 	if (!n)
 		return;
 	size_t ok = tun_write_batch(&s->tun, batch, n);
@@ -502,10 +503,17 @@ static void *up_loop(void *arg)
 	while (!atomic_load(&s->stop)) {
 		int wait_ms = fq_len(&s->inject) ? 0 : 100;
 		s->ctl_dh = 0; /* no control socket: handshakes run here */
-		for (int round = 0; round < DRAIN_BATCHES; round++)
-			if (receive_batch(s, round ? 0 : wait_ms) < BATCH)
+		/* The socket is read up to DRAIN_BATCHES times faster than the
+		 * TUN is written, so a standing queue forms in the inject queue
+		 * (flow-fair, CoDel), not in the socket's FIFO. The writes come
+		 * between the reads: a packet of a new flow waits for one read,
+		 * not for all of them. */
+		for (int round = 0; round < DRAIN_BATCHES; round++) {
+			bool more = receive_batch(s, round ? 0 : wait_ms) == BATCH;
+			write_tun(s, more ? BATCH / DRAIN_BATCHES : BATCH);
+			if (!more)
 				break;
-		write_tun(s);
+		}
 	}
 	return NULL;
 }
@@ -659,6 +667,20 @@ static int down_wait_ms(struct server *s)
 	return (int)((pacer_delay_ns(&s->pace, now_ns(), need) + 999999) / 1000000);
 }
 
+/* One pass of deficit round robin over the waiting clients, at most
+ * `budget` bytes; returns the bytes sent. */
+static int64_t serve_clients(struct server *s, int64_t budget)
+{
+	struct peer *p;
+	int64_t spent = 0;
+	for (int served = 0; served < BATCH && spent < budget && (p = sched_take(s)); served++) {
+		uint64_t sent = send_for_peer(s, p, budget - spent);
+		pacer_consume(&s->pace, sent);
+		spent += (int64_t)sent;
+	}
+	return spent;
+}
+
 static void *down_loop(void *arg)
 {
 	struct server *s = arg;
@@ -668,21 +690,20 @@ static void *down_loop(void *arg)
 			tun_wait(&s->tun, s->sched_wake.fd, wait_ms);
 			waker_clear(&s->sched_wake);
 		}
-		for (int round = 0; round < DRAIN_BATCHES; round++)
-			if (read_tun_batch(s) < BATCH)
-				break;
 		/* Deficit round robin over the clients waiting now, about one
 		 * batch of bytes per loop (so the TUN is read again soon: a
 		 * queue in front of it is one we cannot schedule), and no more
-		 * than the pacer allows. */
-		struct peer *p;
+		 * than the pacer allows. The loop's sends are spread between
+		 * its reads, as the up thread's writes are. */
 		int64_t budget = pacer_budget(&s->pace, now_ns());
 		if (budget > SEND_BYTES_PER_LOOP)
 			budget = SEND_BYTES_PER_LOOP;
-		for (int served = 0; served < BATCH && budget > 0 && (p = sched_take(s)); served++) {
-			uint64_t sent = send_for_peer(s, p, budget);
-			pacer_consume(&s->pace, sent);
-			budget -= (int64_t)sent;
+		for (int round = 0; round < DRAIN_BATCHES; round++) {
+			bool more = read_tun_batch(s) == BATCH;
+			int64_t share = more ? budget / (DRAIN_BATCHES - round) : budget;
+			budget -= serve_clients(s, share);
+			if (!more)
+				break;
 		}
 	}
 	return NULL;
