@@ -351,6 +351,12 @@ static int server_key(struct parse_ctx *c, const char *name, const char *value)
 		s->dns_proxy_off = !strcasecmp(value, "off");
 		return 1;
 	}
+	if (!strcasecmp(name, "Conntrack")) {
+		if (strcasecmp(value, "bypass") && strcasecmp(value, "track"))
+			return fail(c, name, value, "want bypass or track");
+		s->conntrack_track = !strcasecmp(value, "track");
+		return 1;
+	}
 	if (!strcasecmp(name, "KeepaliveInterval"))
 		return set_common_int(c, name, value, &s->keepalive_s, 1, 3600);
 	if (!strcasecmp(name, "Bandwidth"))

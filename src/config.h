@@ -47,6 +47,7 @@ struct server_conf {
 	size_t nupstreams;
 	bool upstream_set;              /* UpstreamDNS given, even if nothing in it was usable */
 	bool dns_proxy_off;             /* DNSProxy = off */
+	bool conntrack_track;           /* Conntrack = track (default bypass, notrack.h) */
 	char masquerade[CONF_IFNAMSIZ]; /* "" = no NAT */
 	char user[64];                  /* "" = stay root */
 	int keepalive_s;

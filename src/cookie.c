@@ -12,6 +12,8 @@
 #define LABEL_COOKIE "vpngw cookie"
 #define RATE_COST_NS (COOKIE_SEC_NS / COOKIE_RATE_PER_SEC)
 #define RATE_MAX_NS (COOKIE_RATE_BURST * RATE_COST_NS)
+#define REPLY_COST_NS (COOKIE_SEC_NS / COOKIE_REPLY_PER_SEC)
+#define REPLY_MAX_NS (COOKIE_REPLY_BURST * REPLY_COST_NS)
 
 static void derive(uint8_t out[32], const char *label, const uint8_t pub[32])
 {
@@ -186,11 +188,21 @@ static void rate_key(uint8_t key[9], const uint8_t *src, size_t srclen)
 	key[8] = (uint8_t)srclen;
 }
 
-static struct cookie_rate_slot *rate_slot(struct cookie_gate *g, const uint8_t key[9], uint64_t now)
+/* The reply table's key: an IPv4 /24 or an IPv6 /48, and the family
+ * (marked apart from the rate table's keys, though the tables are too). */
+static void reply_key(uint8_t key[9], const uint8_t *src, size_t srclen)
+{
+	memset(key, 0, 9);
+	memcpy(key, src, srclen == 6 ? 3 : 6);
+	key[8] = (uint8_t)(0x80 | srclen);
+}
+
+static struct cookie_rate_slot *rate_slot(struct cookie_gate *g, struct cookie_rate_slot (*table)[COOKIE_RATE_WAYS],
+					  const uint8_t key[9], uint64_t full_ns, uint64_t now)
 {
 	uint8_t h[crypto_shorthash_BYTES];
 	crypto_shorthash(h, key, 9, g->rate_key);
-	struct cookie_rate_slot *set = g->rate[(h[0] | (unsigned)h[1] << 8) % COOKIE_RATE_SETS];
+	struct cookie_rate_slot *set = table[(h[0] | (unsigned)h[1] << 8) % COOKIE_RATE_SETS];
 	struct cookie_rate_slot *victim = &set[0];
 	for (int w = 0; w < COOKIE_RATE_WAYS; w++) {
 		struct cookie_rate_slot *s = &set[w];
@@ -202,25 +214,37 @@ static struct cookie_rate_slot *rate_slot(struct cookie_gate *g, const uint8_t k
 	}
 	memcpy(victim->addr, key, 8);
 	victim->used = key[8];
-	victim->tokens_ns = RATE_MAX_NS;
+	victim->tokens_ns = full_ns;
 	victim->last_ns = now;
 	return victim;
+}
+
+/* A token bucket kept as nanoseconds of refill: one take costs cost_ns. */
+static bool bucket_take(struct cookie_rate_slot *s, uint64_t cost_ns, uint64_t full_ns, uint64_t now)
+{
+	if (now > s->last_ns) {
+		uint64_t t = s->tokens_ns + (now - s->last_ns);
+		s->tokens_ns = t > full_ns ? full_ns : t;
+	}
+	s->last_ns = now;
+	if (s->tokens_ns < cost_ns)
+		return false;
+	s->tokens_ns -= cost_ns;
+	return true;
 }
 
 bool cookie_rate_take(struct cookie_gate *g, const uint8_t *src, size_t srclen, uint64_t now)
 {
 	uint8_t key[9];
 	rate_key(key, src, srclen);
-	struct cookie_rate_slot *s = rate_slot(g, key, now);
-	if (now > s->last_ns) {
-		uint64_t t = s->tokens_ns + (now - s->last_ns);
-		s->tokens_ns = t > RATE_MAX_NS ? RATE_MAX_NS : t;
-	}
-	s->last_ns = now;
-	if (s->tokens_ns < RATE_COST_NS)
-		return false;
-	s->tokens_ns -= RATE_COST_NS;
-	return true;
+	return bucket_take(rate_slot(g, g->rate, key, RATE_MAX_NS, now), RATE_COST_NS, RATE_MAX_NS, now);
+}
+
+bool cookie_reply_take(struct cookie_gate *g, const uint8_t *src, size_t srclen, uint64_t now)
+{
+	uint8_t key[9];
+	reply_key(key, src, srclen);
+	return bucket_take(rate_slot(g, g->reply, key, REPLY_MAX_NS, now), REPLY_COST_NS, REPLY_MAX_NS, now);
 }
 
 void cookie_seal_reply(struct cookie_gate *g, uint8_t out[COOKIE_REPLY_DGRAM_LEN], const uint8_t *init,
@@ -257,6 +281,8 @@ enum cookie_verdict cookie_gate_check(struct cookie_gate *g, const uint8_t *init
 		return COOKIE_PASS;
 	if (!cookie_mac2_ok(g, init, src, srclen, now)) {
 		uint8_t c[COOKIE_LEN], nonce[COOKIE_NONCE_LEN];
+		if (!cookie_reply_take(g, src, srclen, now))
+			return COOKIE_REPLY_LIMITED;
 		cookie_make(g, c, src, srclen, now);
 		next_nonce(g, nonce);
 		cookie_seal_reply(g, reply, init, c, nonce);

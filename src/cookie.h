@@ -47,6 +47,15 @@
 #define COOKIE_RATE_BURST 100
 #define COOKIE_RATE_SETS 1024
 #define COOKIE_RATE_WAYS 4
+/* Under load, each source network (an IPv4 /24, an IPv6 /48) gets this
+ * many COOKIE_REPLYs a second, in bursts of up to COOKIE_REPLY_BURST; more
+ * initiations from it are dropped unanswered. A spoofed flood comes from
+ * many addresses but few networks of one attacker's reach, and each reply
+ * costs the gateway a send through the kernel: this bounds that cost, and
+ * what the gateway sends toward any one network, while a client from any
+ * other network still gets its cookie at once. */
+#define COOKIE_REPLY_PER_SEC 10
+#define COOKIE_REPLY_BURST 10
 
 /* Keys both sides derive from the gateway's public key. */
 struct cookie_keys {
@@ -89,8 +98,9 @@ struct cookie_gate {
 	uint64_t win_start_ns, load_until_ns;
 	uint32_t win_count;
 	uint32_t load_per_sec;
-	uint8_t rate_key[16]; /* keys the table's hash: sets cannot be aimed at */
-	struct cookie_rate_slot rate[COOKIE_RATE_SETS][COOKIE_RATE_WAYS];
+	uint8_t rate_key[16]; /* keys the tables' hash: sets cannot be aimed at */
+	struct cookie_rate_slot rate[COOKIE_RATE_SETS][COOKIE_RATE_WAYS];  /* handshakes, per address */
+	struct cookie_rate_slot reply[COOKIE_RATE_SETS][COOKIE_RATE_WAYS]; /* replies, per network */
 };
 
 /* load_per_sec 0: COOKIE_LOAD_PER_SEC. */
@@ -107,6 +117,7 @@ enum cookie_verdict {
 	COOKIE_BAD_MAC1,     /* drop silently */
 	COOKIE_SEND_REPLY,   /* under load and no valid mac2: reply, no DH */
 	COOKIE_RATE_LIMITED, /* under load, this source is over its rate */
+	COOKIE_REPLY_LIMITED, /* under load, no valid mac2, and its network had its replies */
 };
 
 /* The gateway's checks on an HS_INIT datagram of the right length, in the
@@ -128,6 +139,9 @@ bool cookie_mac2_ok(struct cookie_gate *g, const uint8_t *init, const uint8_t *s
 bool cookie_count_init(struct cookie_gate *g, uint64_t now);
 /* Takes one handshake from src's bucket; false when it is empty. */
 bool cookie_rate_take(struct cookie_gate *g, const uint8_t *src, size_t srclen, uint64_t now);
+/* Takes one COOKIE_REPLY from the bucket of src's network; false when it
+ * is empty. */
+bool cookie_reply_take(struct cookie_gate *g, const uint8_t *src, size_t srclen, uint64_t now);
 /* Seals a reply to the HS_INIT init (its header's clientId is echoed). */
 void cookie_seal_reply(struct cookie_gate *g, uint8_t out[COOKIE_REPLY_DGRAM_LEN], const uint8_t *init,
 		       const uint8_t cookie[COOKIE_LEN], const uint8_t nonce[COOKIE_NONCE_LEN]);

@@ -4,36 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
-#include <nftables/libnftables.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "nft.h"
 
 #define FORWARD_SYSCTL "/proc/sys/net/ipv4/ip_forward"
-
-static int run_nft(const char *cmd, bool quiet)
-{
-	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-	if (!ctx) {
-		LOGE("msg=\"nftables: cannot create a context\"");
-		return -1;
-	}
-	nft_ctx_buffer_error(ctx);
-	int rc = nft_run_cmd_from_buffer(ctx, cmd);
-	const char *err = nft_ctx_get_error_buffer(ctx);
-	if (rc != 0 && !quiet) {
-		char one[512];
-		snprintf(one, sizeof(one), "%s", err ? err : "");
-		for (char *p = one; *p; p++)
-			if (*p == '\n' || *p == '"')
-				*p = ' ';
-		LOGE("msg=\"nftables refused our rules\" error=\"%s\"", one);
-	}
-	nft_ctx_free(ctx);
-	return rc == 0 ? 0 : -1;
-}
 
 static int read_forwarding(void)
 {
@@ -65,7 +43,7 @@ int nat_start(struct nat *n, const char *tun_name, uint32_t net, uint8_t prefix,
 		LOGW("msg=\"Masquerade interface does not exist (yet); the rule waits for it\" interface=%s", ifname);
 	/* What a crashed earlier run of this gateway left: remove it first. */
 	snprintf(cmd, sizeof(cmd), "delete table ip %s\n", n->table);
-	run_nft(cmd, true);
+	nft_run(cmd, true);
 	snprintf(cmd, sizeof(cmd),
 		 "table ip %s {\n"
 		 "  chain postrouting {\n"
@@ -74,7 +52,7 @@ int nat_start(struct nat *n, const char *tun_name, uint32_t net, uint8_t prefix,
 		 "  }\n"
 		 "}\n",
 		 n->table, net >> 24, net >> 16 & 255, net >> 8 & 255, net & 255, prefix, ifname);
-	if (run_nft(cmd, false) != 0)
+	if (nft_run(cmd, false) != 0)
 		return -1;
 	n->active = true;
 	int fwd = read_forwarding();
@@ -102,7 +80,7 @@ void nat_stop(struct nat *n)
 	if (!n->active)
 		return;
 	snprintf(cmd, sizeof(cmd), "delete table ip %s\n", n->table);
-	run_nft(cmd, false);
+	nft_run(cmd, false);
 	if (n->forwarding_was_off)
 		write_forwarding(n->forwarding_fd, false);
 	if (n->forwarding_fd >= 0)

@@ -35,6 +35,7 @@
 #include "icmp.h"
 #include "log.h"
 #include "nat.h"
+#include "notrack.h"
 #include "netcfg.h"
 #include "pacer.h"
 #include "priv.h"
@@ -69,7 +70,7 @@ struct server_stats {
 	counter_t unknown_client_drops, no_endpoint_drops, dropped_due_to_mtu;
 	counter_t spoofed_source_drops, malformed_drops, auth_fail_drops, replay_drops;
 	counter_t handshake_rejects, handshakes, no_route_drops, no_session_drops, ecn_drops, icmp_too_big_sent;
-	counter_t handshake_mac_drops, cookie_replies_sent, handshake_rate_limited;
+	counter_t handshake_mac_drops, cookie_replies_sent, handshake_rate_limited, cookie_reply_limited;
 	atomic_uint_least64_t under_load_until_ns; /* the gate's, for the stats line */
 	struct lat_hist tun_to_udp, udp_to_tun;
 	struct lat_window tun_to_udp_w, udp_to_tun_w; /* the stats line's */
@@ -89,6 +90,7 @@ struct server {
 	struct waker sched_wake; /* the down thread sleeps on its TUN */
 	struct pacer pace;       /* Bandwidth =, across all clients */
 	struct nat nat;          /* Masquerade = */
+	struct notrack notrack;  /* Conntrack = bypass */
 	struct dnsproxy *dns;    /* NULL: no DNS proxy */
 	uint32_t dns4;           /* told to clients */
 	uint64_t last_icmp_ns;   /* down thread only */
@@ -197,6 +199,9 @@ static bool handshake_gate(struct server *s, struct pkt *pk, const struct endpoi
 		return false;
 	case COOKIE_RATE_LIMITED:
 		ctr_add(&s->st.handshake_rate_limited, 1);
+		return false;
+	case COOKIE_REPLY_LIMITED:
+		ctr_add(&s->st.cookie_reply_limited, 1);
 		return false;
 	case COOKIE_SEND_REPLY:
 		/* Sent with the batch's others: one system call for many. */
@@ -728,7 +733,7 @@ static void log_stats(struct server *s)
 	     "spoofed_source_drops=%lu malformed_drops=%lu auth_fail_drops=%lu replay_drops=%lu "
 	     "handshake_rejects=%lu handshakes=%lu no_route_drops=%lu no_session_drops=%lu "
 	     "codel_drops=%lu ecn_marks=%lu ecn_drops=%lu inject_queue_full_drops=%lu active_clients=%lu "
-	     "handshake_mac_drops=%lu cookie_replies_sent=%lu handshake_rate_limited=%lu under_load=%d "
+	     "handshake_mac_drops=%lu cookie_replies_sent=%lu cookie_reply_limited=%lu handshake_rate_limited=%lu under_load=%d "
 	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu%s",
 	     ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes),
@@ -738,7 +743,8 @@ static void log_stats(struct server *s)
 	     ctr_get(&st->replay_drops), ctr_get(&st->handshake_rejects), ctr_get(&st->handshakes),
 	     ctr_get(&st->no_route_drops), ctr_get(&st->no_session_drops), codel, marks, ctr_get(&st->ecn_drops),
 	     atomic_load_explicit(&s->inject.st.overflow_drops, memory_order_relaxed), active,
-	     ctr_get(&st->handshake_mac_drops), ctr_get(&st->cookie_replies_sent), ctr_get(&st->handshake_rate_limited),
+	     ctr_get(&st->handshake_mac_drops), ctr_get(&st->cookie_replies_sent), ctr_get(&st->cookie_reply_limited),
+	     ctr_get(&st->handshake_rate_limited),
 	     now < atomic_load_explicit(&st->under_load_until_ns, memory_order_relaxed), t2u.avg_us, t2u.p95_us,
 	     u2t.avg_us, u2t.p95_us, dnsproxy_stats(s->dns, dns, sizeof(dns)));
 }
@@ -951,6 +957,9 @@ static int setup(struct server *s, const char *path)
 	if (s->conf.masquerade[0] &&
 	    nat_start(&s->nat, s->tun.name, s->reg.net, s->conf.prefix4, s->conf.masquerade) != 0)
 		LOGE("msg=\"no masquerading: clients reach only routed networks\" masquerade=%s", s->conf.masquerade);
+	if (!s->conf.conntrack_track && notrack_start(&s->notrack, s->tun.name, s->conf.port) != 0)
+		LOGW("msg=\"the tunnel's datagrams stay tracked by conntrack: a flood of spoofed sources can fill its table\" port=%u",
+		     s->conf.port);
 	/* Port 53 is bound here, while still root; its thread starts later. */
 	s->dns = dnsproxy_open(&s->conf, s->conf.addr4, s->tun.name);
 	s->dns4 = dnsproxy_client_dns(s->dns, &s->conf, s->conf.addr4);
@@ -963,6 +972,7 @@ static void teardown(struct server *s)
 	s->ctl = NULL;
 	dnsproxy_close(s->dns);
 	nat_stop(&s->nat);
+	notrack_stop(&s->notrack);
 	if (s->tun.fd >= 0)
 		tun_close(&s->tun);
 	if (s->udp >= 0)

@@ -31,6 +31,11 @@ wait_for() { # FILE PATTERN SECONDS
 pings() { ip netns exec "$NC" ping -n -q -c "$1" -i 0.2 -W 1 -w $(($1 + 5)) 198.51.100.2 2>&1 |
 	sed -nE 's/.* ([0-9]+) (packets )?received.*/\1/p'; }
 table_count() { ip netns exec "$NG" nft list tables 2>/dev/null | grep -c "ip vpngw_$TUN\$"; }
+# the conntrack bypass for the tunnel's port (Conntrack = bypass, the default)
+notrack_count() { ip netns exec "$NG" nft list tables 2>/dev/null | grep -c "inet vpngw_${TUN}_notrack\$"; }
+notrack_hits() { # packets its prerouting and output rules matched
+	ip netns exec "$NG" nft list table inet "vpngw_${TUN}_notrack" 2>/dev/null |
+		sed -nE 's/.*port 51820 counter packets ([0-9]+).*/\1/p' | paste -sd' '; }
 
 for n in $NC $NG $NI; do ip netns add "$n" && ip -n "$n" link set lo up || exit 1; done
 ip link add "c$S" netns "$NC" type veth peer name "gc$S" netns "$NG"
@@ -66,6 +71,10 @@ check "ip_forward switched on" test "$(ip netns exec "$NG" cat /proc/sys/net/ipv
 r=$(pings 5)
 check "ping the internet host through the tunnel and the gateway's NAT: ${r:-0} of 5" test "${r:-0}" -eq 5
 check "the gateway's nftables table exists" test "$(table_count)" -eq 1
+check "the conntrack bypass table exists" test "$(notrack_count)" -eq 1
+read -r hin hout <<<"$(notrack_hits)"
+check "the tunnel's datagrams skip conntrack both ways (notrack rules matched ${hin:-0} in, ${hout:-0} out)" \
+	test "${hin:-0}" -gt 0 -a "${hout:-0}" -gt 0
 
 # a crash leaves the table behind; the next start replaces it
 kill -9 "$SP"; wait "$SP" 2>/dev/null; SP=
@@ -73,6 +82,7 @@ check "after kill -9 the table is still there" test "$(table_count)" -eq 1
 start_server server2.log
 check "the restarted gateway masquerades again" wait_for "$OUT/server2.log" "masquerading the client pool" 5
 check "one table, not two" test "$(table_count)" -eq 1
+check "one conntrack bypass table, not two" test "$(notrack_count)" -eq 1
 check "client back in a new session" wait_for "$OUT/client.log" 'gateway silent' 15
 r=$(pings 5)
 check "ping after the restart: ${r:-0} of 5" test "${r:-0}" -ge 4
@@ -80,6 +90,7 @@ check "ping after the restart: ${r:-0} of 5" test "${r:-0}" -ge 4
 kill -TERM "$SP"; wait "$SP"; rc=$?; SP=
 check "clean stop exits 0" test "$rc" -eq 0
 check "clean stop removes the table" test "$(table_count)" -eq 0
+check "and the conntrack bypass table" test "$(notrack_count)" -eq 0
 # (ip_forward stays on here: the crashed first gateway turned it on, and the second cannot
 # know it was off before; the next case checks the restore)
 
@@ -122,7 +133,22 @@ check "client's TUN is gone" test -z "$(ip -n "$NC" link show "$CTUN" 2>/dev/nul
 kill -TERM "$SP"; wait "$SP"; rc=$?; SP=
 check "gateway exits 0 without root" test "$rc" -eq 0
 check "gateway without root still removes its table" test "$(table_count)" -eq 0
+check "and its conntrack bypass table" test "$(notrack_count)" -eq 0
 check "and puts ip_forward back to $fwd0" test "$(ip netns exec "$NG" cat /proc/sys/net/ipv4/ip_forward)" = "$fwd0"
+
+# Conntrack = track: no bypass table, the tunnel works as before
+server_conf "gi$S"
+sed -i '1a Conntrack = track' "$OUT/server.conf"
+start_server server5.log
+check "Conntrack = track: the gateway comes up" wait_for "$OUT/server5.log" 'gateway up' 5
+check "Conntrack = track: no conntrack bypass table" test "$(notrack_count)" -eq 0
+ip netns exec "$NC" "$B" client "$OUT/client.conf" 2>"$OUT/client5.log" &
+CP=$!
+check "Conntrack = track: client session up" wait_for "$OUT/client5.log" 'session up' 10
+r=$(pings 3)
+check "Conntrack = track: ping through the tunnel and NAT: ${r:-0} of 3" test "${r:-0}" -eq 3
+kill -TERM "$CP"; wait "$CP"; CP=
+kill -TERM "$SP"; wait "$SP"; SP=
 
 echo "nat: $FAIL failed"
 [ "$FAIL" -eq 0 ]

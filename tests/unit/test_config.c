@@ -1071,9 +1071,15 @@ static void test_server_dns_proxy_switch(void **state)
 	char warn[512];
 	server_dns_loads(&t, "DNSProxy = OFF", &c, warn, sizeof(warn));
 	assert_true(c.dns_proxy_off);
+	assert_false(c.conntrack_track); /* bypass unless told */
 	config_free_server(&c);
 	conf_remove(&t);
 	server_line_fails("DNSProxy = maybe", "DNSProxy", "maybe");
+	server_dns_loads(&t, "Conntrack = Track", &c, warn, sizeof(warn));
+	assert_true(c.conntrack_track);
+	config_free_server(&c);
+	conf_remove(&t);
+	server_line_fails("Conntrack = off", "Conntrack", "off");
 	server_line_fails("DNS = 10.77.0.1, 10.77.0.2", "DNS", "10.77.0.1, 10.77.0.2");
 }
 

@@ -239,6 +239,55 @@ static void test_rate_bucket(void **state)
 	assert_true(cookie_rate_take(&gate, v6b, 18, now));
 }
 
+static void test_reply_bucket(void **state)
+{
+	(void)state;
+	uint64_t now = T0 + 2000 * SEC;
+	uint8_t a[6] = { 198, 18, 7, 1, 0, 1 };
+	const uint8_t other_net[6] = { 198, 18, 8, 1, 0, 1 };
+	for (int i = 0; i < COOKIE_REPLY_BURST; i++) {
+		a[3] = (uint8_t)(i + 1); /* spoofed: a new address each time */
+		assert_true(cookie_reply_take(&gate, a, 6, now));
+	}
+	/* Per /24: any address of it now waits for the refill... */
+	a[3] = 200;
+	assert_false(cookie_reply_take(&gate, a, 6, now));
+	/* ...while another network gets its reply at once. */
+	assert_true(cookie_reply_take(&gate, other_net, 6, now));
+	uint64_t cost = SEC / COOKIE_REPLY_PER_SEC;
+	assert_false(cookie_reply_take(&gate, a, 6, now + cost - 1000));
+	assert_true(cookie_reply_take(&gate, a, 6, now + cost + cost - 1000));
+
+	/* IPv6: one /48 is one bucket. */
+	uint8_t v6[18] = { 0x20, 0x01, 0x0d, 0xb8, 0, 7, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1 };
+	for (int i = 0; i < COOKIE_REPLY_BURST; i++) {
+		v6[7] = (uint8_t)i; /* another /64 of the same /48 */
+		assert_true(cookie_reply_take(&gate, v6, 18, now));
+	}
+	assert_false(cookie_reply_take(&gate, v6, 18, now));
+	v6[5] = 8; /* another /48 */
+	assert_true(cookie_reply_take(&gate, v6, 18, now));
+}
+
+static void test_gate_withholds_replies_per_network(void **state)
+{
+	(void)state;
+	uint8_t init[HS_INIT_DGRAM_LEN], reply[COOKIE_REPLY_DGRAM_LEN];
+	uint64_t now = T0 + 3000 * SEC;
+	uint8_t src[6] = { 198, 19, 9, 1, 4, 0 };
+	make_init(init, NULL);
+	cookie_set_load(&gate, now);
+	for (int i = 0; i < COOKIE_REPLY_BURST; i++) {
+		src[3] = (uint8_t)(i + 1);
+		assert_int_equal(cookie_gate_check(&gate, init, src, 6, now, reply), COOKIE_SEND_REPLY);
+	}
+	src[3] = 99;
+	assert_int_equal(cookie_gate_check(&gate, init, src, 6, now, reply), COOKIE_REPLY_LIMITED);
+	/* mac1 still comes first. */
+	init[HS_INIT_MAC1_OFF] ^= 1;
+	assert_int_equal(cookie_gate_check(&gate, init, src, 6, now, reply), COOKIE_BAD_MAC1);
+}
+
 /* The set an IPv4 address falls into, as cookie.c hashes it. */
 static unsigned set_of(const uint8_t a[4])
 {
@@ -364,6 +413,8 @@ int main(void)
 		cmocka_unit_test(test_reply_refusals),
 		cmocka_unit_test(test_secret_rotation),
 		cmocka_unit_test(test_rate_bucket),
+		cmocka_unit_test(test_reply_bucket),
+		cmocka_unit_test(test_gate_withholds_replies_per_network),
 		cmocka_unit_test(test_rate_eviction),
 		cmocka_unit_test(test_src),
 		cmocka_unit_test(test_vectors),

@@ -1,0 +1,12 @@
+/* nft.h - runs nftables commands through libnftables, for the modules that
+ * keep tables of their own (nat_linux.c, notrack_linux.c). */
+#ifndef VPNGW_NFT_H
+#define VPNGW_NFT_H
+
+#include <stdbool.h>
+
+/* Runs cmd (nft syntax). 0, or -1; unless quiet, nftables' error is logged
+ * on one line. */
+int nft_run(const char *cmd, bool quiet);
+
+#endif

@@ -1,0 +1,29 @@
+/* nft_linux.c - see nft.h. */
+#include "nft.h"
+
+#include <nftables/libnftables.h>
+#include <stdio.h>
+
+#include "log.h"
+
+int nft_run(const char *cmd, bool quiet)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!ctx) {
+		LOGE("msg=\"nftables: cannot create a context\"");
+		return -1;
+	}
+	nft_ctx_buffer_error(ctx);
+	int rc = nft_run_cmd_from_buffer(ctx, cmd);
+	const char *err = nft_ctx_get_error_buffer(ctx);
+	if (rc != 0 && !quiet) {
+		char one[512];
+		snprintf(one, sizeof(one), "%s", err ? err : "");
+		for (char *p = one; *p; p++)
+			if (*p == '\n' || *p == '"')
+				*p = ' ';
+		LOGE("msg=\"nftables refused our rules\" error=\"%s\"", one);
+	}
+	nft_ctx_free(ctx);
+	return rc == 0 ? 0 : -1;
+}
