@@ -424,6 +424,7 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 		ctr_add(&s->st.malformed_drops, 1);
 		return false;
 	case ROUTE_NO_PEER:
+	case ROUTE_LINK_SCOPE: /* the client kernel's IPv6 link chatter */
 		ctr_add(&s->st.no_route_drops, 1);
 		return false;
 	}
