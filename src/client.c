@@ -314,6 +314,10 @@ static int setup_tun_for(struct client *c, const struct hs_resp *r)
 		return -1;
 	if (r->has6 && netcfg_addr6(&c->net, r->addr6, r->prefix6) != 0)
 		return -1;
+	/* A gateway that gave us IPv6 before and no longer does (restarted
+	 * without its IPv6 pool): nothing IPv6 may go to the tunnel now. */
+	if (!r->has6)
+		netcfg_del_addr6(&c->net);
 	for (size_t i = 0; i < c->conf.nroutes; i++)
 		add_route(c, &c->conf.routes[i]);
 	/* IPv6 routes only with an IPv6 address: without one the gateway
@@ -769,6 +773,8 @@ static void snap_session(struct client *c, uint64_t now, struct snap_peer *o)
 	endpoint_str(gw_ep(c), o->endpoint, sizeof(o->endpoint));
 	pthread_mutex_lock(&c->hs_lock);
 	o->addr4 = c->tun_ready ? c->addr4 : 0;
+	if (c->tun_ready && c->has6)
+		inet_ntop(AF_INET6, c->addr6, o->addr6, sizeof(o->addr6));
 	pthread_mutex_unlock(&c->hs_lock);
 	uint64_t hs = atomic_load(&c->session_start_ns);
 	o->handshake_age_s = hs ? (int64_t)(ns_since(now, hs) / SEC_NS) : -1;
@@ -805,6 +811,12 @@ static void snapshot(struct client *c, struct snapshot *o, struct snap_peer *ses
 	o->addr4 = session->addr4;
 	pthread_mutex_lock(&c->hs_lock);
 	o->prefix4 = c->prefix4;
+	if (session->addr6[0]) {
+		/* An IPv6 address has at most 39 characters: room for "/128". */
+		size_t n = strnlen(session->addr6, INET6_ADDRSTRLEN);
+		memcpy(o->addr6, session->addr6, n);
+		snprintf(o->addr6 + n, sizeof(o->addr6) - n, "/%u", c->prefix6);
+	}
 	pthread_mutex_unlock(&c->hs_lock);
 	const struct { const char *name; counter_t *c; } ctrs[] = {
 		{ "tun_rx_packets", &st->tun_rx_packets }, { "tun_rx_bytes", &st->tun_rx_bytes },

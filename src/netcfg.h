@@ -53,6 +53,8 @@ int netcfg_addr4(struct netcfg *n, uint32_t addr, uint8_t prefix);
 /* The same for IPv6 (network byte order), without duplicate address
  * detection: a point-to-point tunnel has no neighbours to ask. */
 int netcfg_addr6(struct netcfg *n, const uint8_t addr[16], uint8_t prefix);
+/* Removes the IPv6 address we put on the device, if any. */
+void netcfg_del_addr6(struct netcfg *n);
 /* A route over the device in table (0 = main). */
 int netcfg_route4(struct netcfg *n, uint32_t net, uint8_t prefix, uint32_t table);
 int netcfg_route6(struct netcfg *n, const uint8_t net[16], uint8_t prefix, uint32_t table);

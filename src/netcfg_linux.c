@@ -187,6 +187,15 @@ int netcfg_addr6(struct netcfg *n, const uint8_t addr[16], uint8_t prefix)
 	return 0;
 }
 
+void netcfg_del_addr6(struct netcfg *n)
+{
+	char a[INET6_ADDRSTRLEN];
+	if (n->has6 && addr6_msg(n, RTM_DELADDR, 0, n->addr6, n->prefix6) != 0 && errno != EADDRNOTAVAIL)
+		LOGW("msg=\"cannot remove the tunnel IPv6 address\" dev=%s address=%s/%u error=\"%s\"", n->ifname,
+		     ip6(n->addr6, a), n->prefix6, strerror(errno));
+	n->has6 = false;
+}
+
 int netcfg_route6(struct netcfg *n, const uint8_t net[16], uint8_t prefix, uint32_t table)
 {
 	struct req r;
@@ -323,25 +332,31 @@ static void set_src_valid_mark(void)
 		close(fd);
 }
 
+/* Removes our IPv6 rules and the IPv6 default of our table. */
+static void unpolicy6(struct netcfg *n)
+{
+	if (n->v6 == NETCFG_V6_NONE)
+		return;
+	if (rule_msg(n, RTM_DELRULE, AF_INET6, n->table, RT_TABLE_MAIN, true) != 0 ||
+	    rule_msg(n, RTM_DELRULE, AF_INET6, n->table, n->table, false) != 0)
+		LOGW("msg=\"cannot remove a policy rule\" table=%u family=ipv6 error=\"%s\"", n->table, strerror(errno));
+	/* The tunnel's route would vanish with the device, but the device may
+	 * outlive us (a persistent TUN): both kinds go. */
+	if (default6_msg(n, RTM_DELROUTE, n->table, n->v6 == NETCFG_V6_BLOCK) != 0 && errno != ESRCH)
+		LOGW("msg=\"cannot remove the IPv6 default route of the tunnel's table\" table=%u error=\"%s\"", n->table,
+		     strerror(errno));
+	n->v6 = NETCFG_V6_NONE;
+}
+
 static void unpolicy(struct netcfg *n)
 {
 	if (!n->table)
 		return;
-	int fams[2] = { AF_INET, AF_INET6 };
-	for (int i = 0; i < (n->v6 != NETCFG_V6_NONE ? 2 : 1); i++) {
-		if (rule_msg(n, RTM_DELRULE, fams[i], n->table, RT_TABLE_MAIN, true) != 0 ||
-		    rule_msg(n, RTM_DELRULE, fams[i], n->table, n->table, false) != 0)
-			LOGW("msg=\"cannot remove a policy rule\" table=%u family=%s error=\"%s\"", n->table,
-			     fams[i] == AF_INET ? "ipv4" : "ipv6", strerror(errno));
-	}
-	/* The tunnel's route would vanish with the device, but the device may
-	 * outlive us (a persistent TUN): both kinds go. */
-	if (n->v6 != NETCFG_V6_NONE && default6_msg(n, RTM_DELROUTE, n->table, n->v6 == NETCFG_V6_BLOCK) != 0 &&
-	    errno != ESRCH)
-		LOGW("msg=\"cannot remove the IPv6 default route of the tunnel's table\" table=%u error=\"%s\"", n->table,
-		     strerror(errno));
+	unpolicy6(n);
+	if (rule_msg(n, RTM_DELRULE, AF_INET, n->table, RT_TABLE_MAIN, true) != 0 ||
+	    rule_msg(n, RTM_DELRULE, AF_INET, n->table, n->table, false) != 0)
+		LOGW("msg=\"cannot remove a policy rule\" table=%u family=ipv4 error=\"%s\"", n->table, strerror(errno));
 	n->table = 0;
-	n->v6 = NETCFG_V6_NONE;
 }
 
 static int policy_family(struct netcfg *n, int family, uint32_t table)
@@ -357,32 +372,46 @@ static int policy_family(struct netcfg *n, int family, uint32_t table)
 	return 0;
 }
 
+/* IPv6 as v6 says, in the table the IPv4 rules already use. A switch
+ * between block and tunnel (the gateway restarted with or without its
+ * IPv6 pool) replaces the default route in place, under rules that stay:
+ * at no moment may IPv6 take the host's own default route. */
+static void policy6(struct netcfg *n, int v6)
+{
+	if (v6 == NETCFG_V6_NONE) {
+		unpolicy6(n);
+		return;
+	}
+	bool block = v6 == NETCFG_V6_BLOCK;
+	if (default6_msg(n, RTM_NEWROUTE, n->table, block) != 0 ||
+	    (n->v6 == NETCFG_V6_NONE && policy_family(n, AF_INET6, n->table) != 0)) {
+		if (block)
+			LOGW("msg=\"cannot keep IPv6 from leaving outside the tunnel\" table=%u error=\"%s\"", n->table,
+			     strerror(errno));
+		else
+			LOGE("msg=\"cannot route IPv6 through the tunnel\" dev=%s table=%u error=\"%s\"", n->ifname, n->table,
+			     strerror(errno));
+		if (n->v6 == NETCFG_V6_NONE)
+			default6_msg(n, RTM_DELROUTE, n->table, block);
+		return;
+	}
+	n->v6 = v6;
+}
+
 int netcfg_policy(struct netcfg *n, uint32_t table, int v6)
 {
 	if (n->table == table && n->v6 == v6)
 		return 0;
-	unpolicy(n);
-	set_src_valid_mark();
-	if (policy_family(n, AF_INET, table) != 0) {
-		die_msg("add policy rules for table %u: %s", table, strerror(errno));
-		return -1;
-	}
-	n->table = table;
-	if (v6 == NETCFG_V6_NONE)
-		return 0;
-	bool block = v6 == NETCFG_V6_BLOCK;
-	if (default6_msg(n, RTM_NEWROUTE, table, block) != 0 || policy_family(n, AF_INET6, table) != 0) {
-		if (block) {
-			LOGW("msg=\"cannot keep IPv6 from leaving outside the tunnel\" table=%u error=\"%s\"", table,
-			     strerror(errno));
-		} else {
-			LOGE("msg=\"cannot route IPv6 through the tunnel\" dev=%s table=%u error=\"%s\"", n->ifname, table,
-			     strerror(errno));
+	if (n->table != table) {
+		unpolicy(n);
+		set_src_valid_mark();
+		if (policy_family(n, AF_INET, table) != 0) {
+			die_msg("add policy rules for table %u: %s", table, strerror(errno));
+			return -1;
 		}
-		default6_msg(n, RTM_DELROUTE, table, block);
-		return 0;
+		n->table = table;
 	}
-	n->v6 = v6;
+	policy6(n, v6);
 	return 0;
 }
 

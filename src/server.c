@@ -785,6 +785,10 @@ static void snapshot(struct server *s, struct snapshot *o)
 	snprintf(o->ifname, sizeof(o->ifname), "%s", s->tun.name);
 	o->addr4 = s->conf.addr4;
 	o->prefix4 = s->conf.prefix4;
+	if (s->conf.has6) {
+		inet_ntop(AF_INET6, s->conf.addr6, o->addr6, INET6_ADDRSTRLEN);
+		snprintf(o->addr6 + strlen(o->addr6), sizeof(o->addr6) - strlen(o->addr6), "/%u", s->conf.prefix6);
+	}
 	o->listen_port = s->conf.port;
 	clients_snapshot(&s->reg, now_ns(), endpoint_str, o, &t);
 	const struct { const char *name; counter_t *c; } ctrs[] = {

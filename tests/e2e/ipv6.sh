@@ -17,7 +17,9 @@
 #   g) SIGTERM: the ip6 table is removed, IPv6 forwarding is back off, the client's IPv6
 #      rules and route are gone
 #   h) the same client against a gateway without an IPv6 pool: IPv4 works as before, IPv6
-#      is refused (unreachable), never leaked
+#      is refused (unreachable), never leaked; then, the client running on, the gateway
+#      restarted with its IPv6 pool (IPv6 through the tunnel again) and without it once more
+#      (the client's IPv6 address goes, IPv6 is refused again)
 #
 # Usage: bash tests/e2e/ipv6.sh (root). TAP-style output; exit 1 on any failure.
 set -u
@@ -97,6 +99,14 @@ check_eq "a: IPv6 forwarding switched on" "$(fwd6)" 1
 check_eq "a: client1's IPv6 default in table $FWMARK goes into the tunnel" "$(v6_default "default dev $TUN_C1")" 1
 check_eq "a: and is not unreachable" "$(v6_default "unreachable")" 0
 check_eq "a: two IPv6 policy rules carry our fwmark" "$(rules_of_ours -6)" 2
+show_ok=$("$VPNGW" show "$TUN_GW" --json 2>&1 | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+c = {x["name"]: x.get("address6") for x in d["clients"]}
+print("yes" if d.get("address6") == "fd77::1/64" and c == {"client1": "fd77::2", "client2": "fd77::3"} else d)')
+check_eq "a: vpngw show --json: the gateway's and each client's IPv6 address" "$show_ok" yes
+show=$("$VPNGW" show "$TUN_C1" 2>&1)
+check "a: vpngw show on client1 names its address6 $C1_TUN6/64" grep -q "address6 $C1_TUN6/64" <<<"$show"
 route=$(ip -n "$NS_C1" -6 route get "$NET6" 2>&1)
 check "a: client1 routes $NET6 into the tunnel ($route)" grep -q "dev $TUN_C1" <<<"$route"
 route=$(ip -n "$NS_C2" -6 route get "$NET6" 2>&1)
@@ -229,8 +239,34 @@ check_eq "h: ping $NET_IP through the tunnel (replies of 5)" "$(ping_count "$NS_
 out=$(ip netns exec "$NS_C1" ping -6 -n -c 1 -W 1 "$NET6" 2>&1)
 check "h: IPv6 beyond the LAN is refused at once ($(tail -n 1 <<<"$out"))" \
     grep -qiE "unreachable|no route to host|not permitted|100% packet loss" <<<"$out"
+
+# the gateway restarted with its IPv6 pool, then without it, under the running client
+restart_gateway() { # CONF LOG
+    vpngw_stop "$SRV_PID" 5
+    vpngw_start server "$NS_GW" "$1" "$2"
+    SRV_PID=$LAST_PID
+    wait_log "$2" 'msg="gateway up"' 10
+}
+restart_gateway "$SRV_CONF" "$LAB_DIR/server-again.log"
+check "h: after the gateway's restart with an IPv6 pool, client1 has a new session with $C1_TUN6" \
+    wait_log "$C1B_LOG" "msg=\"session up\".*address6=$C1_TUN6/64" 20
+check_eq "h: the IPv6 default in table $FWMARK goes into the tunnel again" "$(v6_default "default dev $TUN_C1")" 1
+check_eq "h: two IPv6 policy rules, as before" "$(rules_of_ours -6)" 2
+wait_ping "$NS_C1" "$NET6" 5 >/dev/null
+check_eq "h: ping -6 $NET6 through the tunnel (replies of 3)" "$(ping6_count "$NS_C1" "$NET6" 3)" 3
+restart_gateway "$SRV4_CONF" "$LAB_DIR/server-v4only-again.log"
+check "h: after the restart without an IPv6 pool, a new session with address6=none" \
+    wait_log "$C1B_LOG" 'msg="session up".*address6=none' 20 2
+check "h: client1's TUN no longer has $C1_TUN6" test -z "$(ip -n "$NS_C1" -6 addr show dev "$TUN_C1" scope global)"
+check_eq "h: IPv6 is unreachable in table $FWMARK again" "$(v6_default unreachable)" 1
+check_eq "h: ping $NET_IP through the tunnel (replies of 3)" "$(ping_count "$NS_C1" "$NET_IP" 3)" 3
+out=$(ip netns exec "$NS_C1" ping -6 -n -c 1 -W 1 "$NET6" 2>&1)
+check "h: IPv6 beyond the LAN is refused again ($(tail -n 1 <<<"$out"))" \
+    grep -qiE "unreachable|no route to host|not permitted|100% packet loss" <<<"$out"
+
 check_clean_stop h client1 "$C1_PID" "$NS_C1" "$TUN_C1"
 check_eq "h: no IPv6 block left" "$(v6_default unreachable)" 0
+check_eq "h: no IPv6 rule of ours left" "$(rules_of_ours -6)" 0
 check_clean_stop h gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
 
 lab_summary
