@@ -312,27 +312,32 @@ static int setup_tun_for(struct client *c, const struct hs_resp *r)
 		return 0;
 	if (netcfg_link(&c->net, mtu, TUN_TXQUEUELEN) != 0 || netcfg_addr4(&c->net, r->addr4, r->prefix4) != 0)
 		return -1;
-	if (r->has6 && netcfg_addr6(&c->net, r->addr6, r->prefix6) != 0)
-		return -1;
+	/* IPv6 is an extra: a host that cannot take the address (IPv6 off)
+	 * keeps its IPv4 tunnel, with IPv6 as if the gateway had none. */
+	bool v6ok = r->has6;
+	if (v6ok && netcfg_addr6(&c->net, r->addr6, r->prefix6) != 0) {
+		LOGW("msg=\"no IPv6 through the tunnel: the tunnel IPv6 address could not be set\"");
+		v6ok = false;
+	}
 	/* A gateway that gave us IPv6 before and no longer does (restarted
 	 * without its IPv6 pool): nothing IPv6 may go to the tunnel now. */
-	if (!r->has6)
+	if (!v6ok)
 		netcfg_del_addr6(&c->net);
 	for (size_t i = 0; i < c->conf.nroutes; i++)
 		add_route(c, &c->conf.routes[i]);
 	/* IPv6 routes only with an IPv6 address: without one the gateway
 	 * would drop what they send (and ::/0 turns into a block below). */
-	for (size_t i = 0; r->has6 && i < c->conf.nroutes6; i++)
+	for (size_t i = 0; v6ok && i < c->conf.nroutes6; i++)
 		add_route6(c, &c->conf.routes6[i]);
-	if (!r->has6 && c->conf.nroutes6)
-		LOGW("msg=\"the gateway gave no IPv6 address: the IPv6 routes of Routes are not installed\" routes6=%zu",
+	if (!v6ok && c->conf.nroutes6)
+		LOGW("msg=\"no IPv6 address in the tunnel: the IPv6 routes of Routes are not installed\" routes6=%zu",
 		     c->conf.nroutes6);
-	int v6 = !c->conf.all_v6 ? NETCFG_V6_NONE : r->has6 ? NETCFG_V6_TUNNEL : NETCFG_V6_BLOCK;
+	int v6 = !c->conf.all_v6 ? NETCFG_V6_NONE : v6ok ? NETCFG_V6_TUNNEL : NETCFG_V6_BLOCK;
 	if (c->policy && netcfg_policy(&c->net, c->conf.fwmark, v6) != 0)
 		return -1;
 	c->addr4 = r->addr4;
 	c->prefix4 = r->prefix4;
-	c->has6 = r->has6;
+	c->has6 = v6ok;
 	memcpy(c->addr6, r->addr6, 16);
 	c->prefix6 = r->prefix6;
 	c->mtu = (uint16_t)mtu;

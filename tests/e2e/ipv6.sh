@@ -20,6 +20,8 @@
 #      is refused (unreachable), never leaked; then, the client running on, the gateway
 #      restarted with its IPv6 pool (IPv6 through the tunnel again) and without it once more
 #      (the client's IPv6 address goes, IPv6 is refused again)
+#   i) a client host with IPv6 switched off: the gateway offers IPv6, the client cannot take
+#      it, says so, and its IPv4 tunnel works all the same
 #
 # Usage: bash tests/e2e/ipv6.sh (root). TAP-style output; exit 1 on any failure.
 set -u
@@ -267,6 +269,20 @@ check "h: IPv6 beyond the LAN is refused again ($(tail -n 1 <<<"$out"))" \
 check_clean_stop h client1 "$C1_PID" "$NS_C1" "$TUN_C1"
 check_eq "h: no IPv6 block left" "$(v6_default unreachable)" 0
 check_eq "h: no IPv6 rule of ours left" "$(rules_of_ours -6)" 0
-check_clean_stop h gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
+
+# ---------------------------------------------------------------------------------------------
+log "i) a client host with IPv6 off still gets its IPv4 tunnel"
+restart_gateway "$SRV_CONF" "$LAB_DIR/server-i.log"
+ip netns exec "$NS_C2" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+C2I_LOG=$LAB_DIR/client2-no-ipv6.log
+vpngw_start client "$NS_C2" "$C2_CONF" "$C2I_LOG"
+C2_PID=$LAST_PID
+check "i: client2 session up" wait_log "$C2I_LOG" 'msg="session up"' 10
+check "i: client2 says it has no IPv6 through the tunnel" wait_log "$C2I_LOG" 'no IPv6 through the tunnel' 2
+check_eq "i: ping $NET_IP through the tunnel (replies of 3)" "$(ping_count "$NS_C2" "$NET_IP" 3)" 3
+route=$(ip -n "$NS_C2" -6 route get "$NET6" 2>&1)
+check "i: no IPv6 route into the tunnel ($route)" test -z "$(grep "dev $TUN_C2" <<<"$route")"
+check_clean_stop i client2 "$C2_PID" "$NS_C2" "$TUN_C2"
+check_clean_stop i gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
 
 lab_summary
