@@ -385,6 +385,7 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 	int tun_rc = setup_tun_for(c, &r);
 	if (tun_rc == 0)
 		setup_dns_for(c, &r);
+	bool v6_up = tun_rc == 0 && c->has6; /* given, and set on our TUN */
 	c->gw_keepalive_s = r.keepalive_s;
 	pthread_mutex_unlock(&c->hs_lock);
 
@@ -397,7 +398,7 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 	} else {
 		struct in_addr dns = { htonl(r.dns4) };
 		char a6[INET6_ADDRSTRLEN + 4] = "none";
-		if (r.has6) {
+		if (v6_up) {
 			inet_ntop(AF_INET6, r.addr6, a6, INET6_ADDRSTRLEN);
 			snprintf(a6 + strlen(a6), 5, "/%u", r.prefix6);
 		}

@@ -277,7 +277,7 @@ ip netns exec "$NS_C2" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
 C2I_LOG=$LAB_DIR/client2-no-ipv6.log
 vpngw_start client "$NS_C2" "$C2_CONF" "$C2I_LOG"
 C2_PID=$LAST_PID
-check "i: client2 session up" wait_log "$C2I_LOG" 'msg="session up"' 10
+check "i: client2 session up, address6=none (not set on its TUN)" wait_log "$C2I_LOG" 'msg="session up".*address6=none' 10
 check "i: client2 says it has no IPv6 through the tunnel" wait_log "$C2I_LOG" 'no IPv6 through the tunnel' 2
 check_eq "i: ping $NET_IP through the tunnel (replies of 3)" "$(ping_count "$NS_C2" "$NET_IP" 3)" 3
 route=$(ip -n "$NS_C2" -6 route get "$NET6" 2>&1)
