@@ -55,6 +55,7 @@ e2e: $(BUILD)/vpngw $(BUILD)/vpngw_load $(BUILD)/hsflood
 	bash tests/e2e/robustness.sh
 	bash tests/e2e/nat.sh
 	bash tests/e2e/clientnet.sh
+	bash tests/e2e/ipv6.sh
 	bash tests/e2e/recovery.sh
 	bash tests/e2e/rekeyload.sh
 	bash tests/e2e/dns.sh

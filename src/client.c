@@ -94,6 +94,8 @@ struct client {
 	bool tun_ready;
 	uint32_t addr4;
 	uint8_t prefix4;
+	bool has6;               /* the gateway gave us an IPv6 address */
+	uint8_t addr6[16], prefix6;
 	uint16_t mtu;
 	uint16_t gw_keepalive_s; /* announced in HS_RESP */
 
@@ -150,6 +152,7 @@ static void send_handshake(struct client *c, const uint8_t *prev_id, uint64_t no
 	struct hs_init in = { 0 };
 	hs_timestamp(in.timestamp);
 	in.ciphers = (uint16_t)aead_offer();
+	in.flags = HS_INIT_FLAG_V6; /* we take an IPv6 address if the gateway has one */
 	if (prev_id)
 		memcpy(in.prev_id, prev_id, WIRE_ID_LEN);
 
@@ -244,6 +247,35 @@ static void add_route(struct client *c, const struct route4 *r)
 	netcfg_route4(&c->net, r->net, r->prefix, 0);
 }
 
+/* Whether an IPv6 route covers the gateway's (IPv6, not v4-mapped) endpoint. */
+static bool covers_gateway6(struct client *c, const struct route6 *r)
+{
+	const struct endpoint *e = gw_ep(c);
+	if (e->sa.sa_family != AF_INET6 || IN6_IS_ADDR_V4MAPPED(&e->in6.sin6_addr))
+		return false;
+	const uint8_t *a = e->in6.sin6_addr.s6_addr;
+	int full = r->prefix / 8, rest = r->prefix % 8;
+	if (memcmp(a, r->net, (size_t)full) != 0)
+		return false;
+	return !rest || ((a[full] ^ r->net[full]) & (0xff00 >> rest)) == 0;
+}
+
+/* IPv6 routes as add_route does IPv4's. */
+static void add_route6(struct client *c, const struct route6 *r)
+{
+	char a[INET6_ADDRSTRLEN];
+	if (c->policy) {
+		netcfg_route6(&c->net, r->net, r->prefix, c->conf.fwmark);
+		return;
+	}
+	if (covers_gateway6(c, r)) {
+		LOGW("msg=\"route skipped: it covers the gateway's endpoint and would loop the tunnel into itself\" route=%s/%u",
+		     inet_ntop(AF_INET6, r->net, a, sizeof(a)), r->prefix);
+		return;
+	}
+	netcfg_route6(&c->net, r->net, r->prefix, 0);
+}
+
 /* Routes = 0.0.0.0/0 (or ::/0) makes a full tunnel, the wg-quick way. */
 static bool needs_policy(const struct client_conf *k)
 {
@@ -271,17 +303,44 @@ static int setup_tun_for(struct client *c, const struct hs_resp *r)
 		LOGE("msg=\"gateway sent unusable parameters\" mtu=%u prefix=%u", r->mtu, r->prefix4);
 		return -1;
 	}
+	if (r->has6 && (r->prefix6 < 16 || r->prefix6 > 128)) {
+		LOGE("msg=\"gateway sent an unusable IPv6 prefix\" prefix6=%u", r->prefix6);
+		return -1;
+	}
 	int mtu = tunnel_mtu(c, r->mtu);
-	if (c->tun_ready && r->addr4 == c->addr4 && r->prefix4 == c->prefix4 && mtu == c->mtu)
+	if (c->tun_ready && r->addr4 == c->addr4 && r->prefix4 == c->prefix4 && mtu == c->mtu && r->has6 == c->has6 &&
+	    (!r->has6 || (!memcmp(r->addr6, c->addr6, 16) && r->prefix6 == c->prefix6)))
 		return 0;
 	if (netcfg_link(&c->net, mtu, TUN_TXQUEUELEN) != 0 || netcfg_addr4(&c->net, r->addr4, r->prefix4) != 0)
 		return -1;
+	/* IPv6 is an extra: a host that cannot take the address (IPv6 off)
+	 * keeps its IPv4 tunnel, with IPv6 as if the gateway had none. */
+	bool v6ok = r->has6;
+	if (v6ok && netcfg_addr6(&c->net, r->addr6, r->prefix6) != 0) {
+		LOGW("msg=\"no IPv6 through the tunnel: the tunnel IPv6 address could not be set\"");
+		v6ok = false;
+	}
+	/* A gateway that gave us IPv6 before and no longer does (restarted
+	 * without its IPv6 pool): nothing IPv6 may go to the tunnel now. */
+	if (!v6ok)
+		netcfg_del_addr6(&c->net);
 	for (size_t i = 0; i < c->conf.nroutes; i++)
 		add_route(c, &c->conf.routes[i]);
-	if (c->policy && netcfg_policy(&c->net, c->conf.fwmark, c->conf.all_v6) != 0)
+	/* IPv6 routes only with an IPv6 address: without one the gateway
+	 * would drop what they send (and ::/0 turns into a block below). */
+	for (size_t i = 0; v6ok && i < c->conf.nroutes6; i++)
+		add_route6(c, &c->conf.routes6[i]);
+	if (!v6ok && c->conf.nroutes6)
+		LOGW("msg=\"no IPv6 address in the tunnel: the IPv6 routes of Routes are not installed\" routes6=%zu",
+		     c->conf.nroutes6);
+	int v6 = !c->conf.all_v6 ? NETCFG_V6_NONE : v6ok ? NETCFG_V6_TUNNEL : NETCFG_V6_BLOCK;
+	if (c->policy && netcfg_policy(&c->net, c->conf.fwmark, v6) != 0)
 		return -1;
 	c->addr4 = r->addr4;
 	c->prefix4 = r->prefix4;
+	c->has6 = v6ok;
+	memcpy(c->addr6, r->addr6, 16);
+	c->prefix6 = r->prefix6;
 	c->mtu = (uint16_t)mtu;
 	c->tun_ready = true;
 	return 0;
@@ -327,6 +386,7 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 	int tun_rc = setup_tun_for(c, &r);
 	if (tun_rc == 0)
 		setup_dns_for(c, &r);
+	bool v6_up = tun_rc == 0 && c->has6; /* given, and set on our TUN */
 	c->gw_keepalive_s = r.keepalive_s;
 	pthread_mutex_unlock(&c->hs_lock);
 
@@ -338,8 +398,13 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 		LOGI("msg=rekeyed client_id=%s epoch=%u", id, r.epoch);
 	} else {
 		struct in_addr dns = { htonl(r.dns4) };
-		LOGI("msg=\"session up\" client_id=%s address=%u.%u.%u.%u/%u mtu=%u dns=%s keepalive_s=%u cipher=%s%s", id,
-		     r.addr4 >> 24, r.addr4 >> 16 & 255, r.addr4 >> 8 & 255, r.addr4 & 255, r.prefix4, r.mtu,
+		char a6[INET6_ADDRSTRLEN + 4] = "none";
+		if (v6_up) {
+			inet_ntop(AF_INET6, r.addr6, a6, INET6_ADDRSTRLEN);
+			snprintf(a6 + strlen(a6), 5, "/%u", r.prefix6);
+		}
+		LOGI("msg=\"session up\" client_id=%s address=%u.%u.%u.%u/%u address6=%s mtu=%u dns=%s keepalive_s=%u cipher=%s%s", id,
+		     r.addr4 >> 24, r.addr4 >> 16 & 255, r.addr4 >> 8 & 255, r.addr4 & 255, r.prefix4, a6, r.mtu,
 		     r.dns4 ? inet_ntoa(dns) : "none", (unsigned)(keepalive_ns(c) / SEC_NS), aead_name(r.cipher), tun_rc ? " tun=failed" : "");
 	}
 	/* Our first packet under the new keys lets the gateway switch too. */
@@ -477,9 +542,18 @@ static void *down_loop(void *arg)
  * flood of ICMP). */
 static void tell_too_big(struct client *c, const struct pkt *pk, uint64_t now)
 {
-	uint8_t msg[ICMP4_FRAG_NEEDED_MAX];
+	uint8_t msg[ICMP6_TOO_BIG_MAX];
 	if (now - c->last_icmp_ns < 1000000)
 		return;
+	if (pk->len >= 40 && pk->data[0] >> 4 == 6) {
+		/* As for IPv4: from the destination, not from ourselves. */
+		size_t n6 = icmp6_too_big(pk->data, pk->len, pk->data + 24, c->mtu, msg);
+		if (n6 && tun_write_one(&c->tun, msg, n6) == 0) {
+			c->last_icmp_ns = now;
+			ctr_add(&c->st.icmp_too_big_sent, 1);
+		}
+		return;
+	}
 	/* From the packet's destination: our own address as the source would
 	 * be dropped by our own kernel as a martian. */
 	uint32_t dst = pk->len >= 20 ? (uint32_t)pk->data[16] << 24 | (uint32_t)pk->data[17] << 16 |
@@ -706,6 +780,8 @@ static void snap_session(struct client *c, uint64_t now, struct snap_peer *o)
 	endpoint_str(gw_ep(c), o->endpoint, sizeof(o->endpoint));
 	pthread_mutex_lock(&c->hs_lock);
 	o->addr4 = c->tun_ready ? c->addr4 : 0;
+	if (c->tun_ready && c->has6)
+		inet_ntop(AF_INET6, c->addr6, o->addr6, sizeof(o->addr6));
 	pthread_mutex_unlock(&c->hs_lock);
 	uint64_t hs = atomic_load(&c->session_start_ns);
 	o->handshake_age_s = hs ? (int64_t)(ns_since(now, hs) / SEC_NS) : -1;
@@ -742,6 +818,12 @@ static void snapshot(struct client *c, struct snapshot *o, struct snap_peer *ses
 	o->addr4 = session->addr4;
 	pthread_mutex_lock(&c->hs_lock);
 	o->prefix4 = c->prefix4;
+	if (session->addr6[0]) {
+		/* An IPv6 address has at most 39 characters: room for "/128". */
+		size_t n = strnlen(session->addr6, INET6_ADDRSTRLEN);
+		memcpy(o->addr6, session->addr6, n);
+		snprintf(o->addr6 + n, sizeof(o->addr6) - n, "/%u", c->prefix6);
+	}
 	pthread_mutex_unlock(&c->hs_lock);
 	const struct { const char *name; counter_t *c; } ctrs[] = {
 		{ "tun_rx_packets", &st->tun_rx_packets }, { "tun_rx_bytes", &st->tun_rx_bytes },
@@ -813,7 +895,9 @@ static int setup(struct client *c, const char *path)
 		die_msg("out of memory for UDP receive buffers");
 		return -1;
 	}
-	if (tun_open(&c->tun, c->conf.ifname) != 0)
+	/* IPv6 stays on: whether the gateway gives us an address is known only
+	 * at the handshake, when root (needed to switch it on) may be gone. */
+	if (tun_open(&c->tun, c->conf.ifname, true) != 0)
 		return -1;
 	c->mtu = MTU_DEFAULT;
 	struct ctl_ops ops = { .arg = c, .show = ctl_show, .metrics = ctl_metrics };

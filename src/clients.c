@@ -1,6 +1,7 @@
 /* clients.c - see clients.h. */
 #include "clients.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,9 @@ void clients_snapshot(struct registry *r, uint64_t now, endpoint_fmt fmt, struct
 		memcpy(o->peers[i].name, p->name, sizeof(o->peers[i].name));
 		memcpy(o->peers[i].pub, p->pub, 32);
 		o->peers[i].addr4 = p->addr4;
+		uint8_t a6[16];
+		if (registry_addr6(r, p, a6))
+			inet_ntop(AF_INET6, a6, o->peers[i].addr6, sizeof(o->peers[i].addr6));
 	}
 	registry_unlock(r);
 	if (!list || !o->peers) {

@@ -69,6 +69,28 @@ int parse_cidr4(const char *s, uint32_t *addr, uint8_t *prefix)
 	return 0;
 }
 
+int parse_cidr6(const char *s, uint8_t addr[16], uint8_t *prefix)
+{
+	char buf[64];
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	char *slash = strchr(buf, '/');
+	long p = 128;
+	if (slash) {
+		char *e;
+		*slash = '\0';
+		errno = 0;
+		p = strtol(slash + 1, &e, 10);
+		if (errno || *e || e == slash + 1 || p < 0 || p > 128)
+			return -1;
+	}
+	if (inet_pton(AF_INET6, buf, addr) != 1)
+		return -1;
+	*prefix = (uint8_t)p;
+	return 0;
+}
+
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
 	char *e;
@@ -167,19 +189,27 @@ static bool is_ipv6_item(const char *s)
 struct addr_acc {
 	uint32_t addr;
 	uint8_t prefix;
-	int n4;
+	int n4, n6;
+	uint8_t addr6[16];
+	uint8_t prefix6;
 };
 
 static int take_addr(void *arg, const char *item)
 {
 	struct addr_acc *a = arg;
-	if (is_ipv6_item(item)) {
-		fprintf(stderr, "vpngw: warning: IPv6 tunnel address %s ignored: IPv6 inside the tunnel is not built yet\n", item);
-		return 0;
-	}
+	if (is_ipv6_item(item))
+		return a->n6++ || parse_cidr6(item, a->addr6, &a->prefix6) != 0 ? -1 : 0;
 	if (a->n4++ || parse_cidr4(item, &a->addr, &a->prefix) != 0)
 		return -1;
 	return 0;
+}
+
+static bool host_bits_set6(const uint8_t a[16], uint8_t prefix)
+{
+	for (int i = prefix; i < 128; i++)
+		if (a[i / 8] >> (7 - i % 8) & 1)
+			return true;
+	return false;
 }
 
 static int take_route(void *arg, const char *item)
@@ -187,12 +217,18 @@ static int take_route(void *arg, const char *item)
 	struct client_conf *c = arg;
 	struct route4 r;
 	if (is_ipv6_item(item)) {
-		/* The tunnel carries IPv4 only: ::/0 means "no IPv6 outside it". */
-		if (!strcmp(item, "::/0") || !strcmp(item, "::0/0")) {
+		struct route6 r6;
+		if (parse_cidr6(item, r6.net, &r6.prefix) != 0 || host_bits_set6(r6.net, r6.prefix))
+			return -1;
+		/* ::/0 is the full tunnel's: through the tunnel when the gateway
+		 * gives an IPv6 address, else nowhere (never outside it). */
+		if (r6.prefix == 0) {
 			c->all_v6 = true;
 			return 0;
 		}
-		fprintf(stderr, "vpngw: warning: IPv6 route %s ignored: IPv6 inside the tunnel is not built yet\n", item);
+		if (c->nroutes6 == CONF_MAX_ROUTES)
+			return -1;
+		c->routes6[c->nroutes6++] = r6;
 		return 0;
 	}
 	if (c->nroutes == CONF_MAX_ROUTES || parse_cidr4(item, &r.net, &r.prefix) != 0)
@@ -319,9 +355,18 @@ static int server_key(struct parse_ctx *c, const char *name, const char *value)
 	if (!strcasecmp(name, "Address")) {
 		struct addr_acc a = { 0 };
 		if (each_item(value, take_addr, &a) != 0 || a.n4 != 1 || a.prefix > 30 || a.prefix < 8)
-			return fail(c, name, value, "want one IPv4 address with a pool prefix /8../30, e.g. 10.77.0.1/24");
+			return fail(c, name, value,
+				    "want one IPv4 address with a pool prefix /8../30 and optionally one IPv6 address with its pool prefix, e.g. 10.77.0.1/24, fd77::1/64");
+		/* Every IPv4 host number must have its IPv6 twin in the pool. */
+		if (a.n6 && (a.prefix6 < 16 || a.prefix6 > 128 - (32 - a.prefix)))
+			return fail(c, name, value, "the IPv6 pool prefix must be /16 or longer and leave at least as many host bits as the IPv4 pool, e.g. /64");
 		s->addr4 = a.addr;
 		s->prefix4 = a.prefix;
+		s->has6 = a.n6 == 1;
+		if (s->has6) {
+			memcpy(s->addr6, a.addr6, 16);
+			s->prefix6 = a.prefix6;
+		}
 		return 1;
 	}
 	if (!strcasecmp(name, "MTU")) {
@@ -394,7 +439,8 @@ static int server_peer_key(struct parse_ctx *c, const char *name, const char *va
 	if (!strcasecmp(name, "Address")) {
 		uint8_t pre;
 		if (parse_cidr4(value, &p->addr4, &pre) != 0 || pre != 32)
-			return fail(c, name, value, "want one IPv4 address, e.g. 10.77.0.2/32");
+			return fail(c, name, value,
+				    "want one IPv4 address, e.g. 10.77.0.2/32 (a client's IPv6 address follows from it: the IPv6 pool's prefix with its host number)");
 		p->addr_line = c->line;
 		return 1;
 	}
@@ -473,7 +519,7 @@ static int client_server_key(struct parse_ctx *c, const char *name, const char *
 	}
 	if (!strcasecmp(name, "Routes")) {
 		if (each_item(value, take_route, k) != 0)
-			return fail(c, name, value, "want a list of IPv4 networks, e.g. 198.51.100.0/24, 10.0.0.0/8");
+			return fail(c, name, value, "want a list of IPv4 or IPv6 networks, e.g. 198.51.100.0/24, 10.0.0.0/8, 2001:db8::/32");
 		return 1;
 	}
 	return fail(c, name, value, "unknown key in [Server]");
@@ -586,6 +632,35 @@ static int run_parser(struct parse_ctx *c)
 	return 0;
 }
 
+/* The gateway's IPv6 address must not be one a client would get: the
+ * pool's prefix with a client's IPv4 host number. Its own IPv4 host number
+ * (fd77::1 beside 10.77.0.1) or one beyond the IPv4 pool's are safe. */
+static int check_gateway6(const struct server_conf *s, const char *path, char *err, size_t errlen)
+{
+	uint32_t host4_bits = 32u - s->prefix4, gw_host4 = s->addr4 & ~(0xffffffffu << host4_bits);
+	uint64_t high = 0;
+	uint32_t host = 0;
+	char a[INET6_ADDRSTRLEN];
+	inet_ntop(AF_INET6, s->addr6, a, sizeof(a));
+	/* Host bits above the IPv4 host number's: any set puts it out of reach. */
+	for (int i = s->prefix6; i < 128 - (int)host4_bits; i++)
+		high |= (uint64_t)(s->addr6[i / 8] >> (7 - i % 8) & 1);
+	for (int i = 128 - (int)host4_bits; i < 128; i++)
+		host = host << 1 | (uint32_t)(s->addr6[i / 8] >> (7 - i % 8) & 1);
+	if (!high && host == 0) {
+		snprintf(err, errlen, "%s: [Server] Address = %s/%u: the IPv6 address is the pool's network address", path, a,
+			 s->prefix6);
+		return -1;
+	}
+	if (!high && host != gw_host4) {
+		snprintf(err, errlen,
+			 "%s: [Server] Address = %s/%u: the gateway's IPv6 address would be a client's (clients get the IPv6 pool's prefix with their IPv4 host number); give it the IPv4 address's host number %u",
+			 path, a, s->prefix6, gw_host4);
+		return -1;
+	}
+	return 0;
+}
+
 static int finish_server(struct server_conf *s, const char *path, char *err, size_t errlen)
 {
 	if (!s->has_priv) {
@@ -596,6 +671,8 @@ static int finish_server(struct server_conf *s, const char *path, char *err, siz
 		snprintf(err, errlen, "%s: [Server] needs Address (e.g. 10.77.0.1/24)", path);
 		return -1;
 	}
+	if (s->has6 && check_gateway6(s, path, err, errlen) != 0)
+		return -1;
 	if (!s->state_file[0])
 		snprintf(s->state_file, sizeof(s->state_file), "/var/lib/vpngw/%s.state", s->ifname);
 	uint32_t mask = s->prefix4 ? 0xffffffffu << (32 - s->prefix4) : 0;

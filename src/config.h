@@ -25,6 +25,11 @@ struct route4 {
 	uint8_t prefix;
 };
 
+struct route6 {
+	uint8_t net[16]; /* network byte order */
+	uint8_t prefix;
+};
+
 struct peer_conf {
 	char name[64];
 	uint8_t pub[32];
@@ -40,6 +45,12 @@ struct server_conf {
 	uint16_t port;
 	uint32_t addr4;
 	uint8_t prefix4;
+	/* The IPv6 pool (Address = ..., fd00:8::1/64), optional. A client's
+	 * IPv6 address is the pool's prefix with its IPv4 host number:
+	 * 10.8.0.7 gets fd00:8::7 (registry_addr6). */
+	bool has6;
+	uint8_t addr6[16];              /* the gateway's, network byte order */
+	uint8_t prefix6;
 	int mtu;                        /* MTU_AUTO: from the uplink's MTU */
 	char ifname[CONF_IFNAMSIZ];
 	uint32_t dns4;                  /* DNS =, told to clients; 0 = the proxy's address if it runs */
@@ -77,7 +88,9 @@ struct client_conf {
 	char endpoint[256];
 	struct route4 routes[CONF_MAX_ROUTES];
 	size_t nroutes;
-	bool all_v6;            /* ::/0 listed: no IPv6 may leave outside the tunnel */
+	struct route6 routes6[CONF_MAX_ROUTES]; /* IPv6 routes other than ::/0 */
+	size_t nroutes6;
+	bool all_v6;            /* ::/0 listed: IPv6 goes through the tunnel, or nowhere */
 };
 
 /* 0 on success; else -1 with a message in err. */
@@ -88,6 +101,7 @@ void config_free_server(struct server_conf *c);
 /* Building blocks, also used by the CLI and tests. */
 int parse_key_b64(const char *s, uint8_t key[32]);
 int parse_cidr4(const char *s, uint32_t *addr, uint8_t *prefix);
+int parse_cidr6(const char *s, uint8_t addr[16], uint8_t *prefix);
 /* Reads a base64 key from a file that only its owner may read. */
 int read_key_file(const char *path, uint8_t key[32], char *err, size_t errlen);
 

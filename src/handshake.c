@@ -35,7 +35,7 @@ int hs_write_init(struct noise_hs *hs, const uint8_t s_priv[32], const uint8_t s
 	memcpy(payload, in->timestamp, HS_TIMESTAMP_LEN);
 	memcpy(payload + HS_TIMESTAMP_LEN, in->prev_id, WIRE_ID_LEN);
 	put16(payload + HS_TIMESTAMP_LEN + WIRE_ID_LEN, in->ciphers);
-	put16(payload + HS_TIMESTAMP_LEN + WIRE_ID_LEN + 2, 0);
+	put16(payload + HS_TIMESTAMP_LEN + WIRE_ID_LEN + 2, in->flags);
 
 	control_header(out, in->prev_id, HS_INIT_DGRAM_LEN - WIRE_HDR_LEN);
 	out[WIRE_HDR_LEN] = HS_INIT;
@@ -56,12 +56,13 @@ int hs_read_init(struct noise_hs *hs, const uint8_t s_priv[32], const uint8_t *d
 	memcpy(in->timestamp, payload, HS_TIMESTAMP_LEN);
 	memcpy(in->prev_id, payload + HS_TIMESTAMP_LEN, WIRE_ID_LEN);
 	in->ciphers = get16(payload + HS_TIMESTAMP_LEN + WIRE_ID_LEN);
+	in->flags = get16(payload + HS_TIMESTAMP_LEN + WIRE_ID_LEN + 2);
 	return 0;
 }
 
-static void encode_resp(uint8_t p[HS_RESP_PAYLOAD_LEN], const struct hs_resp *r)
+static size_t encode_resp(uint8_t p[HS_RESP6_PAYLOAD_LEN], const struct hs_resp *r)
 {
-	memset(p, 0, HS_RESP_PAYLOAD_LEN);
+	memset(p, 0, HS_RESP6_PAYLOAD_LEN);
 	memcpy(p, r->client_id, WIRE_ID_LEN);
 	p[16] = r->epoch;
 	p[17] = r->prefix4;
@@ -70,10 +71,16 @@ static void encode_resp(uint8_t p[HS_RESP_PAYLOAD_LEN], const struct hs_resp *r)
 	put32(p + 24, r->dns4);
 	put16(p + 28, r->keepalive_s);
 	p[30] = r->cipher;
+	if (!r->has6)
+		return HS_RESP_PAYLOAD_LEN;
+	memcpy(p + 32, r->addr6, 16);
+	p[48] = r->prefix6;
+	return HS_RESP6_PAYLOAD_LEN;
 }
 
-static void decode_resp(struct hs_resp *r, const uint8_t p[HS_RESP_PAYLOAD_LEN])
+static void decode_resp(struct hs_resp *r, const uint8_t *p, size_t len)
 {
+	memset(r, 0, sizeof(*r));
 	memcpy(r->client_id, p, WIRE_ID_LEN);
 	r->epoch = p[16];
 	r->prefix4 = p[17];
@@ -82,16 +89,21 @@ static void decode_resp(struct hs_resp *r, const uint8_t p[HS_RESP_PAYLOAD_LEN])
 	r->dns4 = get32(p + 24);
 	r->keepalive_s = get16(p + 28);
 	r->cipher = p[30];
+	if (len == HS_RESP6_PAYLOAD_LEN) {
+		r->has6 = true;
+		memcpy(r->addr6, p + 32, 16);
+		r->prefix6 = p[48];
+	}
 }
 
 int hs_write_resp(struct noise_hs *hs, const struct hs_resp *r, const uint8_t *e_priv, uint8_t *out,
 		  uint8_t send_key[32], uint8_t recv_key[32])
 {
-	uint8_t payload[HS_RESP_PAYLOAD_LEN];
-	encode_resp(payload, r);
-	control_header(out, r->client_id, HS_RESP_DGRAM_LEN - WIRE_HDR_LEN);
+	uint8_t payload[HS_RESP6_PAYLOAD_LEN];
+	size_t plen = encode_resp(payload, r);
+	control_header(out, r->client_id, hs_resp_dgram_len(r) - WIRE_HDR_LEN);
 	out[WIRE_HDR_LEN] = HS_RESP;
-	if (noise_write_msg2(hs, e_priv, payload, sizeof(payload), out + WIRE_HDR_LEN + 1) != 0) {
+	if (noise_write_msg2(hs, e_priv, payload, plen, out + WIRE_HDR_LEN + 1) != 0) {
 		noise_wipe(hs);
 		return -1;
 	}
@@ -102,8 +114,8 @@ int hs_write_resp(struct noise_hs *hs, const struct hs_resp *r, const uint8_t *e
 int hs_read_resp(struct noise_hs *hs, const uint8_t *dgram, size_t len, struct hs_resp *r,
 		 uint8_t send_key[32], uint8_t recv_key[32])
 {
-	uint8_t payload[HS_RESP_PAYLOAD_LEN];
-	if (len != HS_RESP_DGRAM_LEN || hs_control_type(dgram, len) != HS_RESP)
+	uint8_t payload[HS_RESP6_PAYLOAD_LEN];
+	if ((len != HS_RESP_DGRAM_LEN && len != HS_RESP6_DGRAM_LEN) || hs_control_type(dgram, len) != HS_RESP)
 		return -1;
 	/* Decrypt into a copy so a forged response leaves hs usable. */
 	struct noise_hs try = *hs;
@@ -111,7 +123,7 @@ int hs_read_resp(struct noise_hs *hs, const uint8_t *dgram, size_t len, struct h
 		noise_wipe(&try);
 		return -1;
 	}
-	decode_resp(r, payload);
+	decode_resp(r, payload, len == HS_RESP6_DGRAM_LEN ? HS_RESP6_PAYLOAD_LEN : HS_RESP_PAYLOAD_LEN);
 	/* The clientId in the clear header must be the one the server signed. */
 	if (memcmp(r->client_id, dgram + 8, WIRE_ID_LEN) != 0) {
 		noise_wipe(&try);

@@ -25,8 +25,18 @@ struct netcfg {
 	unsigned ifindex;
 	uint32_t addr4;      /* the address we put on the device, 0 = none */
 	uint8_t prefix4;
+	bool has6;           /* an IPv6 address we put on the device */
+	uint8_t addr6[16];
+	uint8_t prefix6;
 	uint32_t table;      /* full tunnel: table and fwmark; 0 = not installed */
-	bool v6_blocked;     /* full tunnel: IPv6 outside the tunnel refused */
+	int v6;              /* full tunnel: enum netcfg_v6 in force */
+};
+
+/* What a full tunnel does with IPv6. */
+enum netcfg_v6 {
+	NETCFG_V6_NONE,   /* nothing: IPv6 goes where the host's routes say */
+	NETCFG_V6_BLOCK,  /* refused (the gateway gave no IPv6 address): no leak */
+	NETCFG_V6_TUNNEL, /* through the tunnel, like IPv4 */
 };
 
 /* Opens netlink and finds the device (none: NULL, for the MTU queries).
@@ -40,14 +50,21 @@ int netcfg_link(struct netcfg *n, int mtu, int txqlen);
 /* Puts addr/prefix (host order) on the device, replacing the one we put
  * there before. */
 int netcfg_addr4(struct netcfg *n, uint32_t addr, uint8_t prefix);
+/* The same for IPv6 (network byte order), without duplicate address
+ * detection: a point-to-point tunnel has no neighbours to ask. */
+int netcfg_addr6(struct netcfg *n, const uint8_t addr[16], uint8_t prefix);
+/* Removes the IPv6 address we put on the device, if any. */
+void netcfg_del_addr6(struct netcfg *n);
 /* A route over the device in table (0 = main). */
 int netcfg_route4(struct netcfg *n, uint32_t net, uint8_t prefix, uint32_t table);
+int netcfg_route6(struct netcfg *n, const uint8_t net[16], uint8_t prefix, uint32_t table);
 
 /* Full tunnel, the wg-quick way: everything not carrying fwmark `table`
  * (our own UDP does) looks up `table` after the main table's specific
- * routes; with block_v6, IPv6 that would leave outside the tunnel is
- * refused instead (the tunnel carries IPv4 only). */
-int netcfg_policy(struct netcfg *n, uint32_t table, bool block_v6);
+ * routes; v6 (enum netcfg_v6) says whether IPv6 does the same through
+ * the tunnel, is refused, or is left alone. Called again with another v6,
+ * it switches. */
+int netcfg_policy(struct netcfg *n, uint32_t table, int v6);
 /* Removes rules a crashed run with this table left behind; returns how
  * many it removed. */
 int netcfg_clean_stale(struct netcfg *n, uint32_t table);

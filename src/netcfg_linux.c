@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
+#include <arpa/inet.h>
 #include <linux/if_addr.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,9 +91,28 @@ int netcfg_open(struct netcfg *n, const char *ifname)
 	return 0;
 }
 
+/* No link-local address on the tunnel: without one the kernel sends no
+ * router solicitations or MLD reports into it, link chatter the gateway
+ * could only drop. Best effort: before the device is up, which is when
+ * the kernel would make one; a host without IPv6 refuses, harmlessly. */
+static void no_link_local(struct netcfg *n)
+{
+	struct req r;
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = (int)n->ifindex };
+	struct nlmsghdr *nlh = req_start(&r, RTM_NEWLINK, NLM_F_ACK, &ifi, sizeof(ifi));
+	struct nlattr *spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+	struct nlattr *in6 = mnl_attr_nest_start(nlh, AF_INET6);
+	mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+	mnl_attr_nest_end(nlh, in6);
+	mnl_attr_nest_end(nlh, spec);
+	if (talk(n, nlh, NULL, NULL) != 0 && errno != EAFNOSUPPORT)
+		LOGW("msg=\"cannot turn off IPv6 link-local addresses\" dev=%s error=\"%s\"", n->ifname, strerror(errno));
+}
+
 int netcfg_link(struct netcfg *n, int mtu, int txqlen)
 {
 	struct req r;
+	no_link_local(n);
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = (int)n->ifindex,
 				 .ifi_flags = IFF_UP, .ifi_change = IFF_UP };
 	struct nlmsghdr *nlh = req_start(&r, RTM_NEWLINK, NLM_F_ACK, &ifi, sizeof(ifi));
@@ -129,6 +150,72 @@ int netcfg_addr4(struct netcfg *n, uint32_t addr, uint8_t prefix)
 	n->addr4 = addr;
 	n->prefix4 = prefix;
 	return 0;
+}
+
+static const char *ip6(const uint8_t a[16], char *buf)
+{
+	return inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
+}
+
+static int addr6_msg(struct netcfg *n, uint16_t type, uint16_t flags, const uint8_t addr[16], uint8_t prefix)
+{
+	struct req r;
+	struct ifaddrmsg ifa = { .ifa_family = AF_INET6, .ifa_prefixlen = prefix, .ifa_index = n->ifindex,
+				 .ifa_flags = IFA_F_NODAD };
+	struct nlmsghdr *nlh = req_start(&r, type, NLM_F_ACK | flags, &ifa, sizeof(ifa));
+	mnl_attr_put(nlh, IFA_LOCAL, 16, addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, 16, addr);
+	return talk(n, nlh, NULL, NULL);
+}
+
+int netcfg_addr6(struct netcfg *n, const uint8_t addr[16], uint8_t prefix)
+{
+	char a[INET6_ADDRSTRLEN], old[INET6_ADDRSTRLEN];
+	if (n->has6 && (memcmp(n->addr6, addr, 16) || n->prefix6 != prefix) &&
+	    addr6_msg(n, RTM_DELADDR, 0, n->addr6, n->prefix6) != 0 && errno != EADDRNOTAVAIL)
+		LOGW("msg=\"cannot remove the old tunnel IPv6 address\" dev=%s address=%s/%u error=\"%s\"", n->ifname,
+		     ip6(n->addr6, old), n->prefix6, strerror(errno));
+	n->has6 = false;
+	if (addr6_msg(n, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, addr, prefix) != 0) {
+		die_msg("add address %s/%u to %s: %s%s", ip6(addr, a), prefix, n->ifname, strerror(errno),
+			errno == EACCES || errno == EPERM ? " (is IPv6 disabled on it? net.ipv6.conf.*.disable_ipv6)" : "");
+		return -1;
+	}
+	memcpy(n->addr6, addr, 16);
+	n->prefix6 = prefix;
+	n->has6 = true;
+	return 0;
+}
+
+void netcfg_del_addr6(struct netcfg *n)
+{
+	char a[INET6_ADDRSTRLEN];
+	if (n->has6 && addr6_msg(n, RTM_DELADDR, 0, n->addr6, n->prefix6) != 0 && errno != EADDRNOTAVAIL)
+		LOGW("msg=\"cannot remove the tunnel IPv6 address\" dev=%s address=%s/%u error=\"%s\"", n->ifname,
+		     ip6(n->addr6, a), n->prefix6, strerror(errno));
+	n->has6 = false;
+}
+
+int netcfg_route6(struct netcfg *n, const uint8_t net[16], uint8_t prefix, uint32_t table)
+{
+	struct req r;
+	char a[INET6_ADDRSTRLEN];
+	table = table ? table : RT_TABLE_MAIN;
+	struct rtmsg rtm = { .rtm_family = AF_INET6, .rtm_dst_len = prefix, .rtm_table = RT_TABLE_UNSPEC,
+			     .rtm_protocol = RTPROT_BOOT, .rtm_scope = RT_SCOPE_UNIVERSE, .rtm_type = RTN_UNICAST };
+	/* As for IPv4: never replace someone else's route. */
+	struct nlmsghdr *nlh = req_start(&r, RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &rtm, sizeof(rtm));
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
+	mnl_attr_put(nlh, RTA_DST, 16, net);
+	mnl_attr_put_u32(nlh, RTA_OIF, n->ifindex);
+	if (talk(n, nlh, NULL, NULL) == 0)
+		return 0;
+	if (errno == EEXIST) {
+		LOGI("msg=\"route not added: it exists already\" route=%s/%u table=%u", ip6(net, a), prefix, table);
+		return 0;
+	}
+	die_msg("add route %s/%u dev %s table %u: %s", ip6(net, a), prefix, n->ifname, table, strerror(errno));
+	return -1;
 }
 
 static int route_attr(const struct nlattr *a, void *data)
@@ -211,16 +298,25 @@ static int rule_msg(struct netcfg *n, uint16_t type, int family, uint32_t table,
 	return talk(n, nlh, NULL, NULL);
 }
 
-/* IPv6 in the full tunnel's table: nowhere to go. */
-static int unreachable6_msg(struct netcfg *n, uint16_t type, uint32_t table)
+/* IPv6's default route in the full tunnel's table: over the tunnel, or
+ * (block) unreachable. Ours (VPNGW_RTPROT), so a crashed run's is found
+ * and removed whichever it was. */
+static int default6_msg(struct netcfg *n, uint16_t type, uint32_t table, bool block)
 {
 	struct req r;
 	struct rtmsg rtm = { .rtm_family = AF_INET6, .rtm_table = RT_TABLE_UNSPEC, .rtm_protocol = VPNGW_RTPROT,
-			     .rtm_scope = RT_SCOPE_UNIVERSE, .rtm_type = RTN_UNREACHABLE };
+			     .rtm_scope = RT_SCOPE_UNIVERSE, .rtm_type = block ? RTN_UNREACHABLE : RTN_UNICAST };
 	uint16_t flags = type == RTM_NEWROUTE ? NLM_F_CREATE | NLM_F_REPLACE : 0;
 	struct nlmsghdr *nlh = req_start(&r, type, NLM_F_ACK | flags, &rtm, sizeof(rtm));
 	mnl_attr_put_u32(nlh, RTA_TABLE, table);
+	if (type == RTM_NEWROUTE && !block)
+		mnl_attr_put_u32(nlh, RTA_OIF, n->ifindex);
 	return talk(n, nlh, NULL, NULL);
+}
+
+static int unreachable6_msg(struct netcfg *n, uint16_t type, uint32_t table)
+{
+	return default6_msg(n, type, table, true);
 }
 
 /* net.ipv4.conf.all.src_valid_mark: the reverse-path check must see our
@@ -236,21 +332,31 @@ static void set_src_valid_mark(void)
 		close(fd);
 }
 
+/* Removes our IPv6 rules and the IPv6 default of our table. */
+static void unpolicy6(struct netcfg *n)
+{
+	if (n->v6 == NETCFG_V6_NONE)
+		return;
+	if (rule_msg(n, RTM_DELRULE, AF_INET6, n->table, RT_TABLE_MAIN, true) != 0 ||
+	    rule_msg(n, RTM_DELRULE, AF_INET6, n->table, n->table, false) != 0)
+		LOGW("msg=\"cannot remove a policy rule\" table=%u family=ipv6 error=\"%s\"", n->table, strerror(errno));
+	/* The tunnel's route would vanish with the device, but the device may
+	 * outlive us (a persistent TUN): both kinds go. */
+	if (default6_msg(n, RTM_DELROUTE, n->table, n->v6 == NETCFG_V6_BLOCK) != 0 && errno != ESRCH)
+		LOGW("msg=\"cannot remove the IPv6 default route of the tunnel's table\" table=%u error=\"%s\"", n->table,
+		     strerror(errno));
+	n->v6 = NETCFG_V6_NONE;
+}
+
 static void unpolicy(struct netcfg *n)
 {
 	if (!n->table)
 		return;
-	int fams[2] = { AF_INET, AF_INET6 };
-	for (int i = 0; i < (n->v6_blocked ? 2 : 1); i++) {
-		if (rule_msg(n, RTM_DELRULE, fams[i], n->table, RT_TABLE_MAIN, true) != 0 ||
-		    rule_msg(n, RTM_DELRULE, fams[i], n->table, n->table, false) != 0)
-			LOGW("msg=\"cannot remove a policy rule\" table=%u family=%s error=\"%s\"", n->table,
-			     fams[i] == AF_INET ? "ipv4" : "ipv6", strerror(errno));
-	}
-	if (n->v6_blocked && unreachable6_msg(n, RTM_DELROUTE, n->table) != 0)
-		LOGW("msg=\"cannot remove the IPv6 block route\" table=%u error=\"%s\"", n->table, strerror(errno));
+	unpolicy6(n);
+	if (rule_msg(n, RTM_DELRULE, AF_INET, n->table, RT_TABLE_MAIN, true) != 0 ||
+	    rule_msg(n, RTM_DELRULE, AF_INET, n->table, n->table, false) != 0)
+		LOGW("msg=\"cannot remove a policy rule\" table=%u family=ipv4 error=\"%s\"", n->table, strerror(errno));
 	n->table = 0;
-	n->v6_blocked = false;
 }
 
 static int policy_family(struct netcfg *n, int family, uint32_t table)
@@ -266,25 +372,46 @@ static int policy_family(struct netcfg *n, int family, uint32_t table)
 	return 0;
 }
 
-int netcfg_policy(struct netcfg *n, uint32_t table, bool block_v6)
+/* IPv6 as v6 says, in the table the IPv4 rules already use. A switch
+ * between block and tunnel (the gateway restarted with or without its
+ * IPv6 pool) replaces the default route in place, under rules that stay:
+ * at no moment may IPv6 take the host's own default route. */
+static void policy6(struct netcfg *n, int v6)
 {
-	if (n->table == table)
-		return 0;
-	unpolicy(n);
-	set_src_valid_mark();
-	if (policy_family(n, AF_INET, table) != 0) {
-		die_msg("add policy rules for table %u: %s", table, strerror(errno));
-		return -1;
+	if (v6 == NETCFG_V6_NONE) {
+		unpolicy6(n);
+		return;
 	}
-	n->table = table;
-	if (!block_v6)
-		return 0;
-	if (unreachable6_msg(n, RTM_NEWROUTE, table) != 0 || policy_family(n, AF_INET6, table) != 0) {
-		LOGW("msg=\"cannot keep IPv6 from leaving outside the tunnel\" table=%u error=\"%s\"", table, strerror(errno));
-		unreachable6_msg(n, RTM_DELROUTE, table);
-		return 0;
+	bool block = v6 == NETCFG_V6_BLOCK;
+	if (default6_msg(n, RTM_NEWROUTE, n->table, block) != 0 ||
+	    (n->v6 == NETCFG_V6_NONE && policy_family(n, AF_INET6, n->table) != 0)) {
+		if (block)
+			LOGW("msg=\"cannot keep IPv6 from leaving outside the tunnel\" table=%u error=\"%s\"", n->table,
+			     strerror(errno));
+		else
+			LOGE("msg=\"cannot route IPv6 through the tunnel\" dev=%s table=%u error=\"%s\"", n->ifname, n->table,
+			     strerror(errno));
+		if (n->v6 == NETCFG_V6_NONE)
+			default6_msg(n, RTM_DELROUTE, n->table, block);
+		return;
 	}
-	n->v6_blocked = true;
+	n->v6 = v6;
+}
+
+int netcfg_policy(struct netcfg *n, uint32_t table, int v6)
+{
+	if (n->table == table && n->v6 == v6)
+		return 0;
+	if (n->table != table) {
+		unpolicy(n);
+		set_src_valid_mark();
+		if (policy_family(n, AF_INET, table) != 0) {
+			die_msg("add policy rules for table %u: %s", table, strerror(errno));
+			return -1;
+		}
+		n->table = table;
+	}
+	policy6(n, v6);
 	return 0;
 }
 
@@ -337,7 +464,11 @@ int netcfg_clean_stale(struct netcfg *n, uint32_t table)
 				removed++;
 		}
 	}
+	/* Whichever IPv6 default the crashed run had: unreachable or over the
+	 * tunnel (gone with its device, unless the device stayed). */
 	if (unreachable6_msg(n, RTM_DELROUTE, table) == 0)
+		removed++;
+	if (default6_msg(n, RTM_DELROUTE, table, false) == 0)
 		removed++;
 	if (removed)
 		LOGW("msg=\"removed routing rules a previous run left behind\" table=%u count=%d", table, removed);

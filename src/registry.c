@@ -195,6 +195,15 @@ int registry_init(struct registry *r, const struct server_conf *c, struct pool *
 	r->mask = c->prefix4 ? 0xffffffffu << (32 - c->prefix4) : 0;
 	r->net = c->addr4 & r->mask;
 	r->gw_addr = c->addr4;
+	r->has6 = c->has6;
+	if (c->has6) {
+		memcpy(r->gw6, c->addr6, 16);
+		r->prefix6 = c->prefix6;
+		for (int i = 0; i < 16; i++) {
+			int bits = c->prefix6 - i * 8;
+			r->net6[i] = bits >= 8 ? c->addr6[i] : bits <= 0 ? 0 : (uint8_t)(c->addr6[i] & (0xff00 >> bits));
+		}
+	}
 	r->pool = pool;
 	r->queue_pkts = queue_pkts;
 	r->mtu = (uint32_t)c->mtu;
@@ -289,6 +298,49 @@ struct peer *registry_by_pubkey(struct registry *r, const uint8_t pub[32])
 bool registry_in_pool(const struct registry *r, uint32_t addr4)
 {
 	return (addr4 & r->mask) == r->net;
+}
+
+bool registry_addr6(const struct registry *r, const struct peer *p, uint8_t out[16])
+{
+	if (!r->has6)
+		return false;
+	/* The pool's prefix leaves at least 32 - prefix4 host bits (config),
+	 * so the IPv4 host number fits in the low 32 bits untouched. */
+	uint32_t host = p->addr4 - r->net;
+	memcpy(out, r->net6, 16);
+	out[12] |= (uint8_t)(host >> 24);
+	out[13] |= (uint8_t)(host >> 16);
+	out[14] |= (uint8_t)(host >> 8);
+	out[15] |= (uint8_t)host;
+	return true;
+}
+
+bool registry_in_pool6(const struct registry *r, const uint8_t a6[16])
+{
+	if (!r->has6)
+		return false;
+	int full = r->prefix6 / 8, rest = r->prefix6 % 8;
+	if (memcmp(a6, r->net6, (size_t)full) != 0)
+		return false;
+	return !rest || ((a6[full] ^ r->net6[full]) & (0xff00 >> rest)) == 0;
+}
+
+struct peer *registry_by_addr6(struct registry *r, const uint8_t a6[16])
+{
+	if (!registry_in_pool6(r, a6))
+		return NULL;
+	/* Back to the IPv4 host number: the bits past the prefix, and every
+	 * one above the IPv4 host number's must be zero. */
+	uint8_t x[16];
+	for (int i = 0; i < 16; i++)
+		x[i] = a6[i] ^ r->net6[i];
+	for (int i = 0; i < 12; i++)
+		if (x[i])
+			return NULL;
+	uint32_t host = (uint32_t)x[12] << 24 | (uint32_t)x[13] << 16 | (uint32_t)x[14] << 8 | x[15];
+	if (!host || (host & r->mask))
+		return NULL;
+	return registry_by_addr(r, r->net | host);
 }
 
 bool registry_set_id(struct registry *r, struct peer *p, const uint8_t id[WIRE_ID_LEN])

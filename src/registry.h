@@ -66,6 +66,13 @@ struct registry {
 	struct peer **by_addr;
 	size_t addr_cap;
 	uint32_t net, mask, gw_addr; /* the pool, host order */
+	/* The IPv6 pool, if any: a client's IPv6 address is net6 with its
+	 * IPv4 host number (addr4 - net) in the low bits, so it needs no
+	 * table, follows every IPv4 (re)assignment and survives restarts
+	 * with the IPv4 one the state file keeps. */
+	bool has6;
+	uint8_t net6[16], gw6[16];
+	uint8_t prefix6;
 };
 
 #define PEER_FQ_FLOWS 64
@@ -85,6 +92,12 @@ struct peer *registry_by_id(struct registry *r, const uint8_t id[WIRE_ID_LEN]);
 struct peer *registry_by_addr(struct registry *r, uint32_t addr4);
 struct peer *registry_by_pubkey(struct registry *r, const uint8_t pub[32]);
 bool registry_in_pool(const struct registry *r, uint32_t addr4);
+/* p's IPv6 address (network order); false when there is no IPv6 pool. */
+bool registry_addr6(const struct registry *r, const struct peer *p, uint8_t out[16]);
+/* The client whose IPv6 address a6 is, or NULL. */
+struct peer *registry_by_addr6(struct registry *r, const uint8_t a6[16]);
+/* Whether a6 is in the IPv6 pool. */
+bool registry_in_pool6(const struct registry *r, const uint8_t a6[16]);
 
 /* Starts a new session for p under id, wiping the old one's keys (takes
  * the write lock); false if p was removed meanwhile. */

@@ -1,6 +1,8 @@
-/* router.c - IPv4 only for now; IPv6 inner packets are refused as
- * malformed until the IPv6 pool exists. */
+/* router.c - see router.h. IPv6 inner packets are routed only when the
+ * gateway has an IPv6 pool; without one they are malformed, as before. */
 #include "router.h"
+
+#include <string.h>
 
 bool ip4_addrs(const uint8_t *p, size_t len, uint32_t *src, uint32_t *dst)
 {
@@ -15,11 +17,52 @@ bool ip4_addrs(const uint8_t *p, size_t len, uint32_t *src, uint32_t *dst)
 	return true;
 }
 
+bool ip6_addrs(const uint8_t *p, size_t len, const uint8_t **src, const uint8_t **dst)
+{
+	if (len < 40 || p[0] >> 4 != 6)
+		return false;
+	/* Payload length 0 is a jumbogram, which no tunnel MTU admits. */
+	size_t plen = (size_t)p[4] << 8 | p[5];
+	if (plen == 0 || 40 + plen > len)
+		return false;
+	*src = p + 8;
+	*dst = p + 24;
+	return true;
+}
+
+/* Link-scope traffic (neighbour discovery, MLD, router solicitations from
+ * the client's own kernel) has no business beyond the tunnel link. */
+static bool link_scope6(const uint8_t src[16], const uint8_t dst[16])
+{
+	static const uint8_t zero[16];
+	return dst[0] == 0xff || (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80) ||
+	       (src[0] == 0xfe && (src[1] & 0xc0) == 0x80) || !memcmp(src, zero, 16);
+}
+
+static enum route from_client6(struct registry *r, const struct peer *from, const uint8_t *pkt, size_t len,
+			       struct peer **to)
+{
+	const uint8_t *src, *dst;
+	uint8_t own[16];
+	if (!registry_addr6(r, from, own) || !ip6_addrs(pkt, len, &src, &dst))
+		return ROUTE_MALFORMED;
+	if (link_scope6(src, dst))
+		return ROUTE_LINK_SCOPE;
+	if (memcmp(src, own, 16) != 0)
+		return ROUTE_SPOOFED;
+	if (!registry_in_pool6(r, dst) || !memcmp(dst, r->gw6, 16))
+		return ROUTE_TUN;
+	*to = registry_by_addr6(r, dst);
+	return *to ? ROUTE_PEER : ROUTE_NO_PEER;
+}
+
 enum route route_from_client(struct registry *r, const struct peer *from, const uint8_t *pkt,
 			     size_t len, struct peer **to)
 {
 	uint32_t src, dst;
 	*to = NULL;
+	if (len && pkt[0] >> 4 == 6)
+		return from_client6(r, from, pkt, len, to);
 	if (!ip4_addrs(pkt, len, &src, &dst))
 		return ROUTE_MALFORMED;
 	if (src != from->addr4)
@@ -34,6 +77,13 @@ enum route route_from_tun(struct registry *r, const uint8_t *pkt, size_t len, st
 {
 	uint32_t src, dst;
 	*to = NULL;
+	if (len && pkt[0] >> 4 == 6) {
+		const uint8_t *s6, *d6;
+		if (!r->has6 || !ip6_addrs(pkt, len, &s6, &d6))
+			return ROUTE_MALFORMED;
+		*to = registry_by_addr6(r, d6);
+		return *to ? ROUTE_PEER : ROUTE_NO_PEER;
+	}
 	if (!ip4_addrs(pkt, len, &src, &dst))
 		return ROUTE_MALFORMED;
 	*to = registry_by_addr(r, dst);

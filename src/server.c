@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include "clients.h"
 #include "config.h"
@@ -219,7 +220,7 @@ static bool handle_handshake(struct server *s, struct pkt *pk, const struct endp
 {
 	struct noise_hs hs;
 	struct hs_init in;
-	uint8_t out[HS_RESP_DGRAM_LEN], send_key[32], recv_key[32];
+	uint8_t out[HS_RESP_DGRAM_MAX], send_key[32], recv_key[32];
 	static const uint8_t zero_id[WIRE_ID_LEN];
 	char ep[64];
 
@@ -237,6 +238,10 @@ static bool handle_handshake(struct server *s, struct pkt *pk, const struct endp
 	registry_rdlock(&s->reg);
 	struct peer *p = registry_by_pubkey(&s->reg, hs.rs);
 	uint32_t addr4 = p ? p->addr4 : 0;
+	uint8_t addr6[16];
+	/* The IPv6 form only to a client that asked for it: an older one
+	 * would refuse the longer HS_RESP. */
+	bool has6 = p && (in.flags & HS_INIT_FLAG_V6) && registry_addr6(&s->reg, p, addr6);
 	if (p)
 		memcpy(name, p->name, sizeof(name));
 	registry_unlock(&s->reg);
@@ -269,7 +274,11 @@ static bool handle_handshake(struct server *s, struct pkt *pk, const struct endp
 		.dns4 = s->dns4,
 		.keepalive_s = (uint16_t)s->conf.keepalive_s,
 		.cipher = cipher,
+		.has6 = has6,
+		.prefix6 = has6 ? s->conf.prefix6 : 0,
 	};
+	if (has6)
+		memcpy(r.addr6, addr6, 16);
 	if (rekey) {
 		memcpy(r.client_id, p->sess.client_id, WIRE_ID_LEN);
 		r.epoch = session_next_epoch(&p->sess);
@@ -295,13 +304,17 @@ static bool handle_handshake(struct server *s, struct pkt *pk, const struct endp
 	}
 	peer_set_endpoint(p, from, now);
 	atomic_store_explicit(&p->handshake_ns, now, memory_order_relaxed);
-	if (udp_send_one(s->udp, out, sizeof(out), from) == 0) {
+	size_t out_len = hs_resp_dgram_len(&r);
+	if (udp_send_one(s->udp, out, out_len, from) == 0) {
 		ctr_add(&s->st.udp_tx_datagrams, 1);
-		ctr_add(&s->st.udp_tx_bytes, sizeof(out));
+		ctr_add(&s->st.udp_tx_bytes, out_len);
 	}
 	ctr_add(&s->st.handshakes, 1);
-	LOGI("msg=handshake client=%s endpoint=%s address=%u.%u.%u.%u session=%s epoch=%u cipher=%s", name,
-	     endpoint_str(from, ep, sizeof(ep)), addr4 >> 24, addr4 >> 16 & 255, addr4 >> 8 & 255, addr4 & 255,
+	char a6[INET6_ADDRSTRLEN] = "none";
+	if (has6)
+		inet_ntop(AF_INET6, addr6, a6, sizeof(a6));
+	LOGI("msg=handshake client=%s endpoint=%s address=%u.%u.%u.%u address6=%s session=%s epoch=%u cipher=%s", name,
+	     endpoint_str(from, ep, sizeof(ep)), addr4 >> 24, addr4 >> 16 & 255, addr4 >> 8 & 255, addr4 & 255, a6,
 	     rekey ? "rekey" : "new", r.epoch, aead_name(cipher));
 	return false;
 }
@@ -430,6 +443,7 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 		ctr_add(&s->st.malformed_drops, 1);
 		return false;
 	case ROUTE_NO_PEER:
+	case ROUTE_LINK_SCOPE: /* the client kernel's IPv6 link chatter */
 		ctr_add(&s->st.no_route_drops, 1);
 		return false;
 	}
@@ -557,10 +571,12 @@ static void *hs_loop(void *arg)
  * most one message a millisecond). */
 static void tell_too_big(struct server *s, const struct pkt *pk, uint64_t now)
 {
-	uint8_t msg[ICMP4_FRAG_NEEDED_MAX];
+	uint8_t msg[ICMP6_TOO_BIG_MAX];
 	if (now - s->last_icmp_ns < 1000000)
 		return;
-	size_t n = icmp4_frag_needed(pk->data, pk->len, s->conf.addr4, (uint16_t)s->conf.mtu, msg);
+	size_t n = pk->len && pk->data[0] >> 4 == 6
+			   ? (s->conf.has6 ? icmp6_too_big(pk->data, pk->len, s->conf.addr6, (uint32_t)s->conf.mtu, msg) : 0)
+			   : icmp4_frag_needed(pk->data, pk->len, s->conf.addr4, (uint16_t)s->conf.mtu, msg);
 	if (n && tun_write_one(&s->tun, msg, n) == 0) {
 		s->last_icmp_ns = now;
 		ctr_add(&s->st.icmp_too_big_sent, 1);
@@ -780,7 +796,8 @@ static int configure_tun(struct server *s)
 	struct netcfg n;
 	if (netcfg_open(&n, s->tun.name) != 0)
 		return -1;
-	int rc = netcfg_link(&n, s->conf.mtu, TUN_TXQUEUELEN) == 0 && netcfg_addr4(&n, s->conf.addr4, s->conf.prefix4) == 0;
+	int rc = netcfg_link(&n, s->conf.mtu, TUN_TXQUEUELEN) == 0 && netcfg_addr4(&n, s->conf.addr4, s->conf.prefix4) == 0 &&
+		 (!s->conf.has6 || netcfg_addr6(&n, s->conf.addr6, s->conf.prefix6) == 0);
 	netcfg_close(&n);
 	return rc ? 0 : -1;
 }
@@ -796,6 +813,10 @@ static void snapshot(struct server *s, struct snapshot *o)
 	snprintf(o->ifname, sizeof(o->ifname), "%s", s->tun.name);
 	o->addr4 = s->conf.addr4;
 	o->prefix4 = s->conf.prefix4;
+	if (s->conf.has6) {
+		inet_ntop(AF_INET6, s->conf.addr6, o->addr6, INET6_ADDRSTRLEN);
+		snprintf(o->addr6 + strlen(o->addr6), sizeof(o->addr6) - strlen(o->addr6), "/%u", s->conf.prefix6);
+	}
 	o->listen_port = s->conf.port;
 	clients_snapshot(&s->reg, now_ns(), endpoint_str, o, &t);
 	const struct { const char *name; counter_t *c; } ctrs[] = {
@@ -885,6 +906,7 @@ static void reload(struct server *s, const char *path)
 	}
 	/* The rest is built into sockets, devices and queues at start. */
 	if (nc.port != s->conf.port || nc.addr4 != s->conf.addr4 || nc.prefix4 != s->conf.prefix4 ||
+	    nc.has6 != s->conf.has6 || memcmp(nc.addr6, s->conf.addr6, 16) || nc.prefix6 != s->conf.prefix6 ||
 	    nc.mtu != s->conf.mtu || strcmp(nc.ifname, s->conf.ifname) || nc.dns4 != s->conf.dns4 ||
 	    strcmp(nc.masquerade, s->conf.masquerade) || nc.keepalive_s != s->conf.keepalive_s ||
 	    nc.bandwidth_bps != s->conf.bandwidth_bps || strcmp(nc.metrics_listen, s->conf.metrics_listen) ||
@@ -943,7 +965,7 @@ static int setup(struct server *s, const char *path)
 		return -1;
 	}
 
-	if (tun_open(&s->tun, s->conf.ifname) != 0)
+	if (tun_open(&s->tun, s->conf.ifname, s->conf.has6) != 0)
 		return -1;
 	if (configure_tun(s) != 0)
 		return -1;
@@ -955,7 +977,8 @@ static int setup(struct server *s, const char *path)
 	save_addresses(s);
 	/* Without NAT the tunnel still works for the gateway's own networks. */
 	if (s->conf.masquerade[0] &&
-	    nat_start(&s->nat, s->tun.name, s->reg.net, s->conf.prefix4, s->conf.masquerade) != 0)
+	    nat_start(&s->nat, s->tun.name, s->reg.net, s->conf.prefix4, s->conf.has6 ? s->reg.net6 : NULL,
+		      s->conf.prefix6, s->conf.masquerade) != 0)
 		LOGE("msg=\"no masquerading: clients reach only routed networks\" masquerade=%s", s->conf.masquerade);
 	if (!s->conf.conntrack_track && notrack_start(&s->notrack, s->tun.name, s->conf.port) != 0)
 		LOGW("msg=\"the tunnel's datagrams stay tracked by conntrack: a flood of spoofed sources can fill its table\" port=%u",
@@ -1011,9 +1034,14 @@ int server_run(const char *path)
 		teardown(s);
 		return 1;
 	}
-	LOGI("msg=\"gateway up\" interface=%s listen_port=%u address=%u.%u.%u.%u/%u mtu=%d clients=%zu", s->tun.name,
-	     s->conf.port, s->conf.addr4 >> 24, s->conf.addr4 >> 16 & 255, s->conf.addr4 >> 8 & 255,
-	     s->conf.addr4 & 255, s->conf.prefix4, s->conf.mtu, s->reg.n);
+	char gw6[INET6_ADDRSTRLEN + 4] = "none";
+	if (s->conf.has6) {
+		inet_ntop(AF_INET6, s->conf.addr6, gw6, INET6_ADDRSTRLEN);
+		snprintf(gw6 + strlen(gw6), 5, "/%u", s->conf.prefix6);
+	}
+	LOGI("msg=\"gateway up\" interface=%s listen_port=%u address=%u.%u.%u.%u/%u address6=%s mtu=%d clients=%zu",
+	     s->tun.name, s->conf.port, s->conf.addr4 >> 24, s->conf.addr4 >> 16 & 255, s->conf.addr4 >> 8 & 255,
+	     s->conf.addr4 & 255, s->conf.prefix4, gw6, s->conf.mtu, s->reg.n);
 	if (s->dns && dnsproxy_start(s->dns) != 0) {
 		dnsproxy_close(s->dns);
 		s->dns = NULL;

@@ -100,6 +100,8 @@ static void text_peer(struct sbuf *out, const struct snap_peer *p, bool server, 
 	} else {
 		sbuf_puts(out, "  address      (none yet)\n");
 	}
+	if (p->addr6[0])
+		sbuf_printf(out, "  address6     %s\n", p->addr6);
 	if (p->handshake_age_s < 0)
 		sbuf_puts(out, "  handshake    never\n");
 	else
@@ -124,6 +126,8 @@ void show_text(const struct snapshot *s, bool full_keys, struct sbuf *out)
 		show_addr4(s->addr4, a);
 		sbuf_printf(out, ", address %s/%u", a, s->prefix4);
 	}
+	if (s->addr6[0])
+		sbuf_printf(out, ", address6 %s", s->addr6);
 	if (s->server)
 		sbuf_printf(out, ", port %u, %zu clients", s->listen_port, s->npeers);
 	sbuf_puts(out, "\n  latency      ");
@@ -180,6 +184,10 @@ static void json_peer(struct sbuf *out, const struct snap_peer *p, bool full_key
 	} else {
 		sbuf_puts(out, "null");
 	}
+	if (p->addr6[0]) {
+		sbuf_puts(out, ",\"address6\":");
+		show_json_str(out, p->addr6);
+	}
 	sbuf_puts(out, ",\"handshake_age_s\":");
 	if (p->handshake_age_s < 0)
 		sbuf_puts(out, "null");
@@ -208,6 +216,10 @@ void show_json(const struct snapshot *s, bool full_keys, struct sbuf *out)
 		sbuf_printf(out, "\"%s/%u\"", a, s->prefix4);
 	} else {
 		sbuf_puts(out, "null");
+	}
+	if (s->addr6[0]) {
+		sbuf_puts(out, ",\"address6\":");
+		show_json_str(out, s->addr6);
 	}
 	if (s->server)
 		sbuf_printf(out, ",\"listen_port\":%u", s->listen_port);

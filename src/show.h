@@ -33,6 +33,7 @@ struct snap_peer {
 	uint8_t pub[32];
 	char endpoint[64];       /* "" before it is known */
 	uint32_t addr4;          /* tunnel address, host order; 0 = none yet */
+	char addr6[48];          /* tunnel IPv6 address, text; "" = none (shown only if set) */
 	int64_t handshake_age_s; /* -1: no handshake yet */
 	bool session_up;
 	uint64_t rx_bytes, rx_packets, tx_bytes, tx_packets;
@@ -47,6 +48,7 @@ struct snapshot {
 	char ifname[16];
 	uint32_t addr4;          /* host order; 0 = none yet (a client before its session) */
 	uint8_t prefix4;
+	char addr6[48];          /* "fd77::1/64"; "" = no IPv6 (shown only if set) */
 	uint16_t listen_port;    /* server only */
 	struct snap_kv totals[SNAP_MAX_TOTALS];
 	size_t ntotals;

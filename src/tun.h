@@ -20,9 +20,10 @@ struct tun {
 	size_t seg_next, seg_total;
 };
 
-/* Creates the device; name may be a template ("vpngw%d"). Logs and
+/* Creates the device; name may be a template ("vpngw%d"). ipv6 false:
+ * IPv6 is switched off on it (nothing IPv6 will be carried). Logs and
  * returns -1 on failure. */
-int tun_open(struct tun *t, const char *name);
+int tun_open(struct tun *t, const char *name, bool ipv6);
 /* The kernel's own queue in front of our reader; kept short so packets
  * wait in vpngw's queues, where they are counted and dropped smartly. */
 #define TUN_TXQUEUELEN 64

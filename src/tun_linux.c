@@ -21,8 +21,10 @@
 
 #define TUN_RBUF_SIZE (OFFLOAD_HDR_LEN + 65536)
 
-/* IPv6 inside the tunnel is not carried yet: keep the kernel from sending
- * link-local chatter (router solicitations, MLD) into the TUN. */
+/* A gateway without an IPv6 pool carries no IPv6: keep the kernel from
+ * sending link-local chatter (router solicitations, MLD) into the TUN.
+ * (With IPv6, netcfg_link silences it by giving the device no link-local
+ * address instead.) */
 static void disable_ipv6(const char *ifname)
 {
 	char path[128];
@@ -35,7 +37,7 @@ static void disable_ipv6(const char *ifname)
 	close(fd);
 }
 
-int tun_open(struct tun *t, const char *name)
+int tun_open(struct tun *t, const char *name, bool ipv6)
 {
 	struct ifreq ifr = { 0 };
 	t->fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
@@ -56,7 +58,8 @@ int tun_open(struct tun *t, const char *name)
 	}
 	snprintf(t->name, sizeof(t->name), "%s", ifr.ifr_name);
 	/* Now, while we may: a later address change can happen without root. */
-	disable_ipv6(t->name);
+	if (!ipv6)
+		disable_ipv6(t->name);
 	int hdr = OFFLOAD_HDR_LEN;
 	if (ioctl(t->fd, TUNSETVNETHDRSZ, &hdr) != 0) {
 		die_msg("set TUN offload header size on %s: %s", t->name, strerror(errno));

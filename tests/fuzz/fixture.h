@@ -186,6 +186,25 @@ static inline void fx_registry(struct registry *r, struct pool **pool)
 	fx_bob_session(&r->peers[1]->sess);
 }
 
+/* The same clients with an IPv6 pool, fd77::1/64 (no sessions: only the
+ * router is asked about it). */
+static inline void fx_registry6(struct registry *r, struct pool *pool)
+{
+	static struct peer_conf peers[3];
+	struct server_conf c;
+	char err[256];
+	static const uint8_t gw6[16] = { 0xfd, 0x77, [15] = 1 };
+
+	fx_server_conf(&c, peers);
+	c.has6 = true;
+	memcpy(c.addr6, gw6, 16);
+	c.prefix6 = 64;
+	if (registry_init(r, &c, pool, 4, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fixture: registry_init (IPv6): %s\n", err);
+		abort();
+	}
+}
+
 /* The client's HS_INIT: a fixed timestamp, prev_id zeros (new session) or
  * ID_A (rekey). Fills out[HS_INIT_DGRAM_LEN] and leaves hs pending. */
 static inline void fx_client_init(struct noise_hs *hs, bool rekey, uint8_t out[HS_INIT_DGRAM_LEN])

@@ -14,12 +14,14 @@
  * then fail authentication, which is fine.
  *
  * An input that is no datagram is routed as an inner packet instead
- * (route_from_client from alice, route_from_tun).
+ * (route_from_client from alice, route_from_tun), and again against the
+ * same clients with an IPv6 pool (IPv4 must be routed the same; IPv6 by
+ * the addresses derived from the IPv4 ones).
  *
  * Checks, besides memory safety: an opened datagram opened under the
  * right slot (OPEN_CONFIRMED_NEXT exactly for the next epoch); opening
  * the same bytes again is OPEN_REPLAY; the route verdict agrees with
- * ip4_addrs and the registry. */
+ * ip4_addrs (ip6_addrs) and the registry. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -27,7 +29,7 @@
 #include "fixture.h"
 #include "router.h"
 
-static struct registry reg;
+static struct registry reg, reg6; /* reg6: the same clients with an IPv6 pool */
 static struct pool *pool;
 static uint8_t srv_priv[32];
 static bool trace; /* FUZZ_TRACE=1: one line per input, to check the seeds */
@@ -38,6 +40,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	FX_CHECK(sodium_init() >= 0);
 	fx_registry(&reg, &pool);
+	fx_registry6(&reg6, pool);
 	fx_priv(srv_priv, FX_TAG_SRV);
 	trace = getenv("FUZZ_TRACE") != NULL;
 	return 0;
@@ -83,11 +86,66 @@ static void check_route(struct peer *from, const uint8_t *ip, size_t len)
  * keeps mutated datagrams from reaching the router; so an input that is
  * not a datagram is routed as an inner packet from alice, and as one read
  * from the gateway's TUN. */
+static size_t peer_index(const struct registry *r, const struct peer *p)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->peers[i] == p)
+			return i;
+	return (size_t)-1;
+}
+
+/* With an IPv6 pool: IPv4 is routed exactly as without one; IPv6 by the
+ * derived addresses, link-scope traffic never forwarded. */
+static void check_route6(const uint8_t *ip, size_t len)
+{
+	struct peer *to = (struct peer *)1, *to4 = (struct peer *)1;
+	struct peer *from = reg6.peers[0];
+	enum route rt = route_from_client(&reg6, from, ip, len, &to);
+	FX_CHECK(rt == ROUTE_PEER ? to != NULL : to == NULL);
+	if (!len || ip[0] >> 4 != 6) {
+		FX_CHECK(rt == route_from_client(&reg, reg.peers[0], ip, len, &to4));
+		FX_CHECK(rt != ROUTE_PEER || peer_index(&reg6, to) == peer_index(&reg, to4));
+		return;
+	}
+	const uint8_t *src, *dst;
+	uint8_t own[16], addr[16];
+	bool wellformed = ip6_addrs(ip, len, &src, &dst);
+	FX_CHECK(registry_addr6(&reg6, from, own));
+	switch (rt) {
+	case ROUTE_MALFORMED:
+		FX_CHECK(!wellformed);
+		break;
+	case ROUTE_LINK_SCOPE:
+		FX_CHECK(wellformed && (dst[0] == 0xff || src[0] == 0xfe || dst[0] == 0xfe || src[0] == 0));
+		break;
+	case ROUTE_SPOOFED:
+		FX_CHECK(wellformed && memcmp(src, own, 16) != 0);
+		break;
+	case ROUTE_TUN:
+		FX_CHECK(wellformed && !memcmp(src, own, 16));
+		FX_CHECK(!registry_in_pool6(&reg6, dst) || !memcmp(dst, reg6.gw6, 16));
+		break;
+	case ROUTE_PEER:
+		FX_CHECK(wellformed && !memcmp(src, own, 16) && registry_addr6(&reg6, to, addr) && !memcmp(addr, dst, 16));
+		break;
+	case ROUTE_NO_PEER:
+		FX_CHECK(wellformed && registry_in_pool6(&reg6, dst) && registry_by_addr6(&reg6, dst) == NULL);
+		break;
+	default:
+		FX_CHECK(!"unknown route verdict");
+	}
+	to = (struct peer *)1;
+	rt = route_from_tun(&reg6, ip, len, &to);
+	FX_CHECK(rt == ROUTE_PEER ? to != NULL && registry_addr6(&reg6, to, addr) && !memcmp(addr, dst, 16) : to == NULL);
+	FX_CHECK(rt == (!wellformed ? ROUTE_MALFORMED : to ? ROUTE_PEER : ROUTE_NO_PEER));
+}
+
 static void inner(const uint8_t *ip, size_t len)
 {
 	if (len > PKT_MAX_IP)
 		return;
 	check_route(reg.peers[0], ip, len);
+	check_route6(ip, len);
 
 	struct peer *to = (struct peer *)1;
 	uint32_t src = 0, dst = 0;

@@ -64,6 +64,24 @@ static size_t ip4(uint8_t *out, uint32_t src, uint32_t dst, size_t pay)
 	return total;
 }
 
+/* An IPv6 header (40 bytes) and pay bytes of UDP payload, from fd77::<src>
+ * to <dst> (16 bytes). */
+static size_t ip6(uint8_t *out, uint8_t src_host, const uint8_t dst[16], size_t pay)
+{
+	size_t total = 40 + pay;
+	memset(out, 0, total);
+	out[0] = 0x60;
+	out[4] = (uint8_t)(pay >> 8);
+	out[5] = (uint8_t)pay;
+	out[6] = 17; /* UDP */
+	out[7] = 64;
+	out[8] = 0xfd, out[9] = 0x77, out[23] = src_host;
+	memcpy(out + 24, dst, 16);
+	for (size_t i = 0; i < pay; i++)
+		out[40 + i] = (uint8_t)i;
+	return total;
+}
+
 /* One sealed datagram from a client session (len 0 = keepalive). */
 static size_t seal(struct session *cs, uint8_t type, const uint8_t *plain, size_t len, uint64_t now,
 		   uint8_t *out)
@@ -127,6 +145,18 @@ static void data_seeds(void)
 	put_all("data-no-peer", dg, n, "fuzz_data", NULL);
 	pl = ip4(plain, FX_A4(198, 51, 100, 7), FX_A4(10, 77, 0, 4), 4);
 	put_all("inner-from-internet", plain, pl, "fuzz_data", NULL);
+	/* IPv6 inner packets, routed by fuzz_data's registry with an IPv6
+	 * pool: to bob (fd77::3), out, spoofed, link chatter. */
+	static const uint8_t bob6[16] = { 0xfd, 0x77, [15] = 3 }, out6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 7 },
+			     mld[16] = { 0xff, 0x02, [15] = 0x16 };
+	pl = ip6(plain, 2, bob6, 8);
+	put_all("inner6-to-peer", plain, pl, "fuzz_data", NULL);
+	pl = ip6(plain, 2, out6, 8);
+	put_all("inner6-to-tun", plain, pl, "fuzz_data", NULL);
+	pl = ip6(plain, 9, out6, 8);
+	put_all("inner6-spoofed", plain, pl, "fuzz_data", NULL);
+	pl = ip6(plain, 0, mld, 8);
+	put_all("inner6-link-scope", plain, pl, "fuzz_data", NULL);
 	pl = ip4(plain, FX_A4(10, 77, 0, 66), FX_BOB, 4);
 	n = seal(&cs, WIRE_DATA, plain, pl, FX_NOW_NS, dg);
 	put_all("data-spoofed", dg, n, "fuzz_data", NULL);

@@ -8,7 +8,10 @@
 # Cases: the test vectors of PROTOCOL.md appendix A; a) AES-256-GCM forced, two rekeys under traffic  b) ChaCha20-Poly1305 forced, two
 # rekeys, an idle spell of keepalives  c) both offered: the gateway picks AES-256-GCM (skipped
 # without AES hardware, where the gateway does not offer it)  d) the gateway's counters agree
-# with what the client did  e) a key the gateway does not list gets no session.
+# with what the client did  e) a key the gateway does not list gets no session  f) IPv6: the
+# gateway has an IPv6 pool; a client that asks (--ipv6) gets the IPv6 form of HS_RESP and pings
+# the gateway's IPv6 tunnel address with ICMPv6 through the tunnel (runs a-c, which do not
+# ask, check that they get the IPv4 form).
 #
 # Usage: bash tests/interop/run.sh   (root; VPNGW=path overrides build/vpngw, LAB_KEEP=1 keeps
 # the logs). TAP-style "ok - ..." lines and "N passed, N failed"; exit 1 on any failure.
@@ -49,6 +52,8 @@ chmod 600 "$LAB_DIR/client.key" "$LAB_DIR/intruder.key"
 SRV_CONF=$LAB_DIR/server.conf
 SRV_LOG=$LAB_DIR/server.log
 write_server_conf "$SRV_CONF" "$SRV_PRIV" pyclient "$K1_PUB" "$C1_TUN_IP/32"
+GW_TUN6=fd77::1
+sed -i "s|^Address = $GW_TUN_IP/24\$|Address = $GW_TUN_IP/24, $GW_TUN6/64|" "$SRV_CONF"
 HANDSHAKE='msg=("handshake"|handshake)( |$)'
 declare -A CIPHER_NAME=([aes]=aes-256-gcm [chacha]=chacha20-poly1305)
 # the gateway offers AES-256-GCM only with AES hardware (x86: AES-NI and PCLMULQDQ)
@@ -169,6 +174,17 @@ else
     not_ok "e: server handshake_rejects rises" "$(stats_line "$SRV_LOG" | cut -c1-400)"
 fi
 check_eq "e: server logs no handshake for it" "$(hs_count)" "$hs0"
+
+# ---------------------------------------------------------------------------------------------
+log "f) IPv6: the client asks for it and pings the gateway's $GW_TUN6 with ICMPv6"
+out=$LAB_DIR/pyclient-ipv6.log
+pyclient "$NS_C1" "$out" --key "$LAB_DIR/client.key" --ipv6 --rekeys 1 \
+    --target "$GW_TUN6" --target "$GW_TUN_IP" --pings 10 --interval 0.05 --reply-timeout 2
+check_eq "f: Python client exits 0" "$PY_RC" 0
+check "f: client reports PASS" grep -q '^RESULT: PASS ' "$out"
+check "f: the gateway gave it fd77::2/64 (the IPv6 form of HS_RESP)" grep -q '^address6: fd77::2/64$' "$out"
+check "f: every ICMPv6 echo was answered, through a rekey too" \
+    grep -qE "^phase final +answered/sent: $GW_TUN6 10/10 " "$out"
 
 # ---------------------------------------------------------------------------------------------
 check "server still running" proc_alive "$SRV_PID"

@@ -3,7 +3,7 @@
 
 It shares no code with the C implementation: the handshake is python3-dissononce's
 Noise, the data AEAD is python3-cryptography's. It needs no TUN device: it builds
-its own IPv4 ICMP echo requests, sends them through the gateway as DATA messages
+its own ICMP echo requests (IPv4, and ICMPv6 with --ipv6), sends them through the gateway as DATA messages
 and checks the echo replies that come back.
 
 What one run does (every wait bounded):
@@ -23,7 +23,7 @@ It prints a summary and exits 0 only if every check passed (1: a check failed,
 Usage:
   vpngw_client.py --key FILE|B64 --server-pub FILE|B64 --endpoint HOST:PORT
                   [--ciphers aes,chacha] [--expect-cipher aes|chacha]
-                  [--target IP]... [--pings N] [--rekeys N] [--idle S] ...
+                  [--ipv6] [--target IP]... [--pings N] [--rekeys N] [--idle S] ...
   vpngw_client.py --print-vectors          the test vectors of PROTOCOL.md appendix A
   vpngw_client.py --check-vectors FILE     compare them with FILE (docs/PROTOCOL.md)
 """
@@ -74,12 +74,15 @@ NOISE_MSG1_LEN = 128
 MAC_LEN = 16
 HS_INIT_BODY_LEN = NOISE_MSG1_LEN + 2 * MAC_LEN     # Noise message 1, mac1, mac2
 HS_RESP_BODY_LEN = 80
+HS_RESP6_BODY_LEN = 100        # section 4.3: the IPv6 form, only to a client that asks
+INIT_FLAG_V6 = 0x0001          # section 4.1: "I take the IPv6 form of HS_RESP"
 COOKIE_LEN = 16
 XNONCE_LEN = 24
 COOKIE_REPLY_BODY_LEN = XNONCE_LEN + COOKIE_LEN + TAG_LEN
 COOKIE_LIFETIME = 120.0        # section 4.5: a cookie is used this long after it came
-INIT_PAYLOAD = struct.Struct("!12s16sHH")         # timestamp prevId ciphers reserved
+INIT_PAYLOAD = struct.Struct("!12s16sHH")         # timestamp prevId ciphers flags
 RESP_PAYLOAD = struct.Struct("!16sBBH4s4sHBB")    # clientId epoch prefix mtu addr dns ka cipher rsvd
+RESP6_TAIL = struct.Struct("!16sB3s")             # addr6 prefix6 reserved (the IPv6 form)
 TAI64_BASE = 2 ** 62 + 10
 
 # ---- sections 5-7: windows and timers ----------------------------------------------
@@ -92,6 +95,7 @@ SEQ_STOP = 2 ** 32 - 2 ** 16   # never send this many under one keypair
 HANDSHAKE_RETRIES = (1, 2, 4, 8)
 
 ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST = 0, 8
+ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY = 128, 129
 
 
 class Failure(Exception):
@@ -173,6 +177,35 @@ def icmp_echo_request(src, dst, ident, seq, payload, ip_id):
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, ip_id, 0, 64, 1, 0, src, dst)
     ip = ip[:10] + struct.pack("!H", inet_checksum(ip)) + ip[12:]
     return ip + icmp
+
+
+def icmp6_checksum(src, dst, icmp):
+    # RFC 8200 8.1: over a pseudo-header of the addresses, the length and next header 58
+    return inet_checksum(src + dst + struct.pack("!I3xB", len(icmp), 58) + icmp)
+
+
+def icmp6_echo_request(src, dst, ident, seq, payload):
+    icmp = struct.pack("!BBHHH", ICMP6_ECHO_REQUEST, 0, 0, ident, seq) + payload
+    icmp = icmp[:2] + struct.pack("!H", icmp6_checksum(src, dst, icmp)) + icmp[4:]
+    return struct.pack("!IHBB16s16s", 6 << 28, len(icmp), 58, 64, src, dst) + icmp
+
+
+def parse_echo6_reply(pkt):
+    """(src, dst, ident, seq, payload) of a well-formed IPv6 ICMPv6 echo reply, else a reason."""
+    if len(pkt) < 48 or pkt[0] >> 4 != 6:
+        return "not IPv6 (%d bytes)" % len(pkt)
+    plen, nh = struct.unpack_from("!HB", pkt, 4)
+    if 40 + plen != len(pkt):
+        return "bad IPv6 payload length %d in %d bytes" % (plen, len(pkt))
+    if nh != 58:
+        return "IPv6 next header %d, not ICMPv6" % nh
+    src, dst, icmp = pkt[8:24], pkt[24:40], pkt[40:]
+    if icmp6_checksum(src, dst, icmp) != 0:
+        return "bad ICMPv6 checksum"
+    typ, code, _, ident, seq = struct.unpack_from("!BBHHH", icmp)
+    if typ != ICMP6_ECHO_REPLY or code != 0:
+        return "ICMPv6 type %d code %d, not an echo reply" % (typ, code)
+    return src, dst, ident, seq, icmp[8:]
 
 
 def parse_echo_reply(pkt):
@@ -315,7 +348,7 @@ def tai64n(ns):
 class Initiation:
     """One Noise IK initiation in flight."""
 
-    def __init__(self, static_keypair, server_pub, prev_id, ciphers, timestamp, cookie):
+    def __init__(self, static_keypair, server_pub, prev_id, ciphers, timestamp, cookie, flags=0):
         self.hs = HandshakeState(SymmetricState(CipherState(ChaChaPolyCipher()), Blake2bHash()),
                                  X25519DH())
         self.hs.initialize(IKHandshakePattern(), True, PROLOGUE, s=static_keypair,
@@ -324,7 +357,8 @@ class Initiation:
             raise Failure("dissononce names the protocol %s, want %s"
                           % (self.hs.protocol_name, PROTOCOL_NAME))
         self.prev_id = prev_id
-        payload = INIT_PAYLOAD.pack(timestamp, prev_id, ciphers, 0)
+        payload = INIT_PAYLOAD.pack(timestamp, prev_id, ciphers, flags)
+        self.flags = flags
         msg = bytearray()
         if self.hs.write_message(payload, msg) is not None:
             raise Failure("Noise IK finished after message 1")
@@ -341,8 +375,10 @@ class Initiation:
 
     def finish(self, body):
         """Reads message 2; returns (payload, key client->gateway, key gateway->client)."""
-        if len(body) != HS_RESP_BODY_LEN:
-            raise Failure("HS_RESP body is %d bytes, want %d" % (len(body), HS_RESP_BODY_LEN))
+        # section 4.3: the IPv6 form only if we asked for it
+        want = (HS_RESP_BODY_LEN, HS_RESP6_BODY_LEN) if self.flags & INIT_FLAG_V6 else (HS_RESP_BODY_LEN,)
+        if len(body) not in want:
+            raise Failure("HS_RESP body is %d bytes, want %s" % (len(body), " or ".join(map(str, want))))
         payload = bytearray()
         try:
             split = self.hs.read_message(body, payload)
@@ -380,6 +416,8 @@ class Client:
         self.client_id = ZERO_ID
         self.address = None
         self.prefix = None
+        self.address6 = None            # the IPv6 form of HS_RESP, --ipv6
+        self.prefix6 = None
         self.mtu = None
         self.dns = None
         self.keepalive_interval = None
@@ -445,12 +483,18 @@ class Client:
         self.keepalives_sent += 1
         self.last_keepalive = time.monotonic()
 
+    def echo_request(self, src, target, payload):
+        if target.version == 6:
+            return icmp6_echo_request(src, target.packed, self.ping_ident, self.ping_seq, payload)
+        return icmp_echo_request(src, target.packed, self.ping_ident, self.ping_seq, payload,
+                                 self.ip_id)
+
     def send_ping(self, target):
         self.ping_seq = (self.ping_seq + 1) & 0xFFFF
         self.ip_id = (self.ip_id + 1) & 0xFFFF
         payload = struct.pack("!Q", time.monotonic_ns()) + os.urandom(24)
-        pkt = icmp_echo_request(self.address, target.packed, self.ping_ident, self.ping_seq,
-                                payload, self.ip_id)
+        pkt = self.echo_request(self.address6 if target.version == 6 else self.address, target,
+                                payload)
         self.outstanding[self.ping_seq] = (self.phase, target, payload)
         self.phase.sent[target] = self.phase.sent.get(target, 0) + 1
         self.last_ping = (self.seal(DATA, pkt), self.ping_seq, target, payload)
@@ -466,7 +510,8 @@ class Client:
         cookie = None
         if self.cookie is not None and time.monotonic() - self.cookie[1] < COOKIE_LIFETIME:
             cookie = self.cookie[0]
-        self.pending = Initiation(self.static, self.server_pub, prev_id, self.ciphers, ts, cookie)
+        self.pending = Initiation(self.static, self.server_pub, prev_id, self.ciphers, ts, cookie,
+                                  INIT_FLAG_V6 if self.args.ipv6 else 0)
         self.pending_sent_at = time.monotonic()
         self.send_raw(self.pending.dgram)
 
@@ -531,13 +576,14 @@ class Client:
         return None
 
     def handle_packet(self, pkt, epoch):
-        r = parse_echo_reply(pkt)
+        v6 = len(pkt) > 0 and pkt[0] >> 4 == 6
+        r = parse_echo6_reply(pkt) if v6 else parse_echo_reply(pkt)
         if isinstance(r, str):
             self.unexpected_replies.append(r)
             return
         src, dst, ident, seq, payload = r
-        if dst != self.address:
-            self.unexpected_replies.append("reply to %s" % ipaddress.IPv4Address(dst))
+        if dst != (self.address6 if v6 else self.address):
+            self.unexpected_replies.append("reply to %s" % ipaddress.ip_address(dst))
             return
         if ident != self.ping_ident or seq not in self.outstanding:
             self.unexpected_replies.append("reply id %d seq %d not outstanding" % (ident, seq))
@@ -545,7 +591,7 @@ class Client:
         phase, target, want = self.outstanding[seq]
         if src != target.packed or payload != want:
             self.unexpected_replies.append("reply seq %d from %s: source or payload differs"
-                                           % (seq, ipaddress.IPv4Address(src)))
+                                           % (seq, ipaddress.ip_address(src)))
             return
         del self.outstanding[seq]
         phase.answered[target] = phase.answered.get(target, 0) + 1
@@ -580,7 +626,14 @@ class Client:
             return
         init, self.pending = self.pending, None
         body, k_c2g, k_g2c = init.finish(payload[1:])
-        rid, epoch, prefix, mtu, addr, dns, ka, cipher, rsvd = RESP_PAYLOAD.unpack(body)
+        rid, epoch, prefix, mtu, addr, dns, ka, cipher, rsvd = RESP_PAYLOAD.unpack(body[:32])
+        addr6 = prefix6 = None
+        if len(body) > 32:
+            addr6, prefix6, rsvd6 = RESP6_TAIL.unpack(body[32:])
+            if rsvd6 != bytes(3):
+                raise Failure("HS_RESP IPv6 reserved bytes %s" % rsvd6.hex())
+            if not 16 <= prefix6 <= 128:
+                raise Failure("IPv6 prefix length %d" % prefix6)
         if rid != cid:
             raise Failure("HS_RESP payload clientId %s, header %s" % (rid.hex(), cid.hex()))
         if rsvd != 0:
@@ -597,11 +650,12 @@ class Client:
             want = (self.current.epoch + 1) % 256
             if epoch != want:
                 raise Failure("rekey epoch %d, want %d" % (epoch, want))
-            if (addr, cipher) != (self.address, self.cipher):
+            if (addr, addr6, cipher) != (self.address, self.address6, self.cipher):
                 raise Failure("rekey changed the address or cipher")
         elif epoch != 0:
             raise Failure("new session with epoch %d, want 0" % epoch)
         self.client_id, self.prefix, self.mtu = rid, prefix, mtu
+        self.address6, self.prefix6 = addr6, prefix6
         self.address, self.dns, self.keepalive_interval = addr, dns, ka
         self.cipher = cipher
         # section 6: current at once; the old one receives for 15 s more
@@ -731,14 +785,22 @@ class Client:
 
     def spoof_check(self):
         """Section 5: DATA whose inner source is not our address gets nowhere."""
-        net = ipaddress.IPv4Network((int.from_bytes(self.address, "big"), self.prefix),
-                                    strict=False)
-        ours = ipaddress.IPv4Address(self.address)
-        fake = next(h for h in reversed(list(net.hosts())) if h != ours)
-        self.ping_seq = (self.ping_seq + 1) & 0xFFFF
         target = self.args.targets[0]
-        pkt = icmp_echo_request(fake.packed, target.packed, self.ping_ident, self.ping_seq,
-                                b"spoofed source", 0)
+        if target.version == 6:
+            # another host of our IPv6 prefix (its last address)
+            net = ipaddress.IPv6Network((int.from_bytes(self.address6, "big"), self.prefix6),
+                                        strict=False)
+            fake = net.broadcast_address
+            if fake.packed == self.address6:
+                fake = fake - 1
+        else:
+            net = ipaddress.IPv4Network((int.from_bytes(self.address, "big"), self.prefix),
+                                        strict=False)
+            ours = ipaddress.IPv4Address(self.address)
+            fake = next(h for h in reversed(list(net.hosts())) if h != ours)
+        self.ping_seq = (self.ping_seq + 1) & 0xFFFF
+        self.ip_id = 0
+        pkt = self.echo_request(fake.packed, target, b"spoofed source")
         self.outstanding[self.ping_seq] = (self.phase, target, b"spoofed source")
         before = sum(self.phase.answered.values())
         self.seal(DATA, pkt)
@@ -769,6 +831,11 @@ def vectors():
            ("hs_init.payload", INIT_PAYLOAD.pack(ts, ids, 1 << CIPHER_CHACHA | 1 << CIPHER_AES, 0)),
            ("hs_resp.payload", RESP_PAYLOAD.pack(ids, 5, 24, 1400, dst[:3] + b"\x02", dst, 10,
                                                  CIPHER_AES, 0)),
+           ("hs_init.payload.ipv6", INIT_PAYLOAD.pack(ts, ids, 1 << CIPHER_CHACHA | 1 << CIPHER_AES,
+                                                      INIT_FLAG_V6)),
+           ("hs_resp.payload.ipv6", RESP_PAYLOAD.pack(ids, 5, 24, 1400, dst[:3] + b"\x02", dst, 10,
+                                                      CIPHER_AES, 0) +
+            RESP6_TAIL.pack(ipaddress.IPv6Address("fd77::2").packed, 64, bytes(3))),
            ("data.key", key), ("data.plaintext", ping)]
     epoch, seq = 5, 7
     header = HDR.pack(MAGIC, VERSION, DATA, epoch, ids, seq, len(ping) + TAG_LEN, 0)
@@ -853,6 +920,9 @@ def parse_args(argv):
     p.add_argument("--rekey-after", type=float, default=REKEY_AFTER,
                    help="seconds; the timer rekey of section 7")
     p.add_argument("--handshake-timeout", type=float, default=10)
+    p.add_argument("--ipv6", action="store_true",
+                   help="ask for the IPv6 form of HS_RESP (section 4.1 flags); IPv6 --target "
+                        "addresses then get ICMPv6 echo requests from our IPv6 address")
     p.add_argument("--reply-timeout", type=float, default=3)
     p.add_argument("--expect-no-session", action="store_true",
                    help="negative test: succeed only if no handshake completes")
@@ -868,11 +938,13 @@ def parse_args(argv):
     if not a.ciphers:
         p.error("--ciphers: none given")
     try:
-        a.targets = [ipaddress.IPv4Address(t) for t in a.target]
+        a.targets = [ipaddress.ip_address(t) for t in a.target]
     except ValueError as e:
         p.error("--target: %s" % e)
     if not a.targets and not a.expect_no_session:
         p.error("give at least one --target")
+    if any(t.version == 6 for t in a.targets) and not a.ipv6:
+        p.error("--target: IPv6 targets need --ipv6")
     if a.pings < 2 or a.interval <= 0:
         p.error("--pings must be at least 2 and --interval positive")
     return a
@@ -889,6 +961,11 @@ def run(args, client):
                   client.keepalive_interval, CIPHER_NAMES[client.cipher], client.current.epoch,
                   (time.monotonic() - t0) * 1000))
     failed = []
+    if args.ipv6:
+        out.append("address6: %s" % ("%s/%d" % (ipaddress.IPv6Address(client.address6), client.prefix6)
+                                     if client.address6 else "none (the gateway gave none)"))
+        if client.address6 is None and any(t.version == 6 for t in args.targets):
+            raise Failure("IPv6 targets, but the gateway gave no IPv6 address")
     if args.expect_cipher and client.cipher != CIPHER_ARGS[args.expect_cipher]:
         failed.append("cipher %s, expected %s" % (CIPHER_NAMES[client.cipher],
                                                    CIPHER_NAMES[CIPHER_ARGS[args.expect_cipher]]))

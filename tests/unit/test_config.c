@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <cmocka.h>
 #include <sodium.h>
 
@@ -279,12 +280,66 @@ static void test_server_full_valid(void **state)
 	assert_int_equal(c.peers[1].addr4, 0);     /* from the pool */
 	assert_true(strlen(c.peers[1].name) > 0); /* a default name */
 
-	/* the IPv6 address was warned about */
-	if (!strstr(warn, "fd77::1/64"))
-		fail_msg("no warning about the IPv6 address; stderr: \"%s\"", warn);
+	/* the IPv6 pool beside the IPv4 one */
+	uint8_t gw6[16];
+	inet_pton(AF_INET6, "fd77::1", gw6);
+	assert_true(c.has6);
+	assert_memory_equal(c.addr6, gw6, 16);
+	assert_int_equal(c.prefix6, 64);
+	assert_string_equal(warn, "");
 	config_free_server(&c);
 	assert_null(c.peers);
 	conf_remove(&t);
+}
+
+static void server_addr_fails(const char *addr, const char *why)
+{
+	struct tmpconf t;
+	conf_write(&t, "[Server]\nPrivateKey = %s\nAddress = %s\n", srv_priv64, addr);
+	struct server_conf c;
+	char err[512] = "";
+	assert_int_not_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	if (!strstr(err, why))
+		fail_msg("Address = %s: error \"%s\" does not say \"%s\"", addr, err, why);
+	conf_remove(&t);
+}
+
+static void test_server_ipv6_pool(void **state)
+{
+	(void)state;
+	struct tmpconf t;
+	/* a /120 beside a /24 leaves exactly enough host bits */
+	conf_write(&t, "[Server]\nPrivateKey = %s\nAddress = fd00:8::101/120 , 10.8.0.1/24\n", srv_priv64);
+	struct server_conf c;
+	char err[512] = "";
+	if (config_load_server(t.path, &c, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_true(c.has6);
+	assert_int_equal(c.prefix6, 120);
+	assert_int_equal(c.addr4, A4(10, 8, 0, 1));
+	config_free_server(&c);
+	conf_remove(&t);
+
+	/* a host number beyond the IPv4 pool's is no client's */
+	conf_write(&t, "[Server]\nPrivateKey = %s\nAddress = 10.8.0.1/24, fd00:8::1:0/64\n", srv_priv64);
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_true(c.has6);
+	config_free_server(&c);
+	conf_remove(&t);
+
+	conf_write(&t, "[Server]\nPrivateKey = %s\nAddress = 10.8.0.1/24\n", srv_priv64);
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_false(c.has6);
+	config_free_server(&c);
+	conf_remove(&t);
+
+	server_addr_fails("10.8.0.1/24, fd00:8::1/121", "host bits");
+	server_addr_fails("10.8.0.1/24, fd00:8::1/8", "host bits");
+	server_addr_fails("10.8.0.1/24, fd00:8::1/64, fd00:9::1/64", "optionally one IPv6");
+	server_addr_fails("fd00:8::1/64", "want one IPv4");
+	server_addr_fails("10.8.0.1/24, fd00:8::/64", "network address");
+	server_addr_fails("10.8.0.1/24, fd00:8::5/64", "would be a client's");
+	server_addr_fails("10.8.0.1/24, fd00:8::zz/64", "optionally one IPv6");
 }
 
 static void test_server_defaults(void **state)
@@ -755,7 +810,8 @@ static void test_client_valid(void **state)
 	assert_int_equal(c.routes[2].prefix, 24);
 	assert_int_equal(c.routes[3].net, A4(203, 0, 113, 7));
 	assert_int_equal(c.routes[3].prefix, 32);
-	/* ::/0 asks that no IPv6 leave outside the tunnel: no warning. */
+	/* ::/0: IPv6 through the tunnel or nowhere, not a split route. */
+	assert_int_equal(c.nroutes6, 0);
 	assert_true(c.all_v6);
 	assert_null(strstr(warn, "::/0"));
 	assert_int_equal(c.dns_mode, DNS_AUTO);
@@ -791,8 +847,10 @@ static void client_loads(const char *line, struct client_conf *c)
 	capture_stop(warn, sizeof(warn));
 	if (rc != 0)
 		fail_msg("'%s' refused: %s", line, err);
-	/* Any other IPv6 route is still refused with a warning. */
-	assert_non_null(strstr(warn, "2001:db8::/32"));
+	/* Other IPv6 routes are taken, without a warning. */
+	assert_null(strstr(warn, "2001:db8::/32"));
+	assert_int_equal(c->nroutes6, 1);
+	assert_int_equal(c->routes6[0].prefix, 32);
 	assert_false(c->all_v6);
 	conf_remove(&t);
 }
@@ -1150,6 +1208,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_server_full_valid),
+		T(test_server_ipv6_pool),
 		T(test_server_defaults),
 		T(test_server_crlf_line_endings),
 		T(test_server_mtu_bounds_accepted),

@@ -83,12 +83,101 @@ static void test_short_payload_quoted_as_is(void **state)
 	assert_int_equal(csum_fold(csum_add(0, out + 20, n - 20)), 0);
 }
 
+/* An IPv6 packet of len bytes, next header nh, from 2001:db8::2 to fd77::9. */
+static void ip6(uint8_t *p, size_t len, uint8_t nh, uint8_t first_payload_byte)
+{
+	memset(p, 0xab, len);
+	memset(p, 0, 40);
+	p[0] = 0x60;
+	p[4] = (uint8_t)((len - 40) >> 8);
+	p[5] = (uint8_t)(len - 40);
+	p[6] = nh;
+	p[7] = 60;
+	p[8] = 0x20, p[9] = 0x01, p[10] = 0x0d, p[11] = 0xb8, p[23] = 2;
+	p[24] = 0xfd, p[25] = 0x77, p[39] = 9;
+	p[40] = first_payload_byte;
+}
+
+static const uint8_t FROM6[16] = { 0xfd, 0x77, [15] = 1 };
+
+/* The ICMPv6 checksum: over the pseudo-header and the message. */
+static uint16_t icmp6_csum(const uint8_t *m, size_t n)
+{
+	uint8_t pseudo[40] = { 0 };
+	memcpy(pseudo, m + 8, 32);
+	uint8_t tail[8] = { 0, 0, (uint8_t)((n - 40) >> 8), (uint8_t)(n - 40), 0, 0, 0, 58 };
+	uint32_t sum = csum_add(0, pseudo, 32);
+	sum = csum_add(sum, tail, 8);
+	sum = csum_add(sum, m + 40, n - 40);
+	return csum_fold(sum);
+}
+
+static void test_packet_too_big(void **state)
+{
+	(void)state;
+	uint8_t orig[1500], out[ICMP6_TOO_BIG_MAX];
+	ip6(orig, sizeof(orig), 6, 0x11);
+	size_t n = icmp6_too_big(orig, sizeof(orig), FROM6, 1400, out);
+	/* no more than the IPv6 minimum MTU, quoting as much as fits */
+	assert_int_equal(n, 1280);
+	assert_int_equal(out[0] >> 4, 6);
+	assert_int_equal(out[4] << 8 | out[5], n - 40);
+	assert_int_equal(out[6], 58);
+	assert_memory_equal(out + 8, FROM6, 16);
+	assert_memory_equal(out + 24, orig + 8, 16); /* back to the sender */
+	assert_int_equal(out[40], 2);
+	assert_int_equal(out[41], 0);
+	assert_int_equal((uint32_t)out[44] << 24 | (uint32_t)out[45] << 16 | (uint32_t)out[46] << 8 | out[47], 1400);
+	assert_memory_equal(out + 48, orig, 1280 - 48);
+	assert_int_equal(icmp6_csum(out, n), 0);
+
+	/* a short packet is quoted whole */
+	ip6(orig, 101, 17, 0);
+	n = icmp6_too_big(orig, 101, FROM6, 1280, out);
+	assert_int_equal(n, 48 + 101);
+	assert_memory_equal(out + 48, orig, 101);
+	assert_int_equal(icmp6_csum(out, n), 0);
+}
+
+static void test_no_packet_too_big_when_not_due(void **state)
+{
+	(void)state;
+	uint8_t orig[1500], out[ICMP6_TOO_BIG_MAX];
+	/* ICMPv6 errors (types below 128) are never answered; informational are */
+	for (int type = 0; type < 256; type += 1) {
+		ip6(orig, sizeof(orig), 58, (uint8_t)type);
+		size_t n = icmp6_too_big(orig, sizeof(orig), FROM6, 1400, out);
+		if (type < 128)
+			assert_int_equal(n, 0);
+		else
+			assert_int_not_equal(n, 0);
+	}
+	/* an unspecified or a multicast source: nobody to tell */
+	ip6(orig, sizeof(orig), 17, 0);
+	memset(orig + 8, 0, 16);
+	assert_int_equal(icmp6_too_big(orig, sizeof(orig), FROM6, 1400, out), 0);
+	ip6(orig, sizeof(orig), 17, 0);
+	orig[8] = 0xff;
+	assert_int_equal(icmp6_too_big(orig, sizeof(orig), FROM6, 1400, out), 0);
+	/* not IPv6, or too short */
+	ip6(orig, sizeof(orig), 17, 0);
+	assert_int_equal(icmp6_too_big(orig, 39, FROM6, 1400, out), 0);
+	orig[0] = 0x45;
+	assert_int_equal(icmp6_too_big(orig, sizeof(orig), FROM6, 1400, out), 0);
+	/* and the IPv4 call wants nothing to do with IPv6 */
+	ip6(orig, sizeof(orig), 17, 0);
+	uint8_t out4[ICMP4_FRAG_NEEDED_MAX];
+	assert_int_equal(icmp4_frag_needed(orig, sizeof(orig), FROM, 1400, out4), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frag_needed_for_df),
 		cmocka_unit_test(test_no_message_when_not_due),
 		cmocka_unit_test(test_short_payload_quoted_as_is),
+		cmocka_unit_test(test_packet_too_big),
+		cmocka_unit_test(test_no_packet_too_big_when_not_due),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

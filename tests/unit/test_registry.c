@@ -72,6 +72,24 @@ static int setup_std(void **state)
 	return 0;
 }
 
+/* The standard registry with an IPv6 pool: fd77::1/64 beside 10.77.0.1/24. */
+static int setup_v6(void **state)
+{
+	if (setup(state) != 0)
+		return -1;
+	struct fixture *f = *state;
+	conf_build(&f->conf, GW, 24, 3);
+	f->conf.peers[1].addr4 = FIXED;
+	f->conf.has6 = true;
+	inet_pton(AF_INET6, "fd77::1", f->conf.addr6);
+	f->conf.prefix6 = 64;
+	if (registry_init(&f->reg, &f->conf, f->pool, 16, f->err, sizeof(f->err)) != 0) {
+		fprintf(stderr, "registry_init: %s\n", f->err);
+		return -1;
+	}
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -712,7 +730,184 @@ static void test_ip4_addrs(void **state)
 	assert_int_equal(d, A4(250, 251, 252, 253));
 }
 
+/* --------------------------------------------------------------------- IPv6 */
+
+static void a6(uint8_t out[16], const char *s)
+{
+	assert_int_equal(inet_pton(AF_INET6, s, out), 1);
+}
+
+/* A minimal IPv6 header (40 bytes) + 8 bytes of UDP. */
+static size_t ip6(uint8_t *b, const char *src, const char *dst)
+{
+	memset(b, 0, 48);
+	b[0] = 0x60;
+	b[5] = 8;
+	b[6] = 17;
+	b[7] = 64;
+	a6(b + 8, src);
+	a6(b + 24, dst);
+	return 48;
+}
+
+static void test_v6_addresses_follow_v4(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t got[16], want[16];
+	/* the IPv4 host number in the IPv6 pool: .2 -> ::2, .50 -> ::32 */
+	assert_true(registry_addr6(&f->reg, peer_at(f, 0), got));
+	a6(want, "fd77::2");
+	assert_memory_equal(got, want, 16);
+	assert_true(registry_addr6(&f->reg, peer_at(f, 1), got));
+	a6(want, "fd77::32");
+	assert_memory_equal(got, want, 16);
+	/* and back */
+	for (size_t i = 0; i < 3; i++) {
+		assert_true(registry_addr6(&f->reg, peer_at(f, i), got));
+		assert_ptr_equal(registry_by_addr6(&f->reg, got), peer_at(f, i));
+	}
+	const char *nobody[] = { "fd77::1", "fd77::", "fd77::63", "fd77::1:2", "fd77:0:0:1::2", "fd78::2",
+				 "fd77::ff", "fd77::102", "::2", "fe80::2" };
+	for (size_t i = 0; i < sizeof(nobody) / sizeof(nobody[0]); i++) {
+		a6(got, nobody[i]);
+		if (registry_by_addr6(&f->reg, got))
+			fail_msg("%s found a client", nobody[i]);
+	}
+	a6(got, "fd77::ffff:ffff:ffff");
+	assert_true(registry_in_pool6(&f->reg, got));
+	a6(got, "fd77:0:0:1::");
+	assert_false(registry_in_pool6(&f->reg, got));
+}
+
+static void test_v6_follows_readdress(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t got[16], want[16];
+	char err[128];
+	assert_int_equal(registry_readdress(&f->reg, peer_at(f, 0)->pub, A4(10, 77, 0, 77), err, sizeof(err)), 0);
+	assert_true(registry_addr6(&f->reg, peer_at(f, 0), got));
+	a6(want, "fd77::4d");
+	assert_memory_equal(got, want, 16);
+	assert_ptr_equal(registry_by_addr6(&f->reg, want), peer_at(f, 0));
+	a6(want, "fd77::2");
+	assert_null(registry_by_addr6(&f->reg, want));
+}
+
+static void test_v6_long_prefix(void **state)
+{
+	struct fixture *f = *state;
+	/* a /120 IPv6 pool beside a /24: prefix bits inside the last 32 */
+	conf_build(&f->conf, GW, 24, 2);
+	f->conf.has6 = true;
+	a6(f->conf.addr6, "2001:db8::ab01");
+	f->conf.prefix6 = 120;
+	assert_int_equal(registry_init(&f->reg, &f->conf, f->pool, 4, f->err, sizeof(f->err)), 0);
+	uint8_t got[16], want[16];
+	assert_true(registry_addr6(&f->reg, peer_at(f, 1), got));
+	a6(want, "2001:db8::ab03");
+	assert_memory_equal(got, want, 16);
+	assert_ptr_equal(registry_by_addr6(&f->reg, want), peer_at(f, 1));
+	a6(want, "2001:db8::ac03");
+	assert_null(registry_by_addr6(&f->reg, want));
+}
+
+static void test_v6_none_without_pool(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t got[16], b[64];
+	struct peer *to;
+	assert_false(registry_addr6(&f->reg, peer_at(f, 0), got));
+	a6(got, "fd77::2");
+	assert_null(registry_by_addr6(&f->reg, got));
+	/* without an IPv6 pool IPv6 stays malformed, both ways */
+	size_t n = ip6(b, "fd77::2", "2001:db8::1");
+	assert_int_equal(from_client(f, 0, b, n, &to), ROUTE_MALFORMED);
+	registry_rdlock(&f->reg);
+	assert_int_equal(route_from_tun(&f->reg, b, n, &to), ROUTE_MALFORMED);
+	registry_unlock(&f->reg);
+}
+
+static void test_v6_route_from_client(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t b[64];
+	struct peer *to;
+	/* out to the internet, to the gateway, to another client */
+	size_t n = ip6(b, "fd77::2", "2001:db8::1");
+	assert_int_equal(from_client(f, 0, b, n, &to), ROUTE_TUN);
+	assert_null(to);
+	n = ip6(b, "fd77::2", "fd77::1");
+	assert_int_equal(from_client(f, 0, b, n, &to), ROUTE_TUN);
+	n = ip6(b, "fd77::2", "fd77::32");
+	assert_int_equal(from_client(f, 0, b, n, &to), ROUTE_PEER);
+	assert_ptr_equal(to, peer_at(f, 1));
+	n = ip6(b, "fd77::32", "fd77::3");
+	assert_int_equal(from_client(f, 1, b, n, &to), ROUTE_PEER);
+	assert_ptr_equal(to, peer_at(f, 2));
+	/* a pool address nobody holds */
+	n = ip6(b, "fd77::2", "fd77::63");
+	assert_int_equal(from_client(f, 0, b, n, &to), ROUTE_NO_PEER);
+	assert_null(to);
+	/* spoofed: another client's, the gateway's, an outside source */
+	const char *spoof[] = { "fd77::32", "fd77::1", "2001:db8::9", "fd77::63" };
+	for (size_t i = 0; i < sizeof(spoof) / sizeof(spoof[0]); i++) {
+		n = ip6(b, spoof[i], "2001:db8::1");
+		assert_int_equal(from_client(f, 0, b, n, &to), ROUTE_SPOOFED);
+		assert_null(to);
+	}
+	/* the client kernel's link chatter: never forwarded, not "spoofed" */
+	n = ip6(b, "fe80::1234", "ff02::2");
+	assert_int_equal(from_client(f, 0, b, n, &to), ROUTE_LINK_SCOPE);
+	n = ip6(b, "::", "ff02::16");
+	assert_int_equal(from_client(f, 0, b, n, &to), ROUTE_LINK_SCOPE);
+	n = ip6(b, "fd77::2", "ff05::1");
+	assert_int_equal(from_client(f, 0, b, n, &to), ROUTE_LINK_SCOPE);
+	n = ip6(b, "fd77::2", "fe80::1");
+	assert_int_equal(from_client(f, 0, b, n, &to), ROUTE_LINK_SCOPE);
+	/* malformed: short, payload length beyond the packet, jumbogram */
+	n = ip6(b, "fd77::2", "2001:db8::1");
+	for (size_t len = 1; len < 40; len++)
+		assert_int_equal(from_client(f, 0, b, len, &to), ROUTE_MALFORMED);
+	assert_int_equal(from_client(f, 0, b, n - 1, &to), ROUTE_MALFORMED);
+	assert_int_equal(from_client(f, 0, b, n + 5, &to), ROUTE_TUN); /* longer buffer: fine */
+	b[5] = 0;
+	assert_int_equal(from_client(f, 0, b, n, &to), ROUTE_MALFORMED);
+	/* IPv4 still works beside it */
+	n = ip4(b, peer_at(f, 0)->addr4, A4(198, 51, 100, 2));
+	assert_int_equal(from_client(f, 0, b, n, &to), ROUTE_TUN);
+}
+
+static void test_v6_route_from_tun(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t b[64], dst[16];
+	struct peer *to;
+	char s[INET6_ADDRSTRLEN];
+	for (size_t i = 0; i < 3; i++) {
+		assert_true(registry_addr6(&f->reg, peer_at(f, i), dst));
+		inet_ntop(AF_INET6, dst, s, sizeof(s));
+		size_t n = ip6(b, "2001:db8::1", s);
+		registry_rdlock(&f->reg);
+		assert_int_equal(route_from_tun(&f->reg, b, n, &to), ROUTE_PEER);
+		registry_unlock(&f->reg);
+		assert_ptr_equal(to, peer_at(f, i));
+	}
+	const char *elsewhere[] = { "fd77::63", "fd77::1", "2001:db8::2", "ff02::1" };
+	for (size_t i = 0; i < sizeof(elsewhere) / sizeof(elsewhere[0]); i++) {
+		size_t n = ip6(b, "2001:db8::1", elsewhere[i]);
+		registry_rdlock(&f->reg);
+		assert_int_equal(route_from_tun(&f->reg, b, n, &to), ROUTE_NO_PEER);
+		registry_unlock(&f->reg);
+		assert_null(to);
+	}
+	size_t n = ip6(b, "2001:db8::1", "fd77::2");
+	registry_rdlock(&f->reg);
+	assert_int_equal(route_from_tun(&f->reg, b, n - 1, &to), ROUTE_MALFORMED);
+	registry_unlock(&f->reg);
+}
+
 #define STD(fn) cmocka_unit_test_setup_teardown(fn, setup_std, teardown)
+#define V6(fn) cmocka_unit_test_setup_teardown(fn, setup_v6, teardown)
 #define OWN(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -752,6 +947,12 @@ int main(void)
 		STD(test_route_malformed),
 		STD(test_route_from_tun),
 		cmocka_unit_test(test_ip4_addrs),
+		V6(test_v6_addresses_follow_v4),
+		V6(test_v6_follows_readdress),
+		OWN(test_v6_long_prefix),
+		STD(test_v6_none_without_pool),
+		V6(test_v6_route_from_client),
+		V6(test_v6_route_from_tun),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

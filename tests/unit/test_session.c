@@ -182,6 +182,53 @@ static void test_hs_resp_extreme_values(void **state)
 	free(h);
 }
 
+/* The IPv6 form: asked for by a flag in HS_INIT, 20 bytes longer. */
+static void test_hs_resp_ipv6_form(void **state)
+{
+	(void)state;
+	struct hs_run *h = malloc(sizeof(*h));
+	uint8_t dg[HS_RESP_DGRAM_MAX];
+	memset(h, 0, sizeof(*h));
+	noise_genkey(h->cli_priv);
+	noise_genkey(h->srv_priv);
+	noise_pubkey(h->srv_pub, h->srv_priv);
+	h->in.ciphers = 0x0006;
+	h->in.flags = HS_INIT_FLAG_V6;
+	assert_int_equal(hs_write_init(&h->cli_hs, h->cli_priv, h->srv_pub, &h->in, NULL, h->init_dg), 0);
+	assert_int_equal(hs_read_init(&h->srv_hs, h->srv_priv, h->init_dg, sizeof(h->init_dg), &h->got_in), 0);
+	assert_int_equal(h->got_in.flags, HS_INIT_FLAG_V6);
+	assert_int_equal(h->got_in.ciphers, 0x0006);
+	sample_resp(&h->resp);
+	h->resp.has6 = true;
+	h->resp.prefix6 = 64;
+	for (int i = 0; i < 16; i++)
+		h->resp.addr6[i] = (uint8_t)(0xf0 + i);
+	assert_int_equal(hs_resp_dgram_len(&h->resp), 133);
+	assert_int_equal(hs_write_resp(&h->srv_hs, &h->resp, NULL, dg, h->srv_send, h->srv_recv), 0);
+	assert_int_equal(dg[28] << 8 | dg[29], 101); /* payloadLen */
+	/* the short length does not read it */
+	struct noise_hs keep = h->cli_hs;
+	assert_int_not_equal(hs_read_resp(&h->cli_hs, dg, HS_RESP_DGRAM_LEN, &h->got_resp, h->cli_send, h->cli_recv), 0);
+	h->cli_hs = keep;
+	assert_int_equal(hs_read_resp(&h->cli_hs, dg, HS_RESP6_DGRAM_LEN, &h->got_resp, h->cli_send, h->cli_recv), 0);
+	assert_true(h->got_resp.has6);
+	assert_int_equal(h->got_resp.prefix6, 64);
+	assert_memory_equal(h->got_resp.addr6, h->resp.addr6, 16);
+	assert_int_equal(h->got_resp.addr4, h->resp.addr4);
+	assert_int_equal(h->got_resp.keepalive_s, h->resp.keepalive_s);
+	assert_memory_equal(h->cli_send, h->srv_recv, 32);
+	free(h);
+
+	/* and the short form says there is no IPv6 */
+	h = malloc(sizeof(*h));
+	hs_until_resp(h);
+	assert_int_equal(h->got_in.flags, 0);
+	assert_int_equal(hs_read_resp(&h->cli_hs, h->resp_dg, sizeof(h->resp_dg), &h->got_resp, h->cli_send,
+				      h->cli_recv), 0);
+	assert_false(h->got_resp.has6);
+	free(h);
+}
+
 static void test_hs_resp_clear_id_must_match(void **state)
 {
 	(void)state;
@@ -797,6 +844,7 @@ int main(void)
 		cmocka_unit_test(test_hs_init_rejects),
 		cmocka_unit_test(test_hs_resp_roundtrip_and_keys),
 		cmocka_unit_test(test_hs_resp_extreme_values),
+		cmocka_unit_test(test_hs_resp_ipv6_form),
 		cmocka_unit_test(test_hs_resp_clear_id_must_match),
 		cmocka_unit_test(test_hs_resp_tampered_noise_fails),
 		cmocka_unit_test(test_hs_timestamp_increases),

@@ -156,6 +156,31 @@ static void test_json(void **state)
 	sbuf_free(&b);
 }
 
+/* IPv6 addresses appear only when there are some (the IPv4-only output,
+ * above, is unchanged). */
+static void test_ipv6_addresses(void **state)
+{
+	(void)state;
+	struct sbuf b;
+	fixture();
+	strcpy(snap.addr6, "fd77::1/64");
+	strcpy(peers[0].addr6, "fd77::2");
+	sbuf_init(&b);
+	show_json(&snap, false, &b);
+	assert_non_null(strstr(b.s, "{\"interface\":\"vpngw0\",\"role\":\"server\",\"address\":\"10.77.0.1/24\","
+				    "\"address6\":\"fd77::1/64\",\"listen_port\":51820,"));
+	assert_non_null(strstr(b.s, "\"address\":\"10.77.0.2\",\"address6\":\"fd77::2\",\"handshake_age_s\":7,"));
+	assert_non_null(strstr(b.s, "\"address\":null,\"handshake_age_s\":null,")); /* the other client: none */
+	sbuf_free(&b);
+	sbuf_init(&b);
+	show_text(&snap, false, &b);
+	assert_non_null(strstr(b.s, "interface vpngw0: gateway, address 10.77.0.1/24, address6 fd77::1/64, port 51820,"));
+	assert_non_null(strstr(b.s, "  address      10.77.0.2\n  address6     fd77::2\n  handshake    7 s ago\n"));
+	assert_int_equal(strstr(strstr(b.s, "address6 fd77::1/64") + 1, "address6") - b.s,
+			 strstr(b.s, "  address6     fd77::2") + 2 - b.s); /* twice only */
+	sbuf_free(&b);
+}
+
 static void test_json_client(void **state)
 {
 	(void)state;
@@ -294,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_text_full_keys_and_wrapping),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_json_client),
+		cmocka_unit_test(test_ipv6_addresses),
 		cmocka_unit_test(test_json_escapes_control_and_high_bytes),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_metrics_label_escaping_and_no_handshake),
