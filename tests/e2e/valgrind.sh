@@ -38,7 +38,8 @@ printf '[Client]\nPrivateKey = %s\nInterface = vgc%s\nRekeyAfter = 2\nDNS = off\
 	"$ck" "$S" "$(echo "$sk" | "$B" pubkey)" >"$OUT/client.conf"
 chmod 600 "$OUT"/*.conf
 
-VG=(valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9)
+VG=(valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9
+	--suppressions="$ROOT/tests/e2e/valgrind.supp")
 ip netns exec "$NG" "${VG[@]}" --log-file="$OUT/server.vg" "$B" server "$OUT/server.conf" 2>"$OUT/server.log" &
 SP=$!
 sleep 2
