@@ -515,6 +515,9 @@ For each N a fresh gateway is configured with N + 1 clients (Address = 10.77.0.1
   gateway, saturating it, while every load client pings the gateway's tunnel address
   (LOAD_FAIR_RATE_TOTAL a second over all clients); RTT percentiles over every echo of every
   client, and the p99 of the worst client. The goal is under 2 ms.
+- RTT: from just before the load tool sends an echo to the kernel's receive timestamp of the
+  reply on the client's socket (SO_TIMESTAMPNS), as ping(8) measures it: the load tool's own
+  wake-up on the busy machine is not counted (until 3ef5f7b it was).
 - Loss: echoes without a reply within 1 s.
 EOF
     } >"$REPORT"

@@ -8,6 +8,8 @@
  * sees N endpoints. Handshakes, sealing and opening are the core's own
  * (hs_write_init, hs_read_resp, session_*): when the wire format changes,
  * this tool follows. One thread, epoll, recvmmsg per readable socket.
+ * Echo RTTs run from just before the send to the kernel's receive stamp
+ * of the reply (SO_TIMESTAMPNS), as ping(8) measures them.
  *
  * Phases, each bounded in time:
  *   handshake  all N, at most --inflight outstanding (lost sessions,
@@ -118,6 +120,7 @@ struct ping_result {
 struct load {
 	struct opts o;
 	struct lclient *c;
+	uint64_t rx_wall_ns; /* the datagram in hand: when the kernel queued it (CLOCK_REALTIME) */
 	size_t n, ninit; /* keys read; sessions set up */
 	int ep;
 	union {
@@ -334,6 +337,14 @@ static int open_sockets(struct load *L)
 			return -1;
 		}
 		L->c[i].fd = fd;
+		/* Echo RTTs end when the kernel queued the reply, as ping(8)
+		 * measures them: this process's own wake-up on a busy machine is
+		 * not the gateway's latency. */
+		int on = 1;
+		if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) != 0) {
+			fprintf(stderr, "vpngw_load: client %zu: SO_TIMESTAMPNS: %s\n", i, strerror(errno));
+			return -1;
+		}
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = i };
 		if (epoll_ctl(L->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
 			perror("vpngw_load: epoll_ctl");
@@ -497,6 +508,13 @@ static void build_echo(uint8_t *p, uint32_t src, uint32_t dst, uint16_t id, uint
 	put16be(icmp + 2, inet_csum(icmp, 8 + ECHO_PAYLOAD));
 }
 
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * SEC_NS + (uint64_t)ts.tv_nsec;
+}
+
 static uint16_t echo_id(size_t idx)
 {
 	return (uint16_t)(idx + 1);
@@ -514,16 +532,17 @@ static void send_echo(struct load *L, size_t idx, uint64_t now)
 	pk.len = ECHO_LEN;
 	if (session_seal(&c->sess, &pp, 1, WIRE_DATA, now) != 1)
 		return;
+	uint64_t sent = wall_ns(); /* the clock of the kernel's receive stamps */
 	ssize_t rc = send(c->fd, pk.data, pk.len, 0);
 	count_send(L, c, rc, now);
 	if (rc < 0)
 		return;
-	g->sent_ns[seq & L->ring_mask] = now;
+	g->sent_ns[seq & L->ring_mask] = sent ? sent : 1;
 	g->sent++;
 }
 
 /* An opened DATA plaintext: our echo reply? */
-static void handle_reply(struct load *L, size_t idx, const uint8_t *p, size_t len, uint64_t now)
+static void handle_reply(struct load *L, size_t idx, const uint8_t *p, size_t len)
 {
 	struct lclient *c = &L->c[idx];
 	struct pings *g = &c->pg;
@@ -544,12 +563,13 @@ static void handle_reply(struct load *L, size_t idx, const uint8_t *p, size_t le
 	}
 	uint16_t seq = get16be(icmp + 6);
 	uint64_t *slot = &g->sent_ns[seq & L->ring_mask];
-	if (!*slot || now - *slot > REPLY_TIMEOUT_NS) {
+	uint64_t rx = L->rx_wall_ns;
+	if (!*slot || rx < *slot || rx - *slot > REPLY_TIMEOUT_NS) {
 		g->late++;
 		return;
 	}
 	if (g->nrtt < g->cap)
-		g->rtt_us[g->nrtt++] = (uint32_t)((now - *slot) / 1000);
+		g->rtt_us[g->nrtt++] = (uint32_t)((rx - *slot) / 1000);
 	*slot = 0;
 	g->recv++;
 }
@@ -610,25 +630,43 @@ static void handle_dgram(struct load *L, size_t idx, uint8_t *d, size_t len, uin
 		c->ka_answered++;
 		return;
 	}
-	handle_reply(L, idx, d + WIRE_HDR_LEN, h.payload_len - WIRE_TAG_LEN, now);
+	handle_reply(L, idx, d + WIRE_HDR_LEN, h.payload_len - WIRE_TAG_LEN);
+}
+
+/* The kernel's receive stamp of a datagram (SO_TIMESTAMPNS), or the wall
+ * clock now when it has none. */
+static uint64_t rx_stamp(struct msghdr *m)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+			return (uint64_t)ts.tv_sec * SEC_NS + (uint64_t)ts.tv_nsec;
+		}
+	}
+	return wall_ns();
 }
 
 static void drain_socket(struct load *L, size_t idx)
 {
 	static uint8_t bufs[RX_BATCH][2048];
+	static uint8_t ctl[RX_BATCH][CMSG_SPACE(sizeof(struct timespec))];
 	struct mmsghdr msgs[RX_BATCH];
 	struct iovec iov[RX_BATCH];
 	for (int round = 0; round < 4; round++) {
 		for (int i = 0; i < RX_BATCH; i++) {
 			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
-			msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+			msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1,
+								 .msg_control = ctl[i], .msg_controllen = sizeof(ctl[i]) } };
 		}
 		int got = recvmmsg(L->c[idx].fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
 		if (got <= 0)
 			return;
 		uint64_t now = now_ns();
-		for (int i = 0; i < got; i++)
+		for (int i = 0; i < got; i++) {
+			L->rx_wall_ns = rx_stamp(&msgs[i].msg_hdr);
 			handle_dgram(L, idx, bufs[i], msgs[i].msg_len, now);
+		}
 		if (got < RX_BATCH)
 			return;
 	}
