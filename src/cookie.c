@@ -14,6 +14,8 @@
 #define RATE_MAX_NS (COOKIE_RATE_BURST * RATE_COST_NS)
 #define REPLY_COST_NS (COOKIE_SEC_NS / COOKIE_REPLY_PER_SEC)
 #define REPLY_MAX_NS (COOKIE_REPLY_BURST * REPLY_COST_NS)
+#define KNOWN_REPLY_COST_NS (COOKIE_SEC_NS / COOKIE_KNOWN_REPLY_PER_SEC)
+#define KNOWN_REPLY_MAX_NS (COOKIE_KNOWN_REPLY_BURST * KNOWN_REPLY_COST_NS)
 
 static void derive(uint8_t out[32], const char *label, const uint8_t pub[32])
 {
@@ -216,21 +218,41 @@ static struct cookie_rate_slot *rate_slot(struct cookie_gate *g, struct cookie_r
 	victim->used = key[8];
 	victim->tokens_ns = full_ns;
 	victim->last_ns = now;
+	victim->reply_tokens_ns = KNOWN_REPLY_MAX_NS;
+	victim->reply_last_ns = now;
 	return victim;
 }
 
+/* The slot of key if the table has one; NULL otherwise (nothing added). */
+static struct cookie_rate_slot *rate_find(struct cookie_gate *g, struct cookie_rate_slot (*table)[COOKIE_RATE_WAYS],
+					  const uint8_t key[9])
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	crypto_shorthash(h, key, 9, g->rate_key);
+	struct cookie_rate_slot *set = table[(h[0] | (unsigned)h[1] << 8) % COOKIE_RATE_SETS];
+	for (int w = 0; w < COOKIE_RATE_WAYS; w++)
+		if (set[w].used && !memcmp(set[w].addr, key, 8) && set[w].used == key[8])
+			return &set[w];
+	return NULL;
+}
+
 /* A token bucket kept as nanoseconds of refill: one take costs cost_ns. */
+static bool tokens_take(uint64_t *tokens_ns, uint64_t *last_ns, uint64_t cost_ns, uint64_t full_ns, uint64_t now)
+{
+	if (now > *last_ns) {
+		uint64_t t = *tokens_ns + (now - *last_ns);
+		*tokens_ns = t > full_ns ? full_ns : t;
+	}
+	*last_ns = now;
+	if (*tokens_ns < cost_ns)
+		return false;
+	*tokens_ns -= cost_ns;
+	return true;
+}
+
 static bool bucket_take(struct cookie_rate_slot *s, uint64_t cost_ns, uint64_t full_ns, uint64_t now)
 {
-	if (now > s->last_ns) {
-		uint64_t t = s->tokens_ns + (now - s->last_ns);
-		s->tokens_ns = t > full_ns ? full_ns : t;
-	}
-	s->last_ns = now;
-	if (s->tokens_ns < cost_ns)
-		return false;
-	s->tokens_ns -= cost_ns;
-	return true;
+	return tokens_take(&s->tokens_ns, &s->last_ns, cost_ns, full_ns, now);
 }
 
 bool cookie_rate_take(struct cookie_gate *g, const uint8_t *src, size_t srclen, uint64_t now)
@@ -243,6 +265,14 @@ bool cookie_rate_take(struct cookie_gate *g, const uint8_t *src, size_t srclen, 
 bool cookie_reply_take(struct cookie_gate *g, const uint8_t *src, size_t srclen, uint64_t now)
 {
 	uint8_t key[9];
+	/* An address in the rate table has shown a valid cookie before (only
+	 * those get in): a real one, perhaps a NAT with many clients. Its
+	 * replies come out of a budget of its own, not its network's. */
+	rate_key(key, src, srclen);
+	struct cookie_rate_slot *known = rate_find(g, g->rate, key);
+	if (known)
+		return tokens_take(&known->reply_tokens_ns, &known->reply_last_ns, KNOWN_REPLY_COST_NS,
+				   KNOWN_REPLY_MAX_NS, now);
 	reply_key(key, src, srclen);
 	return bucket_take(rate_slot(g, g->reply, key, REPLY_MAX_NS, now), REPLY_COST_NS, REPLY_MAX_NS, now);
 }

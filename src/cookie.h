@@ -53,9 +53,13 @@
  * many addresses but few networks of one attacker's reach, and each reply
  * costs the gateway a send through the kernel: this bounds that cost, and
  * what the gateway sends toward any one network, while a client from any
- * other network still gets its cookie at once. */
+ * other network still gets its cookie at once. An address that has shown
+ * a valid cookie before is real, perhaps a NAT with many clients: it has
+ * a reply budget of its own instead, twice its handshake rate. */
 #define COOKIE_REPLY_PER_SEC 10
 #define COOKIE_REPLY_BURST 10
+#define COOKIE_KNOWN_REPLY_PER_SEC (2 * COOKIE_RATE_PER_SEC)
+#define COOKIE_KNOWN_REPLY_BURST (2 * COOKIE_RATE_BURST)
 
 /* Keys both sides derive from the gateway's public key. */
 struct cookie_keys {
@@ -84,6 +88,9 @@ struct cookie_rate_slot {
 	uint8_t used;
 	uint64_t tokens_ns; /* budget in ns of refill: one handshake costs SEC/RATE */
 	uint64_t last_ns;
+	/* In the rate table only: the address's own cookie replies (it has
+	 * shown a valid cookie, so it is real), COOKIE_KNOWN_REPLY_PER_SEC. */
+	uint64_t reply_tokens_ns, reply_last_ns;
 };
 
 /* The gateway's side. Big (the rate table): embed it, do not put it on a
@@ -139,8 +146,9 @@ bool cookie_mac2_ok(struct cookie_gate *g, const uint8_t *init, const uint8_t *s
 bool cookie_count_init(struct cookie_gate *g, uint64_t now);
 /* Takes one handshake from src's bucket; false when it is empty. */
 bool cookie_rate_take(struct cookie_gate *g, const uint8_t *src, size_t srclen, uint64_t now);
-/* Takes one COOKIE_REPLY from the bucket of src's network; false when it
- * is empty. */
+/* Takes one COOKIE_REPLY from the bucket of src's network, or, for an
+ * address that has shown a valid cookie before (it is in the rate table),
+ * from that address's own reply bucket; false when it is empty. */
 bool cookie_reply_take(struct cookie_gate *g, const uint8_t *src, size_t srclen, uint64_t now);
 /* Seals a reply to the HS_INIT init (its header's clientId is echoed). */
 void cookie_seal_reply(struct cookie_gate *g, uint8_t out[COOKIE_REPLY_DGRAM_LEN], const uint8_t *init,

@@ -269,6 +269,30 @@ static void test_reply_bucket(void **state)
 	assert_true(cookie_reply_take(&gate, v6, 18, now));
 }
 
+static void test_reply_to_known_address(void **state)
+{
+	(void)state;
+	uint64_t now = T0 + 4000 * SEC;
+	const uint8_t nat[6] = { 203, 0, 113, 7, 0, 1 }, nat_port2[6] = { 203, 0, 113, 7, 0, 2 };
+	/* Unknown: the network's budget, then nothing. */
+	for (int i = 0; i < COOKIE_REPLY_BURST; i++)
+		assert_true(cookie_reply_take(&gate, nat, 6, now));
+	assert_false(cookie_reply_take(&gate, nat_port2, 6, now));
+	/* Once it has shown a valid cookie (a handshake taken from its bucket),
+	 * its replies come from its own budget: its other clients get theirs. */
+	assert_true(cookie_rate_take(&gate, nat, 6, now));
+	for (int i = 0; i < COOKIE_KNOWN_REPLY_BURST; i++)
+		assert_true(cookie_reply_take(&gate, nat_port2, 6, now));
+	assert_false(cookie_reply_take(&gate, nat_port2, 6, now));
+	/* ...which does not spend its handshakes. */
+	for (int i = 0; i < COOKIE_RATE_BURST - 1; i++)
+		assert_true(cookie_rate_take(&gate, nat, 6, now));
+	assert_false(cookie_rate_take(&gate, nat, 6, now));
+	/* Another address of the same /24 is still on the network's budget. */
+	const uint8_t neighbour[6] = { 203, 0, 113, 8, 0, 1 };
+	assert_false(cookie_reply_take(&gate, neighbour, 6, now));
+}
+
 static void test_gate_withholds_replies_per_network(void **state)
 {
 	(void)state;
@@ -414,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_secret_rotation),
 		cmocka_unit_test(test_rate_bucket),
 		cmocka_unit_test(test_reply_bucket),
+		cmocka_unit_test(test_reply_to_known_address),
 		cmocka_unit_test(test_gate_withholds_replies_per_network),
 		cmocka_unit_test(test_rate_eviction),
 		cmocka_unit_test(test_src),
