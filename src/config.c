@@ -45,24 +45,30 @@ int parse_key_b64(const char *s, uint8_t key[32])
 	return 0;
 }
 
+/* Copies "ADDR[/N]" into buf (size 64) cut before the slash; *prefix is
+ * N, or max without one. -1 for a bad or out-of-range N or a long s. */
+static int split_prefix(const char *s, char buf[64], long max, long *prefix)
+{
+	if (strlen(s) >= 64)
+		return -1;
+	strcpy(buf, s);
+	char *slash = strchr(buf, '/');
+	*prefix = max;
+	if (!slash)
+		return 0;
+	char *e;
+	*slash = '\0';
+	errno = 0;
+	*prefix = strtol(slash + 1, &e, 10);
+	return errno || *e || e == slash + 1 || *prefix < 0 || *prefix > max ? -1 : 0;
+}
+
 int parse_cidr4(const char *s, uint32_t *addr, uint8_t *prefix)
 {
 	char buf[64];
 	struct in_addr a;
-	if (strlen(s) >= sizeof(buf))
-		return -1;
-	strcpy(buf, s);
-	char *slash = strchr(buf, '/');
-	long p = 32;
-	if (slash) {
-		char *e;
-		*slash = '\0';
-		errno = 0;
-		p = strtol(slash + 1, &e, 10);
-		if (errno || *e || e == slash + 1 || p < 0 || p > 32)
-			return -1;
-	}
-	if (inet_pton(AF_INET, buf, &a) != 1)
+	long p;
+	if (split_prefix(s, buf, 32, &p) != 0 || inet_pton(AF_INET, buf, &a) != 1)
 		return -1;
 	*addr = ntohl(a.s_addr);
 	*prefix = (uint8_t)p;
@@ -72,20 +78,8 @@ int parse_cidr4(const char *s, uint32_t *addr, uint8_t *prefix)
 int parse_cidr6(const char *s, uint8_t addr[16], uint8_t *prefix)
 {
 	char buf[64];
-	if (strlen(s) >= sizeof(buf))
-		return -1;
-	strcpy(buf, s);
-	char *slash = strchr(buf, '/');
-	long p = 128;
-	if (slash) {
-		char *e;
-		*slash = '\0';
-		errno = 0;
-		p = strtol(slash + 1, &e, 10);
-		if (errno || *e || e == slash + 1 || p < 0 || p > 128)
-			return -1;
-	}
-	if (inet_pton(AF_INET6, buf, addr) != 1)
+	long p;
+	if (split_prefix(s, buf, 128, &p) != 0 || inet_pton(AF_INET6, buf, addr) != 1)
 		return -1;
 	*prefix = (uint8_t)p;
 	return 0;

@@ -142,26 +142,6 @@ done
 
 # ---------------------------------------------------------------------------------------------
 log "d) full tunnel: IPv6 goes through the tunnel, nothing leaks"
-capture_leaks() { # PCAP: packets on c1's eth0 other than the tunnel's, ARP, ND and link-scope multicast
-    "$PY" - "$1" <<'EOF'
-import sys
-from scapy.all import rdpcap, UDP, IP, IPv6, ARP, ICMPv6ND_NS, ICMPv6ND_NA, ICMPv6ND_RS, ICMPv6ND_RA
-leaks = tunnel = 0
-shown = []
-for p in rdpcap(sys.argv[1]):
-    if p.haslayer(ARP) or any(p.haslayer(l) for l in (ICMPv6ND_NS, ICMPv6ND_NA, ICMPv6ND_RS, ICMPv6ND_RA)):
-        continue
-    if p.haslayer(IPv6) and p[IPv6].dst.lower().startswith("ff02:"):
-        continue
-    if p.haslayer(UDP) and p.haslayer(IP) and 51820 in (p[UDP].sport, p[UDP].dport) and "192.0.2.1" in (p[IP].src, p[IP].dst):
-        tunnel += 1
-        continue
-    leaks += 1
-    if leaks <= 3:
-        shown.append(p.summary().replace(" ", "_"))
-print(tunnel, leaks, ",".join(shown) or "-")
-EOF
-}
 PCAP=$LAB_DIR/c1-eth0.pcap
 lab_bg "$NS_C1" "$LAB_DIR/tcpdump-c1.log" tcpdump -n -U -i eth0 -w "$PCAP"
 TD_PID=$LAST_PID

@@ -515,3 +515,30 @@ except Exception as e:
 
 # tun_exists NS IFNAME
 tun_exists() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
+
+# capture_leaks PCAP: for a capture of a client's underlay, prints "TUNNEL LEAKS FIRST": the
+# tunnel's datagrams (UDP port VPN_PORT to or from GW_CLIENT_IP), the packets that are anything else
+# (ARP, ND and link-scope multicast aside, which never leave the link) and the first three of
+# those, or "-"
+capture_leaks() {
+    "$PY" - "$1" "$VPN_PORT" "$GW_CLIENT_IP" <<'EOF'
+import sys
+from scapy.all import rdpcap, UDP, IP, IPv6, ARP, ICMPv6ND_NS, ICMPv6ND_NA, ICMPv6ND_RS, ICMPv6ND_RA
+port, gw = int(sys.argv[2]), sys.argv[3]
+leaks = tunnel = 0
+shown = []
+for p in rdpcap(sys.argv[1]):
+    if p.haslayer(ARP) or any(p.haslayer(l) for l in (ICMPv6ND_NS, ICMPv6ND_NA, ICMPv6ND_RS, ICMPv6ND_RA)):
+        continue
+    # link-scope multicast (MLD reports and the like) never leaves the link
+    if p.haslayer(IPv6) and p[IPv6].dst.lower().startswith("ff02:"):
+        continue
+    if p.haslayer(UDP) and p.haslayer(IP) and port in (p[UDP].sport, p[UDP].dport) and gw in (p[IP].src, p[IP].dst):
+        tunnel += 1
+        continue
+    leaks += 1
+    if leaks <= 3:
+        shown.append(p.summary().replace(" ", "_"))
+print(tunnel, leaks, ",".join(shown) or "-")
+EOF
+}
