@@ -441,6 +441,18 @@ static uint32_t first_free(struct registry *r)
 	return 0;
 }
 
+/* addr4 when it is free for self (NULL: a new client), or for addr4 0 the
+ * first free pool address; 0 with err when there is none. */
+static uint32_t pick_address(struct registry *r, uint32_t addr4, const struct peer *self, char *err, size_t errlen)
+{
+	if (addr4)
+		return check_free(r, addr4, self, err, errlen) == 0 ? addr4 : 0;
+	addr4 = first_free(r);
+	if (!addr4)
+		snprintf(err, errlen, "the pool has no address left");
+	return addr4;
+}
+
 int registry_add(struct registry *r, const char *name, const uint8_t pub[32], uint32_t addr4, char *err,
 		 size_t errlen)
 {
@@ -455,12 +467,8 @@ int registry_add(struct registry *r, const char *name, const uint8_t pub[32], ui
 		snprintf(err, errlen, "already %d clients, the most there may be", CONF_MAX_PEERS);
 		goto out;
 	}
-	if (addr4 && check_free(r, addr4, NULL, err, errlen) != 0)
+	if (!(addr4 = pick_address(r, addr4, NULL, err, errlen)))
 		goto out;
-	if (!addr4 && !(addr4 = first_free(r))) {
-		snprintf(err, errlen, "the pool has no address left");
-		goto out;
-	}
 	if (r->n == r->cap) {
 		struct peer **grown = realloc(r->peers, r->cap * 2 * sizeof(*grown));
 		if (!grown) {
@@ -537,12 +545,8 @@ int registry_readdress(struct registry *r, const uint8_t pub[32], uint32_t addr4
 		snprintf(err, errlen, "no client has this public key");
 		goto out;
 	}
-	if (addr4 && check_free(r, addr4, p, err, errlen) != 0)
+	if (!(addr4 = pick_address(r, addr4, p, err, errlen)))
 		goto out;
-	if (!addr4 && !(addr4 = first_free(r))) {
-		snprintf(err, errlen, "the pool has no address left");
-		goto out;
-	}
 	if (addr4 == p->addr4) {
 		rc = 0;
 		goto out;
