@@ -32,6 +32,7 @@
 #include "fq.h"
 #include "session.h"
 #include "show.h"
+#include "thread.h"
 #include "stats.h"
 #include "tun.h"
 #include "udp.h"
@@ -530,6 +531,7 @@ static void write_tun(struct client *c)
 static void *down_loop(void *arg)
 {
 	struct client *c = arg;
+	thread_set_slice_logged(c->conf.sched_slice_us, "down");
 	while (!atomic_load(&c->stop)) {
 		drain_udp(c, fq_len(&c->injq) ? 0 : 100);
 		write_tun(c);
@@ -651,6 +653,7 @@ static int up_wait_ms(struct client *c)
 static void *up_loop(void *arg)
 {
 	struct client *c = arg;
+	thread_set_slice_logged(c->conf.sched_slice_us, "up");
 	while (!atomic_load(&c->stop)) {
 		drain_tun(c, up_wait_ms(c));
 		send_udp(c);

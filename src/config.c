@@ -9,6 +9,7 @@
 
 #include "metrics.h"
 #include "pacer.h"
+#include "thread.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -277,6 +278,20 @@ static int set_common_int(struct parse_ctx *c, const char *name, const char *val
 	return 1;
 }
 
+/* SchedSlice = off | microseconds (thread.h). */
+static int set_sched_slice(struct parse_ctx *c, unsigned *dst, const char *name, const char *value)
+{
+	long v;
+	if (!strcasecmp(value, "off")) {
+		*dst = 0;
+		return 1;
+	}
+	if (parse_int(value, THREAD_SLICE_MIN_US, THREAD_SLICE_MAX_US, &v) != 0)
+		return fail(c, name, value, "want off or microseconds from 100 to 100000");
+	*dst = (unsigned)v;
+	return 1;
+}
+
 static int set_bandwidth(struct parse_ctx *c, uint64_t *bps, const char *name, const char *value)
 {
 	if (parse_bandwidth(value, bps) != 0)
@@ -400,6 +415,8 @@ static int server_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_common_int(c, name, value, &s->keepalive_s, 1, 3600);
 	if (!strcasecmp(name, "Bandwidth"))
 		return set_bandwidth(c, &s->bandwidth_bps, name, value);
+	if (!strcasecmp(name, "SchedSlice"))
+		return set_sched_slice(c, &s->sched_slice_us, name, value);
 	if (!strcasecmp(name, "StatsInterval"))
 		return set_common_int(c, name, value, &s->stats_interval_s, 1, 3600);
 	if (!strcasecmp(name, "MetricsListen"))
@@ -481,6 +498,8 @@ static int client_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_common_int(c, name, value, &k->keepalive_s, 1, 3600);
 	if (!strcasecmp(name, "Bandwidth"))
 		return set_bandwidth(c, &k->bandwidth_bps, name, value);
+	if (!strcasecmp(name, "SchedSlice"))
+		return set_sched_slice(c, &k->sched_slice_us, name, value);
 	if (!strcasecmp(name, "User"))
 		return set_user(c, k->user, sizeof(k->user), name, value);
 	if (!strcasecmp(name, "DNS"))
@@ -712,6 +731,7 @@ int config_load_server(const char *path, struct server_conf *s, char *err, size_
 	s->mtu = MTU_DEFAULT;
 	s->keepalive_s = 10;
 	s->stats_interval_s = 5;
+	s->sched_slice_us = THREAD_SLICE_DEFAULT_US;
 	strcpy(s->ifname, "vpngw0");
 	struct parse_ctx c = { .path = path, .err = err, .errlen = errlen, .is_server = true, .srv = s };
 	if (run_parser(&c) != 0 || finish_server(s, path, err, errlen) != 0) {
@@ -726,6 +746,7 @@ int config_load_client(const char *path, struct client_conf *k, char *err, size_
 	memset(k, 0, sizeof(*k));
 	k->keepalive_s = 0; /* 0: use the interval the gateway announces */
 	k->stats_interval_s = 5;
+	k->sched_slice_us = THREAD_SLICE_DEFAULT_US;
 	k->fwmark = FWMARK_DEFAULT;
 	strcpy(k->ifname, "vpngw0");
 	struct parse_ctx c = { .path = path, .err = err, .errlen = errlen, .cli = k };

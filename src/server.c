@@ -46,6 +46,7 @@
 #include "show.h"
 #include "statefile.h"
 #include "stats.h"
+#include "thread.h"
 #include "tun.h"
 #include "udp.h"
 #include "wake.h"
@@ -519,6 +520,7 @@ static void write_tun(struct server *s, size_t max)
 static void *up_loop(void *arg)
 {
 	struct server *s = arg;
+	thread_set_slice_logged(s->conf.sched_slice_us, "up");
 	while (!atomic_load(&s->stop)) {
 		int wait_ms = fq_len(&s->inject) ? 0 : 100;
 		s->ctl_dh = 0; /* no control socket: handshakes run here */
@@ -705,6 +707,7 @@ static int64_t serve_clients(struct server *s, int64_t budget)
 static void *down_loop(void *arg)
 {
 	struct server *s = arg;
+	thread_set_slice_logged(s->conf.sched_slice_us, "down");
 	while (!atomic_load(&s->stop)) {
 		int wait_ms = down_wait_ms(s);
 		if (wait_ms) {

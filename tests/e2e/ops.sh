@@ -8,7 +8,8 @@
 # untouched and bad set commands changing nothing; persistence: pool addresses survive a
 # restart with the clients reordered in the config, a corrupted state file is a warning, a
 # crashed run's stale socket is replaced, a second instance of the same name is refused;
-# and after User = nobody the control socket and metrics still answer.
+# after User = nobody the control socket and metrics still answer and the data threads
+# run with a short scheduler slice (SchedSlice), which SchedSlice = off turns off.
 set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -384,11 +385,28 @@ vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
 SRV_PID=$LAST_PID
 if wait_log "$SRV_LOG" 'msg="dropped root" user=nobody' 5; then ok "ix: the gateway gave up root"
 else not_ok "ix: the gateway gave up root"; fi
+# thread_slices PID: each thread's scheduler slice in ns, one per line
+thread_slices() { local t; for t in /proc/"$1"/task/*; do awk '$1 == "se.slice" {print $3}' "$t/sched"; done; }
+if wait_log "$SRV_LOG" 'time slice' 5 && grep -q 'kernel keeps its default time slice' "$SRV_LOG"; then
+    log "ix: this kernel has no custom slices (Linux 6.12+); not checking them"
+else
+    check "ix: it says the data threads asked for a 100 us slice" grep -q 'msg="data threads ask for a short time slice" SchedSlice=100 ' "$SRV_LOG"
+    check_eq "ix: two threads (up and down) run with it, without root" "$(thread_slices "$SRV_PID" | grep -cx 100000)" 2
+fi
 "$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show-nobody.json"
 check_eq "ix: vpngw show answers" "$(json_get "$LAB_DIR/show-nobody.json" 'j["role"] + " " + str(len(j["clients"]))')" "server 3"
 check "ix: metrics answer" grep -q "^vpngw_info{interface=\"$TUN_GW\",role=\"server\"} 1$" <(scrape "$NS_GW" "$METRICS")
 check_clean_stop "ix" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
 check "ix: without root it could not remove its socket, and says so" \
     grep -q "level=warn .*control socket left behind; the next start replaces it.* path=$SOCK" "$SRV_LOG"
+
+log "x) SchedSlice = off leaves every thread at the kernel's slice"
+sed -i '/^\[Server\]/a SchedSlice = off' "$SRV_CONF"
+: >"$SRV_LOG"
+vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
+SRV_PID=$LAST_PID
+check "x: it says so" wait_log "$SRV_LOG" 'msg="data threads keep the kernel.s default time slice" SchedSlice=off' 5
+check_eq "x: no thread runs with a 100 us slice" "$(thread_slices "$SRV_PID" | grep -cx 100000)" 0
+check_clean_stop "x" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
 
 lab_summary

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "thread.h"
 
 #define A4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
 
@@ -1179,6 +1180,50 @@ static void test_metrics_listen(void **state)
 	conf_remove(&t);
 }
 
+static void test_sched_slice(void **state)
+{
+	(void)state;
+	struct tmpconf t;
+	struct server_conf c;
+	struct client_conf k;
+	char err[512];
+
+	server_with(&t, "");
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.sched_slice_us, THREAD_SLICE_DEFAULT_US); /* on unless turned off */
+	config_free_server(&c);
+	conf_remove(&t);
+
+	server_with(&t, "SchedSlice = OFF");
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.sched_slice_us, 0);
+	config_free_server(&c);
+	conf_remove(&t);
+
+	server_with(&t, "SchedSlice = 100000");
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.sched_slice_us, 100000);
+	config_free_server(&c);
+	conf_remove(&t);
+
+	/* Below the kernel's shortest slice, above its longest, or not a number. */
+	server_line_fails("SchedSlice = 99", "SchedSlice", "99");
+	server_line_fails("SchedSlice = 100001", "SchedSlice", "100001");
+	server_line_fails("SchedSlice = 0.1ms", "SchedSlice", "0.1ms");
+
+	conf_write(&t, "[Client]\nPrivateKey = %s\nSchedSlice = 250\n[Server]\nPublicKey = %s\nEndpoint = h:1\n",
+		   cli_priv64, pub1_64);
+	assert_int_equal(config_load_client(t.path, &k, err, sizeof(err)), 0);
+	assert_int_equal(k.sched_slice_us, 250);
+	conf_remove(&t);
+
+	conf_write(&t, "[Client]\nPrivateKey = %s\nSchedSlice = -5\n[Server]\nPublicKey = %s\nEndpoint = h:1\n",
+		   cli_priv64, pub1_64);
+	assert_int_equal(config_load_client(t.path, &k, err, sizeof(err)), -1);
+	assert_err_at(err, &t, 3, "SchedSlice", "-5");
+	conf_remove(&t);
+}
+
 static void test_state_file(void **state)
 {
 	(void)state;
@@ -1242,6 +1287,7 @@ int main(void)
 		T(test_parse_cidr4),
 		T(test_parse_key_b64),
 		T(test_metrics_listen),
+		T(test_sched_slice),
 		T(test_state_file),
 		T(test_server_upstream_dns),
 		T(test_server_upstream_dns_unusable_warns),
