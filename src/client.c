@@ -894,7 +894,7 @@ static int setup(struct client *c, const char *path)
 	c->udp = udp_open_client(gw_ep(c)->sa.sa_family);
 	if (c->udp < 0)
 		return -1;
-	if (udp_rx_init(&c->rx, c->udp) != 0) {
+	if (udp_rx_init(&c->rx, &c->udp, 1) != 0) {
 		die_msg("out of memory for UDP receive buffers");
 		return -1;
 	}

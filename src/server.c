@@ -83,8 +83,10 @@ struct server {
 	struct registry reg;
 	struct pool *pool;
 	struct tun tun;
-	int udp;
-	int ctl_fd;              /* CONTROL datagrams only (udp_open_server); -1: they come on udp */
+	int udp_data[UDP_DATA_SOCKS]; /* DATA and KEEPALIVE, spread by clientId (udp_open_server) */
+	unsigned nudp;
+	int udp;                 /* udp_data[0], which everything is sent from */
+	int ctl_fd;              /* CONTROL datagrams only; -1: they come on udp */
 	struct udp_rx rx;
 	struct fq inject; /* to our TUN, from every client */
 	pthread_mutex_t sched_lock;
@@ -960,10 +962,10 @@ static int setup(struct server *s, const char *path)
 	pacer_init(&s->pace, s->conf.bandwidth_bps, PACER_BURST_NS, now_ns());
 	if (waker_init(&s->sched_wake) != 0)
 		return -1;
-	s->udp = udp_open_server(s->conf.port, &s->ctl_fd);
-	if (s->udp < 0)
+	if (udp_open_server(s->conf.port, s->udp_data, &s->nudp, &s->ctl_fd) != 0)
 		return -1;
-	if (udp_rx_init(&s->rx, s->udp) != 0) {
+	s->udp = s->udp_data[0];
+	if (udp_rx_init(&s->rx, s->udp_data, s->nudp) != 0) {
 		die_msg("out of memory for UDP receive buffers");
 		return -1;
 	}
@@ -1001,8 +1003,9 @@ static void teardown(struct server *s)
 	notrack_stop(&s->notrack);
 	if (s->tun.fd >= 0)
 		tun_close(&s->tun);
-	if (s->udp >= 0)
-		close(s->udp);
+	for (unsigned i = 0; i < s->nudp; i++)
+		close(s->udp_data[i]);
+	s->nudp = 0;
 	if (s->ctl_fd >= 0)
 		close(s->ctl_fd);
 	udp_rx_free(&s->rx);

@@ -34,28 +34,42 @@ int endpoint_resolve(const char *spec, struct endpoint *out, char *err, size_t e
 /* HOST is a name (to resolve again when the gateway stops answering). */
 bool endpoint_is_name(const char *spec);
 
-/* Server: one dual-stack socket on [::]:port. With ctl_fd, a second one
- * on the same port (SO_REUSEPORT) to which the kernel steers every CONTROL
- * datagram (a classic BPF program on the msgType byte), so a flood of
- * handshake messages queues and is dropped there, never in front of DATA.
- * *ctl_fd is -1 (with a warning) when the kernel cannot steer: then
- * everything arrives on the one socket. */
-int udp_open_server(unsigned short port, int *ctl_fd);
+/* Server: dual-stack sockets on [::]:port in one SO_REUSEPORT group. A
+ * classic BPF program in the kernel steers every CONTROL datagram to the
+ * last of them (*ctl_fd), so a flood of handshake messages queues and is
+ * dropped there, never in front of DATA, and spreads DATA and KEEPALIVE
+ * over the UDP_DATA_SOCKS others by clientId. A socket's buffer is a FIFO
+ * we cannot schedule; with one per few clients, a client that fills its
+ * own does not delay the others (the receiver serves them in turn).
+ * Fills data[] and *ndata. When the kernel cannot steer, *ndata is 1,
+ * *ctl_fd -1 and everything arrives on data[0] (with a warning).
+ * Returns 0, or -1 (logged). */
+#define UDP_DATA_SOCKS 16
+int udp_open_server(unsigned short port, int data[UDP_DATA_SOCKS], unsigned *ndata, int *ctl_fd);
 /* Client: an unbound socket of the endpoint's family. */
 int udp_open_client(int family);
 /* Marks what the socket sends, so policy routing keeps it out of a full
  * tunnel. Logs and returns -1 on failure. */
 int udp_set_mark(int fd, uint32_t mark);
 
-/* The receiving side of a socket. With UDP GRO the kernel hands over
- * runs of same-size datagrams as one buffer; they are split here into
- * pool packets, and what does not fit into one call's packets waits for
- * the next call. */
+/* The receiving side of one socket or of several read in turn. With UDP
+ * GRO the kernel hands over runs of same-size datagrams as one buffer;
+ * they are split here into pool packets, and what does not fit into one
+ * call's packets waits for the next call. With several sockets, each
+ * pass polls them all and then reads one batch from each that was
+ * readable, so none waits longer than a pass however full another is. */
 #define UDP_RX_BUFS 8
+/* With several sockets, a batch from one of them is at most this many
+ * buffers (with GRO, about 45 datagrams each): what a datagram on another
+ * socket waits for before its turn. */
+#define UDP_RX_FAIR_BUFS 2
 #define UDP_RX_BUF_SIZE 65536
 
 struct udp_rx {
-	int fd;
+	int fds[UDP_DATA_SOCKS];
+	unsigned nfds;
+	uint32_t ready;            /* sockets of this pass not yet read */
+	unsigned fill;             /* buffers per batch: UDP_RX_BUFS, or UDP_RX_FAIR_BUFS with several sockets */
 	bool gro;
 	uint8_t *bufs[UDP_RX_BUFS];
 	size_t lens[UDP_RX_BUFS];
@@ -66,8 +80,9 @@ struct udp_rx {
 	size_t off;                /* offset into bufs[cur] */
 };
 
-/* Enables GRO where the kernel has it. -1 on allocation failure. */
-int udp_rx_init(struct udp_rx *rx, int fd);
+/* Enables GRO where the kernel has it, on each of the nfds sockets (1 to
+ * UDP_DATA_SOCKS). -1 on allocation failure. */
+int udp_rx_init(struct udp_rx *rx, const int *fds, unsigned nfds);
 void udp_rx_free(struct udp_rx *rx);
 /* Waits up to timeout_ms for fd to have a datagram: 1, 0 on timeout, -1. */
 int udp_wait(int fd, int timeout_ms);

@@ -142,32 +142,42 @@ static int open_bound(unsigned short port, bool reuse)
 	return fd;
 }
 
-/* Socket 0 of the reuseport group (bound first) gets everything but
- * CONTROL, socket 1 CONTROL. The program sees the UDP payload from byte
- * 0; byte 5 is msgType. A datagram too short to have one fails the load,
- * which returns 0: the data socket, where it is counted as malformed. */
-static int steer_control(int data_fd)
+/* Sockets 0..ndata-1 of the reuseport group (bound in that order) get
+ * DATA and KEEPALIVE by the first four bytes of the clientId, socket
+ * ndata gets CONTROL. The program sees the UDP payload from byte 0: byte
+ * 5 is msgType, bytes 8-23 the clientId. A datagram too short for a load
+ * fails it, which returns 0: data socket 0, where it is counted as
+ * malformed. An index past the group's end (while it is still being
+ * bound) makes the kernel fall back to its hash; any socket copes. */
+static int steer(int first_fd, unsigned ndata)
 {
 	struct sock_filter code[] = {
 		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 5),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 3, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, 1),
-		BPF_STMT(BPF_RET | BPF_K, 0),
+		BPF_STMT(BPF_RET | BPF_K, ndata),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 8),
+		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, ndata),
+		BPF_STMT(BPF_RET | BPF_A, 0),
 	};
 	struct sock_fprog prog;
 	memset(&prog, 0, sizeof(prog)); /* the padding too: the kernel copies it all */
 	prog.len = sizeof(code) / sizeof(code[0]);
 	prog.filter = code;
-	return setsockopt(data_fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
+	return setsockopt(first_fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
 }
 
-int udp_open_server(unsigned short port, int *ctl_fd)
+static void close_all(int *fds, unsigned n)
 {
-	if (!ctl_fd)
-		return open_bound(port, false);
+	for (unsigned i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+int udp_open_server(unsigned short port, int data[UDP_DATA_SOCKS], unsigned *ndata, int *ctl_fd)
+{
 	*ctl_fd = -1;
+	*ndata = 0;
 	/* SO_REUSEPORT would let a second instance (same user) join our
-	 * group and take half the traffic. A plain bind fails where anyone
+	 * group and take part of the traffic. A plain bind fails where anyone
 	 * holds the port, reuseport or not: try one first, so that a busy
 	 * port still stops us, and ours stops the next instance. */
 	int probe = open_bound(port, false);
@@ -177,23 +187,33 @@ int udp_open_server(unsigned short port, int *ctl_fd)
 	int fd = open_bound(port, true);
 	if (fd == -2) {
 		LOGW("msg=\"no SO_REUSEPORT: handshakes share the data socket\" error=\"%s\"", strerror(errno));
-		return open_bound(port, false);
+		data[0] = open_bound(port, false);
+		*ndata = data[0] >= 0;
+		return data[0] >= 0 ? 0 : -1;
 	}
 	if (fd < 0)
 		return -1;
-	/* Bound second: index 1 of the group. */
-	int ctl = open_bound(port, true);
-	if (ctl < 0 || steer_control(fd) != 0) {
-		LOGW("msg=\"cannot steer handshakes to their own socket: they share the data socket\" error=\"%s\"",
+	data[0] = fd;
+	unsigned n = 1;
+	while (n < UDP_DATA_SOCKS && (fd = open_bound(port, true)) >= 0)
+		data[n++] = fd;
+	int ctl = n == UDP_DATA_SOCKS ? open_bound(port, true) : -1;
+	if (ctl < 0 || steer(data[0], n) != 0) {
+		LOGW("msg=\"cannot steer datagrams to their sockets: everything shares one\" error=\"%s\"",
 		     strerror(errno));
 		if (ctl >= 0)
 			close(ctl);
 		/* A group of one: SO_REUSEPORT stays set but nobody else joins
-		 * it unless they run as our user, like any port we hold. */
-		return fd;
+		 * it unless they run as our user, like any port we hold. With
+		 * no program the kernel would hash across the group, so the
+		 * others go. */
+		close_all(data + 1, n - 1);
+		*ndata = 1;
+		return 0;
 	}
+	*ndata = n;
 	*ctl_fd = ctl;
-	return fd;
+	return 0;
 }
 
 int udp_open_client(int family)
@@ -216,10 +236,12 @@ int udp_set_mark(int fd, uint32_t mark)
 	return 0;
 }
 
-int udp_rx_init(struct udp_rx *rx, int fd)
+int udp_rx_init(struct udp_rx *rx, const int *fds, unsigned nfds)
 {
 	memset(rx, 0, sizeof(*rx));
-	rx->fd = fd;
+	rx->nfds = nfds < UDP_DATA_SOCKS ? nfds : UDP_DATA_SOCKS;
+	memcpy(rx->fds, fds, rx->nfds * sizeof(fds[0]));
+	rx->fill = rx->nfds > 1 ? UDP_RX_FAIR_BUFS : UDP_RX_BUFS;
 	for (unsigned i = 0; i < UDP_RX_BUFS; i++) {
 		rx->bufs[i] = malloc(UDP_RX_BUF_SIZE);
 		if (!rx->bufs[i]) {
@@ -228,15 +250,22 @@ int udp_rx_init(struct udp_rx *rx, int fd)
 		}
 	}
 	int on = 1;
-	/* The outer ECN field, for RFC 6040 decapsulation (IPv4 and IPv6). */
-	setsockopt(fd, SOL_IP, IP_RECVTOS, &on, sizeof(on));
-	setsockopt(fd, SOL_IPV6, IPV6_RECVTCLASS, &on, sizeof(on));
-	/* Which of our addresses each datagram was sent to, to answer from it. */
-	setsockopt(fd, SOL_IP, IP_PKTINFO, &on, sizeof(on));
-	setsockopt(fd, SOL_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
-	rx->gro = setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
-	if (!rx->gro)
-		LOGW("msg=\"UDP GRO unavailable, receiving datagram by datagram\" error=\"%s\"", strerror(errno));
+	rx->gro = true;
+	for (unsigned i = 0; i < rx->nfds; i++) {
+		int fd = rx->fds[i];
+		/* The outer ECN field, for RFC 6040 decapsulation (IPv4 and IPv6). */
+		setsockopt(fd, SOL_IP, IP_RECVTOS, &on, sizeof(on));
+		setsockopt(fd, SOL_IPV6, IPV6_RECVTCLASS, &on, sizeof(on));
+		/* Which of our addresses each datagram was sent to, to answer from it. */
+		setsockopt(fd, SOL_IP, IP_PKTINFO, &on, sizeof(on));
+		setsockopt(fd, SOL_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+		/* The segment size comes with each buffer: a socket without GRO
+		 * still works beside those with it. */
+		if (setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) != 0 && rx->gro) {
+			rx->gro = false;
+			LOGW("msg=\"UDP GRO unavailable, receiving datagram by datagram\" error=\"%s\"", strerror(errno));
+		}
+	}
 	return 0;
 }
 
@@ -320,7 +349,50 @@ int udp_recv_batch(int fd, struct pkt **pkts, struct endpoint *from, size_t n)
 	return rc;
 }
 
+/* Starts a pass: which sockets have datagrams, waiting up to timeout_ms
+ * for one. 1 when some have, 0 when none, -1 on error. A lone socket that
+ * is not waited for is simply read: its recvmmsg says whether it has any. */
+static int rx_poll(struct udp_rx *rx, int timeout_ms)
+{
+	if (rx->nfds == 1 && !timeout_ms) {
+		rx->ready = 1;
+		return 1;
+	}
+	struct pollfd pfd[UDP_DATA_SOCKS];
+	for (unsigned i = 0; i < rx->nfds; i++)
+		pfd[i] = (struct pollfd){ .fd = rx->fds[i], .events = POLLIN };
+	int rc = poll(pfd, rx->nfds, timeout_ms);
+	if (rc <= 0)
+		return rc < 0 && errno != EINTR ? -1 : 0;
+	for (unsigned i = 0; i < rx->nfds; i++)
+		if (pfd[i].revents)
+			rx->ready |= 1u << i;
+	return rx->ready != 0;
+}
+
+static int rx_read(struct udp_rx *rx, int fd);
+
+/* Reads one batch from the next socket of the pass that has any. */
 static int rx_fill(struct udp_rx *rx, int timeout_ms)
+{
+	for (unsigned tries = 0; tries <= rx->nfds; tries++) {
+		if (!rx->ready) {
+			if (tries)
+				return 0; /* this call polled, and every socket it saw was read */
+			int rc = rx_poll(rx, timeout_ms);
+			if (rc <= 0)
+				return rc;
+		}
+		unsigned i = (unsigned)__builtin_ctz(rx->ready);
+		rx->ready &= rx->ready - 1;
+		int rc = rx_read(rx, rx->fds[i]);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int rx_read(struct udp_rx *rx, int fd)
 {
 	struct mmsghdr msgs[UDP_RX_BUFS];
 	struct iovec iov[UDP_RX_BUFS];
@@ -331,11 +403,6 @@ static int rx_fill(struct udp_rx *rx, int timeout_ms)
 		char buf[RX_CMSG_SPACE];
 		struct cmsghdr align;
 	} ctl[UDP_RX_BUFS];
-	struct pollfd pfd = { .fd = rx->fd, .events = POLLIN };
-
-	int rc = timeout_ms ? poll(&pfd, 1, timeout_ms) : 1;
-	if (rc <= 0)
-		return rc < 0 && errno != EINTR ? -1 : 0;
 	for (unsigned i = 0; i < UDP_RX_BUFS; i++) {
 		iov[i].iov_base = rx->bufs[i];
 		iov[i].iov_len = UDP_RX_BUF_SIZE;
@@ -348,7 +415,7 @@ static int rx_fill(struct udp_rx *rx, int timeout_ms)
 		msgs[i].msg_hdr.msg_control = ctl[i].buf;
 		msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
 	}
-	rc = recvmmsg(rx->fd, msgs, UDP_RX_BUFS, MSG_DONTWAIT, NULL);
+	int rc = recvmmsg(fd, msgs, rx->fill, MSG_DONTWAIT, NULL);
 	if (rc < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	for (int i = 0; i < rc; i++) {

@@ -454,7 +454,7 @@ fair_lines() {
         printf -- '- N = %s, traffic phase: %s echoes of %s lost; meanwhile %s datagrams dropped for a full receive buffer at the gateway'"'"'s UDP socket, %s in the gateway'"'"'s own queues, %s at its TUN device, %s at the load clients'"'"' sockets\n' \
             "$n" "${R[$n,traffic_lost]:-n/a}" "${R[$n,traffic_sent]:-n/a}" "${R[$n,traffic_gw_rcvbuf]:-n/a}" \
             "${R[$n,traffic_gw_drops]:-n/a}" "${R[$n,traffic_tun_drops]:-n/a}" "${R[$n,traffic_c1_rcvbuf]:-n/a}"
-        printf -- '- N = %s, fairness phase: %s echoes of %s lost; meanwhile %s datagrams dropped for a full receive buffer at the gateway'"'"'s UDP socket (the one socket all clients share), %s dropped in the gateway'"'"'s own queues (queue_full, codel, inject, no_endpoint, no_session; the bulk flow'"'"'s too), %s at its TUN device, %s at the load clients'"'"' sockets\n' \
+        printf -- '- N = %s, fairness phase: %s echoes of %s lost; meanwhile %s datagrams dropped for a full receive buffer at the gateway'"'"'s UDP sockets (16 data sockets, each client on one of them by clientId; mostly the bulk client drops), %s dropped in the gateway'"'"'s own queues (queue_full, codel, inject, no_endpoint, no_session; the bulk flow'"'"'s too), %s at its TUN device, %s at the load clients'"'"' sockets\n' \
             "$n" "${R[$n,fair_lost]:-n/a}" "${R[$n,fair_sent]:-n/a}" "${R[$n,fair_gw_rcvbuf]:-n/a}" \
             "${R[$n,fair_gw_drops]:-n/a}" "${R[$n,fair_tun_drops]:-n/a}" "${R[$n,fair_c1_rcvbuf]:-n/a}"
         printf -- '- N = %s, time inside the gateway (vpngw show, each load client'"'"'s p99 since start; median / worst client), ms: up (UDP to TUN) %s, down (TUN to UDP) %s\n' \

@@ -1,0 +1,191 @@
+/* test_udp.c - the gateway's socket group on loopback (no root needed):
+ * the kernel steers each datagram by our BPF program (CONTROL to the
+ * control socket, DATA and KEEPALIVE by clientId, short ones to socket 0),
+ * and the receiver serves a socket with one datagram waiting before it
+ * has finished a full one. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pkt.h"
+#include "udp.h"
+#include "wire.h"
+
+struct group {
+	unsigned short port;
+	int data[UDP_DATA_SOCKS];
+	unsigned ndata;
+	int ctl;
+	int tx; /* the sender, an IPv4 socket */
+};
+
+/* A free port in the dynamic range: the first that binds, from a place
+ * that differs run to run (parallel runs, a port in use). */
+static void group_open(struct group *g)
+{
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	for (int tries = 0; tries < 50; tries++) {
+		g->port = (unsigned short)(40000 + rand() % 20000);
+		if (udp_open_server(g->port, g->data, &g->ndata, &g->ctl) == 0)
+			break;
+		g->ndata = 0;
+	}
+	assert_int_equal(g->ndata, UDP_DATA_SOCKS);
+	assert_true(g->ctl >= 0);
+	g->tx = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(g->tx >= 0);
+}
+
+static void group_close(struct group *g)
+{
+	for (unsigned i = 0; i < g->ndata; i++)
+		close(g->data[i]);
+	close(g->ctl);
+	close(g->tx);
+}
+
+static void send_raw(struct group *g, const uint8_t *buf, size_t len)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(g->port) };
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(sendto(g->tx, buf, len, 0, (struct sockaddr *)&to, sizeof(to)), (ssize_t)len);
+}
+
+/* A header of type `type` whose clientId starts with the 32-bit word w,
+ * and 8 bytes of payload. */
+static void send_msg(struct group *g, uint8_t type, uint32_t w)
+{
+	uint8_t b[WIRE_HDR_LEN + 8];
+	memset(b, 0, sizeof(b));
+	b[0] = 'V', b[1] = 'P', b[2] = 'N', b[3] = '1', b[4] = 1, b[5] = type;
+	b[8] = (uint8_t)(w >> 24), b[9] = (uint8_t)(w >> 16), b[10] = (uint8_t)(w >> 8), b[11] = (uint8_t)w;
+	send_raw(g, b, sizeof(b));
+}
+
+/* Every datagram waiting on fd (after a short wait for loopback to
+ * deliver): their clientId words into words[], returns how many. */
+static int drain(int fd, uint32_t *words, int max)
+{
+	int n = 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	while (n < max && poll(&p, 1, n ? 0 : 200) == 1) {
+		uint8_t b[2048];
+		ssize_t len = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+		if (len < 0)
+			break;
+		words[n++] = len >= 12 ? (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 | (uint32_t)b[10] << 8 | b[11] : UINT32_MAX;
+	}
+	return n;
+}
+
+static void test_steering(void **state)
+{
+	(void)state;
+	struct group g;
+	group_open(&g);
+	/* Two DATA datagrams for each data socket, two KEEPALIVEs, and the
+	 * handshake messages. */
+	for (uint32_t w = 0; w < 2 * UDP_DATA_SOCKS; w++)
+		send_msg(&g, WIRE_DATA, w << 16 | w);
+	send_msg(&g, WIRE_KEEPALIVE, 5);
+	send_msg(&g, WIRE_KEEPALIVE, 5 + UDP_DATA_SOCKS);
+	send_msg(&g, WIRE_CONTROL, 7);
+	send_msg(&g, WIRE_CONTROL, 8);
+	/* Too short for msgType, and too short for the clientId. */
+	static const uint8_t tiny[3] = { 'V', 'P', 'N' }, six[6] = { 'V', 'P', 'N', '1', 1, WIRE_DATA };
+	send_raw(&g, tiny, sizeof(tiny));
+	send_raw(&g, six, sizeof(six));
+
+	uint32_t words[64];
+	int total = 0;
+	for (unsigned i = 0; i < g.ndata; i++) {
+		int n = drain(g.data[i], words, 64);
+		int want = 2 + (i == 5 ? 2 : 0) + (i == 0 ? 2 : 0);
+		assert_int_equal(n, want);
+		for (int k = 0; k < n; k++)
+			if (words[k] != UINT32_MAX)
+				assert_int_equal(words[k] % UDP_DATA_SOCKS, i);
+		total += n;
+	}
+	assert_int_equal(drain(g.ctl, words, 64), 2);
+	assert_int_equal(words[0], 7);
+	assert_int_equal(words[1], 8);
+	assert_int_equal(total, 2 * UDP_DATA_SOCKS + 2 + 2);
+	group_close(&g);
+}
+
+/* Socket 0 has many datagrams waiting, socket 1 one: the receiver hands
+ * out socket 1's after at most UDP_RX_FAIR_BUFS buffers of socket 0's,
+ * and loses none. */
+static void test_full_socket_does_not_delay_another(void **state)
+{
+	(void)state;
+	enum { MANY = 40 };
+	struct group g;
+	group_open(&g);
+	struct udp_rx rx;
+	assert_int_equal(udp_rx_init(&rx, g.data, g.ndata), 0);
+	for (int i = 0; i < MANY; i++)
+		send_msg(&g, WIRE_DATA, 0);
+	send_msg(&g, WIRE_DATA, 1);
+	struct pollfd p = { .fd = g.data[1], .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 500), 1);
+
+	struct pool *pl = pool_new(1);
+	assert_non_null(pl);
+	struct pkt *pk;
+	struct endpoint from;
+	int pos = -1, got = 0;
+	for (int calls = 0; calls < 4 * MANY && got < MANY + 1; calls++) {
+		assert_int_equal(pool_get(pl, &pk, 1), 1);
+		int n = udp_rx_batch(&rx, &pk, &from, 1, 100);
+		if (n == 1) {
+			assert_true(pk->len >= 12);
+			if (pk->data[11] == 1)
+				pos = got;
+			got++;
+		}
+		pool_put(pl, &pk, 1);
+	}
+	assert_int_equal(got, MANY + 1);
+	assert_in_range(pos, 0, UDP_RX_FAIR_BUFS);
+	udp_rx_free(&rx);
+	pool_free(pl);
+	group_close(&g);
+}
+
+/* A lone socket (the client's) is read in full batches. */
+static void test_single_socket_fill(void **state)
+{
+	(void)state;
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	struct udp_rx rx;
+	assert_int_equal(udp_rx_init(&rx, &fd, 1), 0);
+	assert_int_equal(rx.fill, UDP_RX_BUFS);
+	udp_rx_free(&rx);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_steering),
+		cmocka_unit_test(test_full_socket_does_not_delay_another),
+		cmocka_unit_test(test_single_socket_fill),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
