@@ -25,6 +25,8 @@
 #   BENCH_VPNGW_BANDWIDTH  vpngw is restarted with `Bandwidth = ...` on both
 #                   sides for the bottleneck runs, as a user of a 200 Mbit/s
 #                   link would configure it (default 190mbit; "none" = off)
+#   BENCH_VPNGW_EXTRA  a config line for vpngw on both sides, in every run
+#                   (e.g. "SchedSlice = off"); shown in the report
 #   VPNGW           the binary (default build/vpngw)
 # Logs, iperf3 JSON and ping samples stay in a /tmp/vpngw-bench.* directory
 # (printed at the end).
@@ -289,6 +291,7 @@ vpngw_keys() {
 }
 vpngw_start() { # [extra config line for both sides]
 	local extra=${1:-}
+	[ -n "${BENCH_VPNGW_EXTRA:-}" ] && extra="${BENCH_VPNGW_EXTRA}"$'\n'"$extra"
 	cat >"$OUT/vpngw-server.conf" <<CONF
 [Server]
 PrivateKey = $VG_SK
@@ -526,7 +529,7 @@ for t in raw wireguard-go openvpn vpngw; do [ -n "${RAN[$t]:-}" ] && cols+=("$t"
 mkdir -p "$RESULTS"
 {
 	echo "date=$(date '+%F %T %Z')"
-	echo "command=BENCH_SECONDS=$T BENCH_TUNNELS=\"$TUNNELS\"${BENCH_VPNGW_BANDWIDTH:+ BENCH_VPNGW_BANDWIDTH=$BENCH_VPNGW_BANDWIDTH} ${BENCH_COMMAND:-make bench}"
+	echo "command=BENCH_SECONDS=$T BENCH_TUNNELS=\"$TUNNELS\"${BENCH_VPNGW_BANDWIDTH:+ BENCH_VPNGW_BANDWIDTH=$BENCH_VPNGW_BANDWIDTH}${BENCH_VPNGW_EXTRA:+ BENCH_VPNGW_EXTRA=\"$BENCH_VPNGW_EXTRA\"} ${BENCH_COMMAND:-make bench}"
 	echo "seconds=$T"
 	echo "vpngw_bandwidth=${BENCH_VPNGW_BANDWIDTH}"
 	echo "cores=$(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
