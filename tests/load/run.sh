@@ -15,7 +15,9 @@
 #                 (utime+stime of /proc/PID/stat) between two of its stats lines, divided by
 #                 the packets it forwarded between them (tun_tx_packets + udp_tx_datagrams)
 #   fairness      the bulk client runs iperf3 up to the internet host (saturating) while the N
-#                 clients ping at LOAD_FAIR_RATE_TOTAL (2000)/s shared, LOAD_FAIR_SECONDS long:
+#                 clients ping at LOAD_FAIR_RATE_TOTAL (2000)/s shared, LOAD_FAIR_SECONDS long,
+#                 or longer where that gives a client fewer than LOAD_FAIR_MIN_ECHOES (100)
+#                 echoes (a p99 of fewer is its maximum; at most 120 s):
 #                 p99 over all clients and the worst client's p99
 #   memory        VmRSS of the gateway: with 1 client configured (the base), with N configured
 #                 and no session, after the N handshakes, after the traffic. Memory per client
@@ -55,6 +57,7 @@ if [ "$SMOKE" -eq 1 ]; then
     LOAD_KEEPALIVE=${LOAD_KEEPALIVE:-2}
     LOAD_TRAFFIC_SECONDS=${LOAD_TRAFFIC_SECONDS:-3}
     LOAD_FAIR_SECONDS=${LOAD_FAIR_SECONDS:-3}
+    LOAD_FAIR_MIN_ECHOES=${LOAD_FAIR_MIN_ECHOES:-0}
     LOAD_RATE_TOTAL=${LOAD_RATE_TOTAL:-400}
     LOAD_FAIR_RATE_TOTAL=${LOAD_FAIR_RATE_TOTAL:-400}
     LOAD_BIG=${LOAD_BIG:-0}
@@ -66,6 +69,7 @@ LOAD_KA_SECONDS=${LOAD_KA_SECONDS:-6}
 LOAD_KEEPALIVE=${LOAD_KEEPALIVE:-5}
 LOAD_TRAFFIC_SECONDS=${LOAD_TRAFFIC_SECONDS:-10}
 LOAD_FAIR_SECONDS=${LOAD_FAIR_SECONDS:-10}
+LOAD_FAIR_MIN_ECHOES=${LOAD_FAIR_MIN_ECHOES:-100}
 LOAD_RATE_TOTAL=${LOAD_RATE_TOTAL:-10000}
 LOAD_FAIR_RATE_TOTAL=${LOAD_FAIR_RATE_TOTAL:-2000}
 LOAD_BIG=${LOAD_BIG:-10000}
@@ -77,7 +81,7 @@ LOAD_SMOKE_P99_MS=${LOAD_SMOKE_P99_MS:-50}
 LOAD_TOOL=${LOAD_TOOL:-$LAB_ROOT/build/vpngw_load}
 case $LOAD_TOOL in /*) ;; *) LOAD_TOOL=$LAB_ROOT/$LOAD_TOOL ;; esac
 
-for v in LOAD_INFLIGHT LOAD_KA_SECONDS LOAD_KEEPALIVE LOAD_TRAFFIC_SECONDS LOAD_FAIR_SECONDS \
+for v in LOAD_INFLIGHT LOAD_KA_SECONDS LOAD_KEEPALIVE LOAD_TRAFFIC_SECONDS LOAD_FAIR_SECONDS LOAD_FAIR_MIN_ECHOES \
          LOAD_RATE_TOTAL LOAD_FAIR_RATE_TOTAL LOAD_BIG LOAD_BIG_TRAFFIC_SECONDS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "$0: $v=${!v}: want a whole number" >&2; exit 2; }
 done
@@ -203,12 +207,18 @@ ROWS=()
 
 # run_n N: the whole schedule for N clients
 run_n() {
-    local n=$1 p="N=$1" tool_log=$LAB_DIR/load-$1.log rate fair_rate tool_pid bulk_pid bulk_log iperf_json
+    local n=$1 p="N=$1" tool_log=$LAB_DIR/load-$1.log rate fair_rate fair_s tool_pid bulk_pid bulk_log iperf_json
     local a_ticks a_fwd a_wall
     RES_FILE=$LAB_DIR/load-$n.result
     rate=$(( LOAD_RATE_TOTAL / n )); [ "$rate" -ge 1 ] || rate=1
     fair_rate=$(( LOAD_FAIR_RATE_TOTAL / n )); [ "$fair_rate" -ge 1 ] || fair_rate=1
-    log "---- $p: $rate echoes/s per client in the traffic phase, $fair_rate/s in the fairness phase"
+    # Long enough for LOAD_FAIR_MIN_ECHOES echoes a client: the worst client's p99 means
+    # something only then.
+    fair_s=$(( (LOAD_FAIR_MIN_ECHOES + fair_rate - 1) / fair_rate ))
+    [ "$fair_s" -ge "$LOAD_FAIR_SECONDS" ] || fair_s=$LOAD_FAIR_SECONDS
+    [ "$fair_s" -le 120 ] || fair_s=120
+    R[$n,fair_s]=$fair_s
+    log "---- $p: $rate echoes/s per client in the traffic phase, $fair_rate/s for $fair_s s in the fairness phase"
     "$PY" "$LAB_ROOT/bench/cpuwatch.py" snap $$ "$LAB_DIR/cpuwatch-$n" 2>>"$LAB_DIR/cpuwatch.log"
 
     if ! gw_start "$n" "$n"; then
@@ -228,7 +238,7 @@ run_n() {
         --keys "$KEYS" --clients "$n" --server "$GW_CLIENT_IP:$VPN_PORT" --server-pub "$SRV_PUB" \
         --ping "$GW_TUN_IP" --inflight "$LOAD_INFLIGHT" --hs-timeout 60 \
         --keepalive-seconds "$LOAD_KA_SECONDS" --traffic-seconds "$LOAD_TRAFFIC_SECONDS" --rate "$rate" \
-        --fair-seconds "$LOAD_FAIR_SECONDS" --fair-rate "$fair_rate"
+        --fair-seconds "$fair_s" --fair-rate "$fair_rate"
     tool_pid=$LAST_PID
 
     local hs_ticks
@@ -265,14 +275,14 @@ run_n() {
 
     iperf_json=$LAB_DIR/iperf-$n.json
     if wait_log "$tool_log" '^phase=fair_wait ' $((LOAD_TRAFFIC_SECONDS + 10)); then
-        ip netns exec "$NS_C2" timeout $((LOAD_FAIR_SECONDS + 30)) \
-            iperf3 -c "$NET_IP" -p 5201 -t $((LOAD_FAIR_SECONDS + 4)) -J >"$iperf_json" 2>&1 &
+        ip netns exec "$NS_C2" timeout $((fair_s + 30)) \
+            iperf3 -c "$NET_IP" -p 5201 -t $((fair_s + 4)) -J >"$iperf_json" 2>&1 &
         local iperf_pid=$! e_gw e_c1 d_gw e_tun
         LAB_PIDS+=("$iperf_pid")
         sleep 2
         e_gw=$(udp_errs "$NS_GW"); e_c1=$(udp_errs "$NS_C1"); d_gw=$(gw_drops); e_tun=$(tun_drops)
         kill -USR1 "$tool_pid" 2>/dev/null
-        wait_log "$tool_log" '^phase=fair_end ' $((LOAD_FAIR_SECONDS + 10))
+        wait_log "$tool_log" '^phase=fair_end ' $((fair_s + 10))
         sleep 1.2   # one more stats line
         R[$n,fair_gw_rcvbuf]=$(( $(udp_errs "$NS_GW") - e_gw ))
         R[$n,fair_c1_rcvbuf]=$(( $(udp_errs "$NS_C1") - e_c1 ))
@@ -295,7 +305,7 @@ print(" ; ".join(out))' "$LAB_DIR/show-$n.json" 2>>"$LAB_DIR/show.err")
         read -r R[$n,bulk_mbps] _ < <(iperf_mbps "$iperf_json")
     fi
     local i
-    for ((i = 0; i < (LOAD_FAIR_SECONDS + 20) * 10; i++)); do
+    for ((i = 0; i < (fair_s + 20) * 10; i++)); do
         proc_alive "$tool_pid" || break
         sleep 0.1
     done
@@ -454,8 +464,8 @@ fair_lines() {
         printf -- '- N = %s, traffic phase: %s echoes of %s lost; meanwhile %s datagrams dropped for a full receive buffer at the gateway'"'"'s UDP socket, %s in the gateway'"'"'s own queues, %s at its TUN device, %s at the load clients'"'"' sockets\n' \
             "$n" "${R[$n,traffic_lost]:-n/a}" "${R[$n,traffic_sent]:-n/a}" "${R[$n,traffic_gw_rcvbuf]:-n/a}" \
             "${R[$n,traffic_gw_drops]:-n/a}" "${R[$n,traffic_tun_drops]:-n/a}" "${R[$n,traffic_c1_rcvbuf]:-n/a}"
-        printf -- '- N = %s, fairness phase: %s echoes of %s lost; meanwhile %s datagrams dropped for a full receive buffer at the gateway'"'"'s UDP sockets (16 data sockets, each client on one of them by clientId; mostly the bulk client drops), %s dropped in the gateway'"'"'s own queues (queue_full, codel, inject, no_endpoint, no_session; the bulk flow'"'"'s too), %s at its TUN device, %s at the load clients'"'"' sockets\n' \
-            "$n" "${R[$n,fair_lost]:-n/a}" "${R[$n,fair_sent]:-n/a}" "${R[$n,fair_gw_rcvbuf]:-n/a}" \
+        printf -- '- N = %s, fairness phase (%s s): %s echoes of %s lost; meanwhile %s datagrams dropped for a full receive buffer at the gateway'"'"'s UDP sockets (16 data sockets, each client on one of them by clientId; mostly the bulk client drops), %s dropped in the gateway'"'"'s own queues (queue_full, codel, inject, no_endpoint, no_session; the bulk flow'"'"'s too), %s at its TUN device, %s at the load clients'"'"' sockets\n' \
+            "$n" "${R[$n,fair_s]:-n/a}" "${R[$n,fair_lost]:-n/a}" "${R[$n,fair_sent]:-n/a}" "${R[$n,fair_gw_rcvbuf]:-n/a}" \
             "${R[$n,fair_gw_drops]:-n/a}" "${R[$n,fair_tun_drops]:-n/a}" "${R[$n,fair_c1_rcvbuf]:-n/a}"
         printf -- '- N = %s, time inside the gateway (vpngw show, each load client'"'"'s p99 since start; median / worst client), ms: up (UDP to TUN) %s, down (TUN to UDP) %s\n' \
             "$n" "${R[$n,inside_p99]% ; *}" "${R[$n,inside_p99]#* ; }"
@@ -478,9 +488,9 @@ if [ "$LOAD_REPORT" = 1 ] && [ ${#ROWS[@]} -gt 0 ]; then
             "$(git -C "$LAB_ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
         printf 'Load average (1/5/15 min) at the start: %s; at the end: %s.' "$LOADAVG_START" "$LOADAVG_END"
         printf ' Everything runs on these cores at once: the gateway, the load tool, the bulk client, iperf3, and whatever else the machine is doing.\n\n'
-        printf 'Command: `make load` (`bash tests/load/run.sh`) with LOAD_N="%s" LOAD_INFLIGHT=%s LOAD_KA_SECONDS=%s LOAD_KEEPALIVE=%s LOAD_TRAFFIC_SECONDS=%s LOAD_RATE_TOTAL=%s LOAD_FAIR_SECONDS=%s LOAD_FAIR_RATE_TOTAL=%s LOAD_BIG=%s LOAD_BIG_HANDSHAKE=%s.\n\n' \
+        printf 'Command: `make load` (`bash tests/load/run.sh`) with LOAD_N="%s" LOAD_INFLIGHT=%s LOAD_KA_SECONDS=%s LOAD_KEEPALIVE=%s LOAD_TRAFFIC_SECONDS=%s LOAD_RATE_TOTAL=%s LOAD_FAIR_SECONDS=%s LOAD_FAIR_MIN_ECHOES=%s LOAD_FAIR_RATE_TOTAL=%s LOAD_BIG=%s LOAD_BIG_HANDSHAKE=%s.\n\n' \
             "$LOAD_N" "$LOAD_INFLIGHT" "$LOAD_KA_SECONDS" "$LOAD_KEEPALIVE" "$LOAD_TRAFFIC_SECONDS" "$LOAD_RATE_TOTAL" \
-            "$LOAD_FAIR_SECONDS" "$LOAD_FAIR_RATE_TOTAL" "$LOAD_BIG" "$LOAD_BIG_HANDSHAKE"
+            "$LOAD_FAIR_SECONDS" "$LOAD_FAIR_MIN_ECHOES" "$LOAD_FAIR_RATE_TOTAL" "$LOAD_BIG" "$LOAD_BIG_HANDSHAKE"
         table
         printf '\n'
         fair_lines
@@ -513,8 +523,10 @@ For each N a fresh gateway is configured with N + 1 clients (Address = 10.77.0.1
   all clients.
 - **Fairness**: the bulk client runs iperf3 (TCP, up) to the internet host through the
   gateway, saturating it, while every load client pings the gateway's tunnel address
-  (LOAD_FAIR_RATE_TOTAL a second over all clients); RTT percentiles over every echo of every
-  client, and the p99 of the worst client. The goal is under 2 ms.
+  (LOAD_FAIR_RATE_TOTAL a second over all clients), for LOAD_FAIR_SECONDS or longer, so
+  that each client sends at least LOAD_FAIR_MIN_ECHOES echoes (a p99 of fewer than 100 is
+  the client's slowest echo); RTT percentiles over every echo of every client, and the
+  p99 of the worst client. The goal is under 2 ms.
 - RTT: from just before the load tool sends an echo to the kernel's receive timestamp of the
   reply on the client's socket (SO_TIMESTAMPNS), as ping(8) measures it: the load tool's own
   wake-up on the busy machine is not counted (until 3ef5f7b it was).
