@@ -485,7 +485,7 @@ if [ "$LOAD_REPORT" = 1 ] && [ ${#ROWS[@]} -gt 0 ]; then
         printf 'Machine: %s cores x %s, Linux %s; git commit %s%s.\n' "$(nproc)" \
             "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" "$(uname -r)" \
             "$(git -C "$LAB_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-            "$(git -C "$LAB_ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+            "$(git -C "$LAB_ROOT" diff --quiet HEAD -- . ':!bench/results' 2>/dev/null || echo ' (with uncommitted changes)')"
         printf 'Load average (1/5/15 min) at the start: %s; at the end: %s.' "$LOADAVG_START" "$LOADAVG_END"
         printf ' Everything runs on these cores at once: the gateway, the load tool, the bulk client, iperf3, and whatever else the machine is doing.\n\n'
         printf 'Command: `make load` (`bash tests/load/run.sh`) with LOAD_N="%s" LOAD_INFLIGHT=%s LOAD_KA_SECONDS=%s LOAD_KEEPALIVE=%s LOAD_TRAFFIC_SECONDS=%s LOAD_RATE_TOTAL=%s LOAD_FAIR_SECONDS=%s LOAD_FAIR_MIN_ECHOES=%s LOAD_FAIR_RATE_TOTAL=%s LOAD_BIG=%s LOAD_BIG_HANDSHAKE=%s.\n\n' \
