@@ -16,6 +16,8 @@
 #include "log.h"
 
 #define UDP_MAX_BATCH 64
+
+_Static_assert(UDP_DATA_SOCKS <= 32, "struct udp_rx keeps the sockets of a pass in a 32-bit mask");
 /* Socket buffers are queues we cannot schedule: a ping in them waits
  * behind every bulk packet. Keep them to about a millisecond of packets
  * at the rates we reach, so standing queues form in our own flow queues. */
