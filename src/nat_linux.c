@@ -82,10 +82,8 @@ int nat_start(struct nat *n, const char *tun_name, uint32_t net, uint8_t prefix,
 	/* What a crashed earlier run of this gateway left, of either family
 	 * (its config may have had an IPv6 pool this one has not): remove it
 	 * first. */
-	snprintf(cmd, sizeof(cmd), "delete table ip %s\n", n->table);
-	nft_run(cmd, true);
-	snprintf(cmd, sizeof(cmd), "delete table ip6 %s\n", n->table);
-	nft_run(cmd, true);
+	nft_delete_table("ip", n->table, true);
+	nft_delete_table("ip6", n->table, true);
 	snprintf(cmd, sizeof(cmd),
 		 "table ip %s {\n"
 		 "  chain postrouting {\n"
@@ -127,15 +125,11 @@ int nat_start(struct nat *n, const char *tun_name, uint32_t net, uint8_t prefix,
 
 void nat_stop(struct nat *n)
 {
-	char cmd[128];
 	if (!n->active)
 		return;
-	snprintf(cmd, sizeof(cmd), "delete table ip %s\n", n->table);
-	nft_run(cmd, false);
-	if (n->active6) {
-		snprintf(cmd, sizeof(cmd), "delete table ip6 %s\n", n->table);
-		nft_run(cmd, false);
-	}
+	nft_delete_table("ip", n->table, false);
+	if (n->active6)
+		nft_delete_table("ip6", n->table, false);
 	forwarding_restore(FORWARD_SYSCTL, &n->forwarding_fd, &n->forwarding_was_off);
 	forwarding_restore(FORWARD6_SYSCTL, &n->forwarding6_fd, &n->forwarding6_was_off);
 	n->active = false;

@@ -8,5 +8,8 @@
 /* Runs cmd (nft syntax). 0, or -1; unless quiet, nftables' error is logged
  * on one line. */
 int nft_run(const char *cmd, bool quiet);
+/* Deletes table `table` of family `family` ("ip", "ip6", "inet"); quiet
+ * where it may well not exist (clearing what a crashed run left). */
+int nft_delete_table(const char *family, const char *table, bool quiet);
 
 #endif

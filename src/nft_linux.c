@@ -27,3 +27,10 @@ int nft_run(const char *cmd, bool quiet)
 	nft_ctx_free(ctx);
 	return rc == 0 ? 0 : -1;
 }
+
+int nft_delete_table(const char *family, const char *table, bool quiet)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "delete table %s %s\n", family, table);
+	return nft_run(cmd, quiet);
+}

@@ -12,8 +12,7 @@ int notrack_start(struct notrack *t, const char *tun_name, uint16_t port)
 	char cmd[768];
 	memset(t, 0, sizeof(*t));
 	snprintf(t->table, sizeof(t->table), "vpngw_%s_notrack", tun_name);
-	snprintf(cmd, sizeof(cmd), "delete table inet %s\n", t->table);
-	nft_run(cmd, true);
+	nft_delete_table("inet", t->table, true);
 	snprintf(cmd, sizeof(cmd),
 		 "table inet %s {\n"
 		 "  chain prerouting {\n"
@@ -35,10 +34,8 @@ int notrack_start(struct notrack *t, const char *tun_name, uint16_t port)
 
 void notrack_stop(struct notrack *t)
 {
-	char cmd[128];
 	if (!t->active)
 		return;
-	snprintf(cmd, sizeof(cmd), "delete table inet %s\n", t->table);
-	nft_run(cmd, false);
+	nft_delete_table("inet", t->table, false);
 	t->active = false;
 }
