@@ -22,11 +22,7 @@ set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
-lab_init
-lab_ensure_tools --install
-lab_check_binary
-log "run dir: $LAB_DIR, namespaces *-$LAB_SFX"
-lab_up c1 c2
+lab_start c1 c2
 
 FWMARK=51820
 RESOLV=/etc/netns/$NS_C1/resolv.conf

@@ -29,11 +29,7 @@ set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
-lab_init
-lab_ensure_tools --install
-lab_check_binary
-log "run dir: $LAB_DIR, namespaces *-$LAB_SFX"
-lab_up c1 c2
+lab_start c1 c2
 
 FWMARK=51820
 NET6=2001:db8:100::2
@@ -160,27 +156,29 @@ check_eq "d: nothing else left eth0 (IPv6 ping and TCP; first leaks: ${shown:-})
 
 # ---------------------------------------------------------------------------------------------
 log "e) too big: Packet Too Big goes back to the sender"
-mtu0=$(stat_of "$C1_LOG" icmp_too_big_sent); mtu0=${mtu0:-0}
-ip -n "$NS_C1" link set "$TUN_C1" mtu 1500
-out=$(ip netns exec "$NS_C1" ping -6 -n -M do -s 1452 -c 3 -i 0.2 -W 1 "$NET6" 2>&1)
-got=$(printf '%s\n' "$out" | sed -nE 's/.* ([0-9]+) (packets )?received.*/\1/p' | head -n 1)
-check_eq "e: client: ping -6 -M do -s 1452 (1500-byte packets) gets no replies (of 3)" "${got:-?}" 0
-if printf '%s\n' "$out" | grep -qiE 'mtu ?= ?1400|too big.*1400'; then ok "e: client: the sender learns the tunnel MTU (Packet Too Big, mtu 1400)"
-else not_ok "e: client: the sender learns the tunnel MTU (Packet Too Big, mtu 1400)" "ping said: $(printf '%s' "$out" | tr '\n' '|' | cut -c1-300)"; fi
-if wait_stat_gt "$C1_LOG" icmp_too_big_sent "$mtu0" 4; then ok "e: client: icmp_too_big_sent rises"
-else not_ok "e: client: icmp_too_big_sent rises" "from $mtu0 to '$(stat_of "$C1_LOG" icmp_too_big_sent)'"; fi
-ip -n "$NS_C1" link set "$TUN_C1" mtu 1400
-ip -n "$NS_C1" -6 route flush cache 2>/dev/null || true
+# too_big WHO NS LOG DEV DST [expect_none]: raises DEV's MTU in NS to 1500 by hand, sends DST
+# three 1500-byte pings with DF from NS: the sender must learn the tunnel MTU from a Packet
+# Too Big and WHO's icmp_too_big_sent (in LOG) must rise; with expect_none, no ping may be
+# answered either. DEV goes back to 1400 afterwards.
+too_big() {
+    local who=$1 ns=$2 logf=$3 dev=$4 dst=$5 expect_none=${6:-} mtu0 out got
+    mtu0=$(stat_of "$logf" icmp_too_big_sent); mtu0=${mtu0:-0}
+    ip -n "$ns" link set "$dev" mtu 1500
+    out=$(ip netns exec "$ns" ping -6 -n -M do -s 1452 -c 3 -i 0.2 -W 1 "$dst" 2>&1)
+    if [ -n "$expect_none" ]; then
+        got=$(printf '%s\n' "$out" | sed -nE 's/.* ([0-9]+) (packets )?received.*/\1/p' | head -n 1)
+        check_eq "e: $who: ping -6 -M do -s 1452 (1500-byte packets) gets no replies (of 3)" "${got:-?}" 0
+    fi
+    if printf '%s\n' "$out" | grep -qiE 'mtu ?= ?1400|too big.*1400'; then ok "e: $who: the sender learns the tunnel MTU (Packet Too Big, mtu 1400)"
+    else not_ok "e: $who: the sender learns the tunnel MTU (Packet Too Big, mtu 1400)" "ping said: $(printf '%s' "$out" | tr '\n' '|' | cut -c1-300)"; fi
+    if wait_stat_gt "$logf" icmp_too_big_sent "$mtu0" 4; then ok "e: $who: icmp_too_big_sent rises"
+    else not_ok "e: $who: icmp_too_big_sent rises" "from $mtu0 to '$(stat_of "$logf" icmp_too_big_sent)'"; fi
+    ip -n "$ns" link set "$dev" mtu 1400
+    ip -n "$ns" -6 route flush cache 2>/dev/null || true
+}
+too_big client "$NS_C1" "$C1_LOG" "$TUN_C1" "$NET6" expect_none
 # the gateway: its own TUN raised by hand, a big packet to client1 from the gateway itself
-mtu0=$(stat_of "$SRV_LOG" icmp_too_big_sent); mtu0=${mtu0:-0}
-ip -n "$NS_GW" link set "$TUN_GW" mtu 1500
-out=$(ip netns exec "$NS_GW" ping -6 -n -M do -s 1452 -c 3 -i 0.2 -W 1 "$C1_TUN6" 2>&1)
-if printf '%s\n' "$out" | grep -qiE 'mtu ?= ?1400|too big.*1400'; then ok "e: gateway: the sender learns the tunnel MTU (Packet Too Big, mtu 1400)"
-else not_ok "e: gateway: the sender learns the tunnel MTU (Packet Too Big, mtu 1400)" "ping said: $(printf '%s' "$out" | tr '\n' '|' | cut -c1-300)"; fi
-if wait_stat_gt "$SRV_LOG" icmp_too_big_sent "$mtu0" 4; then ok "e: gateway: icmp_too_big_sent rises"
-else not_ok "e: gateway: icmp_too_big_sent rises" "from $mtu0 to '$(stat_of "$SRV_LOG" icmp_too_big_sent)'"; fi
-ip -n "$NS_GW" link set "$TUN_GW" mtu 1400
-ip -n "$NS_GW" -6 route flush cache 2>/dev/null || true
+too_big gateway "$NS_GW" "$SRV_LOG" "$TUN_GW" "$C1_TUN6"
 check_eq "e: normal-size IPv6 still passes afterwards (replies of 3)" "$(ping6_count "$NS_C1" "$NET6" 3)" 3
 
 # ---------------------------------------------------------------------------------------------

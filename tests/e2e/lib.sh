@@ -282,6 +282,17 @@ lab_add_client_host() {
     ip -n "$ns" link set eth0 up
 }
 
+# lab_start HOST...: what most tests do first: the run dir and cleanup trap, the tools
+# (installed when missing), the binary, then the lab with those client hosts (lab_up).
+lab_start() {
+    lab_init
+    lab_ensure_tools --install
+    lab_check_binary
+    log "vpngw: $VPNGW ($("$VPNGW" --version 2>&1 | head -n 1))"
+    log "run dir: $LAB_DIR, namespaces *-$LAB_SFX"
+    lab_up "$@"
+}
+
 # lab_up [c1] [c2] [in]: gateway, internet host, and the named client hosts.
 lab_up() {
     local h

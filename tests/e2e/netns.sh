@@ -16,13 +16,7 @@ set -u
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 T0=$SECONDS
-lab_init
-lab_ensure_tools --install
-lab_check_binary
-log "vpngw: $VPNGW ($("$VPNGW" --version 2>&1 | head -n 1))"
-log "run dir: $LAB_DIR, namespaces *-$LAB_SFX"
-
-lab_up c1 c2 in
+lab_start c1 c2 in
 
 # ---------------------------------------------------------------------------------------------
 # keys and configs

@@ -12,11 +12,7 @@ set -u
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 SECS=${REKEY_SECONDS:-30}
-lab_init
-lab_ensure_tools --install
-lab_check_binary
-log "run dir: $LAB_DIR, namespaces *-$LAB_SFX"
-lab_up c1
+lab_start c1
 
 lab_keypair SRV
 lab_keypair K1
