@@ -372,28 +372,6 @@ static int rx_poll(struct udp_rx *rx, int timeout_ms)
 	return rx->ready != 0;
 }
 
-static int rx_read(struct udp_rx *rx, int fd);
-
-/* Reads one batch from the next socket of the pass that has any. */
-static int rx_fill(struct udp_rx *rx, int timeout_ms)
-{
-	for (unsigned tries = 0; tries <= rx->nfds; tries++) {
-		if (!rx->ready) {
-			if (tries)
-				return 0; /* this call polled, and every socket it saw was read */
-			int rc = rx_poll(rx, timeout_ms);
-			if (rc <= 0)
-				return rc;
-		}
-		unsigned i = (unsigned)__builtin_ctz(rx->ready);
-		rx->ready &= rx->ready - 1;
-		int rc = rx_read(rx, rx->fds[i]);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
-}
-
 static int rx_read(struct udp_rx *rx, int fd)
 {
 	struct mmsghdr msgs[UDP_RX_BUFS];
@@ -455,6 +433,26 @@ static int rx_read(struct udp_rx *rx, int fd)
 	rx->cur = 0;
 	rx->off = 0;
 	return rc;
+}
+
+/* Reads one batch from the next socket of the pass that has any. */
+static int rx_fill(struct udp_rx *rx, int timeout_ms)
+{
+	for (unsigned tries = 0; tries <= rx->nfds; tries++) {
+		if (!rx->ready) {
+			if (tries)
+				return 0; /* this call polled, and every socket it saw was read */
+			int rc = rx_poll(rx, timeout_ms);
+			if (rc <= 0)
+				return rc;
+		}
+		unsigned i = (unsigned)__builtin_ctz(rx->ready);
+		rx->ready &= rx->ready - 1;
+		int rc = rx_read(rx, rx->fds[i]);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
 }
 
 int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, struct endpoint *from, size_t n, int timeout_ms)
