@@ -441,7 +441,7 @@ static int rx_fill(struct udp_rx *rx, int timeout_ms)
 	for (unsigned tries = 0; tries <= rx->nfds; tries++) {
 		if (!rx->ready) {
 			if (tries)
-				return 0; /* this call polled, and every socket it saw was read */
+				return 0; /* the pass is over and none had data: the caller polls anew */
 			int rc = rx_poll(rx, timeout_ms);
 			if (rc <= 0)
 				return rc;
