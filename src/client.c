@@ -153,7 +153,9 @@ static void send_handshake(struct client *c, const uint8_t *prev_id, uint64_t no
 	struct hs_init in = { 0 };
 	hs_timestamp(in.timestamp);
 	in.ciphers = (uint16_t)aead_offer();
-	in.flags = HS_INIT_FLAG_V6; /* we take an IPv6 address if the gateway has one */
+	/* We take an IPv6 address if the gateway has one, and packets whose
+	 * checksum is left for our kernel to complete. */
+	in.flags = HS_INIT_FLAG_V6 | HS_INIT_FLAG_CSUM_PARTIAL;
 	if (prev_id)
 		memcpy(in.prev_id, prev_id, WIRE_ID_LEN);
 
@@ -379,6 +381,7 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 	int rc = (r.cipher < 16 && (aead_offer() & (1u << r.cipher))) ? session_install(&c->sess, send_key, recv_key, r.cipher, r.epoch, true, now) : -1;
 	sodium_memzero(send_key, sizeof(send_key));
 	sodium_memzero(recv_key, sizeof(recv_key));
+	session_set_peer_csum_partial(&c->sess, r.flags & HS_RESP_FLAG_CSUM_PARTIAL);
 	if (rc != 0) {
 		pthread_mutex_unlock(&c->hs_lock);
 		LOGE("msg=\"gateway chose a data cipher we cannot use\" cipher=%u", r.cipher);
@@ -453,6 +456,10 @@ static bool handle_datagram(struct client *c, struct pkt *pk, uint64_t now)
 	pk->len = h.payload_len - WIRE_TAG_LEN;
 	if (pk->len > c->mtu) {
 		ctr_add(&c->st.dropped_due_to_mtu, 1);
+		return false;
+	}
+	if (!session_csum_from_flags(pk, h.flags)) {
+		ctr_add(&c->st.malformed_drops, 1);
 		return false;
 	}
 	if (!ecn_decap(pk->ecn, pk->data, pk->len)) {

@@ -71,6 +71,7 @@ static size_t encode_resp(uint8_t p[HS_RESP6_PAYLOAD_LEN], const struct hs_resp 
 	put32(p + 24, r->dns4);
 	put16(p + 28, r->keepalive_s);
 	p[30] = r->cipher;
+	p[31] = r->flags;
 	if (!r->has6)
 		return HS_RESP_PAYLOAD_LEN;
 	memcpy(p + 32, r->addr6, 16);
@@ -89,6 +90,7 @@ static void decode_resp(struct hs_resp *r, const uint8_t *p, size_t len)
 	r->dns4 = get32(p + 24);
 	r->keepalive_s = get16(p + 28);
 	r->cipher = p[30];
+	r->flags = p[31];
 	if (len == HS_RESP6_PAYLOAD_LEN) {
 		r->has6 = true;
 		memcpy(r->addr6, p + 32, 16);

@@ -26,7 +26,10 @@ enum { HS_INIT = 1, HS_RESP = 2, HS_COOKIE_REPLY = 3 };
  * set HS_INIT_FLAG_V6, so a client that predates it never sees one. */
 #define HS_RESP6_PAYLOAD_LEN (HS_RESP_PAYLOAD_LEN + 20)
 /* HS_INIT payload flags (the u16 after the ciphers; older clients send 0). */
-#define HS_INIT_FLAG_V6 0x0001 /* "I take the IPv6 form of HS_RESP" */
+#define HS_INIT_FLAG_V6 0x0001           /* "I take the IPv6 form of HS_RESP" */
+#define HS_INIT_FLAG_CSUM_PARTIAL 0x0002 /* "I take DATA with WIRE_FLAG_CSUM_PARTIAL" */
+/* HS_RESP flags (the last byte of its 32; older gateways send 0). */
+#define HS_RESP_FLAG_CSUM_PARTIAL 0x01
 /* HS_INIT: header, control type, Noise message 1, mac1, mac2 (cookie.h). */
 #define HS_INIT_MAC1_OFF (WIRE_HDR_LEN + 1 + NOISE_MSG1_LEN(HS_INIT_PAYLOAD_LEN))
 #define HS_INIT_MAC2_OFF (HS_INIT_MAC1_OFF + 16)
@@ -51,6 +54,7 @@ struct hs_resp {
 	uint32_t dns4;        /* host byte order, 0 = none */
 	uint16_t keepalive_s; /* the server's idea of the keepalive interval */
 	uint8_t cipher;       /* chosen: enum aead_alg */
+	uint8_t flags;        /* HS_RESP_FLAG_* */
 	bool has6;            /* the IPv6 form: addr6/prefix6 are the client's */
 	uint8_t prefix6;
 	uint8_t addr6[16];    /* network byte order */

@@ -74,6 +74,53 @@ int offload_finish_csum(uint8_t *pkt, size_t len, const struct offload *o)
 	return 0;
 }
 
+/* The folded pseudo-header sum of an IPv4 packet's transport header of
+ * l4len bytes, as a partial checksum field holds it (not inverted). */
+static uint16_t pseudo_sum(const uint8_t *ip, uint8_t proto, size_t l4len)
+{
+	uint8_t pseudo[12];
+	memcpy(pseudo, ip + 12, 8);
+	pseudo[8] = 0;
+	pseudo[9] = proto;
+	put16(pseudo + 10, (uint16_t)l4len);
+	return (uint16_t)~csum_fold(csum_add(0, pseudo, sizeof(pseudo)));
+}
+
+int l4_csum_pos(const uint8_t *pkt, size_t len, uint16_t *start, uint16_t *off)
+{
+	size_t l4;
+	uint8_t proto;
+	if (len >= 20 && pkt[0] >> 4 == 4) {
+		l4 = (size_t)(pkt[0] & 15) * 4;
+		proto = pkt[9];
+		if (l4 < 20 || (get16(pkt + 6) & 0x3fff)) /* MF or an offset */
+			return -1;
+	} else if (len >= 40 && pkt[0] >> 4 == 6) {
+		l4 = 40;
+		proto = pkt[6];
+	} else {
+		return -1;
+	}
+	size_t field = proto == 6 ? 16 : proto == 17 ? 6 : 0;
+	if (!field || len < l4 + field + 2)
+		return -1;
+	*start = (uint16_t)l4;
+	*off = (uint16_t)field;
+	return 0;
+}
+
+int csum_complete(uint8_t *pkt, size_t len)
+{
+	struct offload o = { .flags = OFFLOAD_F_NEEDS_CSUM };
+	if (l4_csum_pos(pkt, len, &o.csum_start, &o.csum_offset) != 0 || offload_finish_csum(pkt, len, &o) != 0)
+		return -1;
+	/* In UDP a zero checksum means "none": a sum of zero is sent as ones. */
+	uint8_t *field = pkt + o.csum_start + o.csum_offset;
+	if (o.csum_offset == 6 && !field[0] && !field[1])
+		field[0] = field[1] = 0xff;
+	return 0;
+}
+
 int tso4_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, struct pkt **out,
 		 size_t nout, size_t *total)
 {
@@ -113,7 +160,7 @@ int tso4_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, str
 		put16(d + 10, 0);
 		put16(d + 10, csum_fold(csum_add(0, d, ihl)));
 		/* TCP: sequence, flags (FIN/PSH only on the last, CWR only on the
-		 * first), checksum over the pseudo-header and segment. */
+		 * first), the checksum field partial. */
 		uint8_t *t = d + ihl;
 		uint32_t s = seq + (uint32_t)off;
 		t[4] = (uint8_t)(s >> 24);
@@ -126,15 +173,8 @@ int tso4_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, str
 		if (i > 0)
 			f &= (uint8_t)~0x80; /* CWR */
 		t[13] = f;
-		put16(t + 16, 0);
-		uint8_t pseudo[12];
-		memcpy(pseudo, d + 12, 8);
-		pseudo[8] = 0;
-		pseudo[9] = 6;
-		put16(pseudo + 10, (uint16_t)(thl + plen));
-		uint32_t sum = csum_add(0, pseudo, sizeof(pseudo));
-		sum = csum_add(sum, t, thl + plen);
-		put16(t + 16, csum_fold(sum));
+		put16(t + 16, pseudo_sum(d, 6, thl + plen));
+		out[n]->csum_partial = 1;
 	}
 	return n;
 }
@@ -185,14 +225,8 @@ void tcp4_finish_super(uint8_t *buf, size_t len, const struct tcp4_seg *first, u
 	put16(buf + 10, csum_fold(csum_add(0, buf, first->ihl)));
 	if (psh)
 		t[13] |= 0x08;
-	uint8_t pseudo[12];
-	memcpy(pseudo, buf + 12, 8);
-	pseudo[8] = 0;
-	pseudo[9] = 6;
-	put16(pseudo + 10, (uint16_t)(len - first->ihl));
-	/* Partial checksum: the folded pseudo-header sum, not inverted; the
-	 * kernel (or the NIC) adds the rest. */
-	put16(t + 16, (uint16_t)~csum_fold(csum_add(0, pseudo, sizeof(pseudo))));
+	/* Partial checksum: the kernel (or the NIC) adds the rest. */
+	put16(t + 16, pseudo_sum(buf, 6, len - first->ihl));
 	uint16_t v[4] = { (uint16_t)(first->ihl + first->thl), mss, (uint16_t)first->ihl, 16 };
 	hdr[0] = OFFLOAD_F_NEEDS_CSUM;
 	hdr[1] = OFFLOAD_GSO_TCPV4;

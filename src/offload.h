@@ -39,9 +39,21 @@ uint16_t csum_fold(uint32_t sum);
 /* Completes a partial checksum in place. -1 when offsets are out of range. */
 int offload_finish_csum(uint8_t *pkt, size_t len, const struct offload *o);
 
+/* Where a packet's TCP or UDP checksum is: *start the transport header's
+ * offset, *off the field's offset in it (16 or 6). Only for the packets
+ * whose checksum we leave partial: IPv4 without options' limits but not a
+ * fragment, IPv6 with TCP or UDP as the first next header. -1 otherwise. */
+int l4_csum_pos(const uint8_t *pkt, size_t len, uint16_t *start, uint16_t *off);
+/* Completes the checksum of a packet whose field holds the pseudo-header
+ * sum (pkt->csum_partial). -1 when l4_csum_pos does not find it. */
+int csum_complete(uint8_t *pkt, size_t len);
+
 /* Writes segments first .. first+nout-1 of a TCP/IPv4 super-packet into
  * out[i]->data (setting len), each with at most mss payload bytes, fixed-up
- * IP length, id and checksum, TCP sequence number, flags and checksum.
+ * IP length, id and checksum, TCP sequence number and flags. The TCP
+ * checksum is left partial (the pseudo-header sum, csum_partial set):
+ * summing every payload byte is left to whoever needs it, usually nobody,
+ * as the far end hands the segments to its kernel the same way.
  * Returns how many it wrote; *total gets the number of segments in all.
  * -1 when the packet is not well-formed TCP/IPv4 or a segment would not
  * fit a packet buffer. Header lengths come from the packet itself, never

@@ -24,6 +24,10 @@ struct pkt {
 	struct pkt *next;  /* link inside a flow queue */
 	uint64_t enq_ns;   /* when it entered its current queue (CoDel) */
 	uint8_t ecn;       /* the outer header's ECN field, sent or received */
+	/* The TCP/UDP checksum field holds only the pseudo-header sum (the
+	 * kernel's CHECKSUM_PARTIAL): whoever puts the packet on a wire, or
+	 * hands it to a peer that cannot take it so, completes it. */
+	uint8_t csum_partial;
 	uint8_t buf[PKT_BUF_SIZE];
 };
 
@@ -34,6 +38,7 @@ static inline void pkt_reset(struct pkt *p)
 	p->peer = NULL;
 	p->next = NULL;
 	p->ecn = 0;
+	p->csum_partial = 0;
 }
 
 struct pool;

@@ -277,6 +277,7 @@ static bool handle_handshake(struct server *s, struct pkt *pk, const struct endp
 		.dns4 = s->dns4,
 		.keepalive_s = (uint16_t)s->conf.keepalive_s,
 		.cipher = cipher,
+		.flags = HS_RESP_FLAG_CSUM_PARTIAL,
 		.has6 = has6,
 		.prefix6 = has6 ? s->conf.prefix6 : 0,
 	};
@@ -301,6 +302,7 @@ static bool handle_handshake(struct server *s, struct pkt *pk, const struct endp
 	int rc = session_install(&p->sess, send_key, recv_key, cipher, r.epoch, false, now);
 	sodium_memzero(send_key, sizeof(send_key));
 	sodium_memzero(recv_key, sizeof(recv_key));
+	session_set_peer_csum_partial(&p->sess, in.flags & HS_INIT_FLAG_CSUM_PARTIAL);
 	if (rc != 0) {
 		LOGE("msg=\"cannot set up the data cipher\" client=%s cipher=%s", name, aead_name(cipher));
 		return false;
@@ -422,6 +424,10 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 	if (pk->len > (uint32_t)s->conf.mtu) {
 		ctr_add(&s->st.dropped_due_to_mtu, 1);
 		ctr_add(&p->mtu_drops, 1);
+		return false;
+	}
+	if (!session_csum_from_flags(pk, h->flags)) {
+		ctr_add(&s->st.malformed_drops, 1);
 		return false;
 	}
 	if (!ecn_decap(pk->ecn, pk->data, pk->len)) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "offload.h"
 
 static void keypair_wipe(struct keypair *kp)
 {
@@ -75,7 +76,15 @@ void session_begin(struct session *s, const uint8_t client_id[WIRE_ID_LEN])
 	keypair_wipe(&s->prev);
 	keypair_wipe(&s->next);
 	memcpy(s->client_id, client_id, WIRE_ID_LEN);
+	s->peer_csum_partial = false;
 	unlock_both(s);
+}
+
+void session_set_peer_csum_partial(struct session *s, bool takes)
+{
+	pthread_mutex_lock(&s->tx_lock);
+	s->peer_csum_partial = takes;
+	pthread_mutex_unlock(&s->tx_lock);
 }
 
 int session_install(struct session *s, const uint8_t send_key[32], const uint8_t recv_key[32],
@@ -128,9 +137,14 @@ size_t session_seal(struct session *s, struct pkt **p, size_t n, uint8_t type, u
 	for (; done < n && usable(kp, now) && kp->send_seq < REJECT_AFTER_MESSAGES; done++) {
 		struct pkt *pk = p[done];
 		uint8_t nonce[12];
+		uint16_t flags = kp->epoch;
+		if (pk->csum_partial && s->peer_csum_partial)
+			flags |= WIRE_FLAG_CSUM_PARTIAL;
+		else if (pk->csum_partial)
+			(void)csum_complete(pk->data, pk->len); /* csum_partial: l4_csum_pos found it */
 		struct wire_hdr h = {
 			.type = type,
-			.flags = kp->epoch,
+			.flags = flags,
 			.seq = (uint32_t)kp->send_seq++,
 			.payload_len = (uint16_t)(pk->len + WIRE_TAG_LEN),
 		};
@@ -187,6 +201,13 @@ enum open_result session_open(struct session *s, const struct wire_hdr *h, uint8
 out:
 	pthread_mutex_unlock(&s->rx_lock);
 	return res;
+}
+
+bool session_csum_from_flags(struct pkt *pk, uint16_t flags)
+{
+	uint16_t start, off;
+	pk->csum_partial = (flags & WIRE_FLAG_CSUM_PARTIAL) != 0;
+	return !pk->csum_partial || l4_csum_pos(pk->data, pk->len, &start, &off) == 0;
 }
 
 bool session_up(struct session *s, uint64_t now)

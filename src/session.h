@@ -44,6 +44,7 @@ struct session {
 	uint8_t client_id[WIRE_ID_LEN];
 	struct keypair cur, prev, next;
 	uint64_t rekey_after_ns; /* REKEY_AFTER_NS unless a test shortens it */
+	bool peer_csum_partial;  /* the peer takes WIRE_FLAG_CSUM_PARTIAL (handshake) */
 };
 
 enum open_result {
@@ -70,15 +71,28 @@ int session_install(struct session *s, const uint8_t send_key[32], const uint8_t
 /* Makes next current (on OPEN_CONFIRMED_NEXT). */
 void session_promote_next(struct session *s, uint64_t now);
 
+/* What the handshake said the peer takes: packets with a partial checksum
+ * (pkt.h). Until it is set, and after session_begin, it takes none. */
+void session_set_peer_csum_partial(struct session *s, bool takes);
+
 /* Seals n packets in place: each p->data/len is an IP packet (or empty for
- * a keepalive) on entry and the whole datagram on return. Returns how many
+ * a keepalive) on entry and the whole datagram on return. A packet with a
+ * partial checksum is sent flagged WIRE_FLAG_CSUM_PARTIAL to a peer that
+ * takes it, and completed first for one that does not. Returns how many
  * were sealed, from the front; the rest had no usable key. */
 size_t session_seal(struct session *s, struct pkt **p, size_t n, uint8_t type, uint64_t now);
 
 /* Opens one validated DATA/KEEPALIVE datagram in place; the plaintext is
- * at dgram + WIRE_HDR_LEN, h->payload_len - WIRE_TAG_LEN bytes. */
+ * at dgram + WIRE_HDR_LEN, h->payload_len - WIRE_TAG_LEN bytes, and its
+ * checksum is partial when h->flags has WIRE_FLAG_CSUM_PARTIAL. */
 enum open_result session_open(struct session *s, const struct wire_hdr *h, uint8_t *dgram,
 			      uint64_t now);
+
+/* After session_open: marks the opened packet pk (data/len the inner IP
+ * packet) partial when flags has WIRE_FLAG_CSUM_PARTIAL. False when the
+ * flag is on a packet without a TCP/UDP checksum we know where to find:
+ * drop it. */
+bool session_csum_from_flags(struct pkt *pk, uint16_t flags);
 
 /* Key state for timers. */
 bool session_up(struct session *s, uint64_t now);

@@ -130,13 +130,20 @@ static int read_one(struct tun *t, struct pkt **pkts, size_t n)
 		t->seg_total = 1;
 		return (int)cut_pending(t, pkts, n);
 	}
-	if (o.gso_type != OFFLOAD_GSO_NONE || offload_finish_csum(body, len, &o) != 0)
+	if (o.gso_type != OFFLOAD_GSO_NONE)
 		return 0; /* not something we asked the kernel for */
+	/* A partial checksum where we would look for it stays partial. */
+	uint16_t start, off;
+	bool partial = (o.flags & OFFLOAD_F_NEEDS_CSUM) && l4_csum_pos(body, len, &start, &off) == 0 &&
+		       start == o.csum_start && off == o.csum_offset;
+	if (!partial && offload_finish_csum(body, len, &o) != 0)
+		return 0;
 	/* Longer than a buffer: keep what fits; its length still shows it is
 	 * over the MTU, and it is dropped and counted as such. */
 	size_t keep = len < PKT_MAX_IP ? len : PKT_MAX_IP;
 	memcpy(pkts[0]->data, body, keep);
 	pkts[0]->len = (uint32_t)keep;
+	pkts[0]->csum_partial = partial;
 	return 1;
 }
 
@@ -181,6 +188,19 @@ int tun_write_one(struct tun *t, const uint8_t *pkt, size_t len)
 	return writev(t->fd, iov, 2) == (ssize_t)(sizeof(plain_hdr) + len) ? 0 : -1;
 }
 
+/* A packet whose checksum is partial goes to the kernel as such: it
+ * completes it only if the packet leaves through a device that cannot. */
+static int write_partial(struct tun *t, const uint8_t *pkt, size_t len)
+{
+	uint16_t v[4] = { 0, 0, 0, 0 }; /* hdr_len, gso_size, csum_start, csum_offset */
+	uint8_t hdr[OFFLOAD_HDR_LEN] = { OFFLOAD_F_NEEDS_CSUM, OFFLOAD_GSO_NONE };
+	if (l4_csum_pos(pkt, len, &v[2], &v[3]) != 0)
+		return tun_write_one(t, pkt, len); /* the kernel's check drops it */
+	memcpy(hdr + 2, v, sizeof(v));
+	struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)pkt, len } };
+	return writev(t->fd, iov, 2) == (ssize_t)(sizeof(hdr) + len) ? 0 : -1;
+}
+
 size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n)
 {
 	bool used[n];
@@ -197,7 +217,9 @@ size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n)
 				ok += nseg;
 			continue;
 		}
-		if (tun_write_one(t, pkts[i]->data, pkts[i]->len) == 0)
+		int rc = pkts[i]->csum_partial ? write_partial(t, pkts[i]->data, pkts[i]->len)
+					       : tun_write_one(t, pkts[i]->data, pkts[i]->len);
+		if (rc == 0)
 			ok++;
 	}
 	return ok;

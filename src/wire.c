@@ -35,7 +35,10 @@ enum wire_err wire_decode(struct wire_hdr *h, const uint8_t *d, size_t len)
 	h->flags = get16(d + 6);
 	if (get16(d + 30) != 0)
 		return WIRE_ERR_FLAGS;
-	if (h->type == WIRE_CONTROL ? h->flags != 0 : (h->flags & ~WIRE_FLAGS_EPOCH_MASK) != 0)
+	uint16_t allowed = h->type == WIRE_CONTROL   ? 0
+			   : h->type == WIRE_KEEPALIVE ? WIRE_FLAGS_EPOCH_MASK
+						       : WIRE_FLAGS_EPOCH_MASK | WIRE_FLAG_CSUM_PARTIAL;
+	if (h->flags & ~allowed)
 		return WIRE_ERR_FLAGS;
 	memcpy(h->client_id, d + 8, WIRE_ID_LEN);
 	h->seq = get32(d + 24);

@@ -18,9 +18,13 @@
 
 enum wire_type { WIRE_DATA = 1, WIRE_KEEPALIVE = 2, WIRE_CONTROL = 3 };
 
-/* DATA and KEEPALIVE carry the key epoch in the low byte of flags; the
- * high byte is reserved and must be zero. CONTROL uses no flags. */
+/* DATA and KEEPALIVE carry the key epoch in the low byte of flags. In
+ * DATA, WIRE_FLAG_CSUM_PARTIAL says the inner TCP/UDP checksum field holds
+ * only the pseudo-header sum; it is sent only to a peer that said in the
+ * handshake that it takes such packets. Every other bit is reserved and
+ * must be zero; CONTROL uses no flags. */
 #define WIRE_FLAGS_EPOCH_MASK 0x00ffu
+#define WIRE_FLAG_CSUM_PARTIAL 0x0100u
 
 struct wire_hdr {
 	uint8_t type;

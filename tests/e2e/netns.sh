@@ -3,7 +3,8 @@
 #
 #   client1, client2, intruder -- gateway (vpngw server, NAT) -- internet host (iperf3)
 #
-# Cases: a) client1 up, ping through the tunnel  b) iperf3 up and down  c) client to client
+# Cases: a) client1 up, ping through the tunnel  b) iperf3 up and down, over an internet link
+# that computes and checks every checksum in software  c) client to client
 # d) an unknown key is refused  e) client restart gets a new session  f) roaming (the client's
 # underlay address changes)  g) the wire carries only VPN1 datagrams, nothing in clear
 # h) no crash; SIGTERM stops both sides cleanly and removes the TUN devices.
@@ -85,6 +86,14 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 log "b) iperf3 TCP 5 s, client1 -> internet host and reverse"
+# The tunnel hands TCP segments over with their checksums partial (WIRE_FLAG_CSUM_PARTIAL);
+# the gateway's kernel completes them only when a packet leaves through a device without
+# checksum offload. So make wan0 such a device, and the internet host check every checksum
+# it receives (no rx offload): a wrong partial sum shows as TcpInCsumErrors there.
+ip netns exec "$NS_GW" ethtool -K wan0 tx off >/dev/null 2>&1 &&
+    ip netns exec "$NS_NET" ethtool -K eth0 rx off >/dev/null 2>&1 ||
+    not_ok "b: checksum offloads off on the internet link" "ethtool -K failed"
+csum_errors() { ip netns exec "$1" nstat -az TcpInCsumErrors UdpInCsumErrors 2>/dev/null | awk 'NR > 1 { s += $2 } END { print s + 0 }'; }
 if [ "$C1_UP" -eq 1 ] && iperf_server_start; then
     for dir in up down; do
         args=(); [ "$dir" = down ] && args=(-R)
@@ -101,6 +110,8 @@ if [ "$C1_UP" -eq 1 ] && iperf_server_start; then
             not_ok "b: iperf3 $dir completes" "iperf3 failed: $(grep -m1 '"error"' "$json")"
         fi
     done
+    check_eq "b: no TCP/UDP checksum errors at the internet host" "$(csum_errors "$NS_NET")" 0
+    check_eq "b: no TCP/UDP checksum errors at the client" "$(csum_errors "$NS_C1")" 0
     # the load must not cost the session: one "session up", no dead-gateway verdict
     stable_session "b: client1 keeps its one session through the load" "$C1_LOG"
 else

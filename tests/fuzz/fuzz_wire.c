@@ -28,7 +28,10 @@ static bool spec_accepts(const uint8_t *d, size_t len)
 		return false;
 	if (be16(d + 30) != 0)
 		return false;
-	if (type == 3 ? flags != 0 : (flags & 0xff00) != 0)
+	/* CONTROL: no flags; KEEPALIVE: the epoch byte; DATA: that and bit 8
+	 * (partial checksum). */
+	unsigned allowed = type == 3 ? 0 : type == 2 ? 0x00ff : 0x01ff;
+	if (flags & ~allowed)
 		return false;
 	if (plen != len - 32)
 		return false;

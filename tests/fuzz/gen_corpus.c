@@ -83,19 +83,26 @@ static size_t ip6(uint8_t *out, uint8_t src_host, const uint8_t dst[16], size_t 
 }
 
 /* One sealed datagram from a client session (len 0 = keepalive). */
-static size_t seal(struct session *cs, uint8_t type, const uint8_t *plain, size_t len, uint64_t now,
-		   uint8_t *out)
+static size_t seal_as(struct session *cs, uint8_t type, const uint8_t *plain, size_t len, bool csum_partial,
+		      uint64_t now, uint8_t *out)
 {
 	struct pkt *pk = calloc(1, sizeof(*pk));
 	FX_CHECK(pk && len <= PKT_MAX_IP);
 	pkt_reset(pk);
 	memcpy(pk->data, plain, len);
 	pk->len = (uint32_t)len;
+	pk->csum_partial = csum_partial;
 	FX_CHECK(session_seal(cs, &pk, 1, type, now) == 1);
 	size_t n = pk->len;
 	memcpy(out, pk->data, n);
 	free(pk);
 	return n;
+}
+
+static size_t seal(struct session *cs, uint8_t type, const uint8_t *plain, size_t len, uint64_t now,
+		   uint8_t *out)
+{
+	return seal_as(cs, type, plain, len, false, now, out);
 }
 
 /* Writes a datagram as a seed of each target named in the NULL-ended list. */
@@ -145,6 +152,15 @@ static void data_seeds(void)
 	put_all("data-no-peer", dg, n, "fuzz_data", NULL);
 	pl = ip4(plain, FX_A4(198, 51, 100, 7), FX_A4(10, 77, 0, 4), 4);
 	put_all("inner-from-internet", plain, pl, "fuzz_data", NULL);
+	/* A UDP packet whose checksum the sender left partial (bytes 26-27
+	 * stand for the pseudo-header sum; the fuzzer varies them anyway). */
+	session_set_peer_csum_partial(&cs, true);
+	pl = ip4(plain, FX_ALICE, FX_A4(198, 51, 100, 7), 16);
+	plain[24] = 0;
+	plain[25] = 16; /* UDP length */
+	n = seal_as(&cs, WIRE_DATA, plain, pl, true, FX_NOW_NS, dg);
+	put_all("data-csum-partial", dg, n, "fuzz_data", "fuzz_wire", NULL);
+	session_set_peer_csum_partial(&cs, false);
 	/* IPv6 inner packets, routed by fuzz_data's registry with an IPv6
 	 * pool: to bob (fd77::3), out, spoofed, link chatter. */
 	static const uint8_t bob6[16] = { 0xfd, 0x77, [15] = 3 }, out6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 7 },
@@ -204,7 +220,7 @@ static void data_seeds(void)
 	put_all("bad-reserved", dg, WIRE_HDR_LEN + 16, "fuzz_wire", NULL);
 	wire_encode(dg, &h);
 	put_all("bad-length", dg, WIRE_HDR_LEN + 15, "fuzz_wire", NULL);
-	h.flags = 0x0100;
+	h.flags = 0x0200;
 	wire_encode(dg, &h);
 	put_all("bad-flags", dg, WIRE_HDR_LEN + 16, "fuzz_wire", NULL);
 	put_all("short", dg, WIRE_HDR_LEN - 1, "fuzz_wire", NULL);

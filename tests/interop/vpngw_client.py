@@ -81,7 +81,8 @@ XNONCE_LEN = 24
 COOKIE_REPLY_BODY_LEN = XNONCE_LEN + COOKIE_LEN + TAG_LEN
 COOKIE_LIFETIME = 120.0        # section 4.5: a cookie is used this long after it came
 INIT_PAYLOAD = struct.Struct("!12s16sHH")         # timestamp prevId ciphers flags
-RESP_PAYLOAD = struct.Struct("!16sBBH4s4sHBB")    # clientId epoch prefix mtu addr dns ka cipher rsvd
+RESP_PAYLOAD = struct.Struct("!16sBBH4s4sHBB")    # clientId epoch prefix mtu addr dns ka cipher flags
+RESP_FLAG_CSUM_PARTIAL = 0x01
 RESP6_TAIL = struct.Struct("!16sB3s")             # addr6 prefix6 reserved (the IPv6 form)
 TAI64_BASE = 2 ** 62 + 10
 
@@ -626,7 +627,7 @@ class Client:
             return
         init, self.pending = self.pending, None
         body, k_c2g, k_g2c = init.finish(payload[1:])
-        rid, epoch, prefix, mtu, addr, dns, ka, cipher, rsvd = RESP_PAYLOAD.unpack(body[:32])
+        rid, epoch, prefix, mtu, addr, dns, ka, cipher, gw_flags = RESP_PAYLOAD.unpack(body[:32])
         addr6 = prefix6 = None
         if len(body) > 32:
             addr6, prefix6, rsvd6 = RESP6_TAIL.unpack(body[32:])
@@ -636,8 +637,9 @@ class Client:
                 raise Failure("IPv6 prefix length %d" % prefix6)
         if rid != cid:
             raise Failure("HS_RESP payload clientId %s, header %s" % (rid.hex(), cid.hex()))
-        if rsvd != 0:
-            raise Failure("HS_RESP reserved byte %d" % rsvd)
+        # section 4.3: bit 0 = the gateway takes partial checksums (this client sends none)
+        if gw_flags & ~RESP_FLAG_CSUM_PARTIAL:
+            raise Failure("HS_RESP flags %#04x: bits other than 0 set" % gw_flags)
         if cipher not in CIPHER_NAMES or not self.ciphers >> cipher & 1:
             raise Failure("gateway chose cipher %d; offered mask %#06x" % (cipher, self.ciphers))
         if not 0 < prefix <= 32:

@@ -217,6 +217,24 @@ static void get_pkts(struct pkt **pkts, size_t n)
 	assert_int_equal(pool_get(pool, pkts, n), n);
 }
 
+/* tso4_segment, then the checks its partial checksums need: every segment
+ * is marked partial with the pseudo-header sum in its field. The segments
+ * are then completed, so the callers' checks see ordinary packets. */
+static int segment(const uint8_t *p, size_t len, uint16_t mss, size_t first, struct pkt **out, size_t nout,
+	       size_t *total)
+{
+	int got = tso4_segment(p, len, mss, first, out, nout, total);
+	for (int k = 0; k < got; k++) {
+		uint8_t *d = out[k]->data;
+		size_t ihl = ihl_of(d);
+		assert_int_equal(out[k]->csum_partial, 1);
+		assert_int_equal(get16(d + ihl + 16), ref_pseudo_sum(d, out[k]->len - ihl, 6));
+		assert_int_equal(csum_complete(d, out[k]->len), 0);
+		out[k]->csum_partial = 0;
+	}
+	return got;
+}
+
 /* ------------------------------------------------------------------------
  * csum_add / csum_fold */
 static void test_csum_rfc1071_example(void **state)
@@ -324,6 +342,88 @@ static void test_finish_csum_udp(void **state)
 		assert_true(l4_csum_ok(p, len));
 		assert_int_equal(get16(p + 26), good);
 	}
+}
+
+/* ------------------------------------------------------------------------
+ * l4_csum_pos / csum_complete: the packets whose checksum may stay partial */
+static void test_l4_csum_pos(void **state)
+{
+	(void)state;
+	static uint8_t p[200], payload[64];
+	uint16_t start = 0, off = 0;
+	struct tcp_spec s = tcp_default();
+	s.payload = payload;
+	s.plen = sizeof(payload);
+	size_t len = build_tcp4(p, &s);
+	assert_int_equal(l4_csum_pos(p, len, &start, &off), 0);
+	assert_int_equal(start, 20);
+	assert_int_equal(off, 16);
+	/* Too short for the field; a fragment; not TCP or UDP. */
+	assert_int_equal(l4_csum_pos(p, 37, &start, &off), -1);
+	p[6] |= 0x20; /* MF */
+	assert_int_equal(l4_csum_pos(p, len, &start, &off), -1);
+	p[6] &= (uint8_t)~0x20;
+	p[7] = 1; /* an offset */
+	assert_int_equal(l4_csum_pos(p, len, &start, &off), -1);
+	p[7] = 0;
+	p[9] = 1; /* ICMP */
+	assert_int_equal(l4_csum_pos(p, len, &start, &off), -1);
+	len = build_udp4(p, payload, sizeof(payload));
+	assert_int_equal(l4_csum_pos(p, len, &start, &off), 0);
+	assert_int_equal(start, 20);
+	assert_int_equal(off, 6);
+	/* IPv6: TCP or UDP right after the fixed header; not behind an
+	 * extension header. */
+	memset(p, 0, 100);
+	p[0] = 0x60;
+	p[6] = 6;
+	assert_int_equal(l4_csum_pos(p, 60, &start, &off), 0);
+	assert_int_equal(start, 40);
+	assert_int_equal(off, 16);
+	p[6] = 17;
+	assert_int_equal(l4_csum_pos(p, 48, &start, &off), 0);
+	assert_int_equal(off, 6);
+	assert_int_equal(l4_csum_pos(p, 47, &start, &off), -1);
+	p[6] = 0; /* hop-by-hop */
+	assert_int_equal(l4_csum_pos(p, 60, &start, &off), -1);
+	p[0] = 0x50;
+	assert_int_equal(l4_csum_pos(p, 60, &start, &off), -1);
+}
+
+static void test_csum_complete(void **state)
+{
+	(void)state;
+	static uint8_t p[2000], payload[1500];
+	for (size_t k = 0; k < 20; k++) {
+		randombytes_buf(payload, sizeof(payload));
+		struct tcp_spec s = tcp_default();
+		s.payload = payload;
+		s.plen = k * 70;
+		size_t len = build_tcp4(p, &s);
+		uint16_t good = get16(p + 36);
+		put16(p + 36, ref_pseudo_sum(p, len - 20, 6));
+		assert_int_equal(csum_complete(p, len), 0);
+		assert_int_equal(get16(p + 36), good);
+		len = build_udp4(p, payload, k * 70 + 1);
+		good = get16(p + 26);
+		put16(p + 26, ref_pseudo_sum(p, len - 20, 17));
+		assert_int_equal(csum_complete(p, len), 0);
+		assert_int_equal(get16(p + 26), good);
+	}
+	/* A UDP sum of zero is sent as 0xffff (zero would mean "no checksum"):
+	 * two payload bytes chosen to cancel the rest. */
+	size_t len = build_udp4(p, payload, 2);
+	put16(p + 28, 0);
+	put16(p + 26, 0);
+	uint16_t rest = ref_l4_verify(p, len);
+	put16(p + 28, (uint16_t)~rest);
+	put16(p + 26, ref_pseudo_sum(p, len - 20, 17));
+	assert_int_equal(csum_complete(p, len), 0);
+	assert_int_equal(get16(p + 26), 0xffff);
+	assert_true(l4_csum_ok(p, len));
+	/* Nothing to complete: left alone. */
+	p[9] = 1;
+	assert_int_equal(csum_complete(p, len), -1);
 }
 
 static void test_finish_csum_ranges(void **state)
@@ -469,7 +569,7 @@ static void test_tso_cut(void **state)
 		while (cut < want) {
 			size_t nout = want - cut < NPKTS ? want - cut : NPKTS;
 			get_pkts(segs, nout);
-			int got = tso4_segment(sp, len, cases[c].mss, cut, segs, nout, &total);
+			int got = segment(sp, len, cases[c].mss, cut, segs, nout, &total);
 			assert_int_equal(got, nout);
 			assert_int_equal(total, want);
 			check_segments(sp, len, cases[c].mss, segs, cut, nout, total);
@@ -487,7 +587,7 @@ static void test_tso_cut(void **state)
 		assert_memory_equal(cat, sp + hl, cases[c].plen);
 		/* Past the end: nothing more. */
 		get_pkts(segs, 4);
-		assert_int_equal(tso4_segment(sp, len, cases[c].mss, want, segs, 4, &total), 0);
+		assert_int_equal(segment(sp, len, cases[c].mss, want, segs, 4, &total), 0);
 		assert_int_equal(total, want);
 		pool_put(pool, segs, 4);
 	}
@@ -501,7 +601,7 @@ static void test_tso_windows(void **state)
 	struct pkt *all[NPKTS], *win[3];
 	size_t total = 0;
 	get_pkts(all, NPKTS);
-	assert_int_equal(tso4_segment(sp, len, mss, 0, all, NPKTS, &total), 8);
+	assert_int_equal(segment(sp, len, mss, 0, all, NPKTS, &total), 8);
 	assert_int_equal(total, 8);
 	check_segments(sp, len, mss, all, 0, 8, 8);
 	/* The segments' payloads, back to back, are the original payload. */
@@ -521,7 +621,7 @@ static void test_tso_windows(void **state)
 	const int expect[] = { 3, 3, 2 };
 	for (int w = 0; first < total; w++) {
 		size_t t2 = 0;
-		int got = tso4_segment(sp, len, mss, first, win, 3, &t2);
+		int got = segment(sp, len, mss, first, win, 3, &t2);
 		assert_int_equal(got, expect[w]);
 		assert_int_equal(t2, 8);
 		for (int k = 0; k < got; k++) {
@@ -533,7 +633,7 @@ static void test_tso_windows(void **state)
 	assert_int_equal(first, 8);
 	/* nout 0 writes nothing but still reports the total. */
 	size_t t3 = 0;
-	assert_int_equal(tso4_segment(sp, len, mss, 0, win, 0, &t3), 0);
+	assert_int_equal(segment(sp, len, mss, 0, win, 0, &t3), 0);
 	assert_int_equal(t3, 8);
 	pool_put(pool, win, 3);
 	pool_put(pool, all, NPKTS);
@@ -547,13 +647,13 @@ static void test_tso_single(void **state)
 	get_pkts(segs, 2);
 	/* No payload: one segment, flags kept (FIN and PSH included). */
 	size_t len = build_super(0, F_ACK | F_PSH | F_FIN, 0x55, 42);
-	assert_int_equal(tso4_segment(sp, len, 1348, 0, segs, 2, &total), 1);
+	assert_int_equal(segment(sp, len, 1348, 0, segs, 2, &total), 1);
 	assert_int_equal(total, 1);
 	assert_int_equal(segs[0]->len, len);
 	assert_memory_equal(segs[0]->data, sp, len);
 	/* A payload under mss: the very same packet. */
 	len = build_super(700, F_ACK | F_PSH | F_CWR, 0x56, 43);
-	assert_int_equal(tso4_segment(sp, len, 1348, 0, segs, 2, &total), 1);
+	assert_int_equal(segment(sp, len, 1348, 0, segs, 2, &total), 1);
 	assert_int_equal(total, 1);
 	assert_int_equal(segs[0]->len, len);
 	assert_memory_equal(segs[0]->data, sp, len);
@@ -570,7 +670,7 @@ static void test_tso_malformed(void **state)
 	static uint8_t bad[BIG];
 
 #define EXPECT_BAD(blen, mss)                                                                   \
-	assert_int_equal(tso4_segment(bad, (blen), (mss), 0, segs, NPKTS, &total), -1)
+	assert_int_equal(segment(bad, (blen), (mss), 0, segs, NPKTS, &total), -1)
 
 	memcpy(bad, sp, len);
 	EXPECT_BAD(len, 0); /* mss 0 */
@@ -604,12 +704,12 @@ static void test_tso_malformed(void **state)
 
 	/* The largest mss whose segment fits a buffer works; one more does not. */
 	uint16_t fit = (uint16_t)(PKT_MAX_IP - 52);
-	int got = tso4_segment(sp, len, fit, 0, segs, NPKTS, &total);
+	int got = segment(sp, len, fit, 0, segs, NPKTS, &total);
 	assert_int_equal(got, (5000 + fit - 1) / fit);
 	assert_int_equal(segs[0]->len, PKT_MAX_IP);
 	check_segments(sp, len, fit, segs, 0, (size_t)got, total);
-	assert_int_equal(tso4_segment(sp, len, (uint16_t)(fit + 1), 0, segs, NPKTS, &total), -1);
-	assert_int_equal(tso4_segment(sp, len, 65535, 0, segs, NPKTS, &total), -1);
+	assert_int_equal(segment(sp, len, (uint16_t)(fit + 1), 0, segs, NPKTS, &total), -1);
+	assert_int_equal(segment(sp, len, 65535, 0, segs, NPKTS, &total), -1);
 	pool_put(pool, segs, NPKTS);
 }
 
@@ -624,15 +724,15 @@ static void test_tso_single_too_big(void **state)
 	memset(&guard[1], 0xa5, sizeof(guard[1]));
 	size_t total = 0;
 	size_t len = build_super(3000, F_ACK | F_PSH, 1, 1);
-	assert_int_equal(tso4_segment(sp, len, 4000, 0, out, 1, &total), -1);
+	assert_int_equal(segment(sp, len, 4000, 0, out, 1, &total), -1);
 	for (size_t i = 0; i < sizeof(guard[1]); i++)
 		assert_int_equal(((uint8_t *)&guard[1])[i], 0xa5);
 	/* Just fitting is fine. */
 	len = build_super(PKT_MAX_IP - 52, F_ACK | F_PSH, 1, 1);
-	assert_int_equal(tso4_segment(sp, len, 4000, 0, out, 1, &total), 1);
+	assert_int_equal(segment(sp, len, 4000, 0, out, 1, &total), 1);
 	assert_int_equal(guard[0].len, PKT_MAX_IP);
 	len = build_super(PKT_MAX_IP - 52 + 1, F_ACK | F_PSH, 1, 1);
-	assert_int_equal(tso4_segment(sp, len, 4000, 0, out, 1, &total), -1);
+	assert_int_equal(segment(sp, len, 4000, 0, out, 1, &total), -1);
 }
 
 /* ------------------------------------------------------------------------
@@ -694,7 +794,7 @@ static void roundtrip(size_t plen, uint8_t flags, uint16_t mss)
 	size_t want = (plen + mss - 1) / mss;
 	assert_true(want <= NPKTS);
 	get_pkts(segs, want);
-	assert_int_equal(tso4_segment(sp, len, mss, 0, segs, want, &total), want);
+	assert_int_equal(segment(sp, len, mss, 0, segs, want, &total), want);
 	size_t mlen = merge_like_tun(segs, want, 0, used, m, hdr, &nseg);
 	assert_int_equal(nseg, want);
 	for (size_t i = 1; i < want; i++)
@@ -736,8 +836,8 @@ static void test_merge_two_flows(void **state)
 	size_t total;
 	get_pkts(sa, 6);
 	get_pkts(sb, 4);
-	assert_int_equal(tso4_segment(a, alen, mss, 0, sa, 6, &total), 6);
-	assert_int_equal(tso4_segment(b, blen, mss, 0, sb, 4, &total), 4);
+	assert_int_equal(segment(a, alen, mss, 0, sa, 6, &total), 6);
+	assert_int_equal(segment(b, blen, mss, 0, sb, 4, &total), 4);
 	size_t n = 0;
 	for (size_t i = 0; i < 6; i++) {
 		mix[n++] = sa[i];
@@ -975,6 +1075,8 @@ int main(void)
 		cmocka_unit_test(test_finish_csum_tcp),
 		cmocka_unit_test(test_finish_csum_udp),
 		cmocka_unit_test(test_finish_csum_ranges),
+		cmocka_unit_test(test_l4_csum_pos),
+		cmocka_unit_test(test_csum_complete),
 		cmocka_unit_test(test_offload_decode),
 		cmocka_unit_test(test_tso_cut),
 		cmocka_unit_test(test_tso_windows),

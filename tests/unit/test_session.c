@@ -36,6 +36,7 @@ static void sample_resp(struct hs_resp *r)
 	r->addr4 = 0x0a4d0002;  /* 10.77.0.2 */
 	r->dns4 = 0x0a4d0001;   /* 10.77.0.1 */
 	r->keepalive_s = 0x1234;
+	r->flags = HS_RESP_FLAG_CSUM_PARTIAL;
 }
 
 /* Client writes HS_INIT, server reads it and writes HS_RESP (client not
@@ -143,6 +144,7 @@ static void test_hs_resp_roundtrip_and_keys(void **state)
 	assert_int_equal(h->got_resp.addr4, h->resp.addr4);
 	assert_int_equal(h->got_resp.dns4, h->resp.dns4);
 	assert_int_equal(h->got_resp.keepalive_s, h->resp.keepalive_s);
+	assert_int_equal(h->got_resp.flags, HS_RESP_FLAG_CSUM_PARTIAL);
 
 	/* crosswise: what one sends with, the other receives with */
 	assert_memory_equal(h->cli_send, h->srv_recv, 32);
@@ -193,10 +195,10 @@ static void test_hs_resp_ipv6_form(void **state)
 	noise_genkey(h->srv_priv);
 	noise_pubkey(h->srv_pub, h->srv_priv);
 	h->in.ciphers = 0x0006;
-	h->in.flags = HS_INIT_FLAG_V6;
+	h->in.flags = HS_INIT_FLAG_V6 | HS_INIT_FLAG_CSUM_PARTIAL;
 	assert_int_equal(hs_write_init(&h->cli_hs, h->cli_priv, h->srv_pub, &h->in, NULL, h->init_dg), 0);
 	assert_int_equal(hs_read_init(&h->srv_hs, h->srv_priv, h->init_dg, sizeof(h->init_dg), &h->got_in), 0);
-	assert_int_equal(h->got_in.flags, HS_INIT_FLAG_V6);
+	assert_int_equal(h->got_in.flags, HS_INIT_FLAG_V6 | HS_INIT_FLAG_CSUM_PARTIAL);
 	assert_int_equal(h->got_in.ciphers, 0x0006);
 	sample_resp(&h->resp);
 	h->resp.has6 = true;
@@ -216,6 +218,7 @@ static void test_hs_resp_ipv6_form(void **state)
 	assert_memory_equal(h->got_resp.addr6, h->resp.addr6, 16);
 	assert_int_equal(h->got_resp.addr4, h->resp.addr4);
 	assert_int_equal(h->got_resp.keepalive_s, h->resp.keepalive_s);
+	assert_int_equal(h->got_resp.flags, HS_RESP_FLAG_CSUM_PARTIAL);
 	assert_memory_equal(h->cli_send, h->srv_recv, 32);
 	free(h);
 
@@ -397,6 +400,120 @@ static void test_seal_header_fields(void **state)
 	assert_int_equal(h.seq, 0);
 	/* the payload is not sent in the clear */
 	assert_memory_not_equal(d.b + WIRE_HDR_LEN, msg, strlen(msg));
+}
+
+/* A TCP/IPv4 packet of len bytes whose checksum field holds the pseudo-
+ * header sum, as the kernel leaves it; the bytes summed by a plain loop. */
+static uint16_t ref_fold(const uint8_t *b, size_t n, uint32_t sum)
+{
+	for (size_t i = 0; i < n; i += 2)
+		sum += (uint32_t)b[i] << 8 | (i + 1 < n ? b[i + 1] : 0);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static uint16_t ref_pseudo(const uint8_t *ip, size_t l4len)
+{
+	uint8_t ph[12] = { 0 };
+	memcpy(ph, ip + 12, 8);
+	ph[9] = 6;
+	ph[10] = (uint8_t)(l4len >> 8);
+	ph[11] = (uint8_t)l4len;
+	return ref_fold(ph, sizeof(ph), 0);
+}
+
+static size_t partial_tcp4(uint8_t *p, size_t len)
+{
+	randombytes_buf(p, len);
+	p[0] = 0x45;
+	p[2] = (uint8_t)(len >> 8);
+	p[3] = (uint8_t)len;
+	p[6] = 0x40; /* DF, no offset */
+	p[7] = 0;
+	p[9] = 6;
+	p[32] = 0x50; /* data offset 5 */
+	uint16_t ps = ref_pseudo(p, len - 20);
+	p[36] = (uint8_t)(ps >> 8);
+	p[37] = (uint8_t)ps;
+	return len;
+}
+
+static bool tcp4_csum_valid(const uint8_t *p, size_t len)
+{
+	return ref_fold(p + 20, len - 20, ref_pseudo(p, len - 20)) == 0xffff;
+}
+
+/* Seals pt (len bytes) marked partial on s and opens it on r; returns the
+ * header's flags and leaves the plaintext in out. */
+static uint16_t partial_roundtrip(struct pair *p, struct session *s, struct session *r, const uint8_t *pt,
+				  size_t len, uint8_t *out, bool *partial)
+{
+	struct pkt *pk;
+	struct wire_hdr h;
+	assert_int_equal(pool_get(p->pool, &pk, 1), 1);
+	memcpy(pk->data, pt, len);
+	pk->len = (uint32_t)len;
+	pk->csum_partial = 1;
+	assert_int_equal(session_seal(s, &pk, 1, WIRE_DATA, T0), 1);
+	assert_int_equal(wire_decode(&h, pk->data, pk->len), WIRE_OK);
+	assert_int_equal(session_open(r, &h, pk->data, T0), OPEN_OK);
+	pk->data += WIRE_HDR_LEN;
+	pk->len = h.payload_len - WIRE_TAG_LEN;
+	assert_true(session_csum_from_flags(pk, h.flags));
+	*partial = pk->csum_partial;
+	memcpy(out, pk->data, len);
+	pool_put(p->pool, &pk, 1);
+	return h.flags;
+}
+
+static void test_seal_partial_csum(void **state)
+{
+	struct pair *p = *state;
+	static uint8_t pt[1400], out[1400];
+	bool partial;
+	confirm(p);
+	for (size_t len = 40; len <= sizeof(pt); len += 453) {
+		partial_tcp4(pt, len);
+		assert_false(tcp4_csum_valid(pt, len) && len > 40 && pt[40] != 0);
+		/* A peer that did not say it takes partial checksums gets the
+		 * checksum completed, and no flag. */
+		assert_int_equal(partial_roundtrip(p, &p->srv, &p->cli, pt, len, out, &partial), EPOCH);
+		assert_false(partial);
+		assert_true(tcp4_csum_valid(out, len));
+		assert_memory_equal(out, pt, 36);
+		assert_memory_equal(out + 38, pt + 38, len - 38);
+		/* One that did gets the packet as it is, flagged. */
+		session_set_peer_csum_partial(&p->srv, true);
+		assert_int_equal(partial_roundtrip(p, &p->srv, &p->cli, pt, len, out, &partial),
+				 EPOCH | WIRE_FLAG_CSUM_PARTIAL);
+		assert_true(partial);
+		assert_memory_equal(out, pt, len);
+		session_set_peer_csum_partial(&p->srv, false);
+	}
+	/* A new session forgets what the old peer took. */
+	session_set_peer_csum_partial(&p->cli, true);
+	session_begin(&p->cli, p->id);
+	assert_false(p->cli.peer_csum_partial);
+}
+
+static void test_csum_flag_needs_a_checksum(void **state)
+{
+	struct pair *p = *state;
+	struct pkt *pk;
+	assert_int_equal(pool_get(p->pool, &pk, 1), 1);
+	pk->len = (uint32_t)partial_tcp4(pk->data, 60);
+	assert_true(session_csum_from_flags(pk, EPOCH));
+	assert_false(pk->csum_partial);
+	assert_true(session_csum_from_flags(pk, EPOCH | WIRE_FLAG_CSUM_PARTIAL));
+	assert_true(pk->csum_partial);
+	/* ICMP has no checksum we leave partial: the flag on it is refused. */
+	pk->data[9] = 1;
+	assert_false(session_csum_from_flags(pk, EPOCH | WIRE_FLAG_CSUM_PARTIAL));
+	pk->data[9] = 6;
+	pk->len = 37; /* too short for the field */
+	assert_false(session_csum_from_flags(pk, EPOCH | WIRE_FLAG_CSUM_PARTIAL));
+	pool_put(p->pool, &pk, 1);
 }
 
 static void test_seal_uses_documented_nonce_and_ad(void **state)
@@ -849,6 +966,8 @@ int main(void)
 		cmocka_unit_test(test_hs_resp_tampered_noise_fails),
 		cmocka_unit_test(test_hs_timestamp_increases),
 		S(test_seal_header_fields),
+		S(test_seal_partial_csum),
+		S(test_csum_flag_needs_a_checksum),
 		S(test_seal_uses_documented_nonce_and_ad),
 		S(test_reflected_packet_fails),
 		S(test_seal_open_confirms_next),
