@@ -233,19 +233,20 @@ void tcp4_finish_super(uint8_t *buf, size_t len, const struct tcp4_seg *first, u
 	memcpy(hdr + 2, v, sizeof(v));
 }
 
-size_t tcp4_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t *out, size_t *nseg)
+size_t tcp4_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr[OFFLOAD_HDR_LEN],
+		  struct iovec *iov, size_t *niov, size_t *nseg)
 {
 	struct tcp4_seg first, last, next;
 	if (!tcp4_mergeable(pkts[i]->data, pkts[i]->len, &first))
 		return 0;
-	uint8_t *buf = out + OFFLOAD_HDR_LEN;
 	size_t len = pkts[i]->len, mss = first.payload, merged = 1;
 	const uint8_t *last_pkt = pkts[i]->data;
 	int psh = 0;
 	last = first;
-	memcpy(buf, pkts[i]->data, len);
+	iov[0] = (struct iovec){ hdr, OFFLOAD_HDR_LEN };
+	iov[1] = (struct iovec){ pkts[i]->data, len };
 	/* Only the last segment may be shorter than the first. */
-	for (size_t j = i + 1; j < n && last.payload == mss; j++) {
+	for (size_t j = i + 1; j < n && last.payload == mss && merged < TCP4_MERGE_MAX; j++) {
 		if (used[j] || !tcp4_mergeable(pkts[j]->data, pkts[j]->len, &next))
 			continue;
 		if (memcmp(pkts[j]->data + 12, last_pkt + 12, 8) || memcmp(pkts[j]->data + 20, last_pkt + 20, 4))
@@ -254,7 +255,7 @@ size_t tcp4_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t *ou
 		if (!tcp4_continues(last_pkt, &last, pkts[j]->data, &next) || next.payload > mss ||
 		    len + next.payload > 65535)
 			break;
-		memcpy(buf + len, pkts[j]->data + 20 + next.thl, next.payload);
+		iov[1 + merged] = (struct iovec){ pkts[j]->data + 20 + next.thl, next.payload };
 		len += next.payload;
 		psh = (pkts[j]->data[33] & 0x08) != 0;
 		last_pkt = pkts[j]->data;
@@ -264,7 +265,9 @@ size_t tcp4_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t *ou
 	}
 	if (merged == 1)
 		return 0;
-	tcp4_finish_super(buf, len, &first, (uint16_t)mss, psh, out);
+	/* Only now, as the first packet's headers become the super-packet's. */
+	tcp4_finish_super(pkts[i]->data, len, &first, (uint16_t)mss, psh, hdr);
+	*niov = 1 + merged;
 	*nseg = merged;
 	return len;
 }

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "pkt.h"
 
@@ -84,10 +85,15 @@ void tcp4_finish_super(uint8_t *buf, size_t len, const struct tcp4_seg *first, u
 		       uint8_t hdr[OFFLOAD_HDR_LEN]);
 
 /* Merges pkts[i] and the following packets of its flow (skipping other
- * flows, stopping at the first of its own that does not continue it) into
- * out: the offload header, then the super-packet (room for OFFLOAD_HDR_LEN
- * + 65535 bytes). Marks the merged ones in used[]. Returns the
- * super-packet's length and sets *nseg, or 0 when pkts[i] goes alone. */
-size_t tcp4_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t *out, size_t *nseg);
+ * flows, stopping at the first of its own that does not continue it, or
+ * at TCP4_MERGE_MAX segments) into one super-packet, without copying: it
+ * is iov[0 .. *niov), the offload header (written to hdr), pkts[i] with
+ * its headers rewritten in place, then the payload of each packet merged
+ * (the kernel gathers them in its one copy). Marks the merged ones in
+ * used[]. Returns the super-packet's length and sets *nseg, or 0 (and
+ * changes nothing) when pkts[i] goes alone. */
+#define TCP4_MERGE_MAX 64
+size_t tcp4_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr[OFFLOAD_HDR_LEN],
+		  struct iovec *iov, size_t *niov, size_t *nseg);
 
 #endif

@@ -14,7 +14,6 @@ struct tun {
 	char name[16];
 	bool tso;          /* the kernel hands us TCP super-packets */
 	uint8_t *rbuf;     /* one read: offload header + up to 64 KB */
-	uint8_t *wbuf;     /* one merged write, the same size */
 	size_t rlen;       /* bytes in rbuf of the super-packet being cut */
 	uint16_t mss;
 	size_t seg_next, seg_total;

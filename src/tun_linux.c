@@ -68,8 +68,7 @@ int tun_open(struct tun *t, const char *name, bool ipv6)
 		return -1;
 	}
 	t->rbuf = malloc(TUN_RBUF_SIZE);
-	t->wbuf = malloc(TUN_RBUF_SIZE);
-	if (!t->rbuf || !t->wbuf) {
+	if (!t->rbuf) {
 		die_msg("out of memory for the TUN read buffer");
 		close(t->fd);
 		t->fd = -1;
@@ -87,8 +86,7 @@ void tun_close(struct tun *t)
 		close(t->fd);
 	t->fd = -1;
 	free(t->rbuf);
-	free(t->wbuf);
-	t->rbuf = t->wbuf = NULL;
+	t->rbuf = NULL;
 }
 
 /* Continues cutting the super-packet in rbuf into pkts; returns how many. */
@@ -210,10 +208,11 @@ size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (used[i])
 			continue;
-		size_t nseg = 0, merged = t->wbuf ? tcp4_merge(pkts, n, i, used, t->wbuf, &nseg) : 0;
+		uint8_t hdr[OFFLOAD_HDR_LEN];
+		struct iovec iov[TCP4_MERGE_MAX + 1];
+		size_t niov = 0, nseg = 0, merged = tcp4_merge(pkts, n, i, used, hdr, iov, &niov, &nseg);
 		if (merged) {
-			ssize_t w = write(t->fd, t->wbuf, OFFLOAD_HDR_LEN + merged);
-			if (w == (ssize_t)(OFFLOAD_HDR_LEN + merged))
+			if (writev(t->fd, iov, (int)niov) == (ssize_t)(OFFLOAD_HDR_LEN + merged))
 				ok += nseg;
 			continue;
 		}

@@ -738,17 +738,25 @@ static void test_tso_single_too_big(void **state)
 /* ------------------------------------------------------------------------
  * Merging (tcp4_merge, as tun_write_batch uses it). */
 
-/* tcp4_merge, with the offload header and the super-packet handed back
- * in separate buffers. */
+/* tcp4_merge, with the offload header and the super-packet it describes
+ * (gathered as the kernel would) handed back in separate buffers. */
 static size_t merge_like_tun(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t *buf,
 			     uint8_t hdr[OFFLOAD_HDR_LEN], size_t *nseg)
 {
-	static uint8_t out[OFFLOAD_HDR_LEN + 65536];
-	size_t len = tcp4_merge(pkts, n, i, used, out, nseg);
-	if (len) {
-		memcpy(hdr, out, OFFLOAD_HDR_LEN);
-		memcpy(buf, out + OFFLOAD_HDR_LEN, len);
+	struct iovec iov[TCP4_MERGE_MAX + 1];
+	size_t niov = 0, len = tcp4_merge(pkts, n, i, used, hdr, iov, &niov, nseg);
+	if (!len)
+		return 0;
+	assert_int_equal(niov, *nseg + 1);
+	assert_ptr_equal(iov[0].iov_base, hdr);
+	assert_int_equal(iov[0].iov_len, OFFLOAD_HDR_LEN);
+	assert_ptr_equal(iov[1].iov_base, pkts[i]->data);
+	size_t at = 0;
+	for (size_t k = 1; k < niov; k++) {
+		memcpy(buf + at, iov[k].iov_base, iov[k].iov_len);
+		at += iov[k].iov_len;
 	}
+	assert_int_equal(at, len);
 	return len;
 }
 
@@ -811,6 +819,33 @@ static void test_merge_roundtrip(void **state)
 	roundtrip(6 * 1348, F_ACK | F_PSH, 1348);
 	roundtrip(1349, F_ACK | F_PSH, 1348);
 	roundtrip(30000, F_ACK | F_PSH, 1448);
+}
+
+/* A run of more than TCP4_MERGE_MAX small segments is merged in pieces of
+ * at most TCP4_MERGE_MAX, each a valid super-packet, in order. */
+static void test_merge_caps_segments(void **state)
+{
+	(void)state;
+	static uint8_t m[BIG];
+	uint8_t hdr[OFFLOAD_HDR_LEN];
+	const uint16_t mss = 20;
+	const size_t want = TCP4_MERGE_MAX + 6;
+	struct pkt *segs[TCP4_MERGE_MAX + 6];
+	bool used[TCP4_MERGE_MAX + 6] = { false };
+	size_t total = 0, nseg = 0;
+	size_t len = build_super(want * mss, F_ACK, 0x1234, 1000);
+	get_pkts(segs, want);
+	assert_int_equal(segment(sp, len, mss, 0, segs, want, &total), want);
+	size_t mlen = merge_like_tun(segs, want, 0, used, m, hdr, &nseg);
+	assert_int_equal(nseg, TCP4_MERGE_MAX);
+	assert_int_equal(mlen, 52 + TCP4_MERGE_MAX * mss);
+	assert_false(used[TCP4_MERGE_MAX]);
+	assert_int_equal(get32(m + 24), 1000);
+	mlen = merge_like_tun(segs, want, TCP4_MERGE_MAX, used, m, hdr, &nseg);
+	assert_int_equal(nseg, 6);
+	assert_int_equal(mlen, 52 + 6 * mss);
+	assert_int_equal(get32(m + 24), 1000 + TCP4_MERGE_MAX * mss);
+	pool_put(pool, segs, want);
 }
 
 /* Two flows' segments interleaved, as a tun_write_batch would get them:
@@ -1085,6 +1120,7 @@ int main(void)
 		cmocka_unit_test(test_tso_single_too_big),
 		cmocka_unit_test(test_merge_roundtrip),
 		cmocka_unit_test(test_merge_two_flows),
+		cmocka_unit_test(test_merge_caps_segments),
 		cmocka_unit_test(test_mergeable),
 		cmocka_unit_test(test_continues),
 	};
