@@ -74,33 +74,60 @@ int offload_finish_csum(uint8_t *pkt, size_t len, const struct offload *o)
 	return 0;
 }
 
-/* The folded pseudo-header sum of an IPv4 packet's transport header of
- * l4len bytes, as a partial checksum field holds it (not inverted). */
+/* The folded pseudo-header sum (IPv4 or IPv6, by the version nibble) for
+ * a transport header of l4len bytes, as a partial checksum field holds it
+ * (not inverted). */
 static uint16_t pseudo_sum(const uint8_t *ip, uint8_t proto, size_t l4len)
 {
-	uint8_t pseudo[12];
-	memcpy(pseudo, ip + 12, 8);
-	pseudo[8] = 0;
-	pseudo[9] = proto;
-	put16(pseudo + 10, (uint16_t)l4len);
-	return (uint16_t)~csum_fold(csum_add(0, pseudo, sizeof(pseudo)));
+	uint8_t tail[8] = { 0 };
+	uint32_t sum;
+	if (ip[0] >> 4 == 6) {
+		sum = csum_add(0, ip + 8, 32); /* source, destination */
+		put32(tail, (uint32_t)l4len);
+		tail[7] = proto;
+		sum = csum_add(sum, tail, 8);
+	} else {
+		sum = csum_add(0, ip + 12, 8);
+		tail[1] = proto;
+		put16(tail + 2, (uint16_t)l4len);
+		sum = csum_add(sum, tail, 4);
+	}
+	return (uint16_t)~csum_fold(sum);
+}
+
+/* The transport header's offset and protocol: IPv4 that is not a
+ * fragment, or IPv6 after any hop-by-hop, routing and destination options
+ * headers (at most four of them). -1 for anything else. */
+static int l4_of(const uint8_t *pkt, size_t len, size_t *l4, uint8_t *proto)
+{
+	if (len >= 20 && pkt[0] >> 4 == 4) {
+		*l4 = (size_t)(pkt[0] & 15) * 4;
+		*proto = pkt[9];
+		return *l4 >= 20 && *l4 <= len && !(get16(pkt + 6) & 0x3fff) ? 0 : -1; /* MF, offset */
+	}
+	if (len < 40 || pkt[0] >> 4 != 6)
+		return -1;
+	size_t at = 40;
+	uint8_t nh = pkt[6];
+	for (int i = 0; i < 4 && (nh == 0 || nh == 43 || nh == 60); i++) {
+		if (len < at + 8)
+			return -1;
+		nh = pkt[at];
+		at += ((size_t)pkt[at + 1] + 1) * 8;
+	}
+	if (nh == 0 || nh == 43 || nh == 60 || at > len)
+		return -1;
+	*l4 = at;
+	*proto = nh;
+	return 0;
 }
 
 int l4_csum_pos(const uint8_t *pkt, size_t len, uint16_t *start, uint16_t *off)
 {
 	size_t l4;
 	uint8_t proto;
-	if (len >= 20 && pkt[0] >> 4 == 4) {
-		l4 = (size_t)(pkt[0] & 15) * 4;
-		proto = pkt[9];
-		if (l4 < 20 || (get16(pkt + 6) & 0x3fff)) /* MF or an offset */
-			return -1;
-	} else if (len >= 40 && pkt[0] >> 4 == 6) {
-		l4 = 40;
-		proto = pkt[6];
-	} else {
+	if (l4_of(pkt, len, &l4, &proto) != 0)
 		return -1;
-	}
 	size_t field = proto == 6 ? 16 : proto == 17 ? 6 : 0;
 	if (!field || len < l4 + field + 2)
 		return -1;
@@ -121,14 +148,14 @@ int csum_complete(uint8_t *pkt, size_t len)
 	return 0;
 }
 
-int tso4_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, struct pkt **out,
-		 size_t nout, size_t *total)
+int tso_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, struct pkt **out, size_t nout,
+		size_t *total)
 {
-	if (len < 40 || pkt[0] >> 4 != 4 || pkt[9] != 6 || mss == 0)
+	size_t ihl;
+	uint8_t proto;
+	if (mss == 0 || l4_of(pkt, len, &ihl, &proto) != 0 || proto != 6 || len < ihl + 20)
 		return -1;
-	size_t ihl = (size_t)(pkt[0] & 15) * 4;
-	if (ihl < 20 || len < ihl + 20)
-		return -1;
+	bool v6 = pkt[0] >> 4 == 6;
 	size_t thl = (size_t)(pkt[ihl + 12] >> 4) * 4;
 	size_t hl = ihl + thl;
 	if (thl < 20 || len < hl)
@@ -140,8 +167,8 @@ int tso4_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, str
 	if (hl + (payload < mss ? payload : mss) > PKT_MAX_IP)
 		return -1;
 
-	uint16_t id = get16(pkt + 4);
-	uint32_t seq = (uint32_t)pkt[ihl + 4] << 24 | (uint32_t)pkt[ihl + 5] << 16 | (uint32_t)pkt[ihl + 6] << 8 | pkt[ihl + 7];
+	uint16_t id = v6 ? 0 : get16(pkt + 4);
+	uint32_t seq = get32(pkt + ihl + 4);
 	uint8_t flags = pkt[ihl + 13];
 	int n = 0;
 	for (size_t i = first; i < nseg && (size_t)n < nout; i++, n++) {
@@ -154,19 +181,19 @@ int tso4_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, str
 		memcpy(d + hl, pkt + hl + off, plen);
 		size_t tot = hl + plen;
 		out[n]->len = (uint32_t)tot;
-		/* IPv4: length, id, checksum. */
-		put16(d + 2, (uint16_t)tot);
-		put16(d + 4, (uint16_t)(id + i));
-		put16(d + 10, 0);
-		put16(d + 10, csum_fold(csum_add(0, d, ihl)));
+		if (v6) {
+			put16(d + 4, (uint16_t)(tot - 40)); /* payload length */
+		} else {
+			/* IPv4: length, id, checksum. */
+			put16(d + 2, (uint16_t)tot);
+			put16(d + 4, (uint16_t)(id + i));
+			put16(d + 10, 0);
+			put16(d + 10, csum_fold(csum_add(0, d, ihl)));
+		}
 		/* TCP: sequence, flags (FIN/PSH only on the last, CWR only on the
 		 * first), the checksum field partial. */
 		uint8_t *t = d + ihl;
-		uint32_t s = seq + (uint32_t)off;
-		t[4] = (uint8_t)(s >> 24);
-		t[5] = (uint8_t)(s >> 16);
-		t[6] = (uint8_t)(s >> 8);
-		t[7] = (uint8_t)s;
+		put32(t + 4, seq + (uint32_t)off);
 		uint8_t f = flags;
 		if (i + 1 < nseg)
 			f &= (uint8_t)~0x09; /* FIN, PSH */
@@ -179,65 +206,87 @@ int tso4_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, str
 	return n;
 }
 
-int tcp4_mergeable(const uint8_t *p, size_t len, struct tcp4_seg *s)
+int tcp_mergeable(const uint8_t *p, size_t len, struct tcp_seg *s)
 {
-	if (len < 40 || p[0] != 0x45 || p[9] != 6)
+	if (len >= 60 && p[0] >> 4 == 6) {
+		if (p[6] != 6 || (size_t)get16(p + 4) + 40 != len)
+			return 0; /* not TCP right after the fixed header */
+		s->ihl = 40;
+	} else if (len >= 40 && p[0] == 0x45 && p[9] == 6) {
+		if ((p[6] & 0x3f) || p[7]) /* MF or a fragment offset */
+			return 0;
+		if (get16(p + 2) != len)
+			return 0;
+		s->ihl = 20;
+	} else {
 		return 0;
-	if ((p[6] & 0x3f) || p[7]) /* MF or a fragment offset */
+	}
+	const uint8_t *t = p + s->ihl;
+	s->thl = (size_t)(t[12] >> 4) * 4;
+	if (s->thl < 20 || len < s->ihl + s->thl)
 		return 0;
-	size_t total = get16(p + 2);
-	if (total != len)
-		return 0;
-	s->ihl = 20;
-	s->thl = (size_t)(p[20 + 12] >> 4) * 4;
-	if (s->thl < 20 || len < 20 + s->thl)
-		return 0;
-	uint8_t f = p[20 + 13];
+	uint8_t f = t[13];
 	if (!(f & 0x10) || (f & (0x01 | 0x02 | 0x04 | 0x20 | 0x40 | 0x80)))
 		return 0;
-	s->payload = len - 20 - s->thl;
-	s->seq = (uint32_t)p[24] << 24 | (uint32_t)p[25] << 16 | (uint32_t)p[26] << 8 | p[27];
+	s->payload = len - s->ihl - s->thl;
+	s->seq = get32(t + 4);
 	return s->payload > 0;
 }
 
-int tcp4_continues(const uint8_t *pa, const struct tcp4_seg *a, const uint8_t *pb, const struct tcp4_seg *b)
+/* Both segments' addresses and ports: the flow, whatever its version. */
+static bool same_flow(const uint8_t *pa, const struct tcp_seg *a, const uint8_t *pb, const struct tcp_seg *b)
 {
-	if (a->thl != b->thl || b->seq != a->seq + (uint32_t)a->payload)
+	if (a->ihl != b->ihl)
+		return false;
+	size_t at = a->ihl == 40 ? 8 : 12, alen = a->ihl == 40 ? 32 : 8;
+	return !memcmp(pa + at, pb + at, alen) && !memcmp(pa + a->ihl, pb + b->ihl, 4);
+}
+
+int tcp_continues(const uint8_t *pa, const struct tcp_seg *a, const uint8_t *pb, const struct tcp_seg *b)
+{
+	if (!same_flow(pa, a, pb, b) || a->thl != b->thl || b->seq != a->seq + (uint32_t)a->payload)
 		return 0;
-	/* IP: TOS, DF, TTL, protocol, addresses. */
-	if (pa[1] != pb[1] || pa[6] != pb[6] || pa[8] != pb[8] || memcmp(pa + 12, pb + 12, 8))
-		return 0;
-	const uint8_t *ta = pa + 20, *tb = pb + 20;
-	/* Ports, ack, then offset/flags/window with PSH masked, then options. */
-	if (memcmp(ta, tb, 4) || memcmp(ta + 8, tb + 8, 4) || ta[12] != tb[12] ||
-	    (ta[13] & ~0x08) != (tb[13] & ~0x08) || memcmp(ta + 14, tb + 14, 2) ||
-	    memcmp(ta + 20, tb + 20, a->thl - 20))
+	if (a->ihl == 40) {
+		/* IPv6: traffic class, flow label, hop limit. */
+		if (memcmp(pa, pb, 4) || pa[7] != pb[7])
+			return 0;
+	} else if (pa[1] != pb[1] || pa[6] != pb[6] || pa[8] != pb[8]) {
+		return 0; /* IPv4: TOS, DF, TTL */
+	}
+	const uint8_t *ta = pa + a->ihl, *tb = pb + b->ihl;
+	/* Ack, then offset/flags/window with PSH masked, then options. */
+	if (memcmp(ta + 8, tb + 8, 4) || ta[12] != tb[12] || (ta[13] & ~0x08) != (tb[13] & ~0x08) ||
+	    memcmp(ta + 14, tb + 14, 2) || memcmp(ta + 20, tb + 20, a->thl - 20))
 		return 0;
 	return 1;
 }
 
-void tcp4_finish_super(uint8_t *buf, size_t len, const struct tcp4_seg *first, uint16_t mss, int psh,
-		       uint8_t hdr[OFFLOAD_HDR_LEN])
+void tcp_finish_super(uint8_t *buf, size_t len, const struct tcp_seg *first, uint16_t mss, int psh,
+		      uint8_t hdr[OFFLOAD_HDR_LEN])
 {
 	uint8_t *t = buf + first->ihl;
-	put16(buf + 2, (uint16_t)len);
-	put16(buf + 10, 0);
-	put16(buf + 10, csum_fold(csum_add(0, buf, first->ihl)));
+	if (first->ihl == 40) {
+		put16(buf + 4, (uint16_t)(len - 40));
+	} else {
+		put16(buf + 2, (uint16_t)len);
+		put16(buf + 10, 0);
+		put16(buf + 10, csum_fold(csum_add(0, buf, first->ihl)));
+	}
 	if (psh)
 		t[13] |= 0x08;
 	/* Partial checksum: the kernel (or the NIC) adds the rest. */
 	put16(t + 16, pseudo_sum(buf, 6, len - first->ihl));
 	uint16_t v[4] = { (uint16_t)(first->ihl + first->thl), mss, (uint16_t)first->ihl, 16 };
 	hdr[0] = OFFLOAD_F_NEEDS_CSUM;
-	hdr[1] = OFFLOAD_GSO_TCPV4;
+	hdr[1] = first->ihl == 40 ? OFFLOAD_GSO_TCPV6 : OFFLOAD_GSO_TCPV4;
 	memcpy(hdr + 2, v, sizeof(v));
 }
 
-size_t tcp4_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr[OFFLOAD_HDR_LEN],
-		  struct iovec *iov, size_t *niov, size_t *nseg)
+size_t tcp_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr[OFFLOAD_HDR_LEN],
+		 struct iovec *iov, size_t *niov, size_t *nseg)
 {
-	struct tcp4_seg first, last, next;
-	if (!tcp4_mergeable(pkts[i]->data, pkts[i]->len, &first))
+	struct tcp_seg first, last, next;
+	if (!tcp_mergeable(pkts[i]->data, pkts[i]->len, &first))
 		return 0;
 	size_t len = pkts[i]->len, mss = first.payload, merged = 1;
 	const uint8_t *last_pkt = pkts[i]->data;
@@ -246,19 +295,17 @@ size_t tcp4_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr
 	iov[0] = (struct iovec){ hdr, OFFLOAD_HDR_LEN };
 	iov[1] = (struct iovec){ pkts[i]->data, len };
 	/* Only the last segment may be shorter than the first. */
-	for (size_t j = i + 1; j < n && last.payload == mss && merged < TCP4_MERGE_MAX; j++) {
-		if (used[j] || !tcp4_mergeable(pkts[j]->data, pkts[j]->len, &next))
-			continue;
-		if (memcmp(pkts[j]->data + 12, last_pkt + 12, 8) || memcmp(pkts[j]->data + 20, last_pkt + 20, 4))
+	for (size_t j = i + 1; j < n && last.payload == mss && merged < TCP_MERGE_MAX; j++) {
+		const uint8_t *p = pkts[j]->data;
+		if (used[j] || !tcp_mergeable(p, pkts[j]->len, &next) || !same_flow(last_pkt, &last, p, &next))
 			continue; /* another flow */
 		/* Same flow: it continues us, or the run ends here (order kept). */
-		if (!tcp4_continues(last_pkt, &last, pkts[j]->data, &next) || next.payload > mss ||
-		    len + next.payload > 65535)
+		if (!tcp_continues(last_pkt, &last, p, &next) || next.payload > mss || len + next.payload > 65535)
 			break;
-		iov[1 + merged] = (struct iovec){ pkts[j]->data + 20 + next.thl, next.payload };
+		iov[1 + merged] = (struct iovec){ pkts[j]->data + next.ihl + next.thl, next.payload };
 		len += next.payload;
-		psh = (pkts[j]->data[33] & 0x08) != 0;
-		last_pkt = pkts[j]->data;
+		psh = (p[next.ihl + 13] & 0x08) != 0;
+		last_pkt = p;
 		last = next;
 		used[j] = true;
 		merged++;
@@ -266,7 +313,7 @@ size_t tcp4_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr
 	if (merged == 1)
 		return 0;
 	/* Only now, as the first packet's headers become the super-packet's. */
-	tcp4_finish_super(pkts[i]->data, len, &first, (uint16_t)mss, psh, hdr);
+	tcp_finish_super(pkts[i]->data, len, &first, (uint16_t)mss, psh, hdr);
 	*niov = 1 + merged;
 	*nseg = merged;
 	return len;

@@ -74,9 +74,15 @@ int tun_open(struct tun *t, const char *name, bool ipv6)
 		t->fd = -1;
 		return -1;
 	}
-	t->tso = ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0;
-	if (!t->tso)
-		LOGW("msg=\"TUN offloads refused, reading packet by packet\" dev=%s error=\"%s\"", t->name, strerror(errno));
+	t->tso = ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0;
+	if (!t->tso) {
+		int e = errno;
+		t->tso = ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0;
+		if (t->tso)
+			LOGW("msg=\"TUN refused IPv6 TSO: IPv6 TCP is read segment by segment\" dev=%s error=\"%s\"", t->name, strerror(e));
+		else
+			LOGW("msg=\"TUN offloads refused, reading packet by packet\" dev=%s error=\"%s\"", t->name, strerror(errno));
+	}
 	return 0;
 }
 
@@ -93,7 +99,7 @@ void tun_close(struct tun *t)
 static size_t cut_pending(struct tun *t, struct pkt **pkts, size_t n)
 {
 	size_t total;
-	int got = tso4_segment(t->rbuf + OFFLOAD_HDR_LEN, t->rlen, t->mss, t->seg_next, pkts, n, &total);
+	int got = tso_segment(t->rbuf + OFFLOAD_HDR_LEN, t->rlen, t->mss, t->seg_next, pkts, n, &total);
 	if (got < 0) {
 		t->seg_next = t->seg_total = 0;
 		return 0;
@@ -121,7 +127,7 @@ static int read_one(struct tun *t, struct pkt **pkts, size_t n)
 	offload_decode(&o, t->rbuf);
 	uint8_t *body = t->rbuf + OFFLOAD_HDR_LEN;
 	size_t len = (size_t)r - OFFLOAD_HDR_LEN;
-	if (o.gso_type == OFFLOAD_GSO_TCPV4) {
+	if (o.gso_type == OFFLOAD_GSO_TCPV4 || o.gso_type == OFFLOAD_GSO_TCPV6) {
 		t->rlen = len;
 		t->mss = o.gso_size;
 		t->seg_next = 0;
@@ -209,8 +215,8 @@ size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n)
 		if (used[i])
 			continue;
 		uint8_t hdr[OFFLOAD_HDR_LEN];
-		struct iovec iov[TCP4_MERGE_MAX + 1];
-		size_t niov = 0, nseg = 0, merged = tcp4_merge(pkts, n, i, used, hdr, iov, &niov, &nseg);
+		struct iovec iov[TCP_MERGE_MAX + 1];
+		size_t niov = 0, nseg = 0, merged = tcp_merge(pkts, n, i, used, hdr, iov, &niov, &nseg);
 		if (merged) {
 			if (writev(t->fd, iov, (int)niov) == (ssize_t)(OFFLOAD_HDR_LEN + merged))
 				ok += nseg;

@@ -76,9 +76,40 @@ static void put32(uint8_t *p, uint32_t v)
 	put16(p + 2, (uint16_t)v);
 }
 
+static bool is_v6(const uint8_t *ip)
+{
+	return ip[0] >> 4 == 6;
+}
+
+/* The transport header's offset (IPv6: after any extension headers) and
+ * protocol, walked independently of offload.c. */
+static size_t walk(const uint8_t *ip, uint8_t *proto)
+{
+	if (!is_v6(ip)) {
+		*proto = ip[9];
+		return (size_t)(ip[0] & 15) * 4;
+	}
+	size_t at = 40;
+	uint8_t nh = ip[6];
+	while (nh == 0 || nh == 43 || nh == 60) {
+		nh = ip[at];
+		at += ((size_t)ip[at + 1] + 1) * 8;
+	}
+	*proto = nh;
+	return at;
+}
+
 static size_t ihl_of(const uint8_t *ip)
 {
-	return (size_t)(ip[0] & 15) * 4;
+	uint8_t proto;
+	return walk(ip, &proto);
+}
+
+static uint8_t proto_of(const uint8_t *ip)
+{
+	uint8_t proto;
+	walk(ip, &proto);
+	return proto;
 }
 
 static size_t thl_of(const uint8_t *ip)
@@ -86,34 +117,47 @@ static size_t thl_of(const uint8_t *ip)
 	return (size_t)(ip[ihl_of(ip) + 12] >> 4) * 4;
 }
 
-/* Folded (not inverted) pseudo-header sum of an IPv4 packet for an L4
- * length and protocol. */
+/* Folded (not inverted) pseudo-header sum of an IPv4 or IPv6 packet for an
+ * L4 length and protocol. */
 static uint16_t ref_pseudo_sum(const uint8_t *ip, size_t l4len, uint8_t proto)
 {
-	uint8_t ph[12];
+	uint8_t ph[40] = { 0 };
+	if (is_v6(ip)) {
+		memcpy(ph, ip + 8, 32);
+		put32(ph + 32, (uint32_t)l4len);
+		ph[39] = proto;
+		return ref_sum(ph, 40);
+	}
 	memcpy(ph, ip + 12, 8);
-	ph[8] = 0;
 	ph[9] = proto;
 	put16(ph + 10, (uint16_t)l4len);
-	return ref_sum(ph, sizeof(ph));
+	return ref_sum(ph, 12);
 }
 
 /* Pseudo-header + L4 bytes, summed by the reference: 0xffff when valid. */
 static uint16_t ref_l4_verify(const uint8_t *ip, size_t len)
 {
-	static uint8_t tmp[12 + BIG];
-	size_t ihl = ihl_of(ip), l4 = len - ihl;
-	memcpy(tmp, ip + 12, 8);
-	tmp[8] = 0;
-	tmp[9] = ip[9];
-	put16(tmp + 10, (uint16_t)l4);
-	memcpy(tmp + 12, ip + ihl, l4);
-	return ref_sum(tmp, 12 + l4);
+	static uint8_t tmp[40 + BIG];
+	size_t ihl = ihl_of(ip), l4 = len - ihl, ph;
+	memset(tmp, 0, 40);
+	if (is_v6(ip)) {
+		memcpy(tmp, ip + 8, 32);
+		put32(tmp + 32, (uint32_t)l4);
+		tmp[39] = proto_of(ip);
+		ph = 40;
+	} else {
+		memcpy(tmp, ip + 12, 8);
+		tmp[9] = ip[9];
+		put16(tmp + 10, (uint16_t)l4);
+		ph = 12;
+	}
+	memcpy(tmp + ph, ip + ihl, l4);
+	return ref_sum(tmp, ph + l4);
 }
 
 static bool ip_csum_ok(const uint8_t *ip)
 {
-	return ref_sum(ip, ihl_of(ip)) == 0xffff;
+	return is_v6(ip) || ref_sum(ip, ihl_of(ip)) == 0xffff;
 }
 
 static bool l4_csum_ok(const uint8_t *ip, size_t len)
@@ -137,6 +181,8 @@ struct tcp_spec {
 	uint32_t tsval, tsecr;
 	const uint8_t *payload;
 	size_t plen;
+	bool v6;         /* IPv6 (fd00::1 -> fd00::2, flow label 0x12345) */
+	size_t ext;      /* IPv6: bytes of a destination options header (multiple of 8) */
 };
 
 static struct tcp_spec tcp_default(void)
@@ -150,23 +196,39 @@ static struct tcp_spec tcp_default(void)
 	return s;
 }
 
-/* A TCP/IPv4 packet with valid IP and TCP checksums; returns its length. */
-static size_t build_tcp4(uint8_t *p, const struct tcp_spec *s)
+/* A TCP/IPv4 (or IPv6) packet with valid checksums; returns its length. */
+static size_t build_tcp(uint8_t *p, const struct tcp_spec *s)
 {
-	size_t ihl = 20 + s->ip_opts, thl = s->ts ? 32 : 20, len = ihl + thl + s->plen;
+	size_t ihl = s->v6 ? 40 + s->ext : 20 + s->ip_opts, thl = s->ts ? 32 : 20, len = ihl + thl + s->plen;
 	memset(p, 0, ihl + thl);
-	p[0] = (uint8_t)(0x40 | ihl / 4);
-	p[1] = s->tos;
-	put16(p + 2, (uint16_t)len);
-	put16(p + 4, s->id);
-	put16(p + 6, s->frag);
-	p[8] = s->ttl;
-	p[9] = 6;
-	put32(p + 12, s->src);
-	put32(p + 16, s->dst);
-	for (size_t i = 0; i < s->ip_opts; i++)
-		p[20 + i] = 1; /* NOP */
-	put16(p + 10, ref_csum(p, ihl));
+	if (s->v6) {
+		put32(p, 0x60000000u | (uint32_t)s->tos << 20 | 0x12345);
+		put16(p + 4, (uint16_t)(len - 40));
+		p[6] = s->ext ? 60 : 6;
+		p[7] = s->ttl;
+		p[8] = p[24] = 0xfd;
+		p[23] = 1;
+		p[39] = 2;
+		if (s->ext) {
+			p[40] = 6;
+			p[41] = (uint8_t)(s->ext / 8 - 1);
+			p[42] = 1; /* PadN */
+			p[43] = (uint8_t)(s->ext - 4);
+		}
+	} else {
+		p[0] = (uint8_t)(0x40 | ihl / 4);
+		p[1] = s->tos;
+		put16(p + 2, (uint16_t)len);
+		put16(p + 4, s->id);
+		put16(p + 6, s->frag);
+		p[8] = s->ttl;
+		p[9] = 6;
+		put32(p + 12, s->src);
+		put32(p + 16, s->dst);
+		for (size_t i = 0; i < s->ip_opts; i++)
+			p[20 + i] = 1; /* NOP */
+		put16(p + 10, ref_csum(p, ihl));
+	}
 
 	uint8_t *t = p + ihl;
 	put16(t, s->sport);
@@ -217,13 +279,13 @@ static void get_pkts(struct pkt **pkts, size_t n)
 	assert_int_equal(pool_get(pool, pkts, n), n);
 }
 
-/* tso4_segment, then the checks its partial checksums need: every segment
+/* tso_segment, then the checks its partial checksums need: every segment
  * is marked partial with the pseudo-header sum in its field. The segments
  * are then completed, so the callers' checks see ordinary packets. */
 static int segment(const uint8_t *p, size_t len, uint16_t mss, size_t first, struct pkt **out, size_t nout,
 	       size_t *total)
 {
-	int got = tso4_segment(p, len, mss, first, out, nout, total);
+	int got = tso_segment(p, len, mss, first, out, nout, total);
 	for (int k = 0; k < got; k++) {
 		uint8_t *d = out[k]->data;
 		size_t ihl = ihl_of(d);
@@ -314,7 +376,7 @@ static void test_finish_csum_tcp(void **state)
 		s.payload = payload;
 		s.plen = plens[k];
 		s.flags = F_ACK | F_PSH;
-		size_t len = build_tcp4(p, &s);
+		size_t len = build_tcp(p, &s);
 		uint16_t good = get16(p + 36);
 		/* As the kernel leaves it: the folded pseudo-header sum. */
 		put16(p + 36, ref_pseudo_sum(p, len - 20, 6));
@@ -354,7 +416,7 @@ static void test_l4_csum_pos(void **state)
 	struct tcp_spec s = tcp_default();
 	s.payload = payload;
 	s.plen = sizeof(payload);
-	size_t len = build_tcp4(p, &s);
+	size_t len = build_tcp(p, &s);
 	assert_int_equal(l4_csum_pos(p, len, &start, &off), 0);
 	assert_int_equal(start, 20);
 	assert_int_equal(off, 16);
@@ -384,8 +446,16 @@ static void test_l4_csum_pos(void **state)
 	assert_int_equal(l4_csum_pos(p, 48, &start, &off), 0);
 	assert_int_equal(off, 6);
 	assert_int_equal(l4_csum_pos(p, 47, &start, &off), -1);
-	p[6] = 0; /* hop-by-hop */
-	assert_int_equal(l4_csum_pos(p, 60, &start, &off), -1);
+	p[6] = 0; /* hop-by-hop, 8 bytes, then TCP */
+	p[40] = 6;
+	assert_int_equal(l4_csum_pos(p, 68, &start, &off), 0);
+	assert_int_equal(start, 48);
+	assert_int_equal(off, 16);
+	assert_int_equal(l4_csum_pos(p, 65, &start, &off), -1); /* field cut short */
+	p[40] = 44; /* then a fragment header: not ours to complete */
+	assert_int_equal(l4_csum_pos(p, 68, &start, &off), -1);
+	p[40] = 0; /* hop-by-hop headers all the way: more than four */
+	assert_int_equal(l4_csum_pos(p, 100, &start, &off), -1);
 	p[0] = 0x50;
 	assert_int_equal(l4_csum_pos(p, 60, &start, &off), -1);
 }
@@ -399,7 +469,7 @@ static void test_csum_complete(void **state)
 		struct tcp_spec s = tcp_default();
 		s.payload = payload;
 		s.plen = k * 70;
-		size_t len = build_tcp4(p, &s);
+		size_t len = build_tcp(p, &s);
 		uint16_t good = get16(p + 36);
 		put16(p + 36, ref_pseudo_sum(p, len - 20, 6));
 		assert_int_equal(csum_complete(p, len), 0);
@@ -434,7 +504,7 @@ static void test_finish_csum_ranges(void **state)
 	struct tcp_spec s = tcp_default();
 	s.payload = payload;
 	s.plen = sizeof(payload);
-	size_t len = build_tcp4(p, &s); /* 152 bytes */
+	size_t len = build_tcp(p, &s); /* 152 bytes */
 	put16(p + 36, ref_pseudo_sum(p, len - 20, 6));
 	memcpy(before, p, len);
 
@@ -492,10 +562,14 @@ static void test_offload_decode(void **state)
 }
 
 /* ------------------------------------------------------------------------
- * tso4_segment */
+ * tso_segment */
 static uint8_t sp[BIG], sp_payload[BIG];
 
-/* A super-packet of plen random payload bytes in sp; returns its length. */
+/* A super-packet of plen random payload bytes in sp; returns its length.
+ * IPv4, unless super_v6 (and super_ext bytes of IPv6 options) say otherwise. */
+static bool super_v6;
+static size_t super_ext;
+
 static size_t build_super(size_t plen, uint8_t flags, uint16_t id, uint32_t seq)
 {
 	randombytes_buf(sp_payload, plen);
@@ -505,7 +579,9 @@ static size_t build_super(size_t plen, uint8_t flags, uint16_t id, uint32_t seq)
 	s.flags = flags;
 	s.id = id;
 	s.seq = seq;
-	return build_tcp4(sp, &s);
+	s.v6 = super_v6;
+	s.ext = super_ext;
+	return build_tcp(sp, &s);
 }
 
 /* Checks segs[0..n) as segments first.. of super-packet p (len) cut at
@@ -520,13 +596,21 @@ static void check_segments(const uint8_t *p, size_t len, uint16_t mss, struct pk
 		size_t plen = payload - off < mss ? payload - off : mss;
 		const uint8_t *d = segs[k]->data, *dt = d + ihl;
 		assert_int_equal(segs[k]->len, hl + plen);
-		/* IP: length, id, checksum change; the rest (DF, TTL, ...) not. */
-		assert_int_equal(get16(d + 2), hl + plen);
-		assert_int_equal(get16(d + 4), (uint16_t)(get16(p + 4) + idx));
-		assert_true(ip_csum_ok(d));
-		assert_memory_equal(d, p, 2);
-		assert_memory_equal(d + 6, p + 6, 4);
-		assert_memory_equal(d + 12, p + 12, ihl - 12);
+		if (is_v6(p)) {
+			/* IPv6: the payload length changes; the rest (flow label,
+			 * hop limit, addresses, extension headers) not. */
+			assert_int_equal(get16(d + 4), hl + plen - 40);
+			assert_memory_equal(d, p, 4);
+			assert_memory_equal(d + 6, p + 6, ihl - 6);
+		} else {
+			/* IP: length, id, checksum change; the rest (DF, TTL, ...) not. */
+			assert_int_equal(get16(d + 2), hl + plen);
+			assert_int_equal(get16(d + 4), (uint16_t)(get16(p + 4) + idx));
+			assert_true(ip_csum_ok(d));
+			assert_memory_equal(d, p, 2);
+			assert_memory_equal(d + 6, p + 6, 4);
+			assert_memory_equal(d + 12, p + 12, ihl - 12);
+		}
 		/* TCP: sequence number, flags, checksum. */
 		assert_int_equal(get32(dt + 4), (uint32_t)(get32(t + 4) + off));
 		uint8_t f = t[13];
@@ -736,15 +820,15 @@ static void test_tso_single_too_big(void **state)
 }
 
 /* ------------------------------------------------------------------------
- * Merging (tcp4_merge, as tun_write_batch uses it). */
+ * Merging (tcp_merge, as tun_write_batch uses it). */
 
-/* tcp4_merge, with the offload header and the super-packet it describes
+/* tcp_merge, with the offload header and the super-packet it describes
  * (gathered as the kernel would) handed back in separate buffers. */
 static size_t merge_like_tun(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t *buf,
 			     uint8_t hdr[OFFLOAD_HDR_LEN], size_t *nseg)
 {
-	struct iovec iov[TCP4_MERGE_MAX + 1];
-	size_t niov = 0, len = tcp4_merge(pkts, n, i, used, hdr, iov, &niov, nseg);
+	struct iovec iov[TCP_MERGE_MAX + 1];
+	size_t niov = 0, len = tcp_merge(pkts, n, i, used, hdr, iov, &niov, nseg);
 	if (!len)
 		return 0;
 	assert_int_equal(niov, *nseg + 1);
@@ -767,20 +851,26 @@ static void check_merged(uint8_t *m, size_t mlen, const uint8_t hdr[OFFLOAD_HDR_
 {
 	assert_int_equal(mlen, len);
 	size_t ihl = ihl_of(orig), thl = thl_of(orig);
-	/* Everything but the IP length and checksum and the TCP checksum. */
-	assert_memory_equal(m, orig, 2);
-	assert_memory_equal(m + 4, orig + 4, 6);
-	assert_memory_equal(m + 12, orig + 12, ihl + 16 - 12);
+	/* Everything but the IP length (and checksum) and the TCP checksum. */
+	if (is_v6(orig)) {
+		assert_memory_equal(m, orig, 4);
+		assert_memory_equal(m + 6, orig + 6, ihl + 16 - 6);
+		assert_int_equal(get16(m + 4), len - 40);
+	} else {
+		assert_memory_equal(m, orig, 2);
+		assert_memory_equal(m + 4, orig + 4, 6);
+		assert_memory_equal(m + 12, orig + 12, ihl + 16 - 12);
+		assert_int_equal(get16(m + 2), len);
+		assert_true(ip_csum_ok(m));
+	}
 	assert_memory_equal(m + ihl + 18, orig + ihl + 18, len - ihl - 18);
-	assert_int_equal(get16(m + 2), len);
-	assert_true(ip_csum_ok(m));
 	/* The TCP checksum field: the pseudo-header sum, folded, not inverted. */
 	assert_int_equal(get16(m + ihl + 16), ref_pseudo_sum(orig, len - ihl, 6));
 
 	uint8_t want[OFFLOAD_HDR_LEN];
 	uint16_t v[4] = { (uint16_t)(ihl + thl), mss, (uint16_t)ihl, 16 };
 	want[0] = 1;
-	want[1] = 1;
+	want[1] = is_v6(orig) ? 4 : 1; /* GSO TCPV6 / TCPV4 */
 	memcpy(want + 2, v, sizeof(v));
 	assert_memory_equal(hdr, want, OFFLOAD_HDR_LEN);
 
@@ -821,31 +911,94 @@ static void test_merge_roundtrip(void **state)
 	roundtrip(30000, F_ACK | F_PSH, 1448);
 }
 
-/* A run of more than TCP4_MERGE_MAX small segments is merged in pieces of
- * at most TCP4_MERGE_MAX, each a valid super-packet, in order. */
+/* A run of more than TCP_MERGE_MAX small segments is merged in pieces of
+ * at most TCP_MERGE_MAX, each a valid super-packet, in order. */
 static void test_merge_caps_segments(void **state)
 {
 	(void)state;
 	static uint8_t m[BIG];
 	uint8_t hdr[OFFLOAD_HDR_LEN];
 	const uint16_t mss = 20;
-	const size_t want = TCP4_MERGE_MAX + 6;
-	struct pkt *segs[TCP4_MERGE_MAX + 6];
-	bool used[TCP4_MERGE_MAX + 6] = { false };
+	const size_t want = TCP_MERGE_MAX + 6;
+	struct pkt *segs[TCP_MERGE_MAX + 6];
+	bool used[TCP_MERGE_MAX + 6] = { false };
 	size_t total = 0, nseg = 0;
 	size_t len = build_super(want * mss, F_ACK, 0x1234, 1000);
 	get_pkts(segs, want);
 	assert_int_equal(segment(sp, len, mss, 0, segs, want, &total), want);
 	size_t mlen = merge_like_tun(segs, want, 0, used, m, hdr, &nseg);
-	assert_int_equal(nseg, TCP4_MERGE_MAX);
-	assert_int_equal(mlen, 52 + TCP4_MERGE_MAX * mss);
-	assert_false(used[TCP4_MERGE_MAX]);
+	assert_int_equal(nseg, TCP_MERGE_MAX);
+	assert_int_equal(mlen, 52 + TCP_MERGE_MAX * mss);
+	assert_false(used[TCP_MERGE_MAX]);
 	assert_int_equal(get32(m + 24), 1000);
-	mlen = merge_like_tun(segs, want, TCP4_MERGE_MAX, used, m, hdr, &nseg);
+	mlen = merge_like_tun(segs, want, TCP_MERGE_MAX, used, m, hdr, &nseg);
 	assert_int_equal(nseg, 6);
 	assert_int_equal(mlen, 52 + 6 * mss);
-	assert_int_equal(get32(m + 24), 1000 + TCP4_MERGE_MAX * mss);
+	assert_int_equal(get32(m + 24), 1000 + TCP_MERGE_MAX * mss);
 	pool_put(pool, segs, want);
+}
+
+/* IPv6 super-packets are cut and merged back like IPv4 ones; one with a
+ * destination options header is cut (the header copied into every
+ * segment) but its segments are not merged. */
+static void test_tso6_cut_and_merge(void **state)
+{
+	const size_t plens[] = { 1329, 2 * 1328, 10000, 30000 };
+	super_v6 = true;
+	for (size_t k = 0; k < sizeof(plens) / sizeof(plens[0]); k++)
+		roundtrip(plens[k], F_ACK | F_PSH, 1328);
+	roundtrip(20000, F_ACK, 1428);
+
+	static uint8_t m[BIG];
+	uint8_t hdr[OFFLOAD_HDR_LEN];
+	struct pkt *segs[NPKTS];
+	bool used[NPKTS] = { false };
+	size_t total = 0, nseg = 0;
+	super_ext = 8;
+	size_t len = build_super(5000, F_ACK | F_PSH, 0, 99);
+	assert_int_equal(ihl_of(sp), 48);
+	get_pkts(segs, 4);
+	assert_int_equal(segment(sp, len, 1320, 0, segs, 4, &total), 4);
+	assert_int_equal(total, 4);
+	check_segments(sp, len, 1320, segs, 0, 4, 4);
+	assert_int_equal(merge_like_tun(segs, 4, 0, used, m, hdr, &nseg), 0);
+	pool_put(pool, segs, 4);
+	super_ext = 0;
+	super_v6 = false;
+	(void)state;
+}
+
+static void test_mergeable6(void **state)
+{
+	(void)state;
+	static uint8_t p[2000], payload[1000];
+	struct tcp_seg g;
+	struct tcp_spec s = tcp_default();
+	s.v6 = true;
+	s.payload = payload;
+	s.plen = sizeof(payload);
+	size_t len = build_tcp(p, &s);
+	assert_true(tcp_mergeable(p, len, &g));
+	assert_int_equal(g.ihl, 40);
+	assert_int_equal(g.payload, sizeof(payload));
+	assert_false(tcp_mergeable(p, len - 1, &g)); /* payload length disagrees */
+	s.ext = 8;
+	len = build_tcp(p, &s);
+	assert_false(tcp_mergeable(p, len, &g));
+	/* A different flow label is not the same run. */
+	s.ext = 0;
+	static uint8_t q[2000];
+	len = build_tcp(p, &s);
+	s.seq += sizeof(payload);
+	size_t qlen = build_tcp(q, &s);
+	struct tcp_seg a, b;
+	assert_true(tcp_mergeable(p, len, &a) && tcp_mergeable(q, qlen, &b));
+	assert_true(tcp_continues(p, &a, q, &b));
+	q[3] ^= 1;
+	assert_false(tcp_continues(p, &a, q, &b));
+	q[3] ^= 1;
+	q[39] ^= 1; /* another destination */
+	assert_false(tcp_continues(p, &a, q, &b));
 }
 
 /* Two flows' segments interleaved, as a tun_write_batch would get them:
@@ -860,12 +1013,12 @@ static void test_merge_two_flows(void **state)
 	s.payload = pay;
 	s.plen = 8000;
 	s.flags = F_ACK | F_PSH;
-	size_t alen = build_tcp4(a, &s);
+	size_t alen = build_tcp(a, &s);
 	s.sport++;
 	s.payload = pay + 9000;
 	s.plen = 5000;
 	s.seq = 77;
-	size_t blen = build_tcp4(b, &s);
+	size_t blen = build_tcp(b, &s);
 
 	struct pkt *sa[6], *sb[4], *mix[10];
 	size_t total;
@@ -898,14 +1051,14 @@ static void test_merge_two_flows(void **state)
 }
 
 /* ------------------------------------------------------------------------
- * tcp4_mergeable / tcp4_continues */
+ * tcp_mergeable / tcp_continues */
 static uint8_t seg_payload[2000];
 
 static size_t build_seg(uint8_t *p, const struct tcp_spec *in)
 {
 	struct tcp_spec s = *in;
 	s.payload = seg_payload;
-	return build_tcp4(p, &s);
+	return build_tcp(p, &s);
 }
 
 static struct tcp_spec seg_spec(void)
@@ -919,13 +1072,13 @@ static void test_mergeable(void **state)
 {
 	(void)state;
 	static uint8_t p[2100];
-	struct tcp4_seg g;
+	struct tcp_seg g;
 	randombytes_buf(seg_payload, sizeof(seg_payload));
 
 	struct tcp_spec s = seg_spec();
 	size_t len = build_seg(p, &s);
 	memset(&g, 0, sizeof(g));
-	assert_true(tcp4_mergeable(p, len, &g));
+	assert_true(tcp_mergeable(p, len, &g));
 	assert_int_equal(g.ihl, 20);
 	assert_int_equal(g.thl, 32);
 	assert_int_equal(g.payload, 100);
@@ -933,12 +1086,12 @@ static void test_mergeable(void **state)
 	/* PSH is fine, no DF is fine, no options is fine. */
 	s.flags = F_ACK | F_PSH;
 	len = build_seg(p, &s);
-	assert_true(tcp4_mergeable(p, len, &g));
+	assert_true(tcp_mergeable(p, len, &g));
 	s = seg_spec();
 	s.frag = 0;
 	s.ts = false;
 	len = build_seg(p, &s);
-	assert_true(tcp4_mergeable(p, len, &g));
+	assert_true(tcp_mergeable(p, len, &g));
 	assert_int_equal(g.thl, 20);
 
 	/* Refused flags. */
@@ -948,62 +1101,62 @@ static void test_mergeable(void **state)
 		s = seg_spec();
 		s.flags = refuse[i];
 		len = build_seg(p, &s);
-		assert_false(tcp4_mergeable(p, len, &g));
+		assert_false(tcp_mergeable(p, len, &g));
 	}
 	/* IP options. */
 	s = seg_spec();
 	s.ip_opts = 4;
 	len = build_seg(p, &s);
 	assert_int_equal(p[0], 0x46);
-	assert_false(tcp4_mergeable(p, len, &g));
+	assert_false(tcp_mergeable(p, len, &g));
 	/* Fragments: MF, an offset (low and high bits), both. */
 	const uint16_t frags[] = { IP_DF | IP_MF, IP_MF, 1, 0x0100, IP_DF | 0x1fff, IP_MF | 185 };
 	for (size_t i = 0; i < sizeof(frags) / sizeof(frags[0]); i++) {
 		s = seg_spec();
 		s.frag = frags[i];
 		len = build_seg(p, &s);
-		assert_false(tcp4_mergeable(p, len, &g));
+		assert_false(tcp_mergeable(p, len, &g));
 	}
 	/* No payload. */
 	s = seg_spec();
 	s.plen = 0;
 	len = build_seg(p, &s);
-	assert_false(tcp4_mergeable(p, len, &g));
+	assert_false(tcp_mergeable(p, len, &g));
 	/* Length field and length disagree. */
 	s = seg_spec();
 	len = build_seg(p, &s);
-	assert_false(tcp4_mergeable(p, len - 1, &g));
+	assert_false(tcp_mergeable(p, len - 1, &g));
 	p[len] = 0;
-	assert_false(tcp4_mergeable(p, len + 1, &g)); /* trailing padding */
+	assert_false(tcp_mergeable(p, len + 1, &g)); /* trailing padding */
 	put16(p + 2, (uint16_t)(len + 1));
-	assert_false(tcp4_mergeable(p, len, &g));
+	assert_false(tcp_mergeable(p, len, &g));
 	/* Not TCP/IPv4, or too short. */
 	len = build_seg(p, &s);
 	p[9] = 17;
-	assert_false(tcp4_mergeable(p, len, &g));
+	assert_false(tcp_mergeable(p, len, &g));
 	len = build_seg(p, &s);
 	p[0] = 0x65;
-	assert_false(tcp4_mergeable(p, len, &g));
+	assert_false(tcp_mergeable(p, len, &g));
 	/* thl past the end. */
 	s = seg_spec();
 	s.ts = false;
 	s.plen = 8;
 	len = build_seg(p, &s);
 	p[32] = 0xf0;
-	assert_false(tcp4_mergeable(p, len, &g));
+	assert_false(tcp_mergeable(p, len, &g));
 	p[32] = 0x40; /* thl 16 */
-	assert_false(tcp4_mergeable(p, len, &g));
+	assert_false(tcp_mergeable(p, len, &g));
 }
 
 /* Builds segment a from sa and segment b from sb; both must be mergeable. */
 static int continues(const struct tcp_spec *sa, const struct tcp_spec *sb)
 {
 	static uint8_t a[2100], b[2100];
-	struct tcp4_seg ga, gb;
+	struct tcp_seg ga, gb;
 	size_t alen = build_seg(a, sa), blen = build_seg(b, sb);
-	assert_true(tcp4_mergeable(a, alen, &ga));
-	assert_true(tcp4_mergeable(b, blen, &gb));
-	return tcp4_continues(a, &ga, b, &gb);
+	assert_true(tcp_mergeable(a, alen, &ga));
+	assert_true(tcp_mergeable(b, blen, &gb));
+	return tcp_continues(a, &ga, b, &gb);
 }
 
 static void test_continues(void **state)
@@ -1121,6 +1274,8 @@ int main(void)
 		cmocka_unit_test(test_merge_roundtrip),
 		cmocka_unit_test(test_merge_two_flows),
 		cmocka_unit_test(test_merge_caps_segments),
+		cmocka_unit_test(test_tso6_cut_and_merge),
+		cmocka_unit_test(test_mergeable6),
 		cmocka_unit_test(test_mergeable),
 		cmocka_unit_test(test_continues),
 	};
