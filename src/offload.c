@@ -148,6 +148,48 @@ int csum_complete(uint8_t *pkt, size_t len)
 	return 0;
 }
 
+/* A segment's (or a merged packet's) IP header for its new length tot:
+ * the IPv6 payload length, or the IPv4 total length, id and checksum. */
+static void set_ip_len(uint8_t *d, size_t ihl, size_t tot, uint16_t id)
+{
+	if (d[0] >> 4 == 6) {
+		put16(d + 4, (uint16_t)(tot - 40));
+		return;
+	}
+	put16(d + 2, (uint16_t)tot);
+	put16(d + 4, id);
+	put16(d + 10, 0);
+	put16(d + 10, csum_fold(csum_add(0, d, ihl)));
+}
+
+int uso_segment(const uint8_t *pkt, size_t len, uint16_t size, size_t first, struct pkt **out, size_t nout,
+		size_t *total)
+{
+	size_t ihl;
+	uint8_t proto;
+	if (size == 0 || l4_of(pkt, len, &ihl, &proto) != 0 || proto != 17 || len < ihl + 8)
+		return -1;
+	size_t hl = ihl + 8, payload = len - hl;
+	size_t nseg = payload ? (payload + size - 1) / size : 1;
+	*total = nseg;
+	if (hl + (payload < size ? payload : size) > PKT_MAX_IP)
+		return -1;
+	uint16_t id = pkt[0] >> 4 == 4 ? get16(pkt + 4) : 0;
+	int n = 0;
+	for (size_t i = first; i < nseg && (size_t)n < nout; i++, n++) {
+		size_t off = i * size, plen = payload ? (payload - off < size ? payload - off : size) : 0;
+		uint8_t *d = out[n]->data;
+		memcpy(d, pkt, hl);
+		memcpy(d + hl, pkt + hl + off, plen);
+		out[n]->len = (uint32_t)(hl + plen);
+		set_ip_len(d, ihl, hl + plen, (uint16_t)(id + i));
+		put16(d + ihl + 4, (uint16_t)(8 + plen));
+		put16(d + ihl + 6, pseudo_sum(d, 17, 8 + plen));
+		out[n]->csum_partial = 1;
+	}
+	return n;
+}
+
 int tso_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, struct pkt **out, size_t nout,
 		size_t *total)
 {
@@ -155,7 +197,6 @@ int tso_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, stru
 	uint8_t proto;
 	if (mss == 0 || l4_of(pkt, len, &ihl, &proto) != 0 || proto != 6 || len < ihl + 20)
 		return -1;
-	bool v6 = pkt[0] >> 4 == 6;
 	size_t thl = (size_t)(pkt[ihl + 12] >> 4) * 4;
 	size_t hl = ihl + thl;
 	if (thl < 20 || len < hl)
@@ -167,7 +208,7 @@ int tso_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, stru
 	if (hl + (payload < mss ? payload : mss) > PKT_MAX_IP)
 		return -1;
 
-	uint16_t id = v6 ? 0 : get16(pkt + 4);
+	uint16_t id = pkt[0] >> 4 == 4 ? get16(pkt + 4) : 0;
 	uint32_t seq = get32(pkt + ihl + 4);
 	uint8_t flags = pkt[ihl + 13];
 	int n = 0;
@@ -181,15 +222,7 @@ int tso_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, stru
 		memcpy(d + hl, pkt + hl + off, plen);
 		size_t tot = hl + plen;
 		out[n]->len = (uint32_t)tot;
-		if (v6) {
-			put16(d + 4, (uint16_t)(tot - 40)); /* payload length */
-		} else {
-			/* IPv4: length, id, checksum. */
-			put16(d + 2, (uint16_t)tot);
-			put16(d + 4, (uint16_t)(id + i));
-			put16(d + 10, 0);
-			put16(d + 10, csum_fold(csum_add(0, d, ihl)));
-		}
+		set_ip_len(d, ihl, tot, (uint16_t)(id + i));
 		/* TCP: sequence, flags (FIN/PSH only on the last, CWR only on the
 		 * first), the checksum field partial. */
 		uint8_t *t = d + ihl;
@@ -265,13 +298,7 @@ void tcp_finish_super(uint8_t *buf, size_t len, const struct tcp_seg *first, uin
 		      uint8_t hdr[OFFLOAD_HDR_LEN])
 {
 	uint8_t *t = buf + first->ihl;
-	if (first->ihl == 40) {
-		put16(buf + 4, (uint16_t)(len - 40));
-	} else {
-		put16(buf + 2, (uint16_t)len);
-		put16(buf + 10, 0);
-		put16(buf + 10, csum_fold(csum_add(0, buf, first->ihl)));
-	}
+	set_ip_len(buf, first->ihl, len, buf[0] >> 4 == 4 ? get16(buf + 4) : 0);
 	if (psh)
 		t[13] |= 0x08;
 	/* Partial checksum: the kernel (or the NIC) adds the rest. */
@@ -314,6 +341,75 @@ size_t tcp_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr[
 		return 0;
 	/* Only now, as the first packet's headers become the super-packet's. */
 	tcp_finish_super(pkts[i]->data, len, &first, (uint16_t)mss, psh, hdr);
+	*niov = 1 + merged;
+	*nseg = merged;
+	return len;
+}
+
+/* A UDP datagram that may be merged: IPv4 without options, not a
+ * fragment, or IPv6 with UDP right after the fixed header; lengths that
+ * agree; some payload. Sets *ihl and *payload. */
+static bool udp_mergeable(const uint8_t *p, size_t len, size_t *ihl, size_t *payload)
+{
+	if (len >= 48 && p[0] >> 4 == 6) {
+		if (p[6] != 17 || (size_t)get16(p + 4) + 40 != len)
+			return false;
+		*ihl = 40;
+	} else if (len >= 28 && p[0] == 0x45 && p[9] == 17) {
+		if ((get16(p + 6) & 0x3fff) || get16(p + 2) != len)
+			return false;
+		*ihl = 20;
+	} else {
+		return false;
+	}
+	if ((size_t)get16(p + *ihl + 4) != len - *ihl)
+		return false;
+	*payload = len - *ihl - 8;
+	return *payload > 0;
+}
+
+/* b belongs in a's run: the same addresses, ports and IP header fields
+ * that a merged packet keeps from its first datagram. */
+static bool udp_same_run(const uint8_t *pa, const uint8_t *pb, size_t ihl)
+{
+	if (ihl == 40)
+		return !memcmp(pa, pb, 4) && pa[7] == pb[7] && !memcmp(pa + 8, pb + 8, 32 + 4);
+	return pa[1] == pb[1] && pa[6] == pb[6] && pa[8] == pb[8] && !memcmp(pa + 12, pb + 12, 8 + 4);
+}
+
+size_t udp_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr[OFFLOAD_HDR_LEN],
+		 struct iovec *iov, size_t *niov, size_t *nseg)
+{
+	size_t ihl, size, next_ihl, next;
+	if (!udp_mergeable(pkts[i]->data, pkts[i]->len, &ihl, &size))
+		return 0;
+	size_t len = pkts[i]->len, last = size, merged = 1;
+	iov[0] = (struct iovec){ hdr, OFFLOAD_HDR_LEN };
+	iov[1] = (struct iovec){ pkts[i]->data, len };
+	/* Equal sizes; only the last may be shorter. */
+	for (size_t j = i + 1; j < n && last == size && merged < TCP_MERGE_MAX; j++) {
+		const uint8_t *p = pkts[j]->data;
+		if (used[j] || !udp_mergeable(p, pkts[j]->len, &next_ihl, &next) || next_ihl != ihl ||
+		    memcmp(p + (ihl == 40 ? 8 : 12), pkts[i]->data + (ihl == 40 ? 8 : 12), ihl == 40 ? 36 : 12))
+			continue; /* another flow */
+		if (!udp_same_run(pkts[i]->data, p, ihl) || next > size || len + next > 65535 - 8)
+			break;
+		iov[1 + merged] = (struct iovec){ pkts[j]->data + ihl + 8, next };
+		len += next;
+		last = next;
+		used[j] = true;
+		merged++;
+	}
+	if (merged == 1)
+		return 0;
+	uint8_t *b = pkts[i]->data;
+	set_ip_len(b, ihl, len, ihl == 20 ? get16(b + 4) : 0);
+	put16(b + ihl + 4, (uint16_t)(len - ihl));
+	put16(b + ihl + 6, pseudo_sum(b, 17, len - ihl));
+	uint16_t v[4] = { (uint16_t)(ihl + 8), (uint16_t)size, (uint16_t)ihl, 6 };
+	hdr[0] = OFFLOAD_F_NEEDS_CSUM;
+	hdr[1] = OFFLOAD_GSO_UDP_L4;
+	memcpy(hdr + 2, v, sizeof(v));
 	*niov = 1 + merged;
 	*nseg = merged;
 	return len;

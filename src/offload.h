@@ -24,6 +24,7 @@
 #define OFFLOAD_GSO_NONE 0
 #define OFFLOAD_GSO_TCPV4 1
 #define OFFLOAD_GSO_TCPV6 4
+#define OFFLOAD_GSO_UDP_L4 5
 
 struct offload {
 	uint8_t flags;
@@ -65,6 +66,12 @@ int csum_complete(uint8_t *pkt, size_t len);
 int tso_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, struct pkt **out, size_t nout,
 		size_t *total);
 
+/* The same for a UDP super-packet (USO, IPv4 or IPv6): datagrams of at most
+ * size payload bytes, each with its IP and UDP lengths (and the IPv4 id
+ * and header checksum) fixed up and its UDP checksum left partial. */
+int uso_segment(const uint8_t *pkt, size_t len, uint16_t size, size_t first, struct pkt **out, size_t nout,
+		size_t *total);
+
 /* Receive side: consecutive TCP segments of one flow are merged back into
  * one super-packet written with a GSO offload header, so the kernel (and
  * the receiving host's TCP) handle one packet instead of dozens. */
@@ -98,6 +105,13 @@ void tcp_finish_super(uint8_t *buf, size_t len, const struct tcp_seg *first, uin
  * changes nothing) when pkts[i] goes alone. */
 #define TCP_MERGE_MAX 64
 size_t tcp_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr[OFFLOAD_HDR_LEN],
+		 struct iovec *iov, size_t *niov, size_t *nseg);
+/* The same for UDP: a run of datagrams of one flow, all of the first's
+ * size but the last, which may be shorter, becomes one GSO UDP_L4 packet
+ * (IPv4 without options, or IPv6 with UDP right after the fixed header).
+ * The kernel hands it on as one, or splits it back into the very same
+ * datagrams. At most TCP_MERGE_MAX of them. */
+size_t udp_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr[OFFLOAD_HDR_LEN],
 		 struct iovec *iov, size_t *niov, size_t *nseg);
 
 #endif

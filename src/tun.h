@@ -12,10 +12,11 @@
 struct tun {
 	int fd;
 	char name[16];
-	bool tso;          /* the kernel hands us TCP super-packets */
+	bool tso;          /* the kernel hands us TCP (and UDP) super-packets */
 	uint8_t *rbuf;     /* one read: offload header + up to 64 KB */
 	size_t rlen;       /* bytes in rbuf of the super-packet being cut */
-	uint16_t mss;
+	bool gso_udp;      /* ... a UDP one (USO), not TCP */
+	uint16_t mss;      /* ... its segment payload size */
 	size_t seg_next, seg_total;
 };
 

@@ -20,6 +20,11 @@
 #include "offload.h"
 
 #define TUN_RBUF_SIZE (OFFLOAD_HDR_LEN + 65536)
+/* UDP segmentation offload (Linux 6.2); older headers lack the names. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
 
 /* A gateway without an IPv6 pool carries no IPv6: keep the kernel from
  * sending link-local chatter (router solicitations, MLD) into the TUN.
@@ -74,15 +79,23 @@ int tun_open(struct tun *t, const char *name, bool ipv6)
 		t->fd = -1;
 		return -1;
 	}
-	t->tso = ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0;
-	if (!t->tso) {
-		int e = errno;
-		t->tso = ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0;
-		if (t->tso)
-			LOGW("msg=\"TUN refused IPv6 TSO: IPv6 TCP is read segment by segment\" dev=%s error=\"%s\"", t->name, strerror(e));
-		else
-			LOGW("msg=\"TUN offloads refused, reading packet by packet\" dev=%s error=\"%s\"", t->name, strerror(errno));
+	/* The most the kernel takes, then less: UDP segmentation offload is
+	 * 6.2's, TSO6 as old as TSO4, but a kernel may refuse either. */
+	static const struct {
+		unsigned flags;
+		const char *lacking;
+	} offers[] = {
+		{ TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6, NULL },
+		{ TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, "no UDP segmentation offload: UDP is read datagram by datagram" },
+		{ TUN_F_CSUM | TUN_F_TSO4, "no IPv6 TSO: IPv6 TCP and UDP are read segment by segment" },
+	};
+	for (size_t i = 0; i < sizeof(offers) / sizeof(offers[0]) && !t->tso; i++) {
+		t->tso = ioctl(t->fd, TUNSETOFFLOAD, offers[i].flags) == 0;
+		if (t->tso && offers[i].lacking)
+			LOGW("msg=\"TUN offloads: %s\" dev=%s", offers[i].lacking, t->name);
 	}
+	if (!t->tso)
+		LOGW("msg=\"TUN offloads refused, reading packet by packet\" dev=%s error=\"%s\"", t->name, strerror(errno));
 	return 0;
 }
 
@@ -99,7 +112,9 @@ void tun_close(struct tun *t)
 static size_t cut_pending(struct tun *t, struct pkt **pkts, size_t n)
 {
 	size_t total;
-	int got = tso_segment(t->rbuf + OFFLOAD_HDR_LEN, t->rlen, t->mss, t->seg_next, pkts, n, &total);
+	const uint8_t *sp = t->rbuf + OFFLOAD_HDR_LEN;
+	int got = t->gso_udp ? uso_segment(sp, t->rlen, t->mss, t->seg_next, pkts, n, &total)
+			     : tso_segment(sp, t->rlen, t->mss, t->seg_next, pkts, n, &total);
 	if (got < 0) {
 		t->seg_next = t->seg_total = 0;
 		return 0;
@@ -127,7 +142,8 @@ static int read_one(struct tun *t, struct pkt **pkts, size_t n)
 	offload_decode(&o, t->rbuf);
 	uint8_t *body = t->rbuf + OFFLOAD_HDR_LEN;
 	size_t len = (size_t)r - OFFLOAD_HDR_LEN;
-	if (o.gso_type == OFFLOAD_GSO_TCPV4 || o.gso_type == OFFLOAD_GSO_TCPV6) {
+	if (o.gso_type == OFFLOAD_GSO_TCPV4 || o.gso_type == OFFLOAD_GSO_TCPV6 || o.gso_type == OFFLOAD_GSO_UDP_L4) {
+		t->gso_udp = o.gso_type == OFFLOAD_GSO_UDP_L4;
 		t->rlen = len;
 		t->mss = o.gso_size;
 		t->seg_next = 0;
@@ -217,6 +233,8 @@ size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n)
 		uint8_t hdr[OFFLOAD_HDR_LEN];
 		struct iovec iov[TCP_MERGE_MAX + 1];
 		size_t niov = 0, nseg = 0, merged = tcp_merge(pkts, n, i, used, hdr, iov, &niov, &nseg);
+		if (!merged)
+			merged = udp_merge(pkts, n, i, used, hdr, iov, &niov, &nseg);
 		if (merged) {
 			if (writev(t->fd, iov, (int)niov) == (ssize_t)(OFFLOAD_HDR_LEN + merged))
 				ok += nseg;

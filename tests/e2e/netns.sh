@@ -4,7 +4,8 @@
 #   client1, client2, intruder -- gateway (vpngw server, NAT) -- internet host (iperf3)
 #
 # Cases: a) client1 up, ping through the tunnel  b) iperf3 up and down, over an internet link
-# that computes and checks every checksum in software  c) client to client
+# that computes and checks every checksum in software  b2) UDP sent with UDP_SEGMENT
+# c) client to client
 # d) an unknown key is refused  e) client restart gets a new session  f) roaming (the client's
 # underlay address changes)  g) the wire carries only VPN1 datagrams, nothing in clear
 # h) no crash; SIGTERM stops both sides cleanly and removes the TUN devices.
@@ -116,6 +117,32 @@ if [ "$C1_UP" -eq 1 ] && iperf_server_start; then
     stable_session "b: client1 keeps its one session through the load" "$C1_LOG"
 else
     not_ok "b: iperf3 up and down" "skipped: client1 not up or iperf3 server did not start"
+fi
+
+# ---------------------------------------------------------------------------------------------
+log "b2) UDP sent with UDP_SEGMENT (as QUIC does) crosses the tunnel datagram for datagram"
+# The client's TUN takes UDP super-packets (USO) when the kernel offers it; vpngw cuts them
+# into datagrams, the gateway merges runs of them back (GSO UDP_L4), and its kernel splits
+# them again on the internet link, checksums computed there (offloads still off).
+if [ "$C1_UP" -eq 1 ]; then
+    uso=$(ip netns exec "$NS_C1" ethtool -k "$TUN_C1" 2>/dev/null | awk '/^tx-udp-segmentation:/ { print $2 }')
+    log "b2: the client's TUN has tx-udp-segmentation: ${uso:-unknown}"
+    if [ "$(uname -r | awk -F. '{ print ($1 > 6 || ($1 == 6 && $2 >= 2)) }')" = 1 ]; then
+        check_eq "b2: the client's TUN takes UDP super-packets (kernel 6.2+)" "$uso" on
+    fi
+    UDPGSO_OUT=$LAB_DIR/udpgso.out
+    lab_bg "$NS_NET" "$UDPGSO_OUT" "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" recv 9999 4
+    UDPGSO_PID=$LAST_PID
+    sleep 0.5
+    ip netns exec "$NS_C1" "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" send "$NET_IP" 9999 100 ||
+        not_ok "b2: UDP_SEGMENT sender" "exit status $?"
+    for ((i = 0; i < 80; i++)); do proc_alive "$UDPGSO_PID" || break; sleep 0.1; done
+    lab_stop "$UDPGSO_PID"
+    check_eq "b2: 1000 datagrams sent in 100 UDP_SEGMENT sends, all arrive intact" \
+        "$(cat "$UDPGSO_OUT" 2>/dev/null)" "datagrams 1000 bad 0"
+    check_eq "b2: no UDP checksum errors at the internet host" "$(csum_errors "$NS_NET")" 0
+else
+    not_ok "b2: UDP_SEGMENT through the tunnel" "skipped: client1 not up"
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "fixture.h"
 #include "offload.h"
 #include "router.h"
@@ -141,10 +142,61 @@ static void check_route6(const uint8_t *ip, size_t len)
 	FX_CHECK(rt == (!wellformed ? ROUTE_MALFORMED : to ? ROUTE_PEER : ROUTE_NO_PEER));
 }
 
+/* The offload code on a packet from a peer: three copies of it (each
+ * continuing the one before, when it is mergeable TCP) merged as
+ * tun_write_batch merges them; and the packet cut as if it were a TUN
+ * super-packet. Whatever is merged adds up; whatever is cut fits a buffer
+ * and, partial, can be completed. */
+static void offload(const uint8_t *ip, size_t len)
+{
+	struct pkt *pk[3];
+	bool used[3] = { false };
+	FX_CHECK(pool_get(pool, pk, 3) == 3);
+	struct tcp_seg g;
+	bool tcp = tcp_mergeable(ip, len, &g);
+	for (int k = 0; k < 3; k++) {
+		memcpy(pk[k]->data, ip, len);
+		pk[k]->len = (uint32_t)len;
+		if (tcp)
+			put32(pk[k]->data + g.ihl + 4, g.seq + (uint32_t)(k * g.payload));
+	}
+	for (size_t i = 0; i < 3; i++) {
+		if (used[i])
+			continue;
+		uint8_t hdr[OFFLOAD_HDR_LEN];
+		struct iovec iov[TCP_MERGE_MAX + 1];
+		size_t niov = 0, nseg = 0, merged = tcp_merge(pk, 3, i, used, hdr, iov, &niov, &nseg);
+		if (!merged)
+			merged = udp_merge(pk, 3, i, used, hdr, iov, &niov, &nseg);
+		if (!merged)
+			continue;
+		size_t sum = 0;
+		for (size_t k = 0; k < niov; k++)
+			sum += iov[k].iov_len;
+		FX_CHECK(nseg >= 2 && nseg <= 3 - i && niov == nseg + 1 && sum == OFFLOAD_HDR_LEN + merged);
+	}
+	pool_put(pool, pk, 3);
+
+	struct pkt *seg[8];
+	FX_CHECK(pool_get(pool, seg, 8) == 8);
+	uint16_t mss = (uint16_t)(1 + len % 1400);
+	size_t total = 0;
+	int n = tso_segment(ip, len, mss, 0, seg, 8, &total);
+	if (n < 0)
+		n = uso_segment(ip, len, mss, 0, seg, 8, &total);
+	FX_CHECK(n <= 8 && (n < 0 || (size_t)n <= total));
+	for (int k = 0; k < n; k++) {
+		FX_CHECK(seg[k]->len <= PKT_MAX_IP && seg[k]->csum_partial);
+		FX_CHECK(csum_complete(seg[k]->data, seg[k]->len) == 0);
+	}
+	pool_put(pool, seg, 8);
+}
+
 static void inner(const uint8_t *ip, size_t len)
 {
 	if (len > PKT_MAX_IP)
 		return;
+	offload(ip, len);
 	check_route(reg.peers[0], ip, len);
 	check_route6(ip, len);
 

@@ -152,6 +152,17 @@ static void data_seeds(void)
 	put_all("data-no-peer", dg, n, "fuzz_data", NULL);
 	pl = ip4(plain, FX_A4(198, 51, 100, 7), FX_A4(10, 77, 0, 4), 4);
 	put_all("inner-from-internet", plain, pl, "fuzz_data", NULL);
+	/* For the offload code: a UDP datagram whose lengths agree, and a TCP
+	 * segment (ACK, 200 bytes of data), both mergeable. */
+	pl = ip4(plain, FX_ALICE, FX_A4(198, 51, 100, 7), 8 + 300);
+	plain[24] = (uint8_t)((8 + 300) >> 8);
+	plain[25] = (uint8_t)(8 + 300);
+	put_all("inner-udp", plain, pl, "fuzz_data", NULL);
+	pl = ip4(plain, FX_ALICE, FX_A4(198, 51, 100, 7), 20 + 200);
+	plain[9] = 6;
+	plain[32] = 0x50; /* data offset 5 */
+	plain[33] = 0x10; /* ACK */
+	put_all("inner-tcp", plain, pl, "fuzz_data", NULL);
 	/* A UDP packet whose checksum the sender left partial (bytes 26-27
 	 * stand for the pseudo-header sum; the fuzzer varies them anyway). */
 	session_set_peer_csum_partial(&cs, true);

@@ -822,13 +822,16 @@ static void test_tso_single_too_big(void **state)
 /* ------------------------------------------------------------------------
  * Merging (tcp_merge, as tun_write_batch uses it). */
 
-/* tcp_merge, with the offload header and the super-packet it describes
+/* tcp_merge or else udp_merge (as tun_write_batch tries them), with the
+ * offload header and the super-packet it describes
  * (gathered as the kernel would) handed back in separate buffers. */
 static size_t merge_like_tun(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t *buf,
 			     uint8_t hdr[OFFLOAD_HDR_LEN], size_t *nseg)
 {
 	struct iovec iov[TCP_MERGE_MAX + 1];
 	size_t niov = 0, len = tcp_merge(pkts, n, i, used, hdr, iov, &niov, nseg);
+	if (!len)
+		len = udp_merge(pkts, n, i, used, hdr, iov, &niov, nseg);
 	if (!len)
 		return 0;
 	assert_int_equal(niov, *nseg + 1);
@@ -999,6 +1002,124 @@ static void test_mergeable6(void **state)
 	q[3] ^= 1;
 	q[39] ^= 1; /* another destination */
 	assert_false(tcp_continues(p, &a, q, &b));
+}
+
+/* A UDP super-packet as the kernel hands it over with USO: one header,
+ * plen payload bytes, the checksum field the pseudo-header sum. */
+static size_t build_udp_super(uint8_t *p, bool v6, size_t plen)
+{
+	struct tcp_spec s = tcp_default(); /* for its addresses and IP fields */
+	s.v6 = v6;
+	s.ts = false;
+	size_t ihl = v6 ? 40 : 20, len = ihl + 8 + plen;
+	build_tcp(p, &s); /* the IP header; the rest is rewritten below */
+	if (v6) {
+		p[6] = 17;
+		put16(p + 4, (uint16_t)(len - 40));
+	} else {
+		p[9] = 17;
+		put16(p + 2, (uint16_t)len);
+		put16(p + 10, 0);
+		put16(p + 10, ref_csum(p, 20));
+	}
+	put16(p + ihl, 4433);
+	put16(p + ihl + 2, 443);
+	put16(p + ihl + 4, (uint16_t)(8 + plen));
+	randombytes_buf(p + ihl + 8, plen);
+	put16(p + ihl + 6, ref_pseudo_sum(p, 8 + plen, 17));
+	return len;
+}
+
+static void uso_roundtrip(bool v6, size_t plen, uint16_t size)
+{
+	static uint8_t u[BIG], m[BIG];
+	uint8_t hdr[OFFLOAD_HDR_LEN];
+	struct pkt *segs[NPKTS];
+	bool used[NPKTS] = { false };
+	size_t total = 0, nseg = 0, ihl = v6 ? 40 : 20;
+	size_t len = build_udp_super(u, v6, plen), want = (plen + size - 1) / size;
+	get_pkts(segs, want);
+	assert_int_equal(uso_segment(u, len, size, 0, segs, want, &total), want);
+	assert_int_equal(total, want);
+	for (size_t k = 0; k < want; k++) {
+		uint8_t *d = segs[k]->data;
+		size_t dl = k + 1 < want ? size : plen - k * size;
+		assert_int_equal(segs[k]->len, ihl + 8 + dl);
+		assert_int_equal(get16(d + ihl + 4), 8 + dl);
+		assert_int_equal(segs[k]->csum_partial, 1);
+		assert_int_equal(get16(d + ihl + 6), ref_pseudo_sum(d, 8 + dl, 17));
+		if (!v6) {
+			assert_int_equal(get16(d + 2), ihl + 8 + dl);
+			assert_int_equal(get16(d + 4), (uint16_t)(get16(u + 4) + k));
+			assert_true(ip_csum_ok(d));
+		} else {
+			assert_int_equal(get16(d + 4), 8 + dl);
+		}
+		assert_memory_equal(d + ihl, u + ihl, 4); /* ports */
+		assert_memory_equal(d + ihl + 8, u + ihl + 8 + k * size, dl);
+	}
+	/* Merged back, without the copy: the very super-packet we cut. */
+	size_t mlen = merge_like_tun(segs, want, 0, used, m, hdr, &nseg);
+	assert_int_equal(nseg, want);
+	assert_int_equal(mlen, len);
+	assert_memory_equal(m, u, len);
+	struct offload o;
+	offload_decode(&o, hdr);
+	assert_int_equal(o.flags, OFFLOAD_F_NEEDS_CSUM);
+	assert_int_equal(o.gso_type, OFFLOAD_GSO_UDP_L4);
+	assert_int_equal(o.gso_size, size);
+	assert_int_equal(o.csum_start, ihl);
+	assert_int_equal(o.csum_offset, 6);
+	assert_int_equal(offload_finish_csum(m, mlen, &o), 0);
+	assert_true(l4_csum_ok(m, mlen));
+	pool_put(pool, segs, want);
+}
+
+static void test_uso_cut_and_merge(void **state)
+{
+	(void)state;
+	for (int v6 = 0; v6 <= 1; v6++) {
+		uso_roundtrip(v6, 10000, 1000);
+		uso_roundtrip(v6, 10001, 1000);
+		uso_roundtrip(v6, 30000, 1200);
+	}
+}
+
+/* A run of UDP datagrams ends at the first shorter one; a longer one, or
+ * one with another TTL, starts its own; other flows in between are
+ * skipped. */
+static void test_udp_merge_runs(void **state)
+{
+	(void)state;
+	static uint8_t u[BIG], m[BIG];
+	uint8_t hdr[OFFLOAD_HDR_LEN];
+	struct pkt *segs[8];
+	bool used[8] = { false };
+	size_t total = 0, nseg = 0;
+	size_t len = build_udp_super(u, false, 5 * 800);
+	get_pkts(segs, 8);
+	assert_int_equal(uso_segment(u, len, 800, 0, segs, 5, &total), 5);
+	/* segs[5]: another flow; segs[2] cut short; segs[6] a 800-byte one of
+	 * ours again, segs[7] ours with another TTL. */
+	memcpy(segs[5]->data, segs[0]->data, segs[0]->len);
+	segs[5]->len = segs[0]->len;
+	segs[5]->data[20] ^= 1; /* source port */
+	segs[2]->len -= 100;
+	put16(segs[2]->data + 2, (uint16_t)segs[2]->len);
+	put16(segs[2]->data + 24, (uint16_t)(segs[2]->len - 20));
+	memcpy(segs[6]->data, segs[3]->data, segs[3]->len);
+	segs[6]->len = segs[3]->len;
+	struct pkt *order[8] = { segs[0], segs[5], segs[1], segs[2], segs[3], segs[4], segs[6] };
+	assert_int_equal(merge_like_tun(order, 7, 0, used, m, hdr, &nseg), 20 + 8 + 800 + 800 + 700);
+	assert_int_equal(nseg, 3);
+	assert_true(used[2] && used[3]);
+	assert_false(used[1]);
+	assert_int_equal(merge_like_tun(order, 7, 4, used, m, hdr, &nseg), 20 + 8 + 3 * 800);
+	assert_int_equal(nseg, 3);
+	memset(used, 0, sizeof(used));
+	segs[4]->data[8]--; /* TTL */
+	assert_int_equal(merge_like_tun(order, 7, 4, used, m, hdr, &nseg), 0);
+	pool_put(pool, segs, 8);
 }
 
 /* Two flows' segments interleaved, as a tun_write_batch would get them:
@@ -1276,6 +1397,8 @@ int main(void)
 		cmocka_unit_test(test_merge_caps_segments),
 		cmocka_unit_test(test_tso6_cut_and_merge),
 		cmocka_unit_test(test_mergeable6),
+		cmocka_unit_test(test_uso_cut_and_merge),
+		cmocka_unit_test(test_udp_merge_runs),
 		cmocka_unit_test(test_mergeable),
 		cmocka_unit_test(test_continues),
 	};
