@@ -7,7 +7,8 @@
 #      fd77::3) on its TUN; the gateway's TUN has fd77::1; the ip6 table and IPv6 forwarding
 #   b) ping -6: the gateway's tunnel address, the internet host over NAT66 (client1 full
 #      tunnel, client2 a split IPv6 route), client to client through the gateway
-#   c) iperf3 over IPv6 through the tunnel and NAT66, up and down
+#   c) iperf3 over IPv6 through the tunnel and NAT66, up and down, and UDP sent with
+#      UDP_SEGMENT, over an internet link that checks every checksum
 #   d) full tunnel (Routes = 0.0.0.0/0, ::/0) on a host with its own IPv6 default route: the
 #      IPv6 default goes into the tunnel, and tcpdump on the client's underlay sees only the
 #      tunnel's datagrams while IPv6 ping and TCP run
@@ -141,8 +142,19 @@ for dir in up down; do
     log "c: $dir: $mbps Mbit/s, $bytes bytes"
     check_gt "c: iperf3 -6 $dir completes through the tunnel and NAT66 (bytes)" "${bytes:-0}" 1000000
 done
-check_eq "c: no TCP checksum errors at the internet host" \
-    "$(ip netns exec "$NS_NET" nstat -az TcpInCsumErrors 2>/dev/null | awk 'NR > 1 { s += $2 } END { print s + 0 }')" 0
+# UDP over IPv6 sent with UDP_SEGMENT: cut from the client's TUN (USO), merged at the gateway.
+UDPGSO_OUT=$LAB_DIR/udpgso6.out
+lab_bg "$NS_NET" "$UDPGSO_OUT" "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" recv 9999 4
+UDPGSO_PID=$LAST_PID
+sleep 0.5
+ip netns exec "$NS_C1" "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" send "$NET6" 9999 100 ||
+    not_ok "c: UDP_SEGMENT sender over IPv6" "exit status $?"
+for ((i = 0; i < 80; i++)); do proc_alive "$UDPGSO_PID" || break; sleep 0.1; done
+lab_stop "$UDPGSO_PID"
+check_eq "c: 1000 IPv6 datagrams sent in 100 UDP_SEGMENT sends, all arrive intact" \
+    "$(cat "$UDPGSO_OUT" 2>/dev/null)" "datagrams 1000 bad 0"
+check_eq "c: no TCP or UDP checksum errors at the internet host" \
+    "$(ip netns exec "$NS_NET" nstat -az TcpInCsumErrors UdpInCsumErrors Udp6InCsumErrors 2>/dev/null | awk 'NR > 1 { s += $2 } END { print s + 0 }')" 0
 
 # ---------------------------------------------------------------------------------------------
 log "d) full tunnel: IPv6 goes through the tunnel, nothing leaks"
