@@ -162,6 +162,49 @@ static void set_ip_len(uint8_t *d, size_t ihl, size_t tot, uint16_t id)
 	put16(d + 10, csum_fold(csum_add(0, d, ihl)));
 }
 
+/* Cuts the TCP or UDP (proto) super-packet pkt (len bytes, headers hl
+ * bytes of which the transport header starts at ihl) into segments
+ * first.. of at most size payload bytes each: headers copied, IP length
+ * (and IPv4 id) fixed up, then the transport header's own fields, the
+ * checksum left partial. */
+static int cut(const uint8_t *pkt, size_t len, uint8_t proto, size_t ihl, size_t hl, uint16_t size, size_t first,
+	       struct pkt **out, size_t nout, size_t *total)
+{
+	bool tcp = proto == 6;
+	size_t payload = len - hl;
+	size_t nseg = payload ? (payload + size - 1) / size : 1;
+	*total = nseg;
+	/* The biggest segment: size payload bytes, or all of it when it fits one. */
+	if (hl + (payload < size ? payload : size) > PKT_MAX_IP)
+		return -1;
+	uint16_t id = pkt[0] >> 4 == 4 ? get16(pkt + 4) : 0;
+	uint32_t seq = tcp ? get32(pkt + ihl + 4) : 0;
+	int n = 0;
+	for (size_t i = first; i < nseg && (size_t)n < nout; i++, n++) {
+		size_t off = i * size, plen = payload ? (payload - off < size ? payload - off : size) : 0;
+		uint8_t *d = out[n]->data, *t = d + ihl;
+		memcpy(d, pkt, hl);
+		memcpy(d + hl, pkt + hl + off, plen);
+		out[n]->len = (uint32_t)(hl + plen);
+		out[n]->csum_partial = 1;
+		set_ip_len(d, ihl, hl + plen, (uint16_t)(id + i));
+		if (!tcp) {
+			put16(t + 4, (uint16_t)(8 + plen));
+			put16(t + 6, pseudo_sum(d, 17, 8 + plen));
+			continue;
+		}
+		/* TCP: sequence, flags (FIN/PSH only on the last, CWR only on
+		 * the first). */
+		put32(t + 4, seq + (uint32_t)off);
+		if (i + 1 < nseg)
+			t[13] &= (uint8_t)~0x09; /* FIN, PSH */
+		if (i > 0)
+			t[13] &= (uint8_t)~0x80; /* CWR */
+		put16(t + 16, pseudo_sum(d, 6, hl - ihl + plen));
+	}
+	return n;
+}
+
 int uso_segment(const uint8_t *pkt, size_t len, uint16_t size, size_t first, struct pkt **out, size_t nout,
 		size_t *total)
 {
@@ -169,25 +212,7 @@ int uso_segment(const uint8_t *pkt, size_t len, uint16_t size, size_t first, str
 	uint8_t proto;
 	if (size == 0 || l4_of(pkt, len, &ihl, &proto) != 0 || proto != 17 || len < ihl + 8)
 		return -1;
-	size_t hl = ihl + 8, payload = len - hl;
-	size_t nseg = payload ? (payload + size - 1) / size : 1;
-	*total = nseg;
-	if (hl + (payload < size ? payload : size) > PKT_MAX_IP)
-		return -1;
-	uint16_t id = pkt[0] >> 4 == 4 ? get16(pkt + 4) : 0;
-	int n = 0;
-	for (size_t i = first; i < nseg && (size_t)n < nout; i++, n++) {
-		size_t off = i * size, plen = payload ? (payload - off < size ? payload - off : size) : 0;
-		uint8_t *d = out[n]->data;
-		memcpy(d, pkt, hl);
-		memcpy(d + hl, pkt + hl + off, plen);
-		out[n]->len = (uint32_t)(hl + plen);
-		set_ip_len(d, ihl, hl + plen, (uint16_t)(id + i));
-		put16(d + ihl + 4, (uint16_t)(8 + plen));
-		put16(d + ihl + 6, pseudo_sum(d, 17, 8 + plen));
-		out[n]->csum_partial = 1;
-	}
-	return n;
+	return cut(pkt, len, proto, ihl, ihl + 8, size, first, out, nout, total);
 }
 
 int tso_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, struct pkt **out, size_t nout,
@@ -198,45 +223,9 @@ int tso_segment(const uint8_t *pkt, size_t len, uint16_t mss, size_t first, stru
 	if (mss == 0 || l4_of(pkt, len, &ihl, &proto) != 0 || proto != 6 || len < ihl + 20)
 		return -1;
 	size_t thl = (size_t)(pkt[ihl + 12] >> 4) * 4;
-	size_t hl = ihl + thl;
-	if (thl < 20 || len < hl)
+	if (thl < 20 || len < ihl + thl)
 		return -1;
-	size_t payload = len - hl;
-	size_t nseg = payload ? (payload + mss - 1) / mss : 1;
-	*total = nseg;
-	/* The biggest segment: mss payload bytes, or all of it when it fits one. */
-	if (hl + (payload < mss ? payload : mss) > PKT_MAX_IP)
-		return -1;
-
-	uint16_t id = pkt[0] >> 4 == 4 ? get16(pkt + 4) : 0;
-	uint32_t seq = get32(pkt + ihl + 4);
-	uint8_t flags = pkt[ihl + 13];
-	int n = 0;
-	for (size_t i = first; i < nseg && (size_t)n < nout; i++, n++) {
-		size_t off = i * mss;
-		size_t plen = payload - off < mss ? payload - off : mss;
-		if (!payload)
-			plen = 0;
-		uint8_t *d = out[n]->data;
-		memcpy(d, pkt, hl);
-		memcpy(d + hl, pkt + hl + off, plen);
-		size_t tot = hl + plen;
-		out[n]->len = (uint32_t)tot;
-		set_ip_len(d, ihl, tot, (uint16_t)(id + i));
-		/* TCP: sequence, flags (FIN/PSH only on the last, CWR only on the
-		 * first), the checksum field partial. */
-		uint8_t *t = d + ihl;
-		put32(t + 4, seq + (uint32_t)off);
-		uint8_t f = flags;
-		if (i + 1 < nseg)
-			f &= (uint8_t)~0x09; /* FIN, PSH */
-		if (i > 0)
-			f &= (uint8_t)~0x80; /* CWR */
-		t[13] = f;
-		put16(t + 16, pseudo_sum(d, 6, thl + plen));
-		out[n]->csum_partial = 1;
-	}
-	return n;
+	return cut(pkt, len, proto, ihl, ihl + thl, mss, first, out, nout, total);
 }
 
 int tcp_mergeable(const uint8_t *p, size_t len, struct tcp_seg *s)

@@ -181,6 +181,21 @@ lab_bg() {
     LAB_PIDS+=("$LAST_PID")
 }
 
+# udpgso_check NAME DST: 1000 datagrams in 100 UDP_SEGMENT sends (tests/e2e/udpgso.py) from
+# client1 to DST (the internet host, IPv4 or IPv6) through the tunnel; checks that all arrive
+# intact, named NAME.
+udpgso_check() {
+    local name=$1 dst=$2 out=$LAB_DIR/udpgso-$RANDOM.out pid i
+    lab_bg "$NS_NET" "$out" "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" recv 9999 4
+    pid=$LAST_PID
+    sleep 0.5
+    ip netns exec "$NS_C1" "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" send "$dst" 9999 100 ||
+        not_ok "$name: the UDP_SEGMENT sender" "exit status $?"
+    for ((i = 0; i < 80; i++)); do proc_alive "$pid" || break; sleep 0.1; done
+    lab_stop "$pid"
+    check_eq "$name" "$(cat "$out" 2>/dev/null)" "datagrams 1000 bad 0"
+}
+
 # lab_stop PID [TIMEOUT_S] [SIGNAL]: signal PID (TERM by default), wait up to TIMEOUT_S (5)
 # for it to exit. Sets STOP_RC to its exit status ("timeout" if it did not exit; it is then
 # killed). Returns 0 if it exited in time.
