@@ -89,6 +89,7 @@ int tun_open(struct tun *t, const char *name, bool ipv6)
 		{ TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, "no UDP segmentation offload: UDP is read datagram by datagram" },
 		{ TUN_F_CSUM | TUN_F_TSO4, "no IPv6 TSO: IPv6 TCP and UDP are read segment by segment" },
 	};
+	t->tso = false;
 	for (size_t i = 0; i < sizeof(offers) / sizeof(offers[0]) && !t->tso; i++) {
 		t->tso = ioctl(t->fd, TUNSETOFFLOAD, offers[i].flags) == 0;
 		if (t->tso && offers[i].lacking)
