@@ -888,7 +888,8 @@ static int setup(struct client *c, const char *path)
 	c->ep_is_name = endpoint_is_name(c->conf.endpoint);
 	c->pool = pool_new(POOL_PKTS);
 	if (!c->pool || fq_init(&c->outq, OUT_FQ_FLOWS, OUT_QUEUE_PKTS, OUT_QUEUE_PKTS * 1500, MTU_MAX, c->pool) != 0 ||
-	    fq_init(&c->injq, OUT_FQ_FLOWS, INJECT_QUEUE_PKTS, INJECT_QUEUE_PKTS * 1500, MTU_MAX, c->pool) != 0) {
+	    fq_init(&c->injq, OUT_FQ_FLOWS, INJECT_QUEUE_PKTS, INJECT_QUEUE_PKTS * 1500, TUN_WRITE_QUANTUM_MTUS * MTU_MAX,
+		    c->pool) != 0) {
 		die_msg("out of memory for packet buffers");
 		return -1;
 	}

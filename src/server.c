@@ -959,7 +959,8 @@ static int setup(struct server *s, const char *path)
 		die_msg("%s: %s", path, err);
 		return -1;
 	}
-	if (fq_init(&s->inject, INJECT_FQ_FLOWS, INJECT_QUEUE_PKTS, INJECT_QUEUE_PKTS * 1500, (uint32_t)s->conf.mtu,
+	if (fq_init(&s->inject, INJECT_FQ_FLOWS, INJECT_QUEUE_PKTS, INJECT_QUEUE_PKTS * 1500,
+		    TUN_WRITE_QUANTUM_MTUS * (uint32_t)s->conf.mtu,
 		    s->pool) != 0) {
 		die_msg("out of memory for the inject queue");
 		return -1;

@@ -41,5 +41,10 @@ int tun_write_one(struct tun *t, const uint8_t *pkt, size_t len);
 /* Writes n packets, merging runs of one TCP flow into super-packets;
  * returns how many packets (not writes) the kernel took. */
 size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n);
+/* The quantum, in MTUs, of a flow queue that feeds tun_write_batch. It
+ * merges each flow's consecutive segments into one write; served a
+ * packet per flow per turn, four bulk flows would leave it runs of a
+ * quarter of a batch. A flow that was idle still goes first. */
+#define TUN_WRITE_QUANTUM_MTUS 16
 
 #endif
