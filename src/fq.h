@@ -3,7 +3,8 @@
  * Why: a single FIFO lets one bulk TCP flow put milliseconds of packets in
  * front of a ping. Here every inner flow (hash of the IP 5-tuple) has its
  * own sub-queue; flows are served by deficit round robin with a quantum of
- * one MTU, and a flow that was idle goes first, so sparse traffic (pings,
+ * one MTU (16 in front of a TUN write, which merges each flow's runs), and
+ * a flow that was idle goes first, so sparse traffic (pings,
  * DNS, ACKs, interactive keystrokes) never waits behind bulk. Each flow
  * runs CoDel (RFC 8289) on the time its packets waited: when the minimum
  * wait stays above `target` for `interval`, it drops from the head (or, for
@@ -60,7 +61,8 @@ struct fq {
 	struct fq_stats st;
 };
 
-/* nflows is rounded up to a power of two; quantum is one MTU in bytes. */
+/* nflows is rounded up to a power of two; quantum is in bytes (an MTU,
+ * or TUN_WRITE_QUANTUM_MTUS of them for the queues a TUN write drains). */
 int fq_init(struct fq *q, uint32_t nflows, size_t cap_pkts, size_t cap_bytes, uint32_t quantum,
 	    struct pool *pool);
 void fq_destroy(struct fq *q);
