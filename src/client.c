@@ -538,7 +538,7 @@ static void write_tun(struct client *c)
 static void *down_loop(void *arg)
 {
 	struct client *c = arg;
-	thread_set_slice_logged(c->conf.sched_slice_us, "down");
+	thread_setup_data(c->conf.rt_priority, c->conf.sched_slice_us, "down");
 	while (!atomic_load(&c->stop)) {
 		drain_udp(c, fq_len(&c->injq) ? 0 : 100);
 		write_tun(c);
@@ -660,7 +660,7 @@ static int up_wait_ms(struct client *c)
 static void *up_loop(void *arg)
 {
 	struct client *c = arg;
-	thread_set_slice_logged(c->conf.sched_slice_us, "up");
+	thread_setup_data(c->conf.rt_priority, c->conf.sched_slice_us, "up");
 	while (!atomic_load(&c->stop)) {
 		drain_tun(c, up_wait_ms(c));
 		send_udp(c);
@@ -958,7 +958,7 @@ int client_run(const char *path)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	if (setup(c, path) != 0 || (c->conf.user[0] && priv_drop(c->conf.user) != 0)) {
+	if (setup(c, path) != 0 || (c->conf.user[0] && priv_drop(c->conf.user, c->conf.rt_priority) != 0)) {
 		teardown(c);
 		return 1;
 	}

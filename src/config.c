@@ -292,6 +292,20 @@ static int set_sched_slice(struct parse_ctx *c, unsigned *dst, const char *name,
 	return 1;
 }
 
+/* RealtimePriority = off | 1-99 (thread.h). */
+static int set_rt_priority(struct parse_ctx *c, unsigned *dst, const char *name, const char *value)
+{
+	long v;
+	if (!strcasecmp(value, "off")) {
+		*dst = 0;
+		return 1;
+	}
+	if (parse_int(value, 1, THREAD_RT_PRIO_MAX, &v) != 0)
+		return fail(c, name, value, "want off or a priority from 1 to 99");
+	*dst = (unsigned)v;
+	return 1;
+}
+
 static int set_bandwidth(struct parse_ctx *c, uint64_t *bps, const char *name, const char *value)
 {
 	if (parse_bandwidth(value, bps) != 0)
@@ -417,6 +431,8 @@ static int server_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_bandwidth(c, &s->bandwidth_bps, name, value);
 	if (!strcasecmp(name, "SchedSlice"))
 		return set_sched_slice(c, &s->sched_slice_us, name, value);
+	if (!strcasecmp(name, "RealtimePriority"))
+		return set_rt_priority(c, &s->rt_priority, name, value);
 	if (!strcasecmp(name, "StatsInterval"))
 		return set_common_int(c, name, value, &s->stats_interval_s, 1, 3600);
 	if (!strcasecmp(name, "MetricsListen"))
@@ -500,6 +516,8 @@ static int client_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_bandwidth(c, &k->bandwidth_bps, name, value);
 	if (!strcasecmp(name, "SchedSlice"))
 		return set_sched_slice(c, &k->sched_slice_us, name, value);
+	if (!strcasecmp(name, "RealtimePriority"))
+		return set_rt_priority(c, &k->rt_priority, name, value);
 	if (!strcasecmp(name, "User"))
 		return set_user(c, k->user, sizeof(k->user), name, value);
 	if (!strcasecmp(name, "DNS"))
@@ -732,6 +750,7 @@ int config_load_server(const char *path, struct server_conf *s, char *err, size_
 	s->keepalive_s = 10;
 	s->stats_interval_s = 5;
 	s->sched_slice_us = THREAD_SLICE_DEFAULT_US;
+	s->rt_priority = THREAD_RT_PRIO_DEFAULT;
 	strcpy(s->ifname, "vpngw0");
 	struct parse_ctx c = { .path = path, .err = err, .errlen = errlen, .is_server = true, .srv = s };
 	if (run_parser(&c) != 0 || finish_server(s, path, err, errlen) != 0) {
@@ -747,6 +766,7 @@ int config_load_client(const char *path, struct client_conf *k, char *err, size_
 	k->keepalive_s = 0; /* 0: use the interval the gateway announces */
 	k->stats_interval_s = 5;
 	k->sched_slice_us = THREAD_SLICE_DEFAULT_US;
+	k->rt_priority = THREAD_RT_PRIO_DEFAULT;
 	k->fwmark = FWMARK_DEFAULT;
 	strcpy(k->ifname, "vpngw0");
 	struct parse_ctx c = { .path = path, .err = err, .errlen = errlen, .cli = k };

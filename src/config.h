@@ -65,6 +65,7 @@ struct server_conf {
 	int stats_interval_s;
 	uint64_t bandwidth_bps; /* 0 = no pacing */
 	unsigned sched_slice_us; /* data threads' time slice (thread.h); 0 = the kernel's */
+	unsigned rt_priority;    /* data threads' SCHED_FIFO priority (thread.h); 0 = normal threads */
 	char metrics_listen[64]; /* "" = no metrics endpoint */
 	char state_file[256];    /* pool assignments kept across restarts */
 	struct peer_conf *peers;
@@ -79,6 +80,7 @@ struct client_conf {
 	int stats_interval_s;
 	uint64_t bandwidth_bps;
 	unsigned sched_slice_us; /* data threads' time slice (thread.h); 0 = the kernel's */
+	unsigned rt_priority;    /* data threads' SCHED_FIFO priority (thread.h); 0 = normal threads */
 	int rekey_after_s; /* 0 = the protocol's 120 s */
 	char user[64];     /* "" = stay root */
 	enum dns_mode dns_mode; /* auto: what the gateway announces */

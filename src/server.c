@@ -528,8 +528,17 @@ static void write_tun(struct server *s, size_t max)
 static void *up_loop(void *arg)
 {
 	struct server *s = arg;
-	thread_set_slice_logged(s->conf.sched_slice_us, "up");
+	thread_setup_data(s->conf.rt_priority, s->conf.sched_slice_us, "up");
 	while (!atomic_load(&s->stop)) {
+		if (!fq_len(&s->inject) && !pool_available(s->pool)) {
+			/* Every buffer waits in a client's queue (downloads held
+			 * back by the pacer): nothing can be read until the down
+			 * thread sends. Sleep rather than spin; a real-time
+			 * thread that spins takes its CPU from everyone else. */
+			struct timespec pause = { 0, 1000000 };
+			nanosleep(&pause, NULL);
+			continue;
+		}
 		int wait_ms = fq_len(&s->inject) ? 0 : 100;
 		s->ctl_dh = 0; /* no control socket: handshakes run here */
 		/* The socket is read up to DRAIN_BATCHES times faster than the
@@ -715,7 +724,7 @@ static int64_t serve_clients(struct server *s, int64_t budget)
 static void *down_loop(void *arg)
 {
 	struct server *s = arg;
-	thread_set_slice_logged(s->conf.sched_slice_us, "down");
+	thread_setup_data(s->conf.rt_priority, s->conf.sched_slice_us, "down");
 	while (!atomic_load(&s->stop)) {
 		int wait_ms = down_wait_ms(s);
 		if (wait_ms) {
@@ -1043,7 +1052,7 @@ int server_run(const char *path)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	if (setup(s, path) != 0 || (s->conf.user[0] && priv_drop(s->conf.user) != 0)) {
+	if (setup(s, path) != 0 || (s->conf.user[0] && priv_drop(s->conf.user, s->conf.rt_priority) != 0)) {
 		teardown(s);
 		return 1;
 	}

@@ -1,4 +1,4 @@
-/* thread_linux.c - sched_setattr for the calling thread. */
+/* thread_linux.c - scheduling policy and slice of the calling thread. */
 #include "thread.h"
 
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -53,13 +54,31 @@ int thread_set_slice(unsigned slice_us)
 	return got.sched_runtime == attr.sched_runtime;
 }
 
-void thread_set_slice_logged(unsigned slice_us, const char *who)
+int thread_allow_realtime(unsigned prio)
 {
-	static atomic_bool logged;
-	int r = thread_set_slice(slice_us);
-	int err = errno;
-	if (atomic_exchange(&logged, true))
-		return;
+	struct rlimit rl;
+	if (prio == 0)
+		return 0;
+	if (getrlimit(RLIMIT_RTPRIO, &rl) != 0)
+		return -1;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= prio)
+		return 0;
+	rl.rlim_cur = prio;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < prio)
+		rl.rlim_max = prio; /* needs CAP_SYS_RESOURCE */
+	return setrlimit(RLIMIT_RTPRIO, &rl);
+}
+
+static int set_fifo(unsigned prio)
+{
+	struct sched_param sp = { .sched_priority = (int)prio };
+	/* sched_setscheduler sets the calling thread's policy on Linux
+	 * (pid 0 is the thread, not the process). */
+	return sched_setscheduler(0, SCHED_FIFO, &sp);
+}
+
+static void log_slice(int r, int err, unsigned slice_us, const char *who)
+{
 	if (slice_us == 0)
 		LOGI("msg=\"data threads keep the kernel's default time slice\" SchedSlice=off");
 	else if (r == 1)
@@ -70,4 +89,26 @@ void thread_set_slice_logged(unsigned slice_us, const char *who)
 	else
 		LOGW("msg=\"cannot set the data threads' time slice\" SchedSlice=%u error=\"%s\"", slice_us,
 		     strerror(err));
+}
+
+void thread_setup_data(unsigned rt_prio, unsigned slice_us, const char *who)
+{
+	static atomic_bool logged;
+	if (rt_prio && set_fifo(rt_prio) == 0) {
+		if (!atomic_exchange(&logged, true))
+			LOGI("msg=\"data threads run at real-time priority\" RealtimePriority=%u policy=fifo thread=%s",
+			     rt_prio, who);
+		return;
+	}
+	int rt_err = errno;
+	int r = thread_set_slice(slice_us);
+	int err = errno;
+	if (atomic_exchange(&logged, true))
+		return;
+	if (rt_prio)
+		LOGW("msg=\"cannot give the data threads real-time priority; they run as normal threads\" RealtimePriority=%u error=\"%s\"",
+		     rt_prio, strerror(rt_err));
+	else
+		LOGI("msg=\"data threads run as normal threads\" RealtimePriority=off");
+	log_slice(r, err, slice_us, who);
 }

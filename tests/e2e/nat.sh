@@ -105,8 +105,9 @@ check "the client gets a session with it" wait_for "$OUT/server3.log" 'msg=hands
 kill -TERM "$SP"; wait "$SP"; SP=
 check "clean stop puts ip_forward back to $fwd0" test "$(ip netns exec "$NG" cat /proc/sys/net/ipv4/ip_forward)" = "$fwd0"
 
-# least privilege: both sides with User = nobody keep only CAP_NET_ADMIN and still work,
-# and the gateway still undoes its NAT and ip_forward on a clean stop
+# least privilege: both sides with User = nobody keep only CAP_NET_ADMIN (and CAP_SYS_NICE
+# for their real-time data threads where RLIMIT_RTPRIO cannot be raised instead) and still
+# work, and the gateway still undoes its NAT and ip_forward on a clean stop
 kill -TERM "$CP"; wait "$CP"; CP=
 ip netns exec "$NG" sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'
 server_conf "gi$S"
@@ -123,7 +124,14 @@ for who in server client; do
 	uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
 	cap=$(awk '/^CapEff:/ {print $2}' "/proc/$pid/status")
 	check "$who runs as nobody (uid $uid)" test "$uid" = "$(id -u nobody)"
-	check "$who keeps only CAP_NET_ADMIN (CapEff $cap)" test "$cap" = 0000000000001000
+	log=$OUT/server4.log; [ "$who" = client ] && log=$OUT/client4.log
+	if grep -q 'dropped root.*capabilities=net_admin,sys_nice' "$log"; then
+		check "$who keeps only CAP_NET_ADMIN and CAP_SYS_NICE (CapEff $cap)" test "$cap" = 0000000000801000
+	else
+		check "$who keeps only CAP_NET_ADMIN (CapEff $cap)" test "$cap" = 0000000000001000
+	fi
+	fifo=$(for t in /proc/"$pid"/task/*; do sed 's/^.*) //' "$t/stat" | awk '{print $39, $38}'; done | grep -cx '1 10')
+	check "$who runs its two data threads SCHED_FIFO at priority 10 without root ($fifo)" test "$fifo" -eq 2
 done
 r=$(pings 5)
 check "ping through the tunnel and NAT without root: ${r:-0} of 5" test "${r:-0}" -eq 5

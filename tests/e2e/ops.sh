@@ -9,7 +9,8 @@
 # restart with the clients reordered in the config, a corrupted state file is a warning, a
 # crashed run's stale socket is replaced, a second instance of the same name is refused;
 # after User = nobody the control socket and metrics still answer and the data threads
-# run with a short scheduler slice (SchedSlice), which SchedSlice = off turns off.
+# run at real-time priority (RealtimePriority); RealtimePriority = off makes them normal
+# threads with a short scheduler slice (SchedSlice), which SchedSlice = off turns off.
 set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -387,12 +388,15 @@ if wait_log "$SRV_LOG" 'msg="dropped root" user=nobody' 5; then ok "ix: the gate
 else not_ok "ix: the gateway gave up root"; fi
 # thread_slices PID: each thread's scheduler slice in ns, one per line
 thread_slices() { local t; for t in /proc/"$1"/task/*; do awk '$1 == "se.slice" {print $3}' "$t/sched"; done; }
-if wait_log "$SRV_LOG" 'time slice' 5 && grep -q 'kernel keeps its default time slice' "$SRV_LOG"; then
-    log "ix: this kernel has no custom slices (Linux 6.12+); not checking them"
-else
-    check "ix: it says the data threads asked for a 100 us slice" grep -q 'msg="data threads ask for a short time slice" SchedSlice=100 ' "$SRV_LOG"
-    check_eq "ix: two threads (up and down) run with it, without root" "$(thread_slices "$SRV_PID" | grep -cx 100000)" 2
-fi
+# thread_policies PID: each thread's "policy rt_priority" (SCHED_FIFO is 1), one per line;
+# /proc/PID/task/TID/stat fields 41 and 40, counted from the end of its "(comm)" field
+thread_policies() { local t; for t in /proc/"$1"/task/*; do sed 's/^.*) //' "$t/stat" | awk '{print $39, $38}'; done; }
+check "ix: it says the data threads run at real-time priority" \
+    wait_log "$SRV_LOG" 'msg="data threads run at real-time priority" RealtimePriority=10 policy=fifo' 5
+check_eq "ix: two threads (up and down) run SCHED_FIFO at priority 10, without root" \
+    "$(thread_policies "$SRV_PID" | grep -cx '1 10')" 2
+check_eq "ix: the others stay normal threads" "$(thread_policies "$SRV_PID" | grep -cx '0 0')" \
+    "$(( $(ls /proc/"$SRV_PID"/task | wc -l) - 2 ))"
 "$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show-nobody.json"
 check_eq "ix: vpngw show answers" "$(json_get "$LAB_DIR/show-nobody.json" 'j["role"] + " " + str(len(j["clients"]))')" "server 3"
 check "ix: metrics answer" grep -q "^vpngw_info{interface=\"$TUN_GW\",role=\"server\"} 1$" <(scrape "$NS_GW" "$METRICS")
@@ -400,13 +404,28 @@ check_clean_stop "ix" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
 check "ix: without root it could not remove its socket, and says so" \
     grep -q "level=warn .*control socket left behind; the next start replaces it.* path=$SOCK" "$SRV_LOG"
 
-log "x) SchedSlice = off leaves every thread at the kernel's slice"
+log "x) RealtimePriority = off: normal threads, the data threads with a short slice"
+sed -i '/^\[Server\]/a RealtimePriority = off' "$SRV_CONF"
+: >"$SRV_LOG"
+vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
+SRV_PID=$LAST_PID
+check "x: it says so" wait_log "$SRV_LOG" 'msg="data threads run as normal threads" RealtimePriority=off' 5
+check_eq "x: no thread is real-time" "$(thread_policies "$SRV_PID" | grep -vc '^0 ')" 0
+if grep -q 'kernel keeps its default time slice' "$SRV_LOG"; then
+    log "x: this kernel has no custom slices (Linux 6.12+); not checking them"
+else
+    check "x: it says the data threads asked for a 100 us slice" grep -q 'msg="data threads ask for a short time slice" SchedSlice=100 ' "$SRV_LOG"
+    check_eq "x: two threads (up and down) run with it, without root" "$(thread_slices "$SRV_PID" | grep -cx 100000)" 2
+fi
+check_clean_stop "x" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
+
+log "xi) SchedSlice = off as well leaves every thread at the kernel's slice"
 sed -i '/^\[Server\]/a SchedSlice = off' "$SRV_CONF"
 : >"$SRV_LOG"
 vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
 SRV_PID=$LAST_PID
-check "x: it says so" wait_log "$SRV_LOG" 'msg="data threads keep the kernel.s default time slice" SchedSlice=off' 5
-check_eq "x: no thread runs with a 100 us slice" "$(thread_slices "$SRV_PID" | grep -cx 100000)" 0
-check_clean_stop "x" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
+check "xi: it says so" wait_log "$SRV_LOG" 'msg="data threads keep the kernel.s default time slice" SchedSlice=off' 5
+check_eq "xi: no thread runs with a 100 us slice" "$(thread_slices "$SRV_PID" | grep -cx 100000)" 0
+check_clean_stop "xi" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
 
 lab_summary

@@ -1224,6 +1224,55 @@ static void test_sched_slice(void **state)
 	conf_remove(&t);
 }
 
+static void test_rt_priority(void **state)
+{
+	(void)state;
+	struct tmpconf t;
+	struct server_conf c;
+	struct client_conf k;
+	char err[512];
+
+	server_with(&t, "");
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.rt_priority, THREAD_RT_PRIO_DEFAULT); /* on unless turned off */
+	config_free_server(&c);
+	conf_remove(&t);
+
+	server_with(&t, "RealtimePriority = Off");
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.rt_priority, 0);
+	config_free_server(&c);
+	conf_remove(&t);
+
+	server_with(&t, "RealtimePriority = 99");
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.rt_priority, 99);
+	config_free_server(&c);
+	conf_remove(&t);
+
+	/* 0 is not "off" (say off), 100 is above the kernel's range. */
+	server_line_fails("RealtimePriority = 0", "RealtimePriority", "0");
+	server_line_fails("RealtimePriority = 100", "RealtimePriority", "100");
+	server_line_fails("RealtimePriority = high", "RealtimePriority", "high");
+
+	conf_write(&t, "[Client]\nPrivateKey = %s\n[Server]\nPublicKey = %s\nEndpoint = h:1\n", cli_priv64, pub1_64);
+	assert_int_equal(config_load_client(t.path, &k, err, sizeof(err)), 0);
+	assert_int_equal(k.rt_priority, THREAD_RT_PRIO_DEFAULT);
+	conf_remove(&t);
+
+	conf_write(&t, "[Client]\nPrivateKey = %s\nRealtimePriority = 1\n[Server]\nPublicKey = %s\nEndpoint = h:1\n",
+		   cli_priv64, pub1_64);
+	assert_int_equal(config_load_client(t.path, &k, err, sizeof(err)), 0);
+	assert_int_equal(k.rt_priority, 1);
+	conf_remove(&t);
+
+	conf_write(&t, "[Client]\nPrivateKey = %s\nRealtimePriority = -1\n[Server]\nPublicKey = %s\nEndpoint = h:1\n",
+		   cli_priv64, pub1_64);
+	assert_int_equal(config_load_client(t.path, &k, err, sizeof(err)), -1);
+	assert_err_at(err, &t, 3, "RealtimePriority", "-1");
+	conf_remove(&t);
+}
+
 static void test_state_file(void **state)
 {
 	(void)state;
@@ -1288,6 +1337,7 @@ int main(void)
 		T(test_parse_key_b64),
 		T(test_metrics_listen),
 		T(test_sched_slice),
+		T(test_rt_priority),
 		T(test_state_file),
 		T(test_server_upstream_dns),
 		T(test_server_upstream_dns_unusable_warns),
