@@ -136,7 +136,9 @@ with pings again. Percentiles are over the ping RTTs received (nearest rank);
 lost pings are counted separately.
 
 - vpngw: `build/vpngw server|client` with the README's config format; for
-  the bottleneck runs %(bw)s.
+  the bottleneck runs %(bw)s. Its two data threads per side run SCHED_FIFO
+  at priority 10 while they are busy (`RealtimePriority`, on by default);
+  %(peers)s.
 - wireguard-go: Debian's userspace WireGuard, one interface name per side,
   configured with `wg`.
 - OpenVPN: 2.6 point to point over UDP with tun, self-signed EC certificates
@@ -159,7 +161,9 @@ lost pings are counted separately.
   pings the internet host through its own vpngw session.
 """ % {"T": meta.get("seconds", "?"), "shape": meta.get("shape", "?"),
        "bw": ("with `Bandwidth = %s` on both sides (pacing just under the link)" % meta["vpngw_bandwidth"])
-             if meta.get("vpngw_bandwidth") else "without `Bandwidth =` (no pacing)"}
+             if meta.get("vpngw_bandwidth") else "without `Bandwidth =` (no pacing)",
+       "peers": ("wireguard-go and OpenVPN ran under `chrt -f %s` as well\n  (BENCH_PEERS_RT)" % meta["peers_rt"])
+                if meta.get("peers_rt") else "wireguard-go and OpenVPN run as\n  ordinary processes, as they ship (BENCH_PEERS_RT=10 runs them real-time too)"}
 
     md = ["# vpngw bench, %s" % date, "", "\n".join(table), "", "\n".join(facts), "", method,
           "![throughput and latency](%s.png)" % date, ""]

@@ -27,6 +27,9 @@
 #                   link would configure it (default 190mbit; "none" = off)
 #   BENCH_VPNGW_EXTRA  a config line for vpngw on both sides, in every run
 #                   (e.g. "SchedSlice = off"); shown in the report
+#   BENCH_PEERS_RT  run wireguard-go and OpenVPN under `chrt -f N` (1-99), as
+#                   vpngw's data threads run by default (RealtimePriority);
+#                   default: as they ship, ordinary processes
 #   VPNGW           the binary (default build/vpngw)
 # Logs, iperf3 JSON and ping samples stay in a /tmp/vpngw-bench.* directory
 # (printed at the end).
@@ -46,6 +49,13 @@ RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
 SHAPE_RATE=200mbit
 PFIFO_LIMIT=1000
 PY=/usr/bin/python3
+PEERS_RT=${BENCH_PEERS_RT:-}
+PEER_CMD=()
+if [ -n "$PEERS_RT" ]; then
+	[[ "$PEERS_RT" =~ ^[0-9]+$ ]] && [ "$PEERS_RT" -ge 1 ] && [ "$PEERS_RT" -le 99 ] ||
+		{ echo "bench: BENCH_PEERS_RT must be a priority from 1 to 99" >&2; exit 2; }
+	PEER_CMD=(chrt -f "$PEERS_RT")
+fi
 
 [[ "$T" =~ ^[0-9]+$ ]] && [ "$T" -ge 3 ] && [ "$T" -le 600 ] ||
 	{ echo "bench: BENCH_SECONDS=$T: want a whole number of seconds, 3-600" >&2; exit 2; }
@@ -379,9 +389,9 @@ vpngw() {
 wireguard_go() {
 	local sk ck gp cp i
 	sk=$(wg genkey); ck=$(wg genkey)
-	ip netns exec "$NG" env WG_PROCESS_FOREGROUND=1 wireguard-go wgg$S >"$OUT/wg-gw.log" 2>&1 &
+	ip netns exec "$NG" env WG_PROCESS_FOREGROUND=1 "${PEER_CMD[@]}" wireguard-go wgg$S >"$OUT/wg-gw.log" 2>&1 &
 	gp=$!; PIDS+=("$gp")
-	ip netns exec "$NC" env WG_PROCESS_FOREGROUND=1 wireguard-go wgc$S >"$OUT/wg-cl.log" 2>&1 &
+	ip netns exec "$NC" env WG_PROCESS_FOREGROUND=1 "${PEER_CMD[@]}" wireguard-go wgc$S >"$OUT/wg-cl.log" 2>&1 &
 	cp=$!; PIDS+=("$cp")
 	TUNPIDS=("$gp" "$cp")
 	for ((i = 0; i < 50; i++)); do
@@ -448,9 +458,9 @@ key $d/cl.key
 peer-fingerprint $fp_gw
 ifconfig 10.79.0.2 10.79.0.1
 CONF
-	ip netns exec "$NG" openvpn --config "$d/gw.conf" >"$OUT/openvpn-gw.log" 2>&1 &
+	ip netns exec "$NG" "${PEER_CMD[@]}" openvpn --config "$d/gw.conf" >"$OUT/openvpn-gw.log" 2>&1 &
 	gp=$!; PIDS+=("$gp")
-	ip netns exec "$NC" openvpn --config "$d/cl.conf" >"$OUT/openvpn-cl.log" 2>&1 &
+	ip netns exec "$NC" "${PEER_CMD[@]}" openvpn --config "$d/cl.conf" >"$OUT/openvpn-cl.log" 2>&1 &
 	cp=$!; PIDS+=("$cp")
 	TUNPIDS=("$gp" "$cp")
 	local ok=0
@@ -529,9 +539,10 @@ for t in raw wireguard-go openvpn vpngw; do [ -n "${RAN[$t]:-}" ] && cols+=("$t"
 mkdir -p "$RESULTS"
 {
 	echo "date=$(date '+%F %T %Z')"
-	echo "command=BENCH_SECONDS=$T BENCH_TUNNELS=\"$TUNNELS\"${BENCH_VPNGW_BANDWIDTH:+ BENCH_VPNGW_BANDWIDTH=$BENCH_VPNGW_BANDWIDTH}${BENCH_VPNGW_EXTRA:+ BENCH_VPNGW_EXTRA=\"$BENCH_VPNGW_EXTRA\"} ${BENCH_COMMAND:-make bench}"
+	echo "command=BENCH_SECONDS=$T BENCH_TUNNELS=\"$TUNNELS\"${BENCH_VPNGW_BANDWIDTH:+ BENCH_VPNGW_BANDWIDTH=$BENCH_VPNGW_BANDWIDTH}${BENCH_VPNGW_EXTRA:+ BENCH_VPNGW_EXTRA=\"$BENCH_VPNGW_EXTRA\"}${PEERS_RT:+ BENCH_PEERS_RT=$PEERS_RT} ${BENCH_COMMAND:-make bench}"
 	echo "seconds=$T"
 	echo "vpngw_bandwidth=${BENCH_VPNGW_BANDWIDTH}"
+	echo "peers_rt=${PEERS_RT}"
 	echo "cores=$(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 	echo "memory=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
 	echo "kernel=$(uname -r)"

@@ -538,10 +538,11 @@ static void write_tun(struct client *c)
 static void *down_loop(void *arg)
 {
 	struct client *c = arg;
-	thread_setup_data(c->conf.rt_priority, c->conf.sched_slice_us, "down");
+	thread_data_start(c->conf.rt_priority, c->conf.sched_slice_us, "down");
 	while (!atomic_load(&c->stop)) {
-		drain_udp(c, fq_len(&c->injq) ? 0 : 100);
+		size_t n = drain_udp(c, fq_len(&c->injq) ? 0 : 100);
 		write_tun(c);
+		thread_data_tick(n);
 	}
 	return NULL;
 }
@@ -660,10 +661,11 @@ static int up_wait_ms(struct client *c)
 static void *up_loop(void *arg)
 {
 	struct client *c = arg;
-	thread_setup_data(c->conf.rt_priority, c->conf.sched_slice_us, "up");
+	thread_data_start(c->conf.rt_priority, c->conf.sched_slice_us, "up");
 	while (!atomic_load(&c->stop)) {
-		drain_tun(c, up_wait_ms(c));
+		size_t n = drain_tun(c, up_wait_ms(c));
 		send_udp(c);
+		thread_data_tick(n);
 	}
 	return NULL;
 }

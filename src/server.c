@@ -528,7 +528,7 @@ static void write_tun(struct server *s, size_t max)
 static void *up_loop(void *arg)
 {
 	struct server *s = arg;
-	thread_setup_data(s->conf.rt_priority, s->conf.sched_slice_us, "up");
+	thread_data_start(s->conf.rt_priority, s->conf.sched_slice_us, "up");
 	while (!atomic_load(&s->stop)) {
 		if (!fq_len(&s->inject) && !pool_available(s->pool)) {
 			/* Every buffer waits in a client's queue (downloads held
@@ -546,12 +546,16 @@ static void *up_loop(void *arg)
 		 * (flow-fair, CoDel), not in the socket's FIFO. The writes come
 		 * between the reads: a packet of a new flow waits for one read,
 		 * not for all of them. */
+		size_t got = 0;
 		for (int round = 0; round < DRAIN_BATCHES; round++) {
-			bool more = receive_batch(s, round ? 0 : wait_ms) == BATCH;
+			size_t n = receive_batch(s, round ? 0 : wait_ms);
+			bool more = n == BATCH;
+			got += n;
 			write_tun(s, more ? BATCH / DRAIN_BATCHES : BATCH);
 			if (!more)
 				break;
 		}
+		thread_data_tick(got);
 	}
 	return NULL;
 }
@@ -724,7 +728,7 @@ static int64_t serve_clients(struct server *s, int64_t budget)
 static void *down_loop(void *arg)
 {
 	struct server *s = arg;
-	thread_setup_data(s->conf.rt_priority, s->conf.sched_slice_us, "down");
+	thread_data_start(s->conf.rt_priority, s->conf.sched_slice_us, "down");
 	while (!atomic_load(&s->stop)) {
 		int wait_ms = down_wait_ms(s);
 		if (wait_ms) {
@@ -739,13 +743,17 @@ static void *down_loop(void *arg)
 		int64_t budget = pacer_budget(&s->pace, now_ns());
 		if (budget > SEND_BYTES_PER_LOOP)
 			budget = SEND_BYTES_PER_LOOP;
+		size_t got = 0;
 		for (int round = 0; round < DRAIN_BATCHES; round++) {
-			bool more = read_tun_batch(s) == BATCH;
+			size_t n = read_tun_batch(s);
+			bool more = n == BATCH;
+			got += n;
 			int64_t share = more ? budget / (DRAIN_BATCHES - round) : budget;
 			budget -= serve_clients(s, share);
 			if (!more)
 				break;
 		}
+		thread_data_tick(got);
 	}
 	return NULL;
 }

@@ -1,16 +1,18 @@
 /* thread.h - how the kernel schedules the data threads.
  *
  * On a busy machine a packet often waits not in a queue of ours but for
- * one of our threads to get a CPU. So the data threads ask to run ahead of
- * ordinary processes, as the kernel's own packet processing (softirq) does:
- * real-time (SCHED_FIFO) at a low priority. They block whenever they have
- * no work, so they take only the CPU their packets need; the kernel's
- * real-time throttling and its fair server keep a share for everything
- * else if they ever do not. Where real-time is off or not allowed, a data
- * thread stays a normal one and asks for a short time slice instead
- * (Linux 6.12 and later): it is then picked sooner when it wakes. */
+ * one of our threads to get a CPU. Under load, therefore, the data threads
+ * run real-time (SCHED_FIFO) at a low priority, ahead of ordinary
+ * processes, as the kernel's own packet processing (softirq) does; when
+ * that would cost more than it gives (rtgate.h) and whenever they are not
+ * busy they are normal threads that ask for a short time slice (Linux 6.12
+ * and later), so that they are picked sooner when they wake. They block
+ * whenever they have no work; the kernel's real-time throttling keeps a
+ * share of each CPU for everything else if they ever do not. */
 #ifndef VPNGW_THREAD_H
 #define VPNGW_THREAD_H
+
+#include <stddef.h>
 
 #define THREAD_SLICE_DEFAULT_US 100 /* the kernel's shortest */
 #define THREAD_SLICE_MIN_US 100
@@ -27,11 +29,17 @@
  * or -1 with errno (the data threads then say what they got). */
 int thread_allow_realtime(unsigned prio);
 
-/* Schedules the calling data thread: SCHED_FIFO at rt_prio (0 = never),
- * else a normal thread with slice_us (0 = the kernel's default). The first
- * data thread of the process logs what it got; a refusal is a warning, not
- * an error. */
-void thread_setup_data(unsigned rt_prio, unsigned slice_us, const char *who);
+/* Starts the calling data thread as a normal thread with slice_us (0 =
+ * the kernel's default) and, with rt_prio > 0, lets it go real-time at
+ * rt_prio while the process's data threads are busy (thread_data_tick).
+ * The first data thread of the process logs the setup. */
+void thread_data_start(unsigned rt_prio, unsigned slice_us, const char *who);
+
+/* Once per loop of a data thread, with the packets it handled in it: counts
+ * them for the process's verdict (rtgate.h), and moves the calling thread
+ * to real-time or back when the verdict changed. A refusal by the kernel
+ * is logged once and ends real-time for the process. */
+void thread_data_tick(size_t pkts);
 
 /* Sets the calling thread's slice, keeping its policy and nice value.
  * Returns 1 when the kernel applied it, 0 when it accepted the call but

@@ -2,6 +2,7 @@
 #include "thread.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -9,9 +10,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "rtgate.h"
 
 /* The kernel's struct sched_attr (first version, 56 bytes). glibc 2.36 has
  * no wrapper, and <linux/sched/types.h> clashes with <sched.h>. */
@@ -91,24 +94,104 @@ static void log_slice(int r, int err, unsigned slice_us, const char *who)
 		     strerror(err));
 }
 
-void thread_setup_data(unsigned rt_prio, unsigned slice_us, const char *who)
+/* The process's data threads decide together (rtgate.h): they count what
+ * they handle, and whichever first sees a window end gives the verdict. */
+static struct {
+	unsigned rt_prio, slice_us;
+	atomic_uint_fast64_t pkts;
+	_Atomic uint64_t window_start_ns;
+	atomic_bool hot;
+	atomic_bool refused;
+	pthread_mutex_t lock; /* the verdict's state below */
+	struct rtgate g;
+	uint64_t sleeps; /* the process's voluntary switches at the last verdict */
+} gate = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static _Thread_local bool thread_rt; /* the calling thread runs SCHED_FIFO */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Every sleep of a data thread in poll is a voluntary switch; the other
+ * threads add a few a second. */
+static uint64_t process_sleeps(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (uint64_t)ru.ru_nvcsw;
+}
+
+void thread_data_start(unsigned rt_prio, unsigned slice_us, const char *who)
 {
 	static atomic_bool logged;
-	if (rt_prio && set_fifo(rt_prio) == 0) {
-		if (!atomic_exchange(&logged, true))
-			LOGI("msg=\"data threads run at real-time priority\" RealtimePriority=%u policy=fifo thread=%s",
-			     rt_prio, who);
-		return;
-	}
-	int rt_err = errno;
+	gate.rt_prio = rt_prio;
+	gate.slice_us = slice_us;
 	int r = thread_set_slice(slice_us);
 	int err = errno;
 	if (atomic_exchange(&logged, true))
 		return;
+	atomic_store(&gate.window_start_ns, mono_ns());
+	gate.sleeps = process_sleeps();
 	if (rt_prio)
-		LOGW("msg=\"cannot give the data threads real-time priority; they run as normal threads\" RealtimePriority=%u error=\"%s\"",
-		     rt_prio, strerror(rt_err));
+		LOGI("msg=\"data threads run real-time while busy\" RealtimePriority=%u policy=fifo", rt_prio);
 	else
 		LOGI("msg=\"data threads run as normal threads\" RealtimePriority=off");
 	log_slice(r, err, slice_us, who);
+}
+
+static void verdict(uint64_t now)
+{
+	if (pthread_mutex_trylock(&gate.lock) != 0)
+		return; /* the other data thread is giving it */
+	uint64_t start = atomic_load(&gate.window_start_ns);
+	if (now - start >= RTGATE_WINDOW_NS) {
+		uint64_t sleeps = process_sleeps();
+		uint64_t pkts = atomic_exchange(&gate.pkts, 0);
+		bool hot = rtgate_window(&gate.g, pkts, sleeps - gate.sleeps, now - start, now);
+		gate.sleeps = sleeps;
+		atomic_store(&gate.window_start_ns, now);
+		atomic_store(&gate.hot, hot);
+	}
+	pthread_mutex_unlock(&gate.lock);
+}
+
+static void go_realtime(void)
+{
+	if (set_fifo(gate.rt_prio) == 0) {
+		thread_rt = true;
+		return;
+	}
+	int err = errno;
+	if (!atomic_exchange(&gate.refused, true))
+		LOGW("msg=\"cannot give the data threads real-time priority; they stay normal threads\" RealtimePriority=%u error=\"%s\"",
+		     gate.rt_prio, strerror(err));
+}
+
+static void go_normal(void)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+	if (sched_setscheduler(0, SCHED_OTHER, &sp) != 0)
+		return; /* lowering is always allowed; nothing to do but stay */
+	thread_rt = false;
+	(void)thread_set_slice(gate.slice_us);
+}
+
+void thread_data_tick(size_t pkts)
+{
+	if (!gate.rt_prio || atomic_load_explicit(&gate.refused, memory_order_relaxed))
+		return;
+	atomic_fetch_add_explicit(&gate.pkts, pkts, memory_order_relaxed);
+	uint64_t now = mono_ns();
+	if (now - atomic_load_explicit(&gate.window_start_ns, memory_order_relaxed) >= RTGATE_WINDOW_NS)
+		verdict(now);
+	bool hot = atomic_load_explicit(&gate.hot, memory_order_relaxed);
+	if (hot && !thread_rt)
+		go_realtime();
+	else if (!hot && thread_rt)
+		go_normal();
 }

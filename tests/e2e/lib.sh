@@ -508,6 +508,27 @@ wait_ping() {
     return 1
 }
 
+# thread_policies PID: each thread's "policy rt_priority" (SCHED_FIFO is 1), one per line;
+# /proc/PID/task/TID/stat fields 41 and 40, counted after its "(comm)" field
+thread_policies() {
+    local t
+    for t in /proc/"$1"/task/*; do sed 's/^.*) //' "$t/stat" 2>/dev/null | awk '{print $39, $38}'; done
+}
+
+# fifo_threads PID: how many of its threads run SCHED_FIFO now
+fifo_threads() { thread_policies "$1" | grep -c '^1 '; }
+
+# fifo_watch PID OUT: the most SCHED_FIFO threads PID had at once, sampled for 4 s, into OUT
+fifo_watch() {
+    local max=0 n i
+    for ((i = 0; i < 40; i++)); do
+        n=$(fifo_threads "$1")
+        [ "$n" -gt "$max" ] && max=$n
+        sleep 0.1
+    done
+    echo "$max" >"$2"
+}
+
 # iperf_server_start: iperf3 -s on the internet host; waits until it listens
 iperf_server_start() {
     local i
