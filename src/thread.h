@@ -1,12 +1,12 @@
 /* thread.h - how the kernel schedules the data threads.
  *
  * On a busy machine a packet often waits not in a queue of ours but for
- * one of our threads to get a CPU. Under load, therefore, the data threads
- * run real-time (SCHED_FIFO) at a low priority, ahead of ordinary
- * processes, as the kernel's own packet processing (softirq) does; when
- * that would cost more than it gives (rtgate.h) and whenever they are not
- * busy they are normal threads that ask for a short time slice (Linux 6.12
- * and later), so that they are picked sooner when they wake. They block
+ * one of our threads to get a CPU. So the data threads run real-time
+ * (SCHED_FIFO) at a low priority, ahead of ordinary processes, as the
+ * kernel's own packet processing (softirq) does, except while many packets
+ * come one at a time, which makes real-time costly (rtgate.h). Then they
+ * are normal threads that ask for a short time slice (Linux 6.12 and
+ * later), so that they are picked sooner when they wake. They block
  * whenever they have no work; the kernel's real-time throttling keeps a
  * share of each CPU for everything else if they ever do not. */
 #ifndef VPNGW_THREAD_H
@@ -29,15 +29,14 @@
  * or -1 with errno (the data threads then say what they got). */
 int thread_allow_realtime(unsigned prio);
 
-/* Starts the calling data thread as a normal thread with slice_us (0 =
- * the kernel's default) and, with rt_prio > 0, lets it go real-time at
- * rt_prio while the process's data threads are busy (thread_data_tick).
- * The first data thread of the process logs the setup. */
+/* Starts the calling data thread: real-time at rt_prio (0 = never), else
+ * a normal thread with slice_us (0 = the kernel's default). The first data
+ * thread of the process logs the setup. */
 void thread_data_start(unsigned rt_prio, unsigned slice_us, const char *who);
 
 /* Once per loop of a data thread, with the packets it handled in it: counts
  * them for the process's verdict (rtgate.h), and moves the calling thread
- * to real-time or back when the verdict changed. A refusal by the kernel
+ * to normal or back to real-time when the verdict changed. A refusal by the kernel
  * is logged once and ends real-time for the process. */
 void thread_data_tick(size_t pkts);
 

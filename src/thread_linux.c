@@ -100,7 +100,7 @@ static struct {
 	unsigned rt_prio, slice_us;
 	atomic_uint_fast64_t pkts;
 	_Atomic uint64_t window_start_ns;
-	atomic_bool hot;
+	atomic_bool hot; /* the verdict: real-time */
 	atomic_bool refused;
 	pthread_mutex_t lock; /* the verdict's state below */
 	struct rtgate g;
@@ -126,22 +126,35 @@ static uint64_t process_sleeps(void)
 	return (uint64_t)ru.ru_nvcsw;
 }
 
+static void gate_open(unsigned rt_prio, int r, int err, const char *who);
+static void go_realtime(void);
+
 void thread_data_start(unsigned rt_prio, unsigned slice_us, const char *who)
 {
 	static atomic_bool logged;
 	gate.rt_prio = rt_prio;
 	gate.slice_us = slice_us;
+	/* The slice matters whenever the gate makes this a normal thread. */
 	int r = thread_set_slice(slice_us);
 	int err = errno;
-	if (atomic_exchange(&logged, true))
-		return;
+	if (!atomic_exchange(&logged, true))
+		gate_open(rt_prio, r, err, who);
+	if (rt_prio && atomic_load(&gate.hot))
+		go_realtime();
+}
+
+/* The first data thread sets the gate up and says how they run. */
+static void gate_open(unsigned rt_prio, int r, int err, const char *who)
+{
 	atomic_store(&gate.window_start_ns, mono_ns());
 	gate.sleeps = process_sleeps();
+	atomic_store(&gate.hot, rt_prio != 0);
 	if (rt_prio)
-		LOGI("msg=\"data threads run real-time while busy\" RealtimePriority=%u policy=fifo", rt_prio);
+		LOGI("msg=\"data threads run real-time, as normal threads while packets come one at a time\" RealtimePriority=%u policy=fifo",
+		     rt_prio);
 	else
 		LOGI("msg=\"data threads run as normal threads\" RealtimePriority=off");
-	log_slice(r, err, slice_us, who);
+	log_slice(r, err, gate.slice_us, who);
 }
 
 static void verdict(uint64_t now)

@@ -518,15 +518,16 @@ thread_policies() {
 # fifo_threads PID: how many of its threads run SCHED_FIFO now
 fifo_threads() { thread_policies "$1" | grep -c '^1 '; }
 
-# fifo_watch PID OUT: the most SCHED_FIFO threads PID had at once, sampled for 4 s, into OUT
+# fifo_watch PID OUT: "most fewest" SCHED_FIFO threads PID had at once, sampled for 4 s, into OUT
 fifo_watch() {
-    local max=0 n i
+    local max=0 min=99 n i
     for ((i = 0; i < 40; i++)); do
         n=$(fifo_threads "$1")
         [ "$n" -gt "$max" ] && max=$n
+        [ "$n" -lt "$min" ] && min=$n
         sleep 0.1
     done
-    echo "$max" >"$2"
+    echo "$max $min" >"$2"
 }
 
 # iperf_server_start: iperf3 -s on the internet host; waits until it listens

@@ -1,4 +1,4 @@
-/* test_rtgate.c - when the data threads go real-time and back. */
+/* test_rtgate.c - when the data threads leave real-time and come back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,77 +17,65 @@ static uint64_t at(uint64_t pps)
 	return pps * W / S;
 }
 
-static void test_idle_stays_normal(void **state)
+static void test_realtime_unless_costly(void **state)
 {
 	(void)state;
 	struct rtgate g = { 0 };
-	assert_false(rtgate_window(&g, 0, 0, W, 10 * S));
-	assert_false(rtgate_window(&g, 0, 3, W, 10 * S + W));
-	/* A fast stream that wakes us per packet is not worth it. */
-	assert_false(rtgate_window(&g, at(100000), at(100000) / 2, W, 10 * S + 2 * W));
+	assert_true(rtgate_window(&g, 0, 0, W, 10 * S));           /* idle */
+	assert_true(rtgate_window(&g, at(100), at(100), W, 10 * S)); /* pings, one a wake-up */
+	assert_true(rtgate_window(&g, at(400000), at(2000), W, 10 * S)); /* TCP: big batches */
+	/* Many packets, but few: one a wake-up below the rate that counts. */
+	assert_true(rtgate_window(&g, at(RTGATE_BUSY_PPS) - 1, at(RTGATE_BUSY_PPS), W, 10 * S));
+	/* Many and big enough batches. */
+	uint64_t p = at(RTGATE_BUSY_PPS);
+	assert_true(rtgate_window(&g, p, p / RTGATE_MIN_PER_SLEEP, W, 10 * S));
 }
 
-static void test_busy_batches_go_realtime(void **state)
+static void test_many_single_packets_go_normal(void **state)
 {
 	(void)state;
 	struct rtgate g = { 0 };
-	/* A TCP transfer: 400k packets a second, 2k sleeps. */
-	assert_true(rtgate_window(&g, at(400000), at(2000), W, 10 * S));
-	/* Exactly the thresholds. */
+	uint64_t p = at(RTGATE_BUSY_PPS);
+	assert_false(rtgate_window(&g, p, p / RTGATE_MIN_PER_SLEEP + 1, W, 10 * S));
 	struct rtgate h = { 0 };
-	uint64_t p = at(RTGATE_MIN_PPS);
-	assert_true(rtgate_window(&h, p, p / RTGATE_ON_PER_SLEEP, W, 10 * S));
-	struct rtgate k = { 0 };
-	assert_false(rtgate_window(&k, p - 1, 1, W, 10 * S));          /* below the rate */
-	assert_false(rtgate_window(&k, p, p / RTGATE_ON_PER_SLEEP + 1, W, 10 * S)); /* small batches */
+	assert_false(rtgate_window(&h, at(100000), at(70000), W, 10 * S));
 }
 
-static void test_hysteresis(void **state)
-{
-	(void)state;
-	struct rtgate g = { 0 };
-	assert_true(rtgate_window(&g, at(400000), at(2000), W, 10 * S));
-	/* Half the rate and batches of 16: below the way in, above the way out. */
-	assert_true(rtgate_window(&g, at(RTGATE_MIN_PPS / 2), at(RTGATE_MIN_PPS / 2) / 16, W, 10 * S + W));
-	/* Under half the rate: the load went away; nothing holds a return. */
-	assert_false(rtgate_window(&g, at(RTGATE_MIN_PPS / 2) - 1, 1, W, 10 * S + 2 * W));
-	assert_true(rtgate_window(&g, at(400000), at(2000), W, 10 * S + 3 * W));
-}
-
-static void test_small_batches_under_realtime_cool_down(void **state)
+static void test_cool_down_renewed_while_it_lasts(void **state)
 {
 	(void)state;
 	struct rtgate g = { 0 };
 	uint64_t t = 10 * S;
-	assert_true(rtgate_window(&g, at(100000), at(1000), W, t));
-	/* Under real-time the batches fall to 2 packets a sleep: back, and shut. */
-	t += W;
-	assert_false(rtgate_window(&g, at(100000), at(50000), W, t));
-	uint64_t shut = t;
-	/* Batches as big as before do not reopen it during the cool-down... */
-	t += W;
-	assert_false(rtgate_window(&g, at(100000), at(1000), W, t));
-	assert_false(rtgate_window(&g, at(100000), at(1000), W, shut + RTGATE_COOL_NS - 1));
-	/* ...and do after it. */
-	assert_true(rtgate_window(&g, at(100000), at(1000), W, shut + RTGATE_COOL_NS));
+	assert_false(rtgate_window(&g, at(100000), at(70000), W, t));
+	/* Quiet windows within the cool-down keep the threads normal... */
+	assert_false(rtgate_window(&g, 0, 0, W, t + W));
+	assert_false(rtgate_window(&g, 0, 0, W, t + RTGATE_COOL_NS - 1));
+	/* ...and the first after it brings real-time back. */
+	assert_true(rtgate_window(&g, 0, 0, W, t + RTGATE_COOL_NS));
+	/* The pattern again, and again a second later: the cool-down runs from the last. */
+	t += 3 * S;
+	assert_false(rtgate_window(&g, at(100000), at(70000), W, t));
+	assert_false(rtgate_window(&g, at(100000), at(70000), W, t + S));
+	assert_false(rtgate_window(&g, at(100000), at(1000), W, t + S + RTGATE_COOL_NS - 1));
+	assert_true(rtgate_window(&g, at(100000), at(1000), W, t + S + RTGATE_COOL_NS));
 }
 
 static void test_zero_window_changes_nothing(void **state)
 {
 	(void)state;
 	struct rtgate g = { 0 };
-	assert_false(rtgate_window(&g, 1000000, 0, 0, 10 * S));
-	g.hot = true;
-	assert_true(rtgate_window(&g, 0, 1000000, 0, 10 * S));
+	assert_true(rtgate_window(&g, 1000000, 1000000, 0, 10 * S));
+	g.cold = true;
+	g.cold_until_ns = 0;
+	assert_false(rtgate_window(&g, 0, 0, 0, 10 * S));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_idle_stays_normal),
-		cmocka_unit_test(test_busy_batches_go_realtime),
-		cmocka_unit_test(test_hysteresis),
-		cmocka_unit_test(test_small_batches_under_realtime_cool_down),
+		cmocka_unit_test(test_realtime_unless_costly),
+		cmocka_unit_test(test_many_single_packets_go_normal),
+		cmocka_unit_test(test_cool_down_renewed_while_it_lasts),
 		cmocka_unit_test(test_zero_window_changes_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
