@@ -2,11 +2,11 @@
 #include "priv.h"
 
 #include <errno.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>

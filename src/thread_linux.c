@@ -97,7 +97,7 @@ static void log_slice(int r, int err, unsigned slice_us, const char *who)
 /* The process's data threads decide together (rtgate.h): they count what
  * they handle, and whichever first sees a window end gives the verdict. */
 static struct {
-	unsigned rt_prio, slice_us;
+	atomic_uint rt_prio, slice_us; /* set alike by every data thread */
 	atomic_uint_fast64_t pkts;
 	_Atomic uint64_t window_start_ns;
 	atomic_bool hot; /* the verdict: real-time */
@@ -132,8 +132,8 @@ static void go_realtime(void);
 void thread_data_start(unsigned rt_prio, unsigned slice_us, const char *who)
 {
 	static atomic_bool logged;
-	gate.rt_prio = rt_prio;
-	gate.slice_us = slice_us;
+	atomic_store(&gate.rt_prio, rt_prio);
+	atomic_store(&gate.slice_us, slice_us);
 	/* The slice matters whenever the gate makes this a normal thread. */
 	int r = thread_set_slice(slice_us);
 	int err = errno;
@@ -154,7 +154,7 @@ static void gate_open(unsigned rt_prio, int r, int err, const char *who)
 		     rt_prio);
 	else
 		LOGI("msg=\"data threads run as normal threads\" RealtimePriority=off");
-	log_slice(r, err, gate.slice_us, who);
+	log_slice(r, err, atomic_load(&gate.slice_us), who);
 }
 
 static void verdict(uint64_t now)
@@ -175,28 +175,37 @@ static void verdict(uint64_t now)
 
 static void go_realtime(void)
 {
-	if (set_fifo(gate.rt_prio) == 0) {
+	unsigned prio = atomic_load(&gate.rt_prio);
+	if (set_fifo(prio) == 0) {
 		thread_rt = true;
 		return;
 	}
 	int err = errno;
 	if (!atomic_exchange(&gate.refused, true))
 		LOGW("msg=\"cannot give the data threads real-time priority; they stay normal threads\" RealtimePriority=%u error=\"%s\"",
-		     gate.rt_prio, strerror(err));
+		     prio, strerror(err));
 }
 
 static void go_normal(void)
 {
+	static atomic_bool warned;
 	struct sched_param sp = { .sched_priority = 0 };
-	if (sched_setscheduler(0, SCHED_OTHER, &sp) != 0)
-		return; /* lowering is always allowed; nothing to do but stay */
+	/* Lowering is always allowed; should it fail, say so once and let
+	 * the thread stay real-time rather than retry every loop. */
+	if (sched_setscheduler(0, SCHED_OTHER, &sp) != 0) {
+		if (!atomic_exchange(&warned, true))
+			LOGW("msg=\"cannot make a data thread a normal one again\" error=\"%s\"", strerror(errno));
+		atomic_store(&gate.refused, true);
+		return;
+	}
 	thread_rt = false;
-	(void)thread_set_slice(gate.slice_us);
+	(void)thread_set_slice(atomic_load(&gate.slice_us));
 }
 
 void thread_data_tick(size_t pkts)
 {
-	if (!gate.rt_prio || atomic_load_explicit(&gate.refused, memory_order_relaxed))
+	if (!atomic_load_explicit(&gate.rt_prio, memory_order_relaxed) ||
+	    atomic_load_explicit(&gate.refused, memory_order_relaxed))
 		return;
 	atomic_fetch_add_explicit(&gate.pkts, pkts, memory_order_relaxed);
 	uint64_t now = mono_ns();
