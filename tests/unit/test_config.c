@@ -1180,97 +1180,66 @@ static void test_metrics_listen(void **state)
 	conf_remove(&t);
 }
 
+/* An unsigned setting (at offset off) of the server after loading `line`
+ * in [Server], "" for its default. */
+static unsigned server_setting(const char *line, size_t off)
+{
+	struct tmpconf t;
+	struct server_conf c;
+	char err[512];
+	unsigned v;
+	server_with(&t, line);
+	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
+	memcpy(&v, (const char *)&c + off, sizeof(v));
+	config_free_server(&c);
+	conf_remove(&t);
+	return v;
+}
+
+/* The same for a client, `line` in [Client]. */
+static unsigned client_setting(const char *line, size_t off)
+{
+	struct tmpconf t;
+	struct client_conf k;
+	char err[512];
+	unsigned v;
+	client_with(&t, line);
+	assert_int_equal(config_load_client(t.path, &k, err, sizeof(err)), 0);
+	memcpy(&v, (const char *)&k + off, sizeof(v));
+	conf_remove(&t);
+	return v;
+}
+
 static void test_sched_slice(void **state)
 {
 	(void)state;
-	struct tmpconf t;
-	struct server_conf c;
-	struct client_conf k;
-	char err[512];
-
-	server_with(&t, "");
-	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
-	assert_int_equal(c.sched_slice_us, THREAD_SLICE_DEFAULT_US); /* on unless turned off */
-	config_free_server(&c);
-	conf_remove(&t);
-
-	server_with(&t, "SchedSlice = OFF");
-	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
-	assert_int_equal(c.sched_slice_us, 0);
-	config_free_server(&c);
-	conf_remove(&t);
-
-	server_with(&t, "SchedSlice = 100000");
-	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
-	assert_int_equal(c.sched_slice_us, 100000);
-	config_free_server(&c);
-	conf_remove(&t);
-
+	size_t srv = offsetof(struct server_conf, sched_slice_us), cli = offsetof(struct client_conf, sched_slice_us);
+	assert_int_equal(server_setting("", srv), THREAD_SLICE_DEFAULT_US); /* on unless turned off */
+	assert_int_equal(server_setting("SchedSlice = OFF", srv), 0);
+	assert_int_equal(server_setting("SchedSlice = 100000", srv), 100000);
 	/* Below the kernel's shortest slice, above its longest, or not a number. */
 	server_line_fails("SchedSlice = 99", "SchedSlice", "99");
 	server_line_fails("SchedSlice = 100001", "SchedSlice", "100001");
 	server_line_fails("SchedSlice = 0.1ms", "SchedSlice", "0.1ms");
-
-	conf_write(&t, "[Client]\nPrivateKey = %s\nSchedSlice = 250\n[Server]\nPublicKey = %s\nEndpoint = h:1\n",
-		   cli_priv64, pub1_64);
-	assert_int_equal(config_load_client(t.path, &k, err, sizeof(err)), 0);
-	assert_int_equal(k.sched_slice_us, 250);
-	conf_remove(&t);
-
-	conf_write(&t, "[Client]\nPrivateKey = %s\nSchedSlice = -5\n[Server]\nPublicKey = %s\nEndpoint = h:1\n",
-		   cli_priv64, pub1_64);
-	assert_int_equal(config_load_client(t.path, &k, err, sizeof(err)), -1);
-	assert_err_at(err, &t, 3, "SchedSlice", "-5");
-	conf_remove(&t);
+	assert_int_equal(client_setting("", cli), THREAD_SLICE_DEFAULT_US);
+	assert_int_equal(client_setting("SchedSlice = 250", cli), 250);
+	client_line_fails("SchedSlice = -5", "SchedSlice", "-5");
 }
 
 static void test_rt_priority(void **state)
 {
 	(void)state;
-	struct tmpconf t;
-	struct server_conf c;
-	struct client_conf k;
-	char err[512];
-
-	server_with(&t, "");
-	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
-	assert_int_equal(c.rt_priority, THREAD_RT_PRIO_DEFAULT); /* on unless turned off */
-	config_free_server(&c);
-	conf_remove(&t);
-
-	server_with(&t, "RealtimePriority = Off");
-	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
-	assert_int_equal(c.rt_priority, 0);
-	config_free_server(&c);
-	conf_remove(&t);
-
-	server_with(&t, "RealtimePriority = 99");
-	assert_int_equal(config_load_server(t.path, &c, err, sizeof(err)), 0);
-	assert_int_equal(c.rt_priority, 99);
-	config_free_server(&c);
-	conf_remove(&t);
-
+	size_t srv = offsetof(struct server_conf, rt_priority), cli = offsetof(struct client_conf, rt_priority);
+	assert_int_equal(server_setting("", srv), THREAD_RT_PRIO_DEFAULT); /* on unless turned off */
+	assert_int_equal(server_setting("RealtimePriority = Off", srv), 0);
+	assert_int_equal(server_setting("RealtimePriority = 99", srv), 99);
 	/* 0 is not "off" (say off), 100 is above the kernel's range. */
 	server_line_fails("RealtimePriority = 0", "RealtimePriority", "0");
 	server_line_fails("RealtimePriority = 100", "RealtimePriority", "100");
 	server_line_fails("RealtimePriority = high", "RealtimePriority", "high");
-
-	conf_write(&t, "[Client]\nPrivateKey = %s\n[Server]\nPublicKey = %s\nEndpoint = h:1\n", cli_priv64, pub1_64);
-	assert_int_equal(config_load_client(t.path, &k, err, sizeof(err)), 0);
-	assert_int_equal(k.rt_priority, THREAD_RT_PRIO_DEFAULT);
-	conf_remove(&t);
-
-	conf_write(&t, "[Client]\nPrivateKey = %s\nRealtimePriority = 1\n[Server]\nPublicKey = %s\nEndpoint = h:1\n",
-		   cli_priv64, pub1_64);
-	assert_int_equal(config_load_client(t.path, &k, err, sizeof(err)), 0);
-	assert_int_equal(k.rt_priority, 1);
-	conf_remove(&t);
-
-	conf_write(&t, "[Client]\nPrivateKey = %s\nRealtimePriority = -1\n[Server]\nPublicKey = %s\nEndpoint = h:1\n",
-		   cli_priv64, pub1_64);
-	assert_int_equal(config_load_client(t.path, &k, err, sizeof(err)), -1);
-	assert_err_at(err, &t, 3, "RealtimePriority", "-1");
-	conf_remove(&t);
+	assert_int_equal(client_setting("", cli), THREAD_RT_PRIO_DEFAULT);
+	assert_int_equal(client_setting("RealtimePriority = 1", cli), 1);
+	client_line_fails("RealtimePriority = -1", "RealtimePriority", "-1");
 }
 
 static void test_state_file(void **state)
