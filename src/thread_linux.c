@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -109,13 +108,6 @@ static struct {
 
 static _Thread_local bool thread_rt; /* the calling thread runs SCHED_FIFO */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Every sleep of a data thread in poll is a voluntary switch; the other
  * threads add a few a second. */
 static uint64_t process_sleeps(void)
@@ -146,7 +138,7 @@ void thread_data_start(unsigned rt_prio, unsigned slice_us, const char *who)
 /* The first data thread sets the gate up and says how they run. */
 static void gate_open(unsigned rt_prio, int r, int err, const char *who)
 {
-	atomic_store(&gate.window_start_ns, mono_ns());
+	atomic_store(&gate.window_start_ns, now_ns());
 	gate.sleeps = process_sleeps();
 	atomic_store(&gate.hot, rt_prio != 0);
 	if (rt_prio)
@@ -208,7 +200,7 @@ void thread_data_tick(size_t pkts)
 	    atomic_load_explicit(&gate.refused, memory_order_relaxed))
 		return;
 	atomic_fetch_add_explicit(&gate.pkts, pkts, memory_order_relaxed);
-	uint64_t now = mono_ns();
+	uint64_t now = now_ns();
 	if (now - atomic_load_explicit(&gate.window_start_ns, memory_order_relaxed) >= RTGATE_WINDOW_NS)
 		verdict(now);
 	bool hot = atomic_load_explicit(&gate.hot, memory_order_relaxed);
