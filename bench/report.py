@@ -137,8 +137,8 @@ lost pings are counted separately.
 
 - vpngw: `build/vpngw server|client` with the README's config format; for
   the bottleneck runs %(bw)s. Its two data threads per side run SCHED_FIFO
-  at priority 10 while they are busy (`RealtimePriority`, on by default);
-  %(peers)s.
+  at priority 10 (`RealtimePriority`, on by default; normal threads while
+  many packets come one at a time); %(peers)s.
 - wireguard-go: Debian's userspace WireGuard, one interface name per side,
   configured with `wg`.
 - OpenVPN: 2.6 point to point over UDP with tun, self-signed EC certificates
