@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -125,7 +126,33 @@ static bool cstr_ok(const char *s, size_t cap)
 	return memchr(s, '\0', cap) != NULL;
 }
 
-static void check_err(const char *err, size_t cap)
+/* Whether the input has `head` on a line other than a PrivateKey line
+ * (a Name, a comment): an error may then quote that text, which is the
+ * user's own and not a key read as one. */
+static bool written_elsewhere(const uint8_t *data, size_t size, const char *head)
+{
+	size_t hl = strlen(head);
+	const uint8_t *end = data + size;
+	for (const uint8_t *line = data; line < end;) {
+		const uint8_t *nl = memchr(line, '\n', (size_t)(end - line));
+		const uint8_t *stop = nl ? nl : end;
+		if (memmem(line, (size_t)(stop - line), head, hl)) {
+			const uint8_t *k = line;
+			while (k < stop && (*k == ' ' || *k == '\t'))
+				k++;
+			if ((size_t)(stop - k) < 10 || strncasecmp((const char *)k, "PrivateKey", 10) != 0)
+				return true;
+			for (k += 10; k < stop && (*k == ' ' || *k == '\t'); k++)
+				;
+			if (k == stop || *k != '=')
+				return true;
+		}
+		line = stop + 1;
+	}
+	return false;
+}
+
+static void check_err(const char *err, size_t cap, const uint8_t *data, size_t size)
 {
 	FX_CHECK(err[0] && cstr_ok(err, cap));
 	if (check_secrets) {
@@ -134,7 +161,7 @@ static void check_err(const char *err, size_t cap)
 			char head[41];
 			memcpy(head, secret64[i], 40);
 			head[40] = '\0';
-			if (strstr(err, head)) {
+			if (strstr(err, head) && !written_elsewhere(data, size, head)) {
 				fprintf(stderr, "private key in an error message: %s\n", err);
 				abort();
 			}
@@ -216,7 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_server(&sc);
 		config_free_server(&sc);
 	} else {
-		check_err(err, sizeof(err));
+		check_err(err, sizeof(err), data, size);
 		FX_CHECK(sc.peers == NULL); /* nothing left allocated */
 	}
 
@@ -227,6 +254,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0)
 		check_client(&cc);
 	else
-		check_err(err, sizeof(err));
+		check_err(err, sizeof(err), data, size);
 	return 0;
 }
