@@ -633,7 +633,7 @@ static void send_udp(struct client *c)
 	size_t bytes = 0;
 	for (size_t i = 0; i < sealed; i++)
 		to[i] = *gw_ep(c);
-	size_t sent = udp_send_batch(c->udp, batch, to, sealed);
+	size_t sent = udp_send_batch(c->udp, batch, to, sealed, NULL);
 	now = now_ns();
 	for (size_t i = 0; i < sent; i++) {
 		bytes += batch[i]->len;

@@ -343,7 +343,7 @@ static void dispatch_control(struct server *s, struct pkt **ctl, const struct en
 	 * softirqs off, and the data threads wait for the CPU meanwhile. */
 	size_t sent = 0;
 	for (size_t i = 0; i < nrep; i += REPLY_RUN)
-		sent += udp_send_batch(s->udp, rep + i, to + i, nrep - i < REPLY_RUN ? nrep - i : REPLY_RUN);
+		sent += udp_send_batch(s->udp, rep + i, to + i, nrep - i < REPLY_RUN ? nrep - i : REPLY_RUN, NULL);
 	ctr_add(&s->st.cookie_replies_sent, sent);
 	ctr_add(&s->st.udp_tx_datagrams, sent);
 	ctr_add(&s->st.udp_tx_bytes, sent * COOKIE_REPLY_DGRAM_LEN);
@@ -646,19 +646,28 @@ static size_t read_tun_batch(struct server *s)
 	return (size_t)got;
 }
 
-/* Sends one DRR turn of p's queue, at most `budget` bytes (the pacer's);
- * returns the bytes put on the wire. */
-static uint64_t send_for_peer(struct server *s, struct peer *p, int64_t budget)
-{
-	struct pkt *batch[BATCH];
+/* The datagrams of the DRR turns of one pass, sent together: a client
+ * alone gets its turns back to back, and they leave as one UDP GSO send
+ * instead of one send per turn. */
+struct sendq {
+	struct pkt *pkts[BATCH];
 	struct endpoint to[BATCH];
-	size_t bytes = 0;
+	size_t n;
+};
+
+/* One DRR turn of p's queue, at most `budget` bytes (the pacer's), sealed
+ * and added to q; returns the bytes taken, as the pacer counts them. */
+static uint64_t take_turn(struct server *s, struct peer *p, int64_t budget, struct sendq *q)
+{
+	struct pkt **batch = q->pkts + q->n;
+	struct endpoint ep;
 
 	p->deficit += DRR_QUANTUM;
 	if (p->deficit > 2 * DRR_QUANTUM)
 		p->deficit = 2 * DRR_QUANTUM; /* held back by the pacer: no hoarding */
 	int64_t limit = p->deficit < budget ? p->deficit : budget;
-	size_t n = fq_pop(&p->q, batch, BATCH, (size_t)limit, now_ns());
+	size_t n = fq_pop(&p->q, batch, BATCH - q->n, (size_t)limit, now_ns());
+	uint64_t bytes = 0;
 	for (size_t i = 0; i < n; i++)
 		bytes += batch[i]->len;
 	p->deficit -= (int64_t)bytes;
@@ -673,7 +682,7 @@ static uint64_t send_for_peer(struct server *s, struct peer *p, int64_t budget)
 
 	uint64_t now = now_ns();
 	size_t sealed = 0;
-	if (!peer_fresh_endpoint(p, now, &to[0])) {
+	if (!peer_fresh_endpoint(p, now, &ep)) {
 		ctr_add(&s->st.no_endpoint_drops, n);
 		ctr_add(&p->no_endpoint_drops, n);
 	} else {
@@ -682,22 +691,63 @@ static uint64_t send_for_peer(struct server *s, struct peer *p, int64_t budget)
 		if (sealed < n)
 			ctr_add(&p->no_session_drops, n - sealed);
 	}
-	for (size_t i = 1; i < sealed; i++)
-		to[i] = to[0];
-	size_t sent = udp_send_batch(s->udp, batch, to, sealed);
-	now = now_ns();
-	uint64_t wire_bytes = 0;
-	for (size_t i = 0; i < sent; i++) {
-		wire_bytes += batch[i]->len;
-		ctr_add(&s->st.udp_tx_bytes, batch[i]->len);
-		ctr_add(&p->tx_bytes, batch[i]->len);
-		lat_record(&s->st.tun_to_udp, (now - batch[i]->stamp_ns) / 1000, 1);
-		lat_record_owner(&p->tun_to_udp, (now - batch[i]->stamp_ns) / 1000, 1);
+	pool_put(s->pool, batch + sealed, n - sealed);
+	uint64_t taken = 0;
+	for (size_t i = 0; i < sealed; i++) {
+		batch[i]->peer = p;
+		q->to[q->n + i] = ep;
+		taken += batch[i]->len + UNDERLAY_OVERHEAD;
 	}
-	ctr_add(&s->st.udp_tx_datagrams, sent);
-	ctr_add(&p->tx_packets, sent);
-	pool_put(s->pool, batch, n);
-	return wire_bytes + sent * UNDERLAY_OVERHEAD;
+	q->n += sealed;
+	return taken;
+}
+
+/* Per-client counters, added once per run of one client's datagrams. */
+struct tx_run {
+	struct peer *p;
+	uint64_t packets, bytes;
+};
+
+static void tx_run_flush(struct tx_run *r)
+{
+	if (!r->p || !r->packets)
+		return;
+	ctr_add(&r->p->tx_packets, r->packets);
+	ctr_add(&r->p->tx_bytes, r->bytes);
+	r->packets = r->bytes = 0;
+}
+
+/* Sends what q holds and empties it; returns the bytes put on the wire. */
+static uint64_t send_turns(struct server *s, struct sendq *q)
+{
+	bool sent[BATCH];
+	if (!q->n)
+		return 0;
+	size_t nsent = udp_send_batch(s->udp, q->pkts, q->to, q->n, sent);
+	uint64_t now = now_ns(), wire = 0;
+	struct tx_run run = { 0 };
+	for (size_t i = 0; i < q->n; i++) {
+		struct pkt *pk = q->pkts[i];
+		struct peer *p = pk->peer;
+		if (!sent[i])
+			continue;
+		if (p != run.p) {
+			tx_run_flush(&run);
+			run.p = p;
+		}
+		run.packets++;
+		run.bytes += pk->len;
+		wire += pk->len + UNDERLAY_OVERHEAD;
+		uint64_t us = (now - pk->stamp_ns) / 1000;
+		lat_record(&s->st.tun_to_udp, us, 1);
+		lat_record_owner(&p->tun_to_udp, us, 1);
+	}
+	tx_run_flush(&run);
+	ctr_add(&s->st.udp_tx_datagrams, nsent);
+	ctr_add(&s->st.udp_tx_bytes, wire - nsent * UNDERLAY_OVERHEAD);
+	pool_put(s->pool, q->pkts, q->n);
+	q->n = 0;
+	return wire;
 }
 
 /* How long the down thread may sleep on its TUN (see the client's). */
@@ -712,17 +762,18 @@ static int down_wait_ms(struct server *s)
 }
 
 /* One pass of deficit round robin over the waiting clients, at most
- * `budget` bytes; returns the bytes sent. */
+ * `budget` bytes and one batch of datagrams, sent together; returns the
+ * bytes taken. */
 static int64_t serve_clients(struct server *s, int64_t budget)
 {
+	struct sendq q;
 	struct peer *p;
-	int64_t spent = 0;
-	for (int served = 0; served < BATCH && spent < budget && (p = sched_take(s)); served++) {
-		uint64_t sent = send_for_peer(s, p, budget - spent);
-		pacer_consume(&s->pace, sent);
-		spent += (int64_t)sent;
-	}
-	return spent;
+	int64_t taken = 0;
+	q.n = 0;
+	for (int served = 0; served < BATCH && q.n < BATCH && taken < budget && (p = sched_take(s)); served++)
+		taken += (int64_t)take_turn(s, p, budget - taken, &q);
+	pacer_consume(&s->pace, send_turns(s, &q));
+	return taken;
 }
 
 static void *down_loop(void *arg)

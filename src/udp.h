@@ -96,8 +96,9 @@ int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, struct endpoint *from, si
 
 /* Sends n datagrams (pkts[i]->data/len, outer ECN field pkts[i]->ecn) to
  * to[i]; runs of equal-size datagrams to one endpoint go as one UDP GSO
- * send where the kernel allows it. Returns how many the kernel accepted. */
-size_t udp_send_batch(int fd, struct pkt **pkts, const struct endpoint *to, size_t n);
+ * send where the kernel allows it. Returns how many the kernel accepted;
+ * when sent is not NULL, sent[i] says whether datagram i was one of them. */
+size_t udp_send_batch(int fd, struct pkt **pkts, const struct endpoint *to, size_t n, bool *sent);
 int udp_send_one(int fd, const void *buf, size_t len, const struct endpoint *to);
 
 #endif

@@ -577,7 +577,7 @@ static void add_cmsgs(struct msghdr *m, char *buf, size_t cap, uint16_t seg, uin
 		m->msg_control = NULL;
 }
 
-size_t udp_send_batch(int fd, struct pkt **pkts, const struct endpoint *to, size_t n)
+size_t udp_send_batch(int fd, struct pkt **pkts, const struct endpoint *to, size_t n, bool *sent)
 {
 	struct mmsghdr msgs[UDP_MAX_BATCH];
 	struct iovec iov[UDP_MAX_BATCH];
@@ -624,11 +624,16 @@ size_t udp_send_batch(int fd, struct pkt **pkts, const struct endpoint *to, size
 					continue;
 			}
 			/* Skip the run the kernel refused (e.g. unreachable). */
+			if (sent)
+				memset(sent + done, 0, segs[0] * sizeof(*sent));
 			done += segs[0];
 			continue;
 		}
-		for (int m = 0; m < rc; m++)
+		for (int m = 0; m < rc; m++) {
 			ok += segs[m];
+			if (sent)
+				memset(sent + first[m], 1, segs[m] * sizeof(*sent));
+		}
 		done = rc ? first[rc - 1] + segs[rc - 1] : done + segs[0];
 	}
 	return ok;
