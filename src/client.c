@@ -491,13 +491,12 @@ static size_t drain_udp(struct client *c, int wait_ms)
 		int got = udp_rx_batch(&c->rx, batch, from, n, round ? 0 : wait_ms);
 		if (got < 0)
 			got = 0;
-		uint64_t now = now_ns();
+		uint64_t now = now_ns(), bytes = 0;
 		size_t nkeep = 0, nspare = 0;
 		for (int i = 0; i < got; i++) {
 			struct pkt *pk = batch[i];
 			pk->stamp_ns = now;
-			ctr_add(&c->st.udp_rx_datagrams, 1);
-			ctr_add(&c->st.udp_rx_bytes, pk->len);
+			bytes += pk->len;
 			/* Only the gateway talks to us. */
 			if (!endpoint_equal(&from[i], gw_ep(c))) {
 				ctr_add(&c->st.malformed_drops, 1);
@@ -508,6 +507,8 @@ static size_t drain_udp(struct client *c, int wait_ms)
 				spare[nspare++] = pk;
 			}
 		}
+		ctr_add(&c->st.udp_rx_datagrams, (uint64_t)got);
+		ctr_add(&c->st.udp_rx_bytes, bytes);
 		if (nkeep)
 			fq_push(&c->injq, keep, nkeep, now);
 		pool_put(c->pool, spare, nspare);
@@ -526,11 +527,14 @@ static void write_tun(struct client *c)
 	if (!n)
 		return;
 	size_t ok = tun_write_batch(&c->tun, batch, n);
-	uint64_t now = now_ns();
+	uint64_t now = now_ns(), bytes = 0;
+	struct lat_run run = { .owner = false };
 	for (size_t i = 0; i < n; i++) {
-		ctr_add(&c->st.tun_tx_bytes, batch[i]->len);
-		lat_record(&c->st.udp_to_tun, (now - batch[i]->stamp_ns) / 1000, 1);
+		bytes += batch[i]->len;
+		lat_run_add(&run, &c->st.udp_to_tun, (now - batch[i]->stamp_ns) / 1000);
 	}
+	lat_run_end(&run);
+	ctr_add(&c->st.tun_tx_bytes, bytes);
 	ctr_add(&c->st.tun_tx_packets, ok);
 	pool_put(c->pool, batch, n);
 }
@@ -589,13 +593,12 @@ static size_t drain_tun(struct client *c, int wait_ms)
 		int got = tun_read_batch(&c->tun, batch, n, round ? 0 : wait_ms);
 		if (got < 0)
 			got = 0;
-		uint64_t now = now_ns();
+		uint64_t now = now_ns(), bytes = 0;
 		size_t nkeep = 0, nspare = 0;
 		for (int i = 0; i < got; i++) {
 			struct pkt *pk = batch[i];
 			pk->stamp_ns = now;
-			ctr_add(&c->st.tun_rx_packets, 1);
-			ctr_add(&c->st.tun_rx_bytes, pk->len);
+			bytes += pk->len;
 			if (pk->len > c->mtu) {
 				ctr_add(&c->st.dropped_due_to_mtu, 1);
 				tell_too_big(c, pk, now);
@@ -604,6 +607,8 @@ static size_t drain_tun(struct client *c, int wait_ms)
 				keep[nkeep++] = pk;
 			}
 		}
+		ctr_add(&c->st.tun_rx_packets, (uint64_t)got);
+		ctr_add(&c->st.tun_rx_bytes, bytes);
 		if (nkeep)
 			fq_push(&c->outq, keep, nkeep, now);
 		pool_put(c->pool, spare, nspare);
@@ -635,10 +640,12 @@ static void send_udp(struct client *c)
 		to[i] = *gw_ep(c);
 	size_t sent = udp_send_batch(c->udp, batch, to, sealed, NULL);
 	now = now_ns();
+	struct lat_run run = { .owner = false };
 	for (size_t i = 0; i < sent; i++) {
 		bytes += batch[i]->len;
-		lat_record(&c->st.tun_to_udp, (now - batch[i]->stamp_ns) / 1000, 1);
+		lat_run_add(&run, &c->st.tun_to_udp, (now - batch[i]->stamp_ns) / 1000);
 	}
+	lat_run_end(&run);
 	if (sent)
 		count_tx(c, sent, bytes);
 	pacer_consume(&c->pace, bytes + sent * UNDERLAY_OVERHEAD);

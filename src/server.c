@@ -473,15 +473,14 @@ static size_t receive_batch(struct server *s, int wait_ms)
 		LOGE("msg=\"UDP receive failed\" error=\"%s\"", strerror(errno));
 		got = 0;
 	}
-	uint64_t now = now_ns();
+	uint64_t now = now_ns(), bytes = 0;
 	size_t ntun = 0, npeer = 0, nspare = 0, nctl = 0;
 	registry_rdlock(&s->reg);
 	for (int i = 0; i < got; i++) {
 		struct pkt *pk = batch[i];
 		struct wire_hdr h;
 		pk->stamp_ns = now;
-		ctr_add(&s->st.udp_rx_datagrams, 1);
-		ctr_add(&s->st.udp_rx_bytes, pk->len);
+		bytes += pk->len;
 		if (wire_decode(&h, pk->data, pk->len) != WIRE_OK) {
 			ctr_add(&s->st.malformed_drops, 1);
 			spare[nspare++] = pk;
@@ -495,6 +494,8 @@ static size_t receive_batch(struct server *s, int wait_ms)
 	if (npeer)
 		enqueue_to_peers(s, to_peer, npeer);
 	registry_unlock(&s->reg);
+	ctr_add(&s->st.udp_rx_datagrams, (uint64_t)got);
+	ctr_add(&s->st.udp_rx_bytes, bytes);
 	if (ntun)
 		fq_push(&s->inject, to_tun, ntun, now);
 	/* Handshakes may re-index the registry: outside the read lock. */
@@ -512,15 +513,19 @@ static void write_tun(struct server *s, size_t max)
 	if (!n)
 		return;
 	size_t ok = tun_write_batch(&s->tun, batch, n);
-	uint64_t now = now_ns();
+	uint64_t now = now_ns(), bytes = 0;
+	struct lat_run all = { .owner = false }, own = { .owner = true };
 	for (size_t i = 0; i < n; i++) {
 		struct peer *from = batch[i]->peer;
 		uint64_t us = (now - batch[i]->stamp_ns) / 1000;
-		ctr_add(&s->st.tun_tx_bytes, batch[i]->len);
-		lat_record(&s->st.udp_to_tun, us, 1);
+		bytes += batch[i]->len;
+		lat_run_add(&all, &s->st.udp_to_tun, us);
 		if (from)
-			lat_record_owner(&from->udp_to_tun, us, 1);
+			lat_run_add(&own, &from->udp_to_tun, us);
 	}
+	lat_run_end(&all);
+	lat_run_end(&own);
+	ctr_add(&s->st.tun_tx_bytes, bytes);
 	ctr_add(&s->st.tun_tx_packets, ok);
 	pool_put(s->pool, batch, n);
 }
@@ -617,15 +622,14 @@ static size_t read_tun_batch(struct server *s)
 	int got = tun_read_batch(&s->tun, batch, n, 0);
 	if (got < 0)
 		got = 0;
-	uint64_t now = now_ns();
+	uint64_t now = now_ns(), bytes = 0;
 	size_t npeer = 0, nspare = 0;
 	registry_rdlock(&s->reg);
 	for (int i = 0; i < got; i++) {
 		struct pkt *pk = batch[i];
 		struct peer *to;
 		pk->stamp_ns = now;
-		ctr_add(&s->st.tun_rx_packets, 1);
-		ctr_add(&s->st.tun_rx_bytes, pk->len);
+		bytes += pk->len;
 		if (pk->len > (uint32_t)s->conf.mtu) {
 			ctr_add(&s->st.dropped_due_to_mtu, 1);
 			tell_too_big(s, pk, now);
@@ -641,6 +645,8 @@ static size_t read_tun_batch(struct server *s)
 	if (npeer)
 		enqueue_to_peers(s, to_peer, npeer);
 	registry_unlock(&s->reg);
+	ctr_add(&s->st.tun_rx_packets, (uint64_t)got);
+	ctr_add(&s->st.tun_rx_bytes, bytes);
 	pool_put(s->pool, spare, nspare);
 	pool_put(s->pool, batch + got, n - (size_t)got);
 	return (size_t)got;
@@ -726,6 +732,7 @@ static uint64_t send_turns(struct server *s, struct sendq *q)
 	size_t nsent = udp_send_batch(s->udp, q->pkts, q->to, q->n, sent);
 	uint64_t now = now_ns(), wire = 0;
 	struct tx_run run = { 0 };
+	struct lat_run all = { .owner = false }, own = { .owner = true };
 	for (size_t i = 0; i < q->n; i++) {
 		struct pkt *pk = q->pkts[i];
 		struct peer *p = pk->peer;
@@ -739,10 +746,12 @@ static uint64_t send_turns(struct server *s, struct sendq *q)
 		run.bytes += pk->len;
 		wire += pk->len + UNDERLAY_OVERHEAD;
 		uint64_t us = (now - pk->stamp_ns) / 1000;
-		lat_record(&s->st.tun_to_udp, us, 1);
-		lat_record_owner(&p->tun_to_udp, us, 1);
+		lat_run_add(&all, &s->st.tun_to_udp, us);
+		lat_run_add(&own, &p->tun_to_udp, us);
 	}
 	tx_run_flush(&run);
+	lat_run_end(&all);
+	lat_run_end(&own);
 	ctr_add(&s->st.udp_tx_datagrams, nsent);
 	ctr_add(&s->st.udp_tx_bytes, wire - nsent * UNDERLAY_OVERHEAD);
 	pool_put(s->pool, q->pkts, q->n);

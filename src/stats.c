@@ -31,6 +31,17 @@ void lat_record(struct lat_hist *h, uint64_t us, uint64_t n)
 	atomic_fetch_add_explicit(&h->sum_us, us * n, memory_order_relaxed);
 }
 
+void lat_run_end(struct lat_run *r)
+{
+	if (!r->n)
+		return;
+	if (r->owner)
+		lat_record_owner(r->h, r->us, r->n);
+	else
+		lat_record(r->h, r->us, r->n);
+	r->n = 0;
+}
+
 static void owner_add(atomic_uint_least64_t *a, uint64_t n)
 {
 	atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + n, memory_order_relaxed);

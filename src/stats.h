@@ -10,6 +10,7 @@
 #define VPNGW_STATS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +58,28 @@ void lat_record_owner(struct lat_hist *h, uint64_t us, uint64_t n);
 void lat_take(struct lat_hist *h, struct lat_window *w, struct lat_summary *s);
 /* Summarises every sample since start; any thread, any time. */
 void lat_read(struct lat_hist *h, struct lat_cumulative *c);
+
+/* Samples recorded a run at a time: the packets of one batch mostly share
+ * a latency (and a histogram), so each run costs one lat_record, not one
+ * per packet. lat_run_end records what is left; owner: the histogram has
+ * a single writer (lat_record_owner). */
+struct lat_run {
+	struct lat_hist *h;
+	uint64_t us, n;
+	bool owner;
+};
+void lat_run_end(struct lat_run *r);
+static inline void lat_run_add(struct lat_run *r, struct lat_hist *h, uint64_t us)
+{
+	if (r->n && r->h == h && r->us == us) {
+		r->n++;
+		return;
+	}
+	lat_run_end(r);
+	r->h = h;
+	r->us = us;
+	r->n = 1;
+}
 
 unsigned lat_bucket(uint64_t us);
 uint64_t lat_bucket_value(unsigned b); /* a representative value: its upper bound */

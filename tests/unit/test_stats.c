@@ -214,6 +214,39 @@ static void test_record_owner_matches_shared(void **state)
 	assert_int_equal(atomic_load(&a.count), atomic_load(&b.count));
 }
 
+/* Runs of samples (repeats, alternating histograms, a run left open)
+ * give the very histograms one record per sample gives. */
+static void test_runs_match_one_by_one(void **state)
+{
+	(void)state;
+	struct lat_hist a1, a2, b1, b2;
+	struct lat_cumulative c1, c2;
+	hist_init(&a1);
+	hist_init(&a2);
+	hist_init(&b1);
+	hist_init(&b2);
+	struct lat_run shared = { .owner = false }, own = { .owner = true };
+	for (uint64_t i = 0; i < 3000; i++) {
+		uint64_t us = (i / 7) * 13 % 900; /* runs of 7 equal values */
+		struct lat_hist *ha = i % 50 < 40 ? &a1 : &a2, *hb = i % 50 < 40 ? &b1 : &b2;
+		lat_record(ha, us, 1);
+		lat_run_add(&shared, hb, us);
+		lat_run_add(&own, hb, us + 1);
+		lat_record(ha, us + 1, 1);
+	}
+	assert_true(shared.n > 0);
+	lat_run_end(&shared);
+	lat_run_end(&own);
+	assert_int_equal(shared.n, 0);
+	lat_read(&a1, &c1);
+	lat_read(&b1, &c2);
+	assert_memory_equal(&c1, &c2, sizeof(c1));
+	lat_read(&a2, &c1);
+	lat_read(&b2, &c2);
+	assert_memory_equal(&c1, &c2, sizeof(c1));
+	assert_int_equal(atomic_load(&a1.count) + atomic_load(&a2.count), 6000);
+}
+
 static void test_counters(void **state)
 {
 	(void)state;
@@ -238,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_take_is_per_interval),
 		cmocka_unit_test(test_read_cumulative_buckets),
 		cmocka_unit_test(test_record_owner_matches_shared),
+		cmocka_unit_test(test_runs_match_one_by_one),
 		cmocka_unit_test(test_counters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
