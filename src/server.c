@@ -106,7 +106,11 @@ struct server {
 	pthread_mutex_t admin_lock; /* one live change (vpngw set, SIGHUP) at a time */
 };
 
-static void sched_add(struct server *s, struct peer *p)
+/* Puts p on the send loop's list. wake: the caller is not the down
+ * thread, which must be woken if the list was empty; the down thread
+ * itself looks at the list before it sleeps (down_wait_ms), so waking
+ * it would only cost an eventfd write and read per turn. */
+static void sched_add(struct server *s, struct peer *p, bool wake)
 {
 	pthread_mutex_lock(&s->sched_lock);
 	bool was_empty = !s->sched_head;
@@ -120,7 +124,7 @@ static void sched_add(struct server *s, struct peer *p)
 		s->sched_tail = p;
 	}
 	pthread_mutex_unlock(&s->sched_lock);
-	if (was_empty)
+	if (was_empty && wake)
 		waker_signal(&s->sched_wake);
 }
 
@@ -146,8 +150,9 @@ static bool sched_busy(struct server *s)
 	return busy;
 }
 
-/* Pushes runs of consecutive packets bound for the same client at once. */
-static void enqueue_to_peers(struct server *s, struct pkt **pk, size_t n)
+/* Pushes runs of consecutive packets bound for the same client at once;
+ * wake as for sched_add. */
+static void enqueue_to_peers(struct server *s, struct pkt **pk, size_t n, bool wake)
 {
 	size_t start = 0;
 	for (size_t i = 1; i <= n; i++) {
@@ -155,7 +160,7 @@ static void enqueue_to_peers(struct server *s, struct pkt **pk, size_t n)
 			continue;
 		struct peer *p = pk[start]->peer;
 		if (fq_push(&p->q, pk + start, i - start, now_ns()))
-			sched_add(s, p);
+			sched_add(s, p, wake);
 		start = i;
 	}
 }
@@ -492,7 +497,7 @@ static size_t receive_batch(struct server *s, int wait_ms)
 		}
 	}
 	if (npeer)
-		enqueue_to_peers(s, to_peer, npeer);
+		enqueue_to_peers(s, to_peer, npeer, true);
 	registry_unlock(&s->reg);
 	ctr_add(&s->st.udp_rx_datagrams, (uint64_t)got);
 	ctr_add(&s->st.udp_rx_bytes, bytes);
@@ -643,7 +648,7 @@ static size_t read_tun_batch(struct server *s)
 		}
 	}
 	if (npeer)
-		enqueue_to_peers(s, to_peer, npeer);
+		enqueue_to_peers(s, to_peer, npeer, false);
 	registry_unlock(&s->reg);
 	ctr_add(&s->st.tun_rx_packets, (uint64_t)got);
 	ctr_add(&s->st.tun_rx_bytes, bytes);
@@ -680,7 +685,7 @@ static uint64_t take_turn(struct server *s, struct peer *p, int64_t budget, stru
 	if (fq_len(&p->q) == 0)
 		p->deficit = 0; /* an idle client banks no credit */
 	else
-		sched_add(s, p);
+		sched_add(s, p, false);
 	if (!n)
 		return 0;
 	for (size_t i = 0; i < n; i++)
