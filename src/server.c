@@ -797,8 +797,10 @@ static void *down_loop(void *arg)
 	while (!atomic_load(&s->stop)) {
 		int wait_ms = down_wait_ms(s);
 		if (wait_ms) {
-			tun_wait(&s->tun, s->sched_wake.fd, wait_ms);
-			waker_clear(&s->sched_wake);
+			/* An eventfd read only when it was written: one syscall
+			 * less per wake-up by the TUN. */
+			if (tun_wait(&s->tun, s->sched_wake.fd, wait_ms) & TUN_READY_WAKE)
+				waker_clear(&s->sched_wake);
 		}
 		/* Deficit round robin over the clients waiting now, about one
 		 * batch of bytes per loop (so the TUN is read again soon: a

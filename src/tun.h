@@ -34,7 +34,9 @@ void tun_close(struct tun *t);
  * pkts[i]->data; returns the count (0 on timeout), -1 on error. */
 int tun_read_batch(struct tun *t, struct pkt **pkts, size_t n, int timeout_ms);
 /* Sleeps until the TUN has packets or wake_fd is readable, up to
- * timeout_ms. Returns 1 when the TUN is readable, 0 otherwise. */
+ * timeout_ms. Returns TUN_READY_TUN and TUN_READY_WAKE as they are. */
+#define TUN_READY_TUN 1
+#define TUN_READY_WAKE 2
 int tun_wait(struct tun *t, int wake_fd, int timeout_ms);
 /* Writes one packet as it is; safe beside another thread's batch writes. */
 int tun_write_one(struct tun *t, const uint8_t *pkt, size_t len);

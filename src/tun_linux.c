@@ -196,7 +196,7 @@ int tun_wait(struct tun *t, int wake_fd, int timeout_ms)
 	struct pollfd pfd[2] = { { .fd = t->fd, .events = POLLIN }, { .fd = wake_fd, .events = POLLIN } };
 	if (poll(pfd, 2, timeout_ms) <= 0)
 		return 0;
-	return (pfd[0].revents & POLLIN) != 0;
+	return (pfd[0].revents & POLLIN ? TUN_READY_TUN : 0) | (pfd[1].revents & POLLIN ? TUN_READY_WAKE : 0);
 }
 
 /* A plain packet's offload header: all zero (no GSO, checksum to be
