@@ -735,7 +735,7 @@ static uint64_t send_turns(struct server *s, struct sendq *q)
 	if (!q->n)
 		return 0;
 	size_t nsent = udp_send_batch(s->udp, q->pkts, q->to, q->n, sent);
-	uint64_t now = now_ns(), wire = 0;
+	uint64_t now = now_ns(), bytes = 0;
 	struct tx_run run = { 0 };
 	struct lat_run all = { .owner = false }, own = { .owner = true };
 	for (size_t i = 0; i < q->n; i++) {
@@ -749,7 +749,7 @@ static uint64_t send_turns(struct server *s, struct sendq *q)
 		}
 		run.packets++;
 		run.bytes += pk->len;
-		wire += pk->len + UNDERLAY_OVERHEAD;
+		bytes += pk->len;
 		uint64_t us = (now - pk->stamp_ns) / 1000;
 		lat_run_add(&all, &s->st.tun_to_udp, us);
 		lat_run_add(&own, &p->tun_to_udp, us);
@@ -758,10 +758,10 @@ static uint64_t send_turns(struct server *s, struct sendq *q)
 	lat_run_end(&all);
 	lat_run_end(&own);
 	ctr_add(&s->st.udp_tx_datagrams, nsent);
-	ctr_add(&s->st.udp_tx_bytes, wire - nsent * UNDERLAY_OVERHEAD);
+	ctr_add(&s->st.udp_tx_bytes, bytes);
 	pool_put(s->pool, q->pkts, q->n);
 	q->n = 0;
-	return wire;
+	return bytes + nsent * UNDERLAY_OVERHEAD;
 }
 
 /* How long the down thread may sleep on its TUN (see the client's). */
