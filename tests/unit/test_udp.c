@@ -1,12 +1,13 @@
 /* test_udp.c - the gateway's socket group on loopback (no root needed):
  * the kernel steers each datagram by our BPF program (CONTROL to the
  * control socket, DATA and KEEPALIVE by clientId, short ones to socket 0),
- * and the receiver serves a socket with one datagram waiting before it
- * has finished a full one. */
+ * the receiver serves a socket with one datagram waiting before it has
+ * finished a full one, and a batch send says which datagrams went. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,12 +181,64 @@ static void test_single_socket_fill(void **state)
 	close(fd);
 }
 
+/* udp_send_batch says which datagrams the kernel took: a run it refuses
+ * (here, to port 0: EINVAL) is skipped and marked, the runs around it go. */
+static void test_send_batch_marks_refused(void **state)
+{
+	(void)state;
+	struct group g;
+	group_open(&g);
+	char spec[32], err[128];
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", g.port);
+	struct endpoint good, bad;
+	assert_int_equal(endpoint_resolve(spec, &good, err, sizeof(err)), 0);
+	assert_int_equal(good.sa.sa_family, AF_INET);
+	bad = good;
+	bad.in4.sin_port = 0;
+	int fd = udp_open_client(AF_INET);
+	assert_true(fd >= 0);
+
+	struct pool *pl = pool_new(6);
+	assert_non_null(pl);
+	struct pkt *pk[6];
+	struct endpoint to[6];
+	assert_int_equal(pool_get(pl, pk, 6), 6);
+	for (int i = 0; i < 6; i++) {
+		/* Growing sizes: each datagram is a message of its own (no GSO
+		 * run), and each says which it is. */
+		pk[i]->len = WIRE_HDR_LEN + 8 + (uint32_t)i;
+		memset(pk[i]->data, 0, pk[i]->len);
+		memcpy(pk[i]->data, "VPN1", 4);
+		pk[i]->data[4] = 1, pk[i]->data[5] = WIRE_DATA, pk[i]->data[11] = (uint8_t)i;
+		to[i] = i == 2 || i == 3 ? bad : good;
+	}
+	bool sent[6];
+	memset(sent, 0xff, sizeof(sent));
+	assert_int_equal(udp_send_batch(fd, pk, to, 6, sent), 4);
+	const bool want[6] = { true, true, false, false, true, true };
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(sent[i], want[i]);
+
+	/* The four taken arrived (clientId word 0 steers them all to one
+	 * data socket). */
+	uint32_t words[8];
+	int got = 0;
+	for (unsigned i = 0; i < g.ndata; i++)
+		got += drain(g.data[i], words + got, 8 - got);
+	assert_int_equal(got, 4);
+	pool_put(pl, pk, 6);
+	pool_free(pl);
+	close(fd);
+	group_close(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_steering),
 		cmocka_unit_test(test_full_socket_does_not_delay_another),
 		cmocka_unit_test(test_single_socket_fill),
+		cmocka_unit_test(test_send_batch_marks_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
