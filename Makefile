@@ -19,7 +19,7 @@ UNIT += test_show test_request test_state test_clients test_udp test_rtgate
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/%)
 
 .PHONY: all deps test unit e2e demo bench load clean install uninstall
-all: $(BUILD)/vpngw $(BUILD)/vpngw_load
+all: $(BUILD)/vpngw $(BUILD)/vpngw_load $(BUILD)/pipeline
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -40,6 +40,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) | $(BUILD)
 # test_udp drives real sockets on loopback (no root needed), so it links udp_linux too.
 $(BUILD)/tests/test_udp: tests/unit/test_udp.c $(CORE_OBJS) $(BUILD)/udp_linux.o | $(BUILD)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(BUILD)/udp_linux.o $(LDLIBS) -lcmocka
+
+# Our own code's cost per packet, stage by stage, without the kernel (a profiling aid; bench/pipeline.c).
+$(BUILD)/pipeline: bench/pipeline.c $(CORE_OBJS) | $(BUILD)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(LDLIBS)
 
 # The handshake flood generator of tests/e2e/flood.sh (not part of vpngw).
 $(BUILD)/hsflood: tests/flood/hsflood.c $(CORE_OBJS) | $(BUILD)
