@@ -2,7 +2,7 @@
 CC ?= cc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP
-LDLIBS += -lsodium -lgcrypt -lcrypto -lnftables -lmnl -lm -pthread
+LDLIBS += -lsodium -lIPSec_MB -lcrypto -lnftables -lmnl -lm -pthread
 BUILD := build
 
 CORE := wire pool fq ecn pacer offload icmp aead replay noise handshake cookie session stats log config registry router dns

@@ -2,7 +2,7 @@
 # Installs the Debian packages vpngw builds and tests with, if missing, plus
 # any extra packages named as arguments (bench/deps.sh passes its own).
 set -euo pipefail
-pkgs=(build-essential pkg-config libsodium-dev libgcrypt20-dev libssl-dev libnftables-dev libmnl-dev libcmocka-dev
+pkgs=(build-essential pkg-config libsodium-dev libipsec-mb-dev libssl-dev libnftables-dev libmnl-dev libcmocka-dev
       iproute2 iputils-ping iperf3 nftables tcpdump dnsutils dnsmasq-base python3-dissononce python3-cryptography
       clang libclang-rt-dev llvm valgrind man-db "$@")
 missing=()
