@@ -100,8 +100,9 @@ static struct aead_ctx *ctx_new(uint8_t alg, const uint8_t key[32], bool enc)
 	if (alg == AEAD_AES256_GCM) {
 		IMB_MGR *m = gcm_lib();
 		/* 64-byte aligned: the AVX-512 code loads the GHASH powers whole. */
-		a->gk = m ? aligned_alloc(64, sizeof(*a->gk)) : NULL;
-		if (a->gk) {
+		void *gk = NULL;
+		if (m && posix_memalign(&gk, 64, sizeof(*a->gk)) == 0) {
+			a->gk = gk;
 			IMB_AES256_GCM_PRE(m, key, a->gk);
 			return a;
 		}
