@@ -20,6 +20,7 @@ struct aead_ctx {
  * threads share it without a lock. */
 static pthread_once_t imb_once = PTHREAD_ONCE_INIT;
 static IMB_MGR *imb;
+static IMB_ARCH imb_arch;
 
 static void imb_init(void)
 {
@@ -33,6 +34,7 @@ static void imb_init(void)
 		return;
 	}
 	imb = m;
+	imb_arch = arch;
 }
 
 static IMB_MGR *gcm_lib(void)
@@ -69,6 +71,19 @@ uint8_t aead_choose(unsigned peer_offer)
 	if (common & (1u << AEAD_CHACHA20_POLY1305))
 		return AEAD_CHACHA20_POLY1305;
 	return 0;
+}
+
+const char *aead_offer_str(void)
+{
+	if (!aead_aes_hw())
+		return "chacha20-poly1305";
+	switch (imb_arch) {
+	case IMB_ARCH_AVX512: return "aes-256-gcm(avx512),chacha20-poly1305";
+	case IMB_ARCH_AVX2: return "aes-256-gcm(avx2),chacha20-poly1305";
+	case IMB_ARCH_AVX: return "aes-256-gcm(avx),chacha20-poly1305";
+	case IMB_ARCH_SSE: return "aes-256-gcm(sse),chacha20-poly1305";
+	default: return "aes-256-gcm,chacha20-poly1305";
+	}
 }
 
 const char *aead_name(uint8_t alg)

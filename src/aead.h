@@ -36,6 +36,9 @@ struct aead {
 bool aead_aes_hw(void);
 /* The algorithms this end offers, as a bitmask of 1 << enum aead_alg. */
 unsigned aead_offer(void);
+/* The offer for the start-up log, with the code AES-GCM runs on:
+ * "aes-256-gcm(avx512),chacha20-poly1305". */
+const char *aead_offer_str(void);
 /* The algorithm to use given the peer's offer (0 when none is common). */
 uint8_t aead_choose(unsigned peer_offer);
 const char *aead_name(uint8_t alg);

@@ -971,8 +971,8 @@ int client_run(const char *path)
 		teardown(c);
 		return 1;
 	}
-	LOGI("msg=\"client starting\" interface=%s endpoint=%s", c->tun.name,
-	     endpoint_str(gw_ep(c), ep, sizeof(ep)));
+	LOGI("msg=\"client starting\" interface=%s endpoint=%s ciphers=%s", c->tun.name,
+	     endpoint_str(gw_ep(c), ep, sizeof(ep)), aead_offer_str());
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, loops[i], c);
 	if (ctl_start(c->ctl) != 0)

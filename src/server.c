@@ -1136,9 +1136,9 @@ int server_run(const char *path)
 		inet_ntop(AF_INET6, s->conf.addr6, gw6, INET6_ADDRSTRLEN);
 		snprintf(gw6 + strlen(gw6), 5, "/%u", s->conf.prefix6);
 	}
-	LOGI("msg=\"gateway up\" interface=%s listen_port=%u address=%u.%u.%u.%u/%u address6=%s mtu=%d clients=%zu",
+	LOGI("msg=\"gateway up\" interface=%s listen_port=%u address=%u.%u.%u.%u/%u address6=%s mtu=%d clients=%zu ciphers=%s",
 	     s->tun.name, s->conf.port, s->conf.addr4 >> 24, s->conf.addr4 >> 16 & 255, s->conf.addr4 >> 8 & 255,
-	     s->conf.addr4 & 255, s->conf.prefix4, gw6, s->conf.mtu, s->reg.n);
+	     s->conf.addr4 & 255, s->conf.prefix4, gw6, s->conf.mtu, s->reg.n, aead_offer_str());
 	if (s->dns && dnsproxy_start(s->dns) != 0) {
 		dnsproxy_close(s->dns);
 		s->dns = NULL;

@@ -71,6 +71,14 @@ if wait_log "$C1_LOG" "$SESSION_UP" 10; then
     ok "a: client1 logs session up"
     check_eq "a: client1 is assigned $C1_TUN_IP/24" \
         "$(log_field "$C1_LOG" "$SESSION_UP" address)" "$C1_TUN_IP/24"
+    # AES-GCM wherever both ends have AES hardware (one machine here: both or neither).
+    want_cipher=chacha20-poly1305
+    grep -qw aes /proc/cpuinfo && grep -qw pclmulqdq /proc/cpuinfo && want_cipher=aes-256-gcm
+    check_eq "a: the session's cipher is $want_cipher" "$(log_field "$C1_LOG" "$SESSION_UP" cipher)" "$want_cipher"
+    case ",$(log_field "$SRV_LOG" 'msg="gateway up"' ciphers)," in
+        *",$want_cipher"[,\(]*) ok "a: the gateway's start-up line offers $want_cipher" ;;
+        *) not_ok "a: the gateway's start-up line offers $want_cipher" "$(grep -m1 'msg="gateway up"' "$SRV_LOG")" ;;
+    esac
     if wait_log "$SRV_LOG" "$HANDSHAKE.*client=\"?client1\"?( |\$)" 3; then
         ok "a: server logs the handshake of client1"
     else

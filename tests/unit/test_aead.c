@@ -139,6 +139,10 @@ static void test_negotiation(void **state)
 	assert_int_equal(aead_choose(1u << AEAD_AES256_GCM), aead_aes_hw() ? AEAD_AES256_GCM : 0);
 	assert_string_equal(aead_name(AEAD_AES256_GCM), "aes-256-gcm");
 	assert_string_equal(aead_name(AEAD_CHACHA20_POLY1305), "chacha20-poly1305");
+	/* The start-up log's offer names AES-GCM exactly when we offer it. */
+	const char *offer = aead_offer_str();
+	assert_int_equal(strncmp(offer, "aes-256-gcm", 11) == 0, aead_aes_hw());
+	assert_non_null(strstr(offer, "chacha20-poly1305"));
 }
 
 int main(void)
