@@ -9,7 +9,7 @@ CORE := wire pool fq ecn pacer offload icmp aead replay noise handshake cookie s
 # show, metrics and the control socket (issue 6)
 CORE += sbuf show metrics request state clients rtgate
 PLATFORM := tun_linux udp_linux wake_linux nat_linux priv_linux netcfg_linux dnsconf_linux dnsproxy_linux
-PLATFORM += ctl_linux statefile_linux nft_linux notrack_linux thread_linux
+PLATFORM += ctl_linux statefile_linux nft_linux notrack_linux thread_linux cpulat_linux
 APP := server client main
 CORE_OBJS := $(CORE:%=$(BUILD)/%.o)
 OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "cpulat.h"
 #include "ctl.h"
 #include "cookie.h"
 #include "dnsconf.h"
@@ -967,7 +968,10 @@ int client_run(const char *path)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	if (setup(c, path) != 0 || (c->conf.user[0] && priv_drop(c->conf.user, c->conf.rt_priority) != 0)) {
+	int rc = setup(c, path);
+	if (rc == 0)
+		cpulat_apply(c->conf.cpu_latency_us); /* as root, before the drop */
+	if (rc != 0 || (c->conf.user[0] && priv_drop(c->conf.user, c->conf.rt_priority) != 0)) {
 		teardown(c);
 		return 1;
 	}

@@ -66,6 +66,7 @@ struct server_conf {
 	uint64_t bandwidth_bps; /* 0 = no pacing */
 	unsigned sched_slice_us; /* data threads' time slice (thread.h); 0 = the kernel's */
 	unsigned rt_priority;    /* data threads' SCHED_FIFO priority (thread.h); 0 = normal threads */
+	int cpu_latency_us;      /* CpuLatency (cpulat.h); CPULAT_OFF = no request */
 	char metrics_listen[64]; /* "" = no metrics endpoint */
 	char state_file[256];    /* pool assignments kept across restarts */
 	struct peer_conf *peers;
@@ -81,6 +82,7 @@ struct client_conf {
 	uint64_t bandwidth_bps;
 	unsigned sched_slice_us; /* data threads' time slice (thread.h); 0 = the kernel's */
 	unsigned rt_priority;    /* data threads' SCHED_FIFO priority (thread.h); 0 = normal threads */
+	int cpu_latency_us;      /* CpuLatency (cpulat.h); CPULAT_OFF = no request */
 	int rekey_after_s; /* 0 = the protocol's 120 s */
 	char user[64];     /* "" = stay root */
 	enum dns_mode dns_mode; /* auto: what the gateway announces */

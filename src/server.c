@@ -28,6 +28,7 @@
 
 #include "clients.h"
 #include "config.h"
+#include "cpulat.h"
 #include "ctl.h"
 #include "cookie.h"
 #include "dnsproxy.h"
@@ -1127,7 +1128,10 @@ int server_run(const char *path)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	if (setup(s, path) != 0 || (s->conf.user[0] && priv_drop(s->conf.user, s->conf.rt_priority) != 0)) {
+	int rc = setup(s, path);
+	if (rc == 0)
+		cpulat_apply(s->conf.cpu_latency_us); /* as root, before the drop */
+	if (rc != 0 || (s->conf.user[0] && priv_drop(s->conf.user, s->conf.rt_priority) != 0)) {
 		teardown(s);
 		return 1;
 	}

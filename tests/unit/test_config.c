@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "cpulat.h"
 #include "thread.h"
 
 #define A4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
@@ -1242,6 +1243,22 @@ static void test_rt_priority(void **state)
 	client_line_fails("RealtimePriority = -1", "RealtimePriority", "-1");
 }
 
+static void test_cpu_latency(void **state)
+{
+	(void)state;
+	size_t srv = offsetof(struct server_conf, cpu_latency_us), cli = offsetof(struct client_conf, cpu_latency_us);
+	assert_int_equal(server_setting("", srv), (unsigned)CPULAT_OFF); /* off unless asked for */
+	assert_int_equal(server_setting("CpuLatency = 0", srv), 0);    /* 0 is a value: poll */
+	assert_int_equal(server_setting("CpuLatency = 100000", srv), 100000);
+	assert_int_equal(server_setting("CpuLatency = off", srv), (unsigned)CPULAT_OFF);
+	server_line_fails("CpuLatency = -1", "CpuLatency", "-1");
+	server_line_fails("CpuLatency = 100001", "CpuLatency", "100001");
+	server_line_fails("CpuLatency = low", "CpuLatency", "low");
+	assert_int_equal(client_setting("", cli), (unsigned)CPULAT_OFF);
+	assert_int_equal(client_setting("CpuLatency = 20", cli), 20);
+	client_line_fails("CpuLatency = 1e3", "CpuLatency", "1e3");
+}
+
 static void test_state_file(void **state)
 {
 	(void)state;
@@ -1307,6 +1324,7 @@ int main(void)
 		T(test_metrics_listen),
 		T(test_sched_slice),
 		T(test_rt_priority),
+		T(test_cpu_latency),
 		T(test_state_file),
 		T(test_server_upstream_dns),
 		T(test_server_upstream_dns_unusable_warns),
