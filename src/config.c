@@ -279,46 +279,50 @@ static int set_common_int(struct parse_ctx *c, const char *name, const char *val
 	return 1;
 }
 
+/* A "off | lo-hi" setting: *out gets off_value for "off", else the number;
+ * anything else fails with want as the hint. */
+static int set_off_or_range(struct parse_ctx *c, long *out, const char *name, const char *value, long lo, long hi,
+			    long off_value, const char *want)
+{
+	if (!strcasecmp(value, "off")) {
+		*out = off_value;
+		return 1;
+	}
+	if (parse_int(value, lo, hi, out) != 0)
+		return fail(c, name, value, want);
+	return 1;
+}
+
 /* SchedSlice = off | microseconds (thread.h). */
 static int set_sched_slice(struct parse_ctx *c, unsigned *dst, const char *name, const char *value)
 {
 	long v;
-	if (!strcasecmp(value, "off")) {
-		*dst = 0;
-		return 1;
-	}
-	if (parse_int(value, THREAD_SLICE_MIN_US, THREAD_SLICE_MAX_US, &v) != 0)
-		return fail(c, name, value, "want off or microseconds from 100 to 100000");
-	*dst = (unsigned)v;
-	return 1;
+	int rc = set_off_or_range(c, &v, name, value, THREAD_SLICE_MIN_US, THREAD_SLICE_MAX_US, 0,
+				  "want off or microseconds from 100 to 100000");
+	if (rc == 1)
+		*dst = (unsigned)v;
+	return rc;
 }
 
 /* RealtimePriority = off | 1-99 (thread.h). */
 static int set_rt_priority(struct parse_ctx *c, unsigned *dst, const char *name, const char *value)
 {
 	long v;
-	if (!strcasecmp(value, "off")) {
-		*dst = 0;
-		return 1;
-	}
-	if (parse_int(value, 1, THREAD_RT_PRIO_MAX, &v) != 0)
-		return fail(c, name, value, "want off or a priority from 1 to 99");
-	*dst = (unsigned)v;
-	return 1;
+	int rc = set_off_or_range(c, &v, name, value, 1, THREAD_RT_PRIO_MAX, 0, "want off or a priority from 1 to 99");
+	if (rc == 1)
+		*dst = (unsigned)v;
+	return rc;
 }
 
 /* CpuLatency = off | microseconds (cpulat.h). */
 static int set_cpu_latency(struct parse_ctx *c, int *dst, const char *name, const char *value)
 {
 	long v;
-	if (!strcasecmp(value, "off")) {
-		*dst = CPULAT_OFF;
-		return 1;
-	}
-	if (parse_int(value, 0, CPULAT_MAX_US, &v) != 0)
-		return fail(c, name, value, "want off or microseconds from 0 to 100000");
-	*dst = (int)v;
-	return 1;
+	int rc = set_off_or_range(c, &v, name, value, 0, CPULAT_MAX_US, CPULAT_OFF,
+				  "want off or microseconds from 0 to 100000");
+	if (rc == 1)
+		*dst = (int)v;
+	return rc;
 }
 
 static int set_bandwidth(struct parse_ctx *c, uint64_t *bps, const char *name, const char *value)
