@@ -1006,7 +1006,8 @@ static void reload(struct server *s, const char *path)
 	    nc.mtu != s->conf.mtu || strcmp(nc.ifname, s->conf.ifname) || nc.dns4 != s->conf.dns4 ||
 	    strcmp(nc.masquerade, s->conf.masquerade) || nc.keepalive_s != s->conf.keepalive_s ||
 	    nc.bandwidth_bps != s->conf.bandwidth_bps || strcmp(nc.metrics_listen, s->conf.metrics_listen) ||
-	    memcmp(nc.priv, s->conf.priv, 32))
+	    nc.rt_priority != s->conf.rt_priority || nc.sched_slice_us != s->conf.sched_slice_us ||
+	    nc.cpu_latency_us != s->conf.cpu_latency_us || memcmp(nc.priv, s->conf.priv, 32))
 		LOGW("msg=\"reload: [Server] settings changed; they take effect at the next start\"");
 	struct clients_diff d;
 	pthread_mutex_lock(&s->admin_lock);
