@@ -8,7 +8,7 @@
 #
 # (client2 is used only by the two-client vpngw case). Every tunnel uses MTU
 # 1400 and the same schedule: idle ping; iperf3 TCP 1 stream up and down with
-# a ping every 10 ms running alongside; 4 streams up; then a 200 Mbit/s
+# pings (asked every 10 ms) for all but the first and last second; 4 streams up; then a 200 Mbit/s
 # bottleneck (htb + pfifo on both ends of the client--gateway veth), up and
 # down with pings. CPU is read from /proc/<pid>/stat of the tunnel processes
 # (both ends) and from /proc/stat (whole machine) around each 1-stream run.
@@ -75,7 +75,7 @@ TSV=$OUT/results.tsv
 PIDS=()            # every process we started and have not reaped yet
 TUNPIDS=()         # the current tunnel's processes (CPU accounting)
 HZ=$(getconf CLK_TCK)
-NPINGS=$(( (T - 2) * 100 ))   # pings alongside a transfer: from 1 s in to 1 s before its end
+PING_SECS=$(( T - 2 ))   # pings alongside a transfer: from 1 s in to 1 s before its end
 
 log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
 
@@ -155,12 +155,29 @@ NFT
 }
 
 # ---- measuring --------------------------------------------------------------
-# ping NS COUNT -> file of RTT samples (ms), one per line, then "sent N" as last line
+# ping_samples NS COUNT FILE: COUNT pings, 10 ms apart as asked (iputils'
+#   ping sends about every 16 ms here: it waits with a socket timeout that the
+#   kernel rounds up to its 4 ms tick)
+# ping_samples NS during SECONDS FILE: pings for SECONDS, so that pings taken
+#   alongside a transfer all fall inside it
+# FILE gets the RTT samples (ms), one per line, then "sent N" as last line;
+# ping's own output stays beside it (FILE.raw). N counts the pings that had
+# their chance: the last one sent is left out when it got no reply, since
+# ping stops at its deadline without waiting for it.
 ping_samples() {
-	local ns=$1 n=$2 f=$3
-	ip netns exec "$ns" ping -n -i 0.01 -c "$n" -W 1 -w $(( n / 100 + 5 )) $INET 2>/dev/null |
-		sed -n 's/.*time=\([0-9.]*\) ms/\1/p' >"$f"
-	echo "sent $n" >>"$f"
+	local ns=$1 n=$2 f=$3 lim
+	if [ "$n" = during ]; then
+		n=100000 lim=$f f=$4
+	else
+		lim=$(( n * 3 / 100 + 5 ))
+	fi
+	ip netns exec "$ns" ping -n -i 0.01 -c "$n" -W 1 -w "$lim" $INET >"$f.raw" 2>&1
+	awk '/icmp_seq=.*time=/ { for (i = 1; i <= NF; i++) {
+	             if ($i ~ /^icmp_seq=/) seq = substr($i, 10)
+	             if ($i ~ /^time=/) t = substr($i, 6) }
+	         got[seq] = 1; print t }
+	     / packets transmitted/ { tx = $1 }
+	     END { if (tx > 0 && !(tx in got)) tx--; print "sent " tx + 0 }' "$f.raw" >"$f"
 }
 # summary of a samples file -> "p50 p99 max loss%"
 ping_summary() {
@@ -202,7 +219,7 @@ xfer() {
 	ip=$!; PIDS+=("$ip")
 	if [ "$withping" = 1 ]; then
 		sleep 1
-		ping_samples "$NC" "$NPINGS" "$OUT/$tun-$tag.ping"
+		ping_samples "$NC" during "$PING_SECS" "$OUT/$tun-$tag.ping"
 		put_ping "$tun" "$tag" "$OUT/$tun-$tag.ping"
 	fi
 	wait_pid "$ip" $((T + 40))
@@ -367,7 +384,7 @@ vpngw_fairness() {
 		ip netns exec "$NC" timeout $((T + 30)) iperf3 -c $INET -t "$T" --connect-timeout 3000 $flag >"$OUT/vpngw-fair-$dir.iperf" 2>&1 &
 		ip=$!; PIDS+=("$ip")
 		sleep 1
-		ping_samples "$NC2" "$NPINGS" "$OUT/vpngw-fair-$dir.ping"
+		ping_samples "$NC2" during "$PING_SECS" "$OUT/vpngw-fair-$dir.ping"
 		put_ping vpngw "fair_$dir" "$OUT/vpngw-fair-$dir.ping"
 		wait_pid "$ip" $((T + 40))
 	done
