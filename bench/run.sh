@@ -214,11 +214,19 @@ sys_ticks() { # busy jiffies of the whole machine: user nice system irq softirq
 xfer() {
 	local tun=$1 tag=$2 withping=$3; shift 3
 	local j=$OUT/$tun-$tag.json ip t0 s0 t1 s1
-	t0=$(tun_ticks); s0=$(sys_ticks)
-	ip netns exec "$NC" timeout $((T + 30)) iperf3 -c $INET -t "$T" -J --connect-timeout 3000 "$@" >"$j" 2>"$OUT/$tun-$tag.err" &
-	ip=$!; PIDS+=("$ip")
-	if [ "$withping" = 1 ]; then
+	local try
+	for ((try = 1; ; try++)); do
+		t0=$(tun_ticks); s0=$(sys_ticks)
+		ip netns exec "$NC" timeout $((T + 30)) iperf3 -c $INET -t "$T" -J --connect-timeout 3000 "$@" >"$j" 2>"$OUT/$tun-$tag.err" &
+		ip=$!; PIDS+=("$ip")
 		sleep 1
+		# the iperf3 server may still be closing the previous test's
+		# streams (seen after 4 streams); it then refuses at once
+		if alive "$ip" || ! grep -q 'server is busy' "$j" || [ "$try" -ge 5 ]; then break; fi
+		wait_pid "$ip" 5
+		log "$tun $tag: the iperf3 server was busy; starting again"
+	done
+	if [ "$withping" = 1 ]; then
 		ping_samples "$NC" during "$PING_SECS" "$OUT/$tun-$tag.ping"
 		put_ping "$tun" "$tag" "$OUT/$tun-$tag.ping"
 	fi
