@@ -212,7 +212,7 @@ set title "TCP throughput (iperf3, %(T)s s per run)"
 set ylabel "Mbit/s (log scale)"
 set yrange [10:*]
 plot for [i=2:%(n)d] "%(thr)s" using i:xtic(1) title columnheader(i)
-set title "ping RTT to the internet host every 10 ms: idle, during the 1-stream upload and download, under the 200 Mbit/s bottleneck, and client 2's while client 1 loads vpngw"
+set title "ping RTT to the internet host (ping -i 0.01): idle, during the 1-stream upload and download, under the 200 Mbit/s bottleneck, and client 2's while client 1 loads vpngw"
 set ylabel "ms (log scale)"
 set yrange [0.01:*]
 unset key
