@@ -71,6 +71,7 @@ struct client {
 	int path_mtu;      /* to the gateway, at start; 0 = unknown */
 	int udp;
 	struct udp_rx rx;
+	struct netcfg_drops tun_drops; /* the kernel's, at our TUN device */
 	struct endpoint eps[2];  /* the gateway: ep_cur's slot is current */
 	atomic_uint ep_cur;
 	bool ep_is_name;        /* Endpoint is a host name: resolve it again on silence */
@@ -756,7 +757,7 @@ static void log_stats(struct client *c)
 	     "udp_rx_datagrams=%lu udp_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu dropped_due_to_mtu=%lu "
 	     "icmp_too_big_sent=%lu dropped_due_to_queue_full_outbound=%lu dropped_due_to_queue_full_inject=%lu malformed_drops=%lu "
 	     "auth_fail_drops=%lu replay_drops=%lu no_session_drops=%lu codel_drops=%lu ecn_marks=%lu ecn_drops=%lu handshakes=%lu "
-	     "cookie_replies=%lu "
+	     "cookie_replies=%lu udp_socket_drops=%lu tun_queue_drops=%lu "
 	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu",
 	     ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes),
@@ -770,7 +771,8 @@ static void log_stats(struct client *c)
 	     atomic_load_explicit(&c->outq.st.ecn_marks, memory_order_relaxed) +
 		     atomic_load_explicit(&c->injq.st.ecn_marks, memory_order_relaxed),
 	     ctr_get(&st->ecn_drops),
-	     ctr_get(&st->handshakes), ctr_get(&st->cookie_replies), t2u.avg_us, t2u.p95_us, u2t.avg_us, u2t.p95_us);
+	     ctr_get(&st->handshakes), ctr_get(&st->cookie_replies), udp_drops(&c->udp, 1),
+	     netcfg_drops_read(&c->tun_drops), t2u.avg_us, t2u.p95_us, u2t.avg_us, u2t.p95_us);
 }
 
 /* Netlink, stale rules of a crashed run, the path MTU, the resolver: all
@@ -861,6 +863,8 @@ static void snapshot(struct client *c, struct snapshot *o, struct snap_peer *ses
 		snap_total(o, ctrs[i].name, ctr_get(ctrs[i].c), false);
 	snap_total(o, "codel_drops", ctr_get(&c->outq.st.codel_drops) + ctr_get(&c->injq.st.codel_drops), false);
 	snap_total(o, "ecn_marks", ctr_get(&c->outq.st.ecn_marks) + ctr_get(&c->injq.st.ecn_marks), false);
+	snap_total(o, "udp_socket_drops", udp_drops(&c->udp, 1), false);
+	snap_total(o, "tun_queue_drops", netcfg_drops_read(&c->tun_drops), false);
 	o->lat[0] = session->lat[0];
 	o->lat[1] = session->lat[1];
 }
@@ -920,6 +924,7 @@ static int setup(struct client *c, const char *path)
 	 * at the handshake, when root (needed to switch it on) may be gone. */
 	if (tun_open(&c->tun, c->conf.ifname, true) != 0)
 		return -1;
+	netcfg_drops_start(&c->tun_drops, c->tun.name);
 	c->mtu = MTU_DEFAULT;
 	struct ctl_ops ops = { .arg = c, .show = ctl_show, .metrics = ctl_metrics };
 	c->ctl = ctl_open(c->tun.name, c->conf.metrics_listen, &ops);

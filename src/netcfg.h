@@ -9,6 +9,7 @@
 #ifndef VPNGW_NETCFG_H
 #define VPNGW_NETCFG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -75,5 +76,19 @@ int netcfg_path_mtu(struct netcfg *n, const struct endpoint *dst);
 /* The MTU of the device of the default route, else the smallest MTU of
  * the up, non-loopback devices other than ours. -1 if there is none. */
 int netcfg_uplink_mtu(struct netcfg *n);
+
+/* Packets the kernel dropped at our TUN device because its queue was full
+ * when they came (its tx_dropped): we had not read the ones before them in
+ * time. Counted from netcfg_drops_start. Each read opens its own netlink
+ * socket, so any thread may read. */
+struct netcfg_drops {
+	char ifname[16];
+	uint64_t base;
+	_Atomic uint64_t last; /* what the last read that worked found */
+};
+void netcfg_drops_start(struct netcfg_drops *d, const char *ifname);
+/* The count now; the last one known when the device cannot be read (as
+ * after it is gone). */
+uint64_t netcfg_drops_read(struct netcfg_drops *d);
 
 #endif

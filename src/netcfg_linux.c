@@ -11,6 +11,8 @@
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -590,6 +592,60 @@ int netcfg_uplink_mtu(struct netcfg *n)
 			return dev;
 	}
 	return link_mtu(n, 0);
+}
+
+static int tx_dropped_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a;
+	mnl_attr_for_each(a, nlh, sizeof(struct ifinfomsg)) {
+		if (mnl_attr_get_type(a) != IFLA_STATS64)
+			continue;
+		/* older kernels send a shorter struct; tx_dropped is in all */
+		struct rtnl_link_stats64 st = { 0 };
+		size_t len = mnl_attr_get_payload_len(a);
+		if (len < offsetof(struct rtnl_link_stats64, tx_dropped) + sizeof(st.tx_dropped))
+			continue;
+		memcpy(&st, mnl_attr_get_payload(a), len < sizeof(st) ? len : sizeof(st));
+		*(uint64_t *)data = st.tx_dropped;
+	}
+	return MNL_CB_OK;
+}
+
+/* The device's tx_dropped: 0, or -1 (unreadable, not logged: the callers
+ * ask every few seconds). */
+static int tx_dropped(const char *ifname, uint64_t *out)
+{
+	struct netcfg n;
+	struct req r;
+	if (netcfg_open(&n, NULL) != 0)
+		return -1;
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	struct nlmsghdr *nlh = req_start(&r, RTM_GETLINK, NLM_F_ACK, &ifi, sizeof(ifi));
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
+	uint64_t v = UINT64_MAX;
+	int rc = talk(&n, nlh, tx_dropped_cb, &v);
+	netcfg_close(&n);
+	if (rc != 0 || v == UINT64_MAX)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+void netcfg_drops_start(struct netcfg_drops *d, const char *ifname)
+{
+	snprintf(d->ifname, sizeof(d->ifname), "%s", ifname);
+	d->base = 0;
+	tx_dropped(ifname, &d->base);
+	atomic_store(&d->last, 0);
+}
+
+uint64_t netcfg_drops_read(struct netcfg_drops *d)
+{
+	uint64_t v;
+	if (!d->ifname[0] || tx_dropped(d->ifname, &v) != 0 || v < d->base)
+		return atomic_load(&d->last);
+	atomic_store(&d->last, v - d->base);
+	return v - d->base;
 }
 
 void netcfg_close(struct netcfg *n)

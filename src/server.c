@@ -89,6 +89,7 @@ struct server {
 	int udp;                 /* udp_data[0], which everything is sent from */
 	int ctl_fd;              /* CONTROL datagrams only; -1: they come on udp */
 	struct udp_rx rx;
+	struct netcfg_drops tun_drops; /* the kernel's, at our TUN device */
 	struct fq inject; /* to our TUN, from every client */
 	pthread_mutex_t sched_lock;
 	struct peer *sched_head, *sched_tail;
@@ -826,6 +827,13 @@ static void *down_loop(void *arg)
 	return NULL;
 }
 
+/* The kernel's drops at every socket of ours: DATA and CONTROL. */
+static uint64_t socket_drops(struct server *s)
+{
+	uint64_t n = udp_drops(s->udp_data, s->nudp);
+	return s->ctl_fd >= 0 ? n + udp_drops(&s->ctl_fd, 1) : n;
+}
+
 static void log_stats(struct server *s)
 {
 	struct server_stats *st = &s->st;
@@ -846,6 +854,7 @@ static void log_stats(struct server *s)
 	     "handshake_rejects=%lu handshakes=%lu no_route_drops=%lu no_session_drops=%lu "
 	     "codel_drops=%lu ecn_marks=%lu ecn_drops=%lu inject_queue_full_drops=%lu active_clients=%lu "
 	     "handshake_mac_drops=%lu cookie_replies_sent=%lu cookie_reply_limited=%lu handshake_rate_limited=%lu under_load=%d "
+	     "udp_socket_drops=%lu tun_queue_drops=%lu "
 	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu%s",
 	     ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes),
@@ -857,7 +866,8 @@ static void log_stats(struct server *s)
 	     atomic_load_explicit(&s->inject.st.overflow_drops, memory_order_relaxed), active,
 	     ctr_get(&st->handshake_mac_drops), ctr_get(&st->cookie_replies_sent), ctr_get(&st->cookie_reply_limited),
 	     ctr_get(&st->handshake_rate_limited),
-	     now < atomic_load_explicit(&st->under_load_until_ns, memory_order_relaxed), t2u.avg_us, t2u.p95_us,
+	     now < atomic_load_explicit(&st->under_load_until_ns, memory_order_relaxed), socket_drops(s),
+	     netcfg_drops_read(&s->tun_drops), t2u.avg_us, t2u.p95_us,
 	     u2t.avg_us, u2t.p95_us, dnsproxy_stats(s->dns, dns, sizeof(dns)));
 }
 
@@ -934,6 +944,8 @@ static void snapshot(struct server *s, struct snapshot *o)
 	snap_total(o, "codel_drops", t.codel_drops + ctr_get(&s->inject.st.codel_drops), false);
 	snap_total(o, "ecn_marks", t.ecn_marks + ctr_get(&s->inject.st.ecn_marks), false);
 	snap_total(o, "inject_queue_full_drops", ctr_get(&s->inject.st.overflow_drops), false);
+	snap_total(o, "udp_socket_drops", socket_drops(s), false);
+	snap_total(o, "tun_queue_drops", netcfg_drops_read(&s->tun_drops), false);
 	snap_total(o, "active_clients", t.active, true);
 	lat_read(&st->tun_to_udp, &o->lat[0]);
 	lat_read(&st->udp_to_tun, &o->lat[1]);
@@ -1067,6 +1079,7 @@ static int setup(struct server *s, const char *path)
 		return -1;
 	if (configure_tun(s) != 0)
 		return -1;
+	netcfg_drops_start(&s->tun_drops, s->tun.name);
 	pthread_mutex_init(&s->admin_lock, NULL);
 	struct ctl_ops ops = { .arg = s, .show = ctl_show, .metrics = ctl_metrics, .set = ctl_set };
 	s->ctl = ctl_open(s->tun.name, s->conf.metrics_listen, &ops);

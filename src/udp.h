@@ -101,4 +101,10 @@ int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, struct endpoint *from, si
 size_t udp_send_batch(int fd, struct pkt **pkts, const struct endpoint *to, size_t n, bool *sent);
 int udp_send_one(int fd, const void *buf, size_t len, const struct endpoint *to);
 
+/* Datagrams the kernel dropped at these sockets since they were opened,
+ * mostly because a receive buffer was full: the one queue in front of us
+ * that we cannot drain faster. A run the kernel had merged (GRO) counts
+ * once. Any thread may ask. */
+uint64_t udp_drops(const int *fds, unsigned n);
+
 #endif

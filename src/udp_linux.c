@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/filter.h>
+#include <linux/sock_diag.h>
 #include <netdb.h>
 #include <netinet/udp.h>
 #include <poll.h>
@@ -650,4 +651,18 @@ int udp_send_one(int fd, const void *buf, size_t len, const struct endpoint *to)
 	add_cmsgs(&m, ctl.buf, sizeof(ctl.buf), 0, 0, to);
 	ssize_t r = sendmsg(fd, &m, 0);
 	return r == (ssize_t)len ? 0 : -1;
+}
+
+uint64_t udp_drops(const int *fds, unsigned n)
+{
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t mem[SK_MEMINFO_VARS] = { 0 };
+		socklen_t len = sizeof(mem);
+		/* a kernel without it (before 4.12) leaves the count at 0 */
+		if (fds[i] >= 0 && getsockopt(fds[i], SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
+		    len > SK_MEMINFO_DROPS * sizeof(mem[0]))
+			sum += mem[SK_MEMINFO_DROPS];
+	}
+	return sum;
 }

@@ -10,7 +10,9 @@
 # crashed run's stale socket is replaced, a second instance of the same name is refused;
 # after User = nobody the control socket and metrics still answer and the data threads
 # run at real-time priority (RealtimePriority); RealtimePriority = off makes them normal
-# threads with a short scheduler slice (SchedSlice), which SchedSlice = off turns off.
+# threads with a short scheduler slice (SchedSlice), which SchedSlice = off turns off;
+# CpuLatency holds a CPU latency request; drops by the kernel in front of a stopped gateway
+# (full UDP receive buffer, full TUN queue) show in its stats line, `vpngw show` and metrics.
 set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -443,5 +445,45 @@ else
     check_clean_stop "xii" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
     check_eq "xii: and $before again once it has exited" "$(cpu_latency)" "$before"
 fi
+
+log "xiii) what the kernel drops in front of vpngw is counted: a full UDP receive buffer, a full TUN queue"
+server_conf "$SRV_CONF" c1 "$K1_PUB" c2 "$K2_PUB"
+: >"$SRV_LOG"
+vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
+SRV_PID=$LAST_PID
+wait_log "$SRV_LOG" 'msg="gateway up"' 5 || not_ok "xiii: gateway up" "no 'gateway up' in 5 s"
+proc_alive "$C1_PID" && lab_stop "$C1_PID" 5 TERM
+vpngw_start client "$NS_C1" "$LAB_DIR/c1.conf" "$LAB_DIR/c1-xiii.log"
+C1_PID=$LAST_PID
+if wait_log "$LAB_DIR/c1-xiii.log" 'msg="session up"' 10 && wait_stat_ge "$SRV_LOG" udp_socket_drops 0 3; then
+    check_eq "xiii: both start at 0" "$(stat_of "$SRV_LOG" udp_socket_drops) $(stat_of "$SRV_LOG" tun_queue_drops)" "0 0"
+    # A stopped gateway reads nothing: c1's pings fill the receive buffer of its UDP socket
+    # (256 KB), and packets for c1 fill its TUN device's queue (64 packets).
+    # (c1's address is the pool's choice, after the cases above)
+    c1_addr=$(log_field "$LAB_DIR/c1-xiii.log" 'msg="session up"' address); c1_addr=${c1_addr%/*}
+    kill -STOP "$SRV_PID"
+    ip netns exec "$NS_C1" ping -n -q -i 0.002 -c 1000 -s 1200 -W 0.1 "$NET_IP" >/dev/null 2>&1
+    ip netns exec "$NS_GW" ping -n -q -i 0.002 -c 300 -W 0.1 "$c1_addr" >/dev/null 2>&1
+    kill -CONT "$SRV_PID"
+    # the kernel tells a socket's drops with the next datagram it queues there
+    ping_count "$NS_C1" "$NET_IP" 3 >/dev/null
+    check "xiii: udp_socket_drops counts the datagrams dropped at the full receive buffer" \
+        wait_stat_gt "$SRV_LOG" udp_socket_drops 0 5
+    check "xiii: tun_queue_drops counts the packets dropped at the full TUN queue" \
+        wait_stat_gt "$SRV_LOG" tun_queue_drops 0 5
+    sleep 1.2   # one more stats line, after the counts settled
+    dev_drops=$(ip -n "$NS_GW" -s link show dev "$TUN_GW" | awk '/TX:/ { getline; print $4 }')
+    check_eq "xiii: tun_queue_drops is the device's own TX dropped" "$(stat_of "$SRV_LOG" tun_queue_drops)" "$dev_drops"
+    log "xiii: udp_socket_drops=$(stat_of "$SRV_LOG" udp_socket_drops) tun_queue_drops=$dev_drops"
+    "$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show-xiii.json"
+    check "xiii: vpngw show has them" test "$(json_get "$LAB_DIR/show-xiii.json" 'min(j["totals"]["udp_socket_drops"], j["totals"]["tun_queue_drops"])')" -gt 0
+    scrape "$NS_GW" "$METRICS" >"$LAB_DIR/m-xiii.txt"
+    check "xiii: and the metrics" grep -q "^vpngw_tun_queue_drops_total{interface=\"$TUN_GW\"} [1-9]" "$LAB_DIR/m-xiii.txt"
+    check "xiii: the client counts them too" \
+        test -n "$(stat_of "$LAB_DIR/c1-xiii.log" udp_socket_drops)" -a -n "$(stat_of "$LAB_DIR/c1-xiii.log" tun_queue_drops)"
+else
+    not_ok "xiii: c1 gets a session with the new gateway" "no session or no stats line"
+fi
+check_clean_stop "xiii" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
 
 lab_summary
