@@ -120,6 +120,7 @@ def main():
             meta.get("load_start", "?"), meta.get("load_wait", "?"), meta.get("load_end", "?")),
         "- versions: vpngw %s; wireguard-go %s; %s; iperf3 %s" % (
             meta.get("vpngw", "?"), meta.get("wireguard-go", "?"), meta.get("openvpn", "?"), meta.get("iperf3", "?")),
+        "- TCP congestion control: %s" % meta.get("tcp_cc", "?"),
         "- run time: %s" % meta.get("runtime", "?"),
     ]
     method = """\

@@ -30,6 +30,10 @@
 #   BENCH_PEERS_RT  run wireguard-go and OpenVPN under `chrt -f N` (1-99), as
 #                   vpngw's data threads run by default (RealtimePriority);
 #                   default: as they ship, ordinary processes
+#   BENCH_TCP_CC    TCP congestion control for every iperf3 run (iperf3 -C,
+#                   both ends), e.g. cubic, the kernel's own default; default:
+#                   the namespaces' default, the machine's
+#                   net.ipv4.tcp_congestion_control (the report names it)
 #   VPNGW           the binary (default build/vpngw)
 # Logs, iperf3 JSON and ping samples stay in a /tmp/vpngw-bench.* directory
 # (printed at the end).
@@ -75,6 +79,8 @@ TSV=$OUT/results.tsv
 PIDS=()            # every process we started and have not reaped yet
 TUNPIDS=()         # the current tunnel's processes (CPU accounting)
 HZ=$(getconf CLK_TCK)
+CC_ARGS=()
+[ -n "${BENCH_TCP_CC:-}" ] && CC_ARGS=(-C "$BENCH_TCP_CC")
 PING_SECS=$(( T - 2 ))   # pings alongside a transfer: from 1 s in to 1 s before its end
 
 log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
@@ -217,7 +223,7 @@ xfer() {
 	local try
 	for ((try = 1; ; try++)); do
 		t0=$(tun_ticks); s0=$(sys_ticks)
-		ip netns exec "$NC" timeout $((T + 30)) iperf3 -c $INET -t "$T" -J --connect-timeout 3000 "$@" >"$j" 2>"$OUT/$tun-$tag.err" &
+		ip netns exec "$NC" timeout $((T + 30)) iperf3 -c $INET -t "$T" -J --connect-timeout 3000 "${CC_ARGS[@]}" "$@" >"$j" 2>"$OUT/$tun-$tag.err" &
 		ip=$!; PIDS+=("$ip")
 		sleep 1
 		# the iperf3 server may still be closing the previous test's
@@ -389,7 +395,7 @@ vpngw_fairness() {
 	local dir flag ip
 	for dir in up down; do
 		[ $dir = up ] && flag='' || flag=-R
-		ip netns exec "$NC" timeout $((T + 30)) iperf3 -c $INET -t "$T" --connect-timeout 3000 $flag >"$OUT/vpngw-fair-$dir.iperf" 2>&1 &
+		ip netns exec "$NC" timeout $((T + 30)) iperf3 -c $INET -t "$T" --connect-timeout 3000 "${CC_ARGS[@]}" $flag >"$OUT/vpngw-fair-$dir.iperf" 2>&1 &
 		ip=$!; PIDS+=("$ip")
 		sleep 1
 		ping_samples "$NC2" during "$PING_SECS" "$OUT/vpngw-fair-$dir.ping"
@@ -564,8 +570,13 @@ for t in raw wireguard-go openvpn vpngw; do [ -n "${RAN[$t]:-}" ] && cols+=("$t"
 mkdir -p "$RESULTS"
 {
 	echo "date=$(date '+%F %T %Z')"
-	echo "command=BENCH_SECONDS=$T BENCH_TUNNELS=\"$TUNNELS\"${BENCH_VPNGW_BANDWIDTH:+ BENCH_VPNGW_BANDWIDTH=$BENCH_VPNGW_BANDWIDTH}${BENCH_VPNGW_EXTRA:+ BENCH_VPNGW_EXTRA=\"$BENCH_VPNGW_EXTRA\"}${PEERS_RT:+ BENCH_PEERS_RT=$PEERS_RT} ${BENCH_COMMAND:-make bench}"
+	echo "command=BENCH_SECONDS=$T BENCH_TUNNELS=\"$TUNNELS\"${BENCH_VPNGW_BANDWIDTH:+ BENCH_VPNGW_BANDWIDTH=$BENCH_VPNGW_BANDWIDTH}${BENCH_VPNGW_EXTRA:+ BENCH_VPNGW_EXTRA=\"$BENCH_VPNGW_EXTRA\"}${PEERS_RT:+ BENCH_PEERS_RT=$PEERS_RT}${BENCH_TCP_CC:+ BENCH_TCP_CC=$BENCH_TCP_CC} ${BENCH_COMMAND:-make bench}"
 	echo "seconds=$T"
+	if [ -n "${BENCH_TCP_CC:-}" ]; then
+		echo "tcp_cc=$BENCH_TCP_CC (BENCH_TCP_CC)"
+	else
+		echo "tcp_cc=$(sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null || echo '?') (the machine's default)"
+	fi
 	echo "vpngw_bandwidth=${BENCH_VPNGW_BANDWIDTH}"
 	echo "peers_rt=${PEERS_RT}"
 	echo "cores=$(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
