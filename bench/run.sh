@@ -80,7 +80,13 @@ PIDS=()            # every process we started and have not reaped yet
 TUNPIDS=()         # the current tunnel's processes (CPU accounting)
 HZ=$(getconf CLK_TCK)
 CC_ARGS=()
-[ -n "${BENCH_TCP_CC:-}" ] && CC_ARGS=(-C "$BENCH_TCP_CC")
+if [ -n "${BENCH_TCP_CC:-}" ]; then
+	if ! grep -qw -- "$BENCH_TCP_CC" /proc/sys/net/ipv4/tcp_available_congestion_control; then
+		echo "bench: BENCH_TCP_CC=$BENCH_TCP_CC: this kernel offers $(cat /proc/sys/net/ipv4/tcp_available_congestion_control)" >&2
+		exit 1
+	fi
+	CC_ARGS=(-C "$BENCH_TCP_CC")
+fi
 PING_SECS=$(( T - 2 ))   # pings alongside a transfer: from 1 s in to 1 s before its end
 
 log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
@@ -178,9 +184,11 @@ ping_samples() {
 		lim=$(( n * 3 / 100 + 5 ))
 	fi
 	ip netns exec "$ns" ping -n -i 0.01 -c "$n" -W 1 -w "$lim" $INET >"$f.raw" 2>&1
-	awk '/icmp_seq=.*time=/ { for (i = 1; i <= NF; i++) {
+	# a duplicate reply (DUP!) is neither a sample nor a ping that came back
+	awk '/icmp_seq=.*time=/ && !/DUP!/ { for (i = 1; i <= NF; i++) {
 	             if ($i ~ /^icmp_seq=/) seq = substr($i, 10)
 	             if ($i ~ /^time=/) t = substr($i, 6) }
+	         if (seq in got) next
 	         got[seq] = 1; print t }
 	     / packets transmitted/ { tx = $1 }
 	     END { if (tx > 0 && !(tx in got)) tx--; print "sent " tx + 0 }' "$f.raw" >"$f"
@@ -188,7 +196,7 @@ ping_samples() {
 # summary of a samples file -> "p50 p99 max loss%"
 ping_summary() {
 	awk '/^sent/ {sent=$2; next} {v[++n]=$1}
-	END { if (!n) { printf "- - - 100\n"; exit }
+	END { if (!n || sent < n) { printf "- - - %s\n", n ? "?" : "100"; exit }
 	      # sort (n is at most a few thousand)
 	      for (i=2;i<=n;i++){x=v[i];j=i-1;while(j>0&&v[j]>x){v[j+1]=v[j];j--}v[j+1]=x}
 	      printf "%.3f %.3f %.3f %.1f\n", v[int((n-1)*0.50)+1], v[int((n-1)*0.99)+1], v[n], 100*(sent-n)/sent }' "$1"
@@ -228,7 +236,11 @@ xfer() {
 		sleep 1
 		# the iperf3 server may still be closing the previous test's
 		# streams (seen after 4 streams); it then refuses at once
-		if alive "$ip" || ! grep -q 'server is busy' "$j" || [ "$try" -ge 5 ]; then break; fi
+		if alive "$ip" || ! grep -q 'server is busy' "$j"; then break; fi
+		if [ "$try" -ge 5 ]; then
+			log "$tun $tag: the iperf3 server stayed busy; no figures for this run"
+			break
+		fi
 		wait_pid "$ip" 5
 		log "$tun $tag: the iperf3 server was busy; starting again"
 	done

@@ -611,22 +611,32 @@ static int tx_dropped_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* The device's tx_dropped: 0, or -1 (unreadable, not logged: the callers
- * ask every few seconds). */
+/* The device's tx_dropped: 0, or -1 with errno. Logs nothing (the callers
+ * ask every few seconds), hence its own socket rather than netcfg_open. */
 static int tx_dropped(const char *ifname, uint64_t *out)
 {
-	struct netcfg n;
+	struct netcfg n = { .seq = (unsigned)time(NULL) };
 	struct req r;
-	if (netcfg_open(&n, NULL) != 0)
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl)
 		return -1;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		mnl_socket_close(nl);
+		return -1;
+	}
+	n.nl = nl;
+	n.portid = mnl_socket_get_portid(nl);
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
 	struct nlmsghdr *nlh = req_start(&r, RTM_GETLINK, NLM_F_ACK, &ifi, sizeof(ifi));
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
 	uint64_t v = UINT64_MAX;
 	int rc = talk(&n, nlh, tx_dropped_cb, &v);
-	netcfg_close(&n);
-	if (rc != 0 || v == UINT64_MAX)
+	int err = errno;
+	mnl_socket_close(nl);
+	if (rc != 0 || v == UINT64_MAX) {
+		errno = rc != 0 ? err : ENODATA;
 		return -1;
+	}
 	*out = v;
 	return 0;
 }
@@ -635,17 +645,23 @@ void netcfg_drops_start(struct netcfg_drops *d, const char *ifname)
 {
 	snprintf(d->ifname, sizeof(d->ifname), "%s", ifname);
 	d->base = 0;
-	tx_dropped(ifname, &d->base);
 	atomic_store(&d->last, 0);
+	if (tx_dropped(ifname, &d->base) != 0)
+		LOGW("msg=\"cannot read the TUN device's drop count; tun_queue_drops stays 0\" dev=%s error=\"%s\"", ifname,
+		     strerror(errno));
 }
 
 uint64_t netcfg_drops_read(struct netcfg_drops *d)
 {
 	uint64_t v;
+	uint64_t last = atomic_load(&d->last);
 	if (!d->ifname[0] || tx_dropped(d->ifname, &v) != 0 || v < d->base)
-		return atomic_load(&d->last);
-	atomic_store(&d->last, v - d->base);
-	return v - d->base;
+		return last;
+	v -= d->base;
+	/* two threads read: keep the larger, so the count never steps back */
+	while (v > last && !atomic_compare_exchange_weak(&d->last, &last, v))
+		;
+	return v > last ? v : last;
 }
 
 void netcfg_close(struct netcfg *n)

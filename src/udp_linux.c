@@ -655,14 +655,20 @@ int udp_send_one(int fd, const void *buf, size_t len, const struct endpoint *to)
 
 uint64_t udp_drops(const int *fds, unsigned n)
 {
+	static atomic_bool warned;
 	uint64_t sum = 0;
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t mem[SK_MEMINFO_VARS] = { 0 };
 		socklen_t len = sizeof(mem);
-		/* a kernel without it (before 4.12) leaves the count at 0 */
-		if (fds[i] >= 0 && getsockopt(fds[i], SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
-		    len > SK_MEMINFO_DROPS * sizeof(mem[0]))
+		if (fds[i] < 0)
+			continue;
+		if (getsockopt(fds[i], SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 && len > SK_MEMINFO_DROPS * sizeof(mem[0])) {
 			sum += mem[SK_MEMINFO_DROPS];
+		} else if (!atomic_exchange(&warned, true)) {
+			/* a kernel before 4.12 has no SO_MEMINFO */
+			LOGW("msg=\"cannot read the UDP sockets' drop counts; udp_socket_drops stays 0\" error=\"%s\"",
+			     strerror(errno));
+		}
 	}
 	return sum;
 }
