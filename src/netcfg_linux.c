@@ -71,6 +71,24 @@ static const char *ip4(uint32_t a, char *buf)
 	return buf;
 }
 
+/* The rtnetlink socket: 0, or -1 with errno (not logged). */
+static int nl_open(struct netcfg *n)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl)
+		return -1;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int err = errno;
+		mnl_socket_close(nl);
+		errno = err;
+		return -1;
+	}
+	n->nl = nl;
+	n->portid = mnl_socket_get_portid(nl);
+	n->seq = (unsigned)time(NULL);
+	return 0;
+}
+
 int netcfg_open(struct netcfg *n, const char *ifname)
 {
 	memset(n, 0, sizeof(*n));
@@ -80,16 +98,10 @@ int netcfg_open(struct netcfg *n, const char *ifname)
 		die_msg("find device %s: %s", ifname, strerror(errno));
 		return -1;
 	}
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	if (nl_open(n) != 0) {
 		die_msg("open rtnetlink: %s", strerror(errno));
-		if (nl)
-			mnl_socket_close(nl);
 		return -1;
 	}
-	n->nl = nl;
-	n->portid = mnl_socket_get_portid(nl);
-	n->seq = (unsigned)time(NULL);
 	return 0;
 }
 
@@ -612,27 +624,20 @@ static int tx_dropped_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /* The device's tx_dropped: 0, or -1 with errno. Logs nothing (the callers
- * ask every few seconds), hence its own socket rather than netcfg_open. */
+ * ask every few seconds). */
 static int tx_dropped(const char *ifname, uint64_t *out)
 {
-	struct netcfg n = { .seq = (unsigned)time(NULL) };
+	struct netcfg n = { 0 };
 	struct req r;
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!nl)
+	if (nl_open(&n) != 0)
 		return -1;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		mnl_socket_close(nl);
-		return -1;
-	}
-	n.nl = nl;
-	n.portid = mnl_socket_get_portid(nl);
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
 	struct nlmsghdr *nlh = req_start(&r, RTM_GETLINK, NLM_F_ACK, &ifi, sizeof(ifi));
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
 	uint64_t v = UINT64_MAX;
 	int rc = talk(&n, nlh, tx_dropped_cb, &v);
 	int err = errno;
-	mnl_socket_close(nl);
+	mnl_socket_close(n.nl);
 	if (rc != 0 || v == UINT64_MAX) {
 		errno = rc != 0 ? err : ENODATA;
 		return -1;
