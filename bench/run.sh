@@ -223,27 +223,35 @@ sys_ticks() { # busy jiffies of the whole machine: user nice system irq softirq
 	echo $((u + n + s + q + sq))
 }
 
+# iperf_start OUT ERR LABEL [iperf3 flags]: iperf3 from the client, in the
+# background (IPERF_PID; START_TUN and START_SYS: the CPU counters just
+# before it started). The iperf3 server may still be closing the previous
+# test's streams (seen after 4 streams) and then refuses at once: start
+# again, at most 5 times.
+iperf_start() {
+	local out=$1 err=$2 label=$3 try; shift 3
+	for ((try = 1; ; try++)); do
+		START_TUN=$(tun_ticks) START_SYS=$(sys_ticks)
+		ip netns exec "$NC" timeout $((T + 30)) iperf3 -c $INET -t "$T" --connect-timeout 3000 "${CC_ARGS[@]}" "$@" >"$out" 2>"$err" &
+		IPERF_PID=$!; PIDS+=("$IPERF_PID")
+		sleep 1
+		if alive "$IPERF_PID" || ! grep -qs 'server is busy' "$out" "$err"; then return 0; fi
+		if [ "$try" -ge 5 ]; then
+			log "$label: the iperf3 server stayed busy; no figures for this run"
+			return 1
+		fi
+		wait_pid "$IPERF_PID" 5
+		log "$label: the iperf3 server was busy; starting again"
+	done
+}
+
 # xfer TUNNEL TAG PING(0/1) [iperf3 flags]: one iperf3 run from the client,
 # optionally with pings alongside. Records TAG (Gbit/s), TAG_bytes, CPU.
 xfer() {
 	local tun=$1 tag=$2 withping=$3; shift 3
 	local j=$OUT/$tun-$tag.json ip t0 s0 t1 s1
-	local try
-	for ((try = 1; ; try++)); do
-		t0=$(tun_ticks); s0=$(sys_ticks)
-		ip netns exec "$NC" timeout $((T + 30)) iperf3 -c $INET -t "$T" -J --connect-timeout 3000 "${CC_ARGS[@]}" "$@" >"$j" 2>"$OUT/$tun-$tag.err" &
-		ip=$!; PIDS+=("$ip")
-		sleep 1
-		# the iperf3 server may still be closing the previous test's
-		# streams (seen after 4 streams); it then refuses at once
-		if alive "$ip" || ! grep -q 'server is busy' "$j"; then break; fi
-		if [ "$try" -ge 5 ]; then
-			log "$tun $tag: the iperf3 server stayed busy; no figures for this run"
-			break
-		fi
-		wait_pid "$ip" 5
-		log "$tun $tag: the iperf3 server was busy; starting again"
-	done
+	iperf_start "$j" "$OUT/$tun-$tag.err" "$tun $tag" -J "$@"
+	ip=$IPERF_PID t0=$START_TUN s0=$START_SYS
 	if [ "$withping" = 1 ]; then
 		ping_samples "$NC" during "$PING_SECS" "$OUT/$tun-$tag.ping"
 		put_ping "$tun" "$tag" "$OUT/$tun-$tag.ping"
@@ -407,9 +415,8 @@ vpngw_fairness() {
 	local dir flag ip
 	for dir in up down; do
 		[ $dir = up ] && flag='' || flag=-R
-		ip netns exec "$NC" timeout $((T + 30)) iperf3 -c $INET -t "$T" --connect-timeout 3000 "${CC_ARGS[@]}" $flag >"$OUT/vpngw-fair-$dir.iperf" 2>&1 &
-		ip=$!; PIDS+=("$ip")
-		sleep 1
+		iperf_start "$OUT/vpngw-fair-$dir.iperf" "$OUT/vpngw-fair-$dir.err" "vpngw fair_$dir" ${flag:+"$flag"}
+		ip=$IPERF_PID
 		ping_samples "$NC2" during "$PING_SECS" "$OUT/vpngw-fair-$dir.ping"
 		put_ping vpngw "fair_$dir" "$OUT/vpngw-fair-$dir.ping"
 		wait_pid "$ip" $((T + 40))
