@@ -546,9 +546,10 @@ static void *down_loop(void *arg)
 	struct client *c = arg;
 	thread_data_start(c->conf.rt_priority, c->conf.sched_slice_us, "down");
 	while (!atomic_load(&c->stop)) {
-		size_t n = drain_udp(c, fq_len(&c->injq) ? 0 : 100);
+		size_t n = drain_udp(c, cpulat_wait_ms(fq_len(&c->injq) ? 0 : 100));
 		write_tun(c);
 		thread_data_tick(n);
+		cpulat_tick(n);
 	}
 	return NULL;
 }
@@ -672,9 +673,10 @@ static void *up_loop(void *arg)
 	struct client *c = arg;
 	thread_data_start(c->conf.rt_priority, c->conf.sched_slice_us, "up");
 	while (!atomic_load(&c->stop)) {
-		size_t n = drain_tun(c, up_wait_ms(c));
+		size_t n = drain_tun(c, cpulat_wait_ms(up_wait_ms(c)));
 		send_udp(c);
 		thread_data_tick(n);
+		cpulat_tick(n);
 	}
 	return NULL;
 }
@@ -975,7 +977,7 @@ int client_run(const char *path)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	int rc = setup(c, path);
 	if (rc == 0)
-		cpulat_apply(c->conf.cpu_latency_us); /* as root, before the drop */
+		cpulat_apply(c->conf.cpu_latency_us, c->conf.cpu_latency_hold_ms); /* as root, before the drop */
 	if (rc != 0 || (c->conf.user[0] && priv_drop(c->conf.user, c->conf.rt_priority) != 0)) {
 		teardown(c);
 		return 1;

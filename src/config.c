@@ -325,6 +325,20 @@ static int set_cpu_latency(struct parse_ctx *c, int *dst, const char *name, cons
 	return rc;
 }
 
+/* CpuLatencyHold = always | milliseconds (cpulat.h). */
+static int set_cpu_latency_hold(struct parse_ctx *c, unsigned *dst, const char *name, const char *value)
+{
+	long v;
+	if (!strcasecmp(value, "always")) {
+		*dst = CPULAT_HOLD_ALWAYS;
+		return 1;
+	}
+	if (parse_int(value, 1, CPULAT_HOLD_MAX_MS, &v) != 0)
+		return fail(c, name, value, "want always or milliseconds from 1 to 60000");
+	*dst = (unsigned)v;
+	return 1;
+}
+
 static int set_bandwidth(struct parse_ctx *c, uint64_t *bps, const char *name, const char *value)
 {
 	if (parse_bandwidth(value, bps) != 0)
@@ -454,6 +468,8 @@ static int server_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_rt_priority(c, &s->rt_priority, name, value);
 	if (!strcasecmp(name, "CpuLatency"))
 		return set_cpu_latency(c, &s->cpu_latency_us, name, value);
+	if (!strcasecmp(name, "CpuLatencyHold"))
+		return set_cpu_latency_hold(c, &s->cpu_latency_hold_ms, name, value);
 	if (!strcasecmp(name, "StatsInterval"))
 		return set_common_int(c, name, value, &s->stats_interval_s, 1, 3600);
 	if (!strcasecmp(name, "MetricsListen"))
@@ -541,6 +557,8 @@ static int client_key(struct parse_ctx *c, const char *name, const char *value)
 		return set_rt_priority(c, &k->rt_priority, name, value);
 	if (!strcasecmp(name, "CpuLatency"))
 		return set_cpu_latency(c, &k->cpu_latency_us, name, value);
+	if (!strcasecmp(name, "CpuLatencyHold"))
+		return set_cpu_latency_hold(c, &k->cpu_latency_hold_ms, name, value);
 	if (!strcasecmp(name, "User"))
 		return set_user(c, k->user, sizeof(k->user), name, value);
 	if (!strcasecmp(name, "DNS"))
@@ -774,7 +792,8 @@ int config_load_server(const char *path, struct server_conf *s, char *err, size_
 	s->stats_interval_s = 5;
 	s->sched_slice_us = THREAD_SLICE_DEFAULT_US;
 	s->rt_priority = THREAD_RT_PRIO_DEFAULT;
-	s->cpu_latency_us = CPULAT_OFF;
+	s->cpu_latency_us = CPULAT_SERVER_DEFAULT;
+	s->cpu_latency_hold_ms = CPULAT_HOLD_DEFAULT_MS;
 	strcpy(s->ifname, "vpngw0");
 	struct parse_ctx c = { .path = path, .err = err, .errlen = errlen, .is_server = true, .srv = s };
 	if (run_parser(&c) != 0 || finish_server(s, path, err, errlen) != 0) {
@@ -791,7 +810,8 @@ int config_load_client(const char *path, struct client_conf *k, char *err, size_
 	k->stats_interval_s = 5;
 	k->sched_slice_us = THREAD_SLICE_DEFAULT_US;
 	k->rt_priority = THREAD_RT_PRIO_DEFAULT;
-	k->cpu_latency_us = CPULAT_OFF;
+	k->cpu_latency_us = CPULAT_CLIENT_DEFAULT;
+	k->cpu_latency_hold_ms = CPULAT_HOLD_DEFAULT_MS;
 	k->fwmark = FWMARK_DEFAULT;
 	strcpy(k->ifname, "vpngw0");
 	struct parse_ctx c = { .path = path, .err = err, .errlen = errlen, .cli = k };

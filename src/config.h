@@ -67,6 +67,7 @@ struct server_conf {
 	unsigned sched_slice_us; /* data threads' time slice (thread.h); 0 = the kernel's */
 	unsigned rt_priority;    /* data threads' SCHED_FIFO priority (thread.h); 0 = normal threads */
 	int cpu_latency_us;      /* CpuLatency (cpulat.h); CPULAT_OFF = no request */
+	unsigned cpu_latency_hold_ms; /* CpuLatencyHold (cpulat.h); CPULAT_HOLD_ALWAYS = for the process's life */
 	char metrics_listen[64]; /* "" = no metrics endpoint */
 	char state_file[256];    /* pool assignments kept across restarts */
 	struct peer_conf *peers;
@@ -83,6 +84,7 @@ struct client_conf {
 	unsigned sched_slice_us; /* data threads' time slice (thread.h); 0 = the kernel's */
 	unsigned rt_priority;    /* data threads' SCHED_FIFO priority (thread.h); 0 = normal threads */
 	int cpu_latency_us;      /* CpuLatency (cpulat.h); CPULAT_OFF = no request */
+	unsigned cpu_latency_hold_ms; /* CpuLatencyHold (cpulat.h); CPULAT_HOLD_ALWAYS = for the process's life */
 	int rekey_after_s; /* 0 = the protocol's 120 s */
 	char user[64];     /* "" = stay root */
 	enum dns_mode dns_mode; /* auto: what the gateway announces */

@@ -1,24 +1,53 @@
-/* cpulat.h - CpuLatency =: while vpngw runs, a power-management QoS
- * request (/dev/cpu_dma_latency) that keeps every CPU of the machine in
- * idle states it can leave within max_us microseconds.
+/* cpulat.h - CpuLatency =: a power-management QoS request
+ * (/dev/cpu_dma_latency) that keeps every CPU of the machine in idle states
+ * it can leave within max_us microseconds, while the tunnel carries
+ * packets or, if asked, for as long as vpngw runs.
  *
  * Why: a packet on an idle tunnel crosses four of our threads, each asleep
  * on a CPU that has gone idle. Waking a CPU from a deep idle state (on a
  * virtual machine, a halted virtual CPU that its hypervisor must run
  * again) takes tens of microseconds, four times per round trip. The cost:
  * idle CPUs stay awake (at 0, they poll), which burns power and, on a
- * virtual machine, the host's CPU time. So it is off unless asked for. */
+ * virtual machine, the host's CPU time (and on a VM billed by CPU credit,
+ * credits). Held only while packets flow, it costs little under load,
+ * when the CPUs are busy anyway, and nothing on an idle tunnel. */
 #ifndef VPNGW_CPULAT_H
 #define VPNGW_CPULAT_H
 
+#include <stddef.h>
+
 #define CPULAT_OFF (-1)
 #define CPULAT_MAX_US 100000
+/* On by default on a gateway, whose CPUs carry every client's packets and
+ * are busy anyway while they flow; off on a client, which is often a
+ * laptop on battery. */
+#define CPULAT_SERVER_DEFAULT 0
+#define CPULAT_CLIENT_DEFAULT CPULAT_OFF
 
-/* Makes the request (nothing for CPULAT_OFF) and holds it until the
- * process exits: the kernel withdraws it when the descriptor closes. Call
- * while still root, the device is root's. Logs what it did; a refusal is
- * a warning, not a reason to stop the tunnel. Returns 0, or -1 when it
- * was refused. */
-int cpulat_apply(int max_us);
+/* CpuLatencyHold: how long after the last packet the request stays. */
+#define CPULAT_HOLD_ALWAYS 0 /* for the process's life */
+/* Longer than the gaps of interactive traffic (a 20 ms voice frame, a
+ * 60 Hz game tick), so such a flow keeps the CPUs quick to wake; short
+ * enough that an idle tunnel lets them sleep at once. */
+#define CPULAT_HOLD_DEFAULT_MS 50
+#define CPULAT_HOLD_MAX_MS 60000
+
+/* Opens the request's descriptor (nothing for CPULAT_OFF): with hold_ms
+ * CPULAT_HOLD_ALWAYS the request is made now and held until the process
+ * exits (the kernel withdraws it when the descriptor closes); otherwise
+ * cpulat_tick makes and withdraws it. Call while still root, the device
+ * is root's. Logs what it did; a refusal is a warning, not a reason to
+ * stop the tunnel. Returns 0, or -1 when it was refused. */
+int cpulat_apply(int max_us, unsigned hold_ms);
+
+/* Once per loop of a data thread, with the packets it handled in it:
+ * makes the request when packets come and withdraws it when none came for
+ * the hold time. One clock read and a few relaxed loads when nothing
+ * changes. */
+void cpulat_tick(size_t pkts);
+
+/* How long a data thread that would sleep wait_ms may sleep: no longer
+ * than the request has left, so that one of them withdraws it on time. */
+int cpulat_wait_ms(int wait_ms);
 
 #endif

@@ -551,7 +551,7 @@ static void *up_loop(void *arg)
 			nanosleep(&pause, NULL);
 			continue;
 		}
-		int wait_ms = fq_len(&s->inject) ? 0 : 100;
+		int wait_ms = cpulat_wait_ms(fq_len(&s->inject) ? 0 : 100);
 		s->ctl_dh = 0; /* no control socket: handshakes run here */
 		/* The socket is read up to DRAIN_BATCHES times faster than the
 		 * TUN is written, so a standing queue forms in the inject queue
@@ -568,6 +568,7 @@ static void *up_loop(void *arg)
 				break;
 		}
 		thread_data_tick(got);
+		cpulat_tick(got);
 	}
 	return NULL;
 }
@@ -797,7 +798,7 @@ static void *down_loop(void *arg)
 	struct server *s = arg;
 	thread_data_start(s->conf.rt_priority, s->conf.sched_slice_us, "down");
 	while (!atomic_load(&s->stop)) {
-		int wait_ms = down_wait_ms(s);
+		int wait_ms = cpulat_wait_ms(down_wait_ms(s));
 		if (wait_ms) {
 			/* An eventfd read only when it was written: one syscall
 			 * less per wake-up by the TUN. */
@@ -823,6 +824,7 @@ static void *down_loop(void *arg)
 				break;
 		}
 		thread_data_tick(got);
+		cpulat_tick(got);
 	}
 	return NULL;
 }
@@ -1019,7 +1021,8 @@ static void reload(struct server *s, const char *path)
 	    strcmp(nc.masquerade, s->conf.masquerade) || nc.keepalive_s != s->conf.keepalive_s ||
 	    nc.bandwidth_bps != s->conf.bandwidth_bps || strcmp(nc.metrics_listen, s->conf.metrics_listen) ||
 	    nc.rt_priority != s->conf.rt_priority || nc.sched_slice_us != s->conf.sched_slice_us ||
-	    nc.cpu_latency_us != s->conf.cpu_latency_us || memcmp(nc.priv, s->conf.priv, 32))
+	    nc.cpu_latency_us != s->conf.cpu_latency_us || nc.cpu_latency_hold_ms != s->conf.cpu_latency_hold_ms ||
+	    memcmp(nc.priv, s->conf.priv, 32))
 		LOGW("msg=\"reload: [Server] settings changed; they take effect at the next start\"");
 	struct clients_diff d;
 	pthread_mutex_lock(&s->admin_lock);
@@ -1144,7 +1147,7 @@ int server_run(const char *path)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	int rc = setup(s, path);
 	if (rc == 0)
-		cpulat_apply(s->conf.cpu_latency_us); /* as root, before the drop */
+		cpulat_apply(s->conf.cpu_latency_us, s->conf.cpu_latency_hold_ms); /* as root, before the drop */
 	if (rc != 0 || (s->conf.user[0] && priv_drop(s->conf.user, s->conf.rt_priority) != 0)) {
 		teardown(s);
 		return 1;

@@ -11,7 +11,7 @@
 # after User = nobody the control socket and metrics still answer and the data threads
 # run at real-time priority (RealtimePriority); RealtimePriority = off makes them normal
 # threads with a short scheduler slice (SchedSlice), which SchedSlice = off turns off;
-# CpuLatency holds a CPU latency request; drops by the kernel in front of a stopped gateway
+# CpuLatency makes a CPU latency request while packets flow (or always); drops by the kernel in front of a stopped gateway
 # (full UDP receive buffer, full TUN queue) show in its stats line, `vpngw show` and metrics.
 set -u
 # shellcheck source=tests/e2e/lib.sh
@@ -429,21 +429,52 @@ check "xi: it says so" wait_log "$SRV_LOG" 'msg="data threads keep the kernel.s 
 check_eq "xi: no thread runs with a 100 us slice" "$(thread_slices "$SRV_PID" | grep -cx 100000)" 0
 check_clean_stop "xi" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
 
-log "xii) CpuLatency = 0: a CPU latency request, made as root before User = nobody, held while the gateway runs"
+log "xii) CpuLatency: a CPU latency request, opened as root before User = nobody; by default made while packets flow and withdrawn when they stop; with CpuLatencyHold = always held while the gateway runs"
 cpu_latency() { od -An -t d4 -N4 /dev/cpu_dma_latency | tr -d ' '; }
+# wait_cpu_latency VALUE SECS: until the machine's target is VALUE
+wait_cpu_latency() {
+    local i
+    for i in $(seq 1 $(($2 * 20))); do [ "$(cpu_latency)" = "$1" ] && return 0; sleep 0.05; done
+    return 1
+}
 if [ ! -c /dev/cpu_dma_latency ]; then
     log "xii: this kernel has no /dev/cpu_dma_latency; not checking CpuLatency"
+elif [ "$(cpu_latency)" = 0 ]; then
+    log "xii: something else already holds the target at 0; these checks cannot tell"
 else
     before=$(cpu_latency)
-    [ "$before" = 0 ] && log "xii: something else already holds the target at 0; this check cannot tell"
-    sed -i '/^\[Server\]/a CpuLatency = 0' "$SRV_CONF"
+    # The gateway's default: CpuLatency = 0 while packets flow, CpuLatencyHold = 50.
     : >"$SRV_LOG"
     vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
     SRV_PID=$LAST_PID
-    check "xii: it says so" wait_log "$SRV_LOG" 'msg="CpuLatency: CPUs kept in idle states they leave within this" max_us=0' 5
-    check_eq "xii: the machine's CPU latency target is 0 us while it runs" "$(cpu_latency)" 0
+    check "xii: it says so" wait_log "$SRV_LOG" \
+        'msg="CpuLatency: CPUs kept in idle states they leave within this while packets flow" max_us=0 hold_ms=50' 5
+    wait_log "$SRV_LOG" 'msg="dropped root" user=nobody' 5 || not_ok "xii: the gateway gave up root"
+    proc_alive "$C1_PID" && lab_stop "$C1_PID" 5 TERM
+    vpngw_start client "$NS_C1" "$LAB_DIR/c1.conf" "$LAB_DIR/c1-xii.log"
+    C1_PID=$LAST_PID
+    wait_log "$LAB_DIR/c1-xii.log" 'msg="session up"' 10 || not_ok "xii: c1 session up"
+    check "xii: no request once the handshake's packets are 50 ms past" wait_cpu_latency "$before" 3
+    ip netns exec "$NS_C1" ping -n -q -i 0.01 -w 3 "$NET_IP" >/dev/null 2>&1 &
+    ping_pid=$!
+    check "xii: the target is 0 us while pings flow, set by a gateway that is no longer root" wait_cpu_latency 0 2
+    sleep 0.5
+    check_eq "xii: and stays 0 while they do" "$(cpu_latency)" 0
+    wait "$ping_pid"
+    check "xii: back to $before once they stop" wait_cpu_latency "$before" 2
+    check_clean_stop "xii" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
+
+    sed -i '/^\[Server\]/a CpuLatencyHold = always' "$SRV_CONF"
+    : >"$SRV_LOG"
+    vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
+    SRV_PID=$LAST_PID
+    check "xii: CpuLatencyHold = always says so" \
+        wait_log "$SRV_LOG" 'msg="CpuLatency: CPUs kept in idle states they leave within this" max_us=0' 5
+    sleep 0.3
+    check_eq "xii: the target is 0 us with no packet at all" "$(cpu_latency)" 0
     check_clean_stop "xii" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
     check_eq "xii: and $before again once it has exited" "$(cpu_latency)" "$before"
+    sed -i '/^CpuLatencyHold = always$/d' "$SRV_CONF"
 fi
 
 log "xiii) what the kernel drops in front of vpngw is counted: a full UDP receive buffer, a full TUN queue"

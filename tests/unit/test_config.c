@@ -1247,16 +1247,33 @@ static void test_cpu_latency(void **state)
 {
 	(void)state;
 	size_t srv = offsetof(struct server_conf, cpu_latency_us), cli = offsetof(struct client_conf, cpu_latency_us);
-	assert_int_equal(server_setting("", srv), (unsigned)CPULAT_OFF); /* off unless asked for */
+	assert_int_equal(server_setting("", srv), 0); /* a gateway's default: poll, while packets flow */
 	assert_int_equal(server_setting("CpuLatency = 0", srv), 0);    /* 0 is a value: poll */
 	assert_int_equal(server_setting("CpuLatency = 100000", srv), 100000);
 	assert_int_equal(server_setting("CpuLatency = off", srv), (unsigned)CPULAT_OFF);
 	server_line_fails("CpuLatency = -1", "CpuLatency", "-1");
 	server_line_fails("CpuLatency = 100001", "CpuLatency", "100001");
 	server_line_fails("CpuLatency = low", "CpuLatency", "low");
-	assert_int_equal(client_setting("", cli), (unsigned)CPULAT_OFF);
+	assert_int_equal(client_setting("", cli), (unsigned)CPULAT_OFF); /* a client's: off */
 	assert_int_equal(client_setting("CpuLatency = 20", cli), 20);
 	client_line_fails("CpuLatency = 1e3", "CpuLatency", "1e3");
+}
+
+static void test_cpu_latency_hold(void **state)
+{
+	(void)state;
+	size_t srv = offsetof(struct server_conf, cpu_latency_hold_ms), cli = offsetof(struct client_conf, cpu_latency_hold_ms);
+	assert_int_equal(server_setting("", srv), 50);
+	assert_int_equal(server_setting("CpuLatencyHold = always", srv), CPULAT_HOLD_ALWAYS);
+	assert_int_equal(server_setting("CpuLatencyHold = ALWAYS", srv), CPULAT_HOLD_ALWAYS);
+	assert_int_equal(server_setting("CpuLatencyHold = 1", srv), 1);
+	assert_int_equal(server_setting("CpuLatencyHold = 60000", srv), 60000);
+	server_line_fails("CpuLatencyHold = 0", "CpuLatencyHold", "0"); /* always, by name */
+	server_line_fails("CpuLatencyHold = 60001", "CpuLatencyHold", "60001");
+	server_line_fails("CpuLatencyHold = off", "CpuLatencyHold", "off");
+	assert_int_equal(client_setting("", cli), 50);
+	assert_int_equal(client_setting("CpuLatencyHold = 200", cli), 200);
+	client_line_fails("CpuLatencyHold = 5ms", "CpuLatencyHold", "5ms");
 }
 
 static void test_state_file(void **state)
@@ -1325,6 +1342,7 @@ int main(void)
 		T(test_sched_slice),
 		T(test_rt_priority),
 		T(test_cpu_latency),
+		T(test_cpu_latency_hold),
 		T(test_state_file),
 		T(test_server_upstream_dns),
 		T(test_server_upstream_dns_unusable_warns),
