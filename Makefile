@@ -7,7 +7,7 @@ BUILD := build
 
 CORE := wire pool fq ecn pacer offload icmp aead replay noise handshake cookie session stats log config registry router dns
 # show, metrics and the control socket (issue 6)
-CORE += sbuf show metrics request state clients rtgate
+CORE += sbuf show metrics request state clients rtgate cpuhold
 PLATFORM := tun_linux udp_linux wake_linux nat_linux priv_linux netcfg_linux dnsconf_linux dnsproxy_linux
 PLATFORM += ctl_linux statefile_linux nft_linux notrack_linux thread_linux cpulat_linux
 APP := server client main
@@ -15,7 +15,7 @@ CORE_OBJS := $(CORE:%=$(BUILD)/%.o)
 OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)
 
 UNIT := test_wire test_cookie test_replay test_pool test_fq test_ecn test_icmp test_aead test_noise test_session test_registry test_config test_stats test_offload test_dns
-UNIT += test_show test_request test_state test_clients test_udp test_rtgate
+UNIT += test_show test_request test_state test_clients test_udp test_rtgate test_cpuhold
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/%)
 
 .PHONY: all deps test unit e2e demo bench load clean install uninstall

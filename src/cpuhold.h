@@ -1,0 +1,52 @@
+/* cpuhold.h - when CpuLatency's request (cpulat.h) should be held: from
+ * the first packet until none came for the hold time.
+ *
+ * Why a hold: the request pays off only if it is in place before the next
+ * packet comes, so it has to outlast the gaps between packets (a hold
+ * shorter than them was measured to buy nothing). Why not for ever: an
+ * idle gateway's CPUs should sleep. Plain C: the clock and the counts come
+ * from the caller. The data threads share one; the fields they race on
+ * are atomic, and the caller serialises making and withdrawing. */
+#ifndef VPNGW_CPUHOLD_H
+#define VPNGW_CPUHOLD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The last-packet time is written at most this often: several threads
+ * writing one cache line per batch would bounce it between the CPUs. So
+ * the hold may end up to this much early. */
+#define CPUHOLD_TOUCH_NS 100000ull /* 100 us */
+
+struct cpuhold {
+	uint64_t hold_ns;
+	_Atomic uint64_t last_ns;
+	atomic_bool held;
+};
+
+enum cpuhold_act {
+	CPUHOLD_NONE,
+	CPUHOLD_MAKE,     /* packets came and the request is not held */
+	CPUHOLD_WITHDRAW, /* held, and no packet for the hold time */
+};
+
+void cpuhold_init(struct cpuhold *h, uint64_t hold_ns);
+
+/* Once per loop of a data thread, with the packets it handled in it. */
+enum cpuhold_act cpuhold_tick(struct cpuhold *h, size_t pkts, uint64_t now);
+
+/* Whether no packet came for the hold time: to check again just before
+ * withdrawing, since another thread may have seen one meanwhile. */
+bool cpuhold_expired(const struct cpuhold *h, uint64_t now);
+
+/* Records that the request was made (true) or withdrawn (false). */
+void cpuhold_set(struct cpuhold *h, bool held);
+
+/* How long a data thread that would sleep wait_ms (0: not at all) may
+ * sleep: while the request is held, no longer than its hold has left, so
+ * that a thread wakes to withdraw it on time. */
+int cpuhold_wait_ms(const struct cpuhold *h, int wait_ms, uint64_t now);
+
+#endif

@@ -1,0 +1,109 @@
+/* test_cpuhold.c - when CpuLatency's request is made and withdrawn. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cpuhold.h"
+
+#define MS 1000000ull
+#define HOLD (50 * MS)
+#define T0 (1000 * MS) /* a monotonic clock well past zero */
+
+/* Applies what tick asked for, as cpulat_linux.c does. */
+static enum cpuhold_act tick(struct cpuhold *h, size_t pkts, uint64_t now)
+{
+	enum cpuhold_act a = cpuhold_tick(h, pkts, now);
+	if (a == CPUHOLD_MAKE)
+		cpuhold_set(h, true);
+	else if (a == CPUHOLD_WITHDRAW)
+		cpuhold_set(h, false);
+	return a;
+}
+
+static void test_made_by_packets_once(void **state)
+{
+	(void)state;
+	struct cpuhold h;
+	cpuhold_init(&h, HOLD);
+	assert_int_equal(tick(&h, 0, T0), CPUHOLD_NONE); /* nothing yet: nothing to withdraw */
+	assert_int_equal(tick(&h, 3, T0 + MS), CPUHOLD_MAKE);
+	assert_int_equal(tick(&h, 64, T0 + 2 * MS), CPUHOLD_NONE); /* already held */
+	assert_int_equal(tick(&h, 0, T0 + 3 * MS), CPUHOLD_NONE);  /* a quiet loop inside the hold */
+}
+
+static void test_withdrawn_after_the_hold(void **state)
+{
+	(void)state;
+	struct cpuhold h;
+	cpuhold_init(&h, HOLD);
+	tick(&h, 1, T0);
+	assert_int_equal(tick(&h, 0, T0 + HOLD - 1), CPUHOLD_NONE);
+	assert_false(cpuhold_expired(&h, T0 + HOLD - 1));
+	assert_true(cpuhold_expired(&h, T0 + HOLD));
+	assert_int_equal(tick(&h, 0, T0 + HOLD), CPUHOLD_WITHDRAW);
+	assert_int_equal(tick(&h, 0, T0 + 2 * HOLD), CPUHOLD_NONE); /* withdrawn once */
+	assert_int_equal(tick(&h, 1, T0 + 3 * HOLD), CPUHOLD_MAKE); /* and made again */
+}
+
+static void test_packets_extend_the_hold(void **state)
+{
+	(void)state;
+	struct cpuhold h;
+	cpuhold_init(&h, HOLD);
+	tick(&h, 1, T0);
+	/* A packet every 16 ms (iputils' ping asked for one every 10 ms) keeps it. */
+	uint64_t t = T0;
+	for (int i = 0; i < 100; i++) {
+		t += 16 * MS;
+		assert_int_equal(tick(&h, 0, t - 8 * MS), CPUHOLD_NONE);
+		assert_int_equal(tick(&h, 1, t), CPUHOLD_NONE);
+	}
+	assert_int_equal(tick(&h, 0, t + HOLD - 1), CPUHOLD_NONE);
+	assert_int_equal(tick(&h, 0, t + HOLD), CPUHOLD_WITHDRAW);
+}
+
+/* The last-packet time moves only every CPUHOLD_TOUCH_NS: packets closer
+ * together than that may end the hold that much early, never later. */
+static void test_touch_granularity(void **state)
+{
+	(void)state;
+	struct cpuhold h;
+	cpuhold_init(&h, HOLD);
+	tick(&h, 1, T0);
+	tick(&h, 1, T0 + CPUHOLD_TOUCH_NS - 1); /* not recorded */
+	assert_true(cpuhold_expired(&h, T0 + HOLD));
+	tick(&h, 1, T0 + CPUHOLD_TOUCH_NS); /* recorded */
+	assert_false(cpuhold_expired(&h, T0 + HOLD));
+	assert_true(cpuhold_expired(&h, T0 + CPUHOLD_TOUCH_NS + HOLD));
+}
+
+static void test_sleep_no_longer_than_the_hold(void **state)
+{
+	(void)state;
+	struct cpuhold h;
+	cpuhold_init(&h, HOLD);
+	assert_int_equal(cpuhold_wait_ms(&h, 100, T0), 100); /* not held: as asked */
+	tick(&h, 1, T0);
+	assert_int_equal(cpuhold_wait_ms(&h, 100, T0), 50);
+	assert_int_equal(cpuhold_wait_ms(&h, 100, T0 + 10 * MS + 1), 40); /* rounded up */
+	assert_int_equal(cpuhold_wait_ms(&h, 20, T0), 20);                /* shorter: as asked */
+	assert_int_equal(cpuhold_wait_ms(&h, 0, T0), 0);                  /* busy: no sleep */
+	assert_int_equal(cpuhold_wait_ms(&h, 100, T0 + HOLD), 0);         /* due: look, then withdraw */
+	tick(&h, 0, T0 + HOLD);
+	assert_int_equal(cpuhold_wait_ms(&h, 100, T0 + HOLD), 100);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_made_by_packets_once),
+		cmocka_unit_test(test_withdrawn_after_the_hold),
+		cmocka_unit_test(test_packets_extend_the_hold),
+		cmocka_unit_test(test_touch_granularity),
+		cmocka_unit_test(test_sleep_no_longer_than_the_hold),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
