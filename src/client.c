@@ -479,13 +479,14 @@ static bool handle_datagram(struct client *c, struct pkt *pk, uint64_t now)
 #define DRAIN_BATCHES 4
 
 /* Reads what the gateway sent into the inject queue; returns how many
- * datagrams arrived. */
-static size_t drain_udp(struct client *c, int wait_ms)
+ * datagrams arrived, and sets *data to how many were packets for our TUN. */
+static size_t drain_udp(struct client *c, int wait_ms, size_t *data)
 {
 	struct pkt *batch[BATCH], *keep[BATCH], *spare[BATCH];
 	struct endpoint from[BATCH];
 	size_t total = 0;
 
+	*data = 0;
 	for (int round = 0; round < DRAIN_BATCHES; round++) {
 		size_t n = pool_get(c->pool, batch, BATCH);
 		if (!n)
@@ -513,6 +514,7 @@ static size_t drain_udp(struct client *c, int wait_ms)
 		ctr_add(&c->st.udp_rx_bytes, bytes);
 		if (nkeep)
 			fq_push(&c->injq, keep, nkeep, now);
+		*data += nkeep;
 		pool_put(c->pool, spare, nspare);
 		pool_put(c->pool, batch + got, n - (size_t)got);
 		total += (size_t)got;
@@ -546,10 +548,11 @@ static void *down_loop(void *arg)
 	struct client *c = arg;
 	thread_data_start(c->conf.rt_priority, c->conf.sched_slice_us, "down");
 	while (!atomic_load(&c->stop)) {
-		size_t n = drain_udp(c, cpulat_wait_ms(fq_len(&c->injq) ? 0 : 100));
+		size_t data;
+		size_t n = drain_udp(c, cpulat_wait_ms(fq_len(&c->injq) ? 0 : 100), &data);
 		write_tun(c);
 		thread_data_tick(n);
-		cpulat_tick(n);
+		cpulat_tick(data); /* keepalives and strays do not count */
 	}
 	return NULL;
 }

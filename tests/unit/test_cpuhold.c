@@ -96,6 +96,49 @@ static void test_sleep_no_longer_than_the_hold(void **state)
 	assert_int_equal(cpuhold_wait_ms(&h, 100, T0 + HOLD), 100);
 }
 
+/* Many packets: the CPUs are busy anyway, and the request goes until the
+ * rate falls below CPUHOLD_BUSY_PPS for a window. */
+static void test_not_held_under_load(void **state)
+{
+	(void)state;
+	struct cpuhold h;
+	const uint64_t W = CPUHOLD_WINDOW_NS;
+	const size_t busy = CPUHOLD_BUSY_PPS * W / 1000000000ull; /* packets in a window at that rate */
+	cpuhold_init(&h, HOLD);
+	assert_int_equal(tick(&h, 1, T0), CPUHOLD_MAKE); /* the first window starts here */
+	assert_int_equal(tick(&h, busy, T0 + 10 * MS), CPUHOLD_NONE); /* counted, the window not over */
+	assert_int_equal(tick(&h, 0, T0 + W), CPUHOLD_WITHDRAW);       /* over: that rate is busy */
+	assert_int_equal(tick(&h, 500, T0 + W + MS), CPUHOLD_NONE);    /* not made while busy */
+	assert_int_equal(cpuhold_wait_ms(&h, 100, T0 + W + MS), 100);   /* nothing to withdraw */
+	assert_int_equal(tick(&h, busy - 500, T0 + 2 * W), CPUHOLD_NONE); /* still busy: exactly the rate */
+	assert_int_equal(tick(&h, 1, T0 + 3 * W), CPUHOLD_MAKE);        /* one packet in a window: light */
+	/* Just under the rate is light. */
+	assert_int_equal(tick(&h, busy - 2, T0 + 3 * W + MS), CPUHOLD_NONE);
+	assert_int_equal(tick(&h, 1, T0 + 4 * W), CPUHOLD_NONE); /* still held */
+}
+
+/* Another thread may record a packet after this one read the clock. */
+static void test_clock_read_before_another_threads_packet(void **state)
+{
+	(void)state;
+	struct cpuhold h;
+	cpuhold_init(&h, HOLD);
+	tick(&h, 1, T0 + MS);
+	assert_false(cpuhold_expired(&h, T0)); /* not a huge unsigned "quiet" time */
+	assert_int_equal(tick(&h, 0, T0), CPUHOLD_NONE);
+	assert_int_equal(cpuhold_wait_ms(&h, 100, T0), 51);
+}
+
+static void test_sleep_for_ever_is_clamped(void **state)
+{
+	(void)state;
+	struct cpuhold h;
+	cpuhold_init(&h, HOLD);
+	assert_int_equal(cpuhold_wait_ms(&h, -1, T0), -1); /* not held: as asked */
+	tick(&h, 1, T0);
+	assert_int_equal(cpuhold_wait_ms(&h, -1, T0), 50);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -104,6 +147,9 @@ int main(void)
 		cmocka_unit_test(test_packets_extend_the_hold),
 		cmocka_unit_test(test_touch_granularity),
 		cmocka_unit_test(test_sleep_no_longer_than_the_hold),
+		cmocka_unit_test(test_not_held_under_load),
+		cmocka_unit_test(test_clock_read_before_another_threads_packet),
+		cmocka_unit_test(test_sleep_for_ever_is_clamped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
