@@ -40,6 +40,12 @@ int cpulat_apply(int max_us, unsigned hold_ms)
 		return 0;
 	bool always = hold_ms == CPULAT_HOLD_ALWAYS;
 	int fd = open(CPULAT_DEV, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		/* A kernel without PM QoS or a container without the device: a
+		 * default nobody chose is not worth a warning at every start. */
+		LOGI("msg=\"CpuLatency not applied: no %s\"", CPULAT_DEV);
+		return -1;
+	}
 	if (fd < 0 || put(fd, always ? max_us : CPULAT_NONE) != 0) {
 		LOGW("msg=\"CpuLatency not applied; CPUs may sleep deeply\" error=\"%s %s: %s\"",
 		     fd < 0 ? "open" : "write", CPULAT_DEV, strerror(errno));
