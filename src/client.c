@@ -758,11 +758,14 @@ static void log_stats(struct client *c)
 	struct lat_summary t2u, u2t;
 	lat_take(&st->tun_to_udp, &st->tun_to_udp_w, &t2u);
 	lat_take(&st->udp_to_tun, &st->udp_to_tun_w, &u2t);
+	uint64_t cpulat_made;
+	bool cpulat_held;
+	cpulat_read(&cpulat_made, &cpulat_held);
 	LOGI("msg=stats tun_rx_packets=%lu tun_rx_bytes=%lu udp_tx_datagrams=%lu udp_tx_bytes=%lu "
 	     "udp_rx_datagrams=%lu udp_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu dropped_due_to_mtu=%lu "
 	     "icmp_too_big_sent=%lu dropped_due_to_queue_full_outbound=%lu dropped_due_to_queue_full_inject=%lu malformed_drops=%lu "
 	     "auth_fail_drops=%lu replay_drops=%lu no_session_drops=%lu codel_drops=%lu ecn_marks=%lu ecn_drops=%lu handshakes=%lu "
-	     "cookie_replies=%lu udp_socket_drops=%lu tun_queue_drops=%lu "
+	     "cookie_replies=%lu udp_socket_drops=%lu tun_queue_drops=%lu cpu_latency_requests=%lu cpu_latency_held=%d "
 	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu",
 	     ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes),
@@ -777,7 +780,8 @@ static void log_stats(struct client *c)
 		     atomic_load_explicit(&c->injq.st.ecn_marks, memory_order_relaxed),
 	     ctr_get(&st->ecn_drops),
 	     ctr_get(&st->handshakes), ctr_get(&st->cookie_replies), udp_drops(&c->udp, 1),
-	     netcfg_drops_read(&c->tun_drops), t2u.avg_us, t2u.p95_us, u2t.avg_us, u2t.p95_us);
+	     netcfg_drops_read(&c->tun_drops), cpulat_made, cpulat_held, t2u.avg_us, t2u.p95_us, u2t.avg_us,
+	     u2t.p95_us);
 }
 
 /* Netlink, stale rules of a crashed run, the path MTU, the resolver: all
@@ -870,6 +874,11 @@ static void snapshot(struct client *c, struct snapshot *o, struct snap_peer *ses
 	snap_total(o, "ecn_marks", ctr_get(&c->outq.st.ecn_marks) + ctr_get(&c->injq.st.ecn_marks), false);
 	snap_total(o, "udp_socket_drops", udp_drops(&c->udp, 1), false);
 	snap_total(o, "tun_queue_drops", netcfg_drops_read(&c->tun_drops), false);
+	uint64_t cpulat_made;
+	bool cpulat_held;
+	cpulat_read(&cpulat_made, &cpulat_held);
+	snap_total(o, "cpu_latency_requests", cpulat_made, false);
+	snap_total(o, "cpu_latency_held", cpulat_held, true);
 	o->lat[0] = session->lat[0];
 	o->lat[1] = session->lat[1];
 }

@@ -14,7 +14,9 @@
 #ifndef VPNGW_CPULAT_H
 #define VPNGW_CPULAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CPULAT_OFF (-1)
 #define CPULAT_MAX_US 100000
@@ -51,5 +53,10 @@ void cpulat_tick(size_t pkts);
  * ever) may sleep: no longer than the request has left, so that one of
  * them withdraws it on time. */
 int cpulat_wait_ms(int wait_ms);
+
+/* What the request did so far, for the stats line, show and metrics: how
+ * many times it was made (once, for CpuLatencyHold = always) and whether
+ * it is held now. */
+void cpulat_read(uint64_t *made, bool *held);
 
 #endif

@@ -24,6 +24,8 @@ static struct {
 	int fd;
 	int32_t max_us;
 	struct cpuhold hold;
+	_Atomic uint64_t made;
+	atomic_bool always_held;
 	pthread_mutex_t lock; /* the descriptor's writes, in order */
 } q = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -55,6 +57,8 @@ int cpulat_apply(int max_us, unsigned hold_ms)
 	}
 	/* fd stays open on purpose: closing it ends the request */
 	if (always) {
+		atomic_store(&q.made, 1);
+		atomic_store(&q.always_held, true);
 		LOGI("msg=\"CpuLatency: CPUs kept in idle states they leave within this\" max_us=%d", max_us);
 		return 0;
 	}
@@ -76,11 +80,14 @@ static void set_held(bool on)
 	if (q.fd >= 0 && want && atomic_load(&q.hold.held) != on) {
 		if (put(q.fd, on ? q.max_us : CPULAT_NONE) == 0) {
 			cpuhold_set(&q.hold, on);
+			if (on)
+				atomic_fetch_add(&q.made, 1);
 		} else {
 			LOGW("msg=\"CpuLatency: cannot change the request; dropping it\" error=\"write %s: %s\"", CPULAT_DEV,
 			     strerror(errno));
 			close(q.fd); /* which withdraws it */
 			q.fd = -1;
+			cpuhold_set(&q.hold, false);
 			atomic_store(&q.broken, true);
 		}
 	}
@@ -113,4 +120,11 @@ int cpulat_wait_ms(int wait_ms)
 	if (!wait_ms || !in_use())
 		return wait_ms;
 	return cpuhold_wait_ms(&q.hold, wait_ms, now_ns());
+}
+
+void cpulat_read(uint64_t *made, bool *held)
+{
+	*made = atomic_load_explicit(&q.made, memory_order_relaxed);
+	*held = atomic_load_explicit(&q.always_held, memory_order_relaxed) ||
+		(q.active && atomic_load_explicit(&q.hold.held, memory_order_relaxed));
 }

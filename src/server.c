@@ -848,6 +848,9 @@ static void log_stats(struct server *s)
 	uint64_t now = now_ns();
 	clients_totals(&s->reg, now, &t);
 	uint64_t qdrops = t.queue_full_drops, codel = t.codel_drops, marks = t.ecn_marks, active = t.active;
+	uint64_t cpulat_made;
+	bool cpulat_held;
+	cpulat_read(&cpulat_made, &cpulat_held);
 	codel += atomic_load_explicit(&s->inject.st.codel_drops, memory_order_relaxed);
 	marks += atomic_load_explicit(&s->inject.st.ecn_marks, memory_order_relaxed);
 	lat_take(&st->tun_to_udp, &st->tun_to_udp_w, &t2u);
@@ -860,7 +863,7 @@ static void log_stats(struct server *s)
 	     "handshake_rejects=%lu handshakes=%lu no_route_drops=%lu no_session_drops=%lu "
 	     "codel_drops=%lu ecn_marks=%lu ecn_drops=%lu inject_queue_full_drops=%lu active_clients=%lu "
 	     "handshake_mac_drops=%lu cookie_replies_sent=%lu cookie_reply_limited=%lu handshake_rate_limited=%lu under_load=%d "
-	     "udp_socket_drops=%lu tun_queue_drops=%lu "
+	     "udp_socket_drops=%lu tun_queue_drops=%lu cpu_latency_requests=%lu cpu_latency_held=%d "
 	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu%s",
 	     ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes),
@@ -873,7 +876,7 @@ static void log_stats(struct server *s)
 	     ctr_get(&st->handshake_mac_drops), ctr_get(&st->cookie_replies_sent), ctr_get(&st->cookie_reply_limited),
 	     ctr_get(&st->handshake_rate_limited),
 	     now < atomic_load_explicit(&st->under_load_until_ns, memory_order_relaxed), socket_drops(s),
-	     netcfg_drops_read(&s->tun_drops), t2u.avg_us, t2u.p95_us,
+	     netcfg_drops_read(&s->tun_drops), cpulat_made, cpulat_held, t2u.avg_us, t2u.p95_us,
 	     u2t.avg_us, u2t.p95_us, dnsproxy_stats(s->dns, dns, sizeof(dns)));
 }
 
@@ -952,6 +955,11 @@ static void snapshot(struct server *s, struct snapshot *o)
 	snap_total(o, "inject_queue_full_drops", ctr_get(&s->inject.st.overflow_drops), false);
 	snap_total(o, "udp_socket_drops", socket_drops(s), false);
 	snap_total(o, "tun_queue_drops", netcfg_drops_read(&s->tun_drops), false);
+	uint64_t cpulat_made;
+	bool cpulat_held;
+	cpulat_read(&cpulat_made, &cpulat_held);
+	snap_total(o, "cpu_latency_requests", cpulat_made, false);
+	snap_total(o, "cpu_latency_held", cpulat_held, true);
 	snap_total(o, "active_clients", t.active, true);
 	lat_read(&st->tun_to_udp, &o->lat[0]);
 	lat_read(&st->udp_to_tun, &o->lat[1]);

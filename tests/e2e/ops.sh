@@ -477,8 +477,14 @@ while time.time() < end:
     check "xii: the target is 0 us while pings flow, set by a gateway that is no longer root" wait_cpu_latency 0 2
     sleep 0.5
     check_eq "xii: and stays 0 while they do" "$(cpu_latency)" 0
+    "$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show-xii.json"
+    check_eq "xii: vpngw show says it is held, made at least once" \
+        "$(json_get "$LAB_DIR/show-xii.json" 'str(j["totals"]["cpu_latency_held"]) + " " + str(min(j["totals"]["cpu_latency_requests"], 1))')" "1 1"
     wait "$ping_pid"
     check "xii: back to $before once they stop" wait_cpu_latency "$before" 2
+    "$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show-xii.json"
+    check_eq "xii: vpngw show says it is not held" "$(json_get "$LAB_DIR/show-xii.json" 'j["totals"]["cpu_latency_held"]')" 0
+    check "xii: the metrics count it" grep -q "^vpngw_cpu_latency_requests_total{interface=\"$TUN_GW\"} [1-9][0-9]*$" <(scrape "$NS_GW" "$METRICS")
     # Under a bulk transfer the CPUs are busy anyway: the request goes (cpuhold.h).
     if iperf_server_start; then
         ip netns exec "$NS_C1" ping -n -q -i 0.01 -w 7 "$NET_IP" >/dev/null 2>&1 &
@@ -504,6 +510,9 @@ while time.time() < end:
         wait_log "$SRV_LOG" 'msg="CpuLatency: CPUs kept in idle states they leave within this" max_us=0' 5
     sleep 0.3
     check_eq "xii: the target is 0 us with no packet at all" "$(cpu_latency)" 0
+    "$VPNGW" show "$TUN_GW" --json >"$LAB_DIR/show-xii.json"
+    check_eq "xii: vpngw show says it is held, made once" \
+        "$(json_get "$LAB_DIR/show-xii.json" 'str(j["totals"]["cpu_latency_held"]) + " " + str(j["totals"]["cpu_latency_requests"])')" "1 1"
     check_clean_stop "xii" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
     check_eq "xii: and $before again once it has exited" "$(cpu_latency)" "$before"
     sed -i '/^CpuLatencyHold = always$/d' "$SRV_CONF"
