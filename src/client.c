@@ -874,11 +874,7 @@ static void snapshot(struct client *c, struct snapshot *o, struct snap_peer *ses
 	snap_total(o, "ecn_marks", ctr_get(&c->outq.st.ecn_marks) + ctr_get(&c->injq.st.ecn_marks), false);
 	snap_total(o, "udp_socket_drops", udp_drops(&c->udp, 1), false);
 	snap_total(o, "tun_queue_drops", netcfg_drops_read(&c->tun_drops), false);
-	uint64_t cpulat_made;
-	bool cpulat_held;
-	cpulat_read(&cpulat_made, &cpulat_held);
-	snap_total(o, "cpu_latency_requests", cpulat_made, false);
-	snap_total(o, "cpu_latency_held", cpulat_held, true);
+	cpulat_snap(o);
 	o->lat[0] = session->lat[0];
 	o->lat[1] = session->lat[1];
 }

@@ -59,4 +59,8 @@ int cpulat_wait_ms(int wait_ms);
  * it is held now. */
 void cpulat_read(uint64_t *made, bool *held);
 
+struct snapshot;
+/* The same two, as totals of a show/metrics snapshot (show.h). */
+void cpulat_snap(struct snapshot *o);
+
 #endif

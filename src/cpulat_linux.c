@@ -13,6 +13,7 @@
 
 #include "cpuhold.h"
 #include "log.h"
+#include "show.h"
 
 #define CPULAT_DEV "/dev/cpu_dma_latency"
 /* What the kernel takes as "no constraint" (its default value). */
@@ -127,4 +128,13 @@ void cpulat_read(uint64_t *made, bool *held)
 	*made = atomic_load_explicit(&q.made, memory_order_relaxed);
 	*held = atomic_load_explicit(&q.always_held, memory_order_relaxed) ||
 		(q.active && atomic_load_explicit(&q.hold.held, memory_order_relaxed));
+}
+
+void cpulat_snap(struct snapshot *o)
+{
+	uint64_t made;
+	bool held;
+	cpulat_read(&made, &held);
+	snap_total(o, "cpu_latency_requests", made, false);
+	snap_total(o, "cpu_latency_held", held, true);
 }

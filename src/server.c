@@ -955,11 +955,7 @@ static void snapshot(struct server *s, struct snapshot *o)
 	snap_total(o, "inject_queue_full_drops", ctr_get(&s->inject.st.overflow_drops), false);
 	snap_total(o, "udp_socket_drops", socket_drops(s), false);
 	snap_total(o, "tun_queue_drops", netcfg_drops_read(&s->tun_drops), false);
-	uint64_t cpulat_made;
-	bool cpulat_held;
-	cpulat_read(&cpulat_made, &cpulat_held);
-	snap_total(o, "cpu_latency_requests", cpulat_made, false);
-	snap_total(o, "cpu_latency_held", cpulat_held, true);
+	cpulat_snap(o);
 	snap_total(o, "active_clients", t.active, true);
 	lat_read(&st->tun_to_udp, &o->lat[0]);
 	lat_read(&st->udp_to_tun, &o->lat[1]);
