@@ -17,7 +17,6 @@ bool rtgate_window(struct rtgate *g, uint64_t pkts, uint64_t sleeps, uint64_t wi
 		if (g->cold && now >= g->cold_until_ns) {
 			g->cold = false;
 			g->warm_since_ns = now;
-			g->was_cold = true;
 		}
 		return !g->cold;
 	}
@@ -25,7 +24,7 @@ bool rtgate_window(struct rtgate *g, uint64_t pkts, uint64_t sleeps, uint64_t wi
 		g->streak++;
 	/* A pattern that came back soon after the last cool-down is the
 	 * same one still going: no need to prove it again. */
-	bool recent = g->was_cold && now - g->warm_since_ns < RTGATE_RECENT_NS;
+	bool recent = g->warm_since_ns && now - g->warm_since_ns < RTGATE_RECENT_NS;
 	if (g->cold || recent || g->streak >= RTGATE_SUSTAIN_WINDOWS) {
 		g->cold = true;
 		g->cold_until_ns = now + RTGATE_COOL_NS;

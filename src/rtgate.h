@@ -44,8 +44,7 @@ struct rtgate {
 	bool cold; /* normal threads until cold_until_ns */
 	uint64_t cold_until_ns;
 	unsigned streak;        /* costly windows in a row, up to RTGATE_SUSTAIN_WINDOWS */
-	bool was_cold;          /* they have been normal threads before */
-	uint64_t warm_since_ns; /* when they last came back to real-time */
+	uint64_t warm_since_ns; /* when they last came back to real-time; 0: never left it */
 };
 
 /* One window's verdict: pkts handled and sleeps taken by the data threads
