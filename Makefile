@@ -15,7 +15,7 @@ CORE_OBJS := $(CORE:%=$(BUILD)/%.o)
 OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)
 
 UNIT := test_wire test_cookie test_replay test_pool test_fq test_ecn test_icmp test_aead test_noise test_session test_registry test_config test_stats test_offload test_dns
-UNIT += test_show test_request test_state test_clients test_udp test_rtgate test_cpuhold
+UNIT += test_show test_request test_state test_clients test_udp test_rtgate test_cpuhold test_pacer
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/%)
 
 .PHONY: all deps test unit e2e demo bench load clean install uninstall
@@ -38,8 +38,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) | $(BUILD)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(LDLIBS) -lcmocka
 
 # test_udp drives real sockets on loopback (no root needed), so it links udp_linux too.
-$(BUILD)/tests/test_udp: tests/unit/test_udp.c $(CORE_OBJS) $(BUILD)/udp_linux.o | $(BUILD)
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(BUILD)/udp_linux.o $(LDLIBS) -lcmocka
+$(BUILD)/tests/test_udp: tests/unit/test_udp.c $(CORE_OBJS) $(BUILD)/udp_linux.o $(BUILD)/wake_linux.o | $(BUILD)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(BUILD)/udp_linux.o $(BUILD)/wake_linux.o $(LDLIBS) -lcmocka
 
 # Our own code's cost per packet, stage by stage, without the kernel (a profiling aid; bench/pipeline.c).
 $(BUILD)/pipeline: bench/pipeline.c $(CORE_OBJS) | $(BUILD)
@@ -186,9 +186,9 @@ $(ASAN_DIR)/vpngw: $(ASAN_OBJS)
 $(ASAN_DIR)/vpngw_load: tests/load/vpngw_load.c $(ASAN_CORE_OBJS)
 	$(SAN_CC) $(SAN_CFLAGS) -Isrc -o $@ $< $(ASAN_CORE_OBJS) $(LDLIBS)
 
-$(ASAN_DIR)/tests/test_udp: tests/unit/test_udp.c $(ASAN_CORE_OBJS) $(ASAN_DIR)/udp_linux.o
+$(ASAN_DIR)/tests/test_udp: tests/unit/test_udp.c $(ASAN_CORE_OBJS) $(ASAN_DIR)/udp_linux.o $(ASAN_DIR)/wake_linux.o
 	@mkdir -p $(@D)
-	$(SAN_CC) $(SAN_CFLAGS) -Isrc -o $@ $< $(ASAN_CORE_OBJS) $(ASAN_DIR)/udp_linux.o $(LDLIBS) -lcmocka
+	$(SAN_CC) $(SAN_CFLAGS) -Isrc -o $@ $< $(ASAN_CORE_OBJS) $(ASAN_DIR)/udp_linux.o $(ASAN_DIR)/wake_linux.o $(LDLIBS) -lcmocka
 
 $(ASAN_DIR)/tests/%: tests/unit/%.c $(ASAN_CORE_OBJS)
 	@mkdir -p $(@D)

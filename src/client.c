@@ -51,6 +51,8 @@
 #define UNDERLAY_OVERHEAD 28
 /* Sending bunched up beyond the pace, at most: a couple of ms. */
 #define PACER_BURST_NS (2 * 1000000ull)
+/* A data thread with nothing to do looks at its timers this often. */
+#define IDLE_WAIT_US 100000
 
 struct client_stats {
 	counter_t tun_rx_packets, tun_rx_bytes, tun_tx_packets, tun_tx_bytes;
@@ -480,7 +482,7 @@ static bool handle_datagram(struct client *c, struct pkt *pk, uint64_t now)
 
 /* Reads what the gateway sent into the inject queue; returns how many
  * datagrams arrived, and sets *data to how many were packets for our TUN. */
-static size_t drain_udp(struct client *c, int wait_ms, size_t *data)
+static size_t drain_udp(struct client *c, int wait_us, size_t *data)
 {
 	struct pkt *batch[BATCH], *keep[BATCH], *spare[BATCH];
 	struct endpoint from[BATCH];
@@ -491,7 +493,7 @@ static size_t drain_udp(struct client *c, int wait_ms, size_t *data)
 		size_t n = pool_get(c->pool, batch, BATCH);
 		if (!n)
 			break; /* every buffer is queued: send before reading more */
-		int got = udp_rx_batch(&c->rx, batch, from, n, round ? 0 : wait_ms);
+		int got = udp_rx_batch(&c->rx, batch, from, n, round ? 0 : wait_us);
 		if (got < 0)
 			got = 0;
 		uint64_t now = now_ns(), bytes = 0;
@@ -549,7 +551,7 @@ static void *down_loop(void *arg)
 	thread_data_start(c->conf.rt_priority, c->conf.sched_slice_us, "down");
 	while (!atomic_load(&c->stop)) {
 		size_t data;
-		size_t n = drain_udp(c, cpulat_wait_ms(fq_len(&c->injq) ? 0 : 100), &data);
+		size_t n = drain_udp(c, cpulat_wait_us(fq_len(&c->injq) ? 0 : IDLE_WAIT_US), &data);
 		write_tun(c);
 		thread_data_tick(n);
 		cpulat_tick(data); /* keepalives and strays do not count */
@@ -587,7 +589,7 @@ static void tell_too_big(struct client *c, const struct pkt *pk, uint64_t now)
 }
 
 /* Reads what our TUN has into the outbound queue. */
-static size_t drain_tun(struct client *c, int wait_ms)
+static size_t drain_tun(struct client *c, int wait_us)
 {
 	struct pkt *batch[BATCH], *keep[BATCH], *spare[BATCH];
 	size_t total = 0;
@@ -596,7 +598,7 @@ static size_t drain_tun(struct client *c, int wait_ms)
 		size_t n = pool_get(c->pool, batch, BATCH);
 		if (!n)
 			break;
-		int got = tun_read_batch(&c->tun, batch, n, round ? 0 : wait_ms);
+		int got = tun_read_batch(&c->tun, batch, n, round ? 0 : wait_us);
 		if (got < 0)
 			got = 0;
 		uint64_t now = now_ns(), bytes = 0;
@@ -658,17 +660,17 @@ static void send_udp(struct client *c)
 	pool_put(c->pool, batch, n);
 }
 
-/* How long the up thread may sleep on its TUN: not at all while packets
- * wait and may go, until the pacer allows the next one when it does not,
- * 100 ms when idle. */
-static int up_wait_ms(struct client *c)
+/* How long the up thread may sleep on its TUN, in microseconds: not at
+ * all while packets wait and may go, until the pacer allows the next one
+ * when it does not, IDLE_WAIT_US when idle. */
+static int up_wait_us(struct client *c)
 {
 	if (!fq_len(&c->outq))
-		return 100;
+		return IDLE_WAIT_US;
 	if (!pacer_on(&c->pace))
 		return 0;
-	uint64_t d = pacer_delay_ns(&c->pace, now_ns(), (uint64_t)c->mtu + WIRE_HDR_LEN + WIRE_TAG_LEN + UNDERLAY_OVERHEAD);
-	return (int)((d + 999999) / 1000000);
+	uint64_t dgram = (uint64_t)c->mtu + WIRE_HDR_LEN + WIRE_TAG_LEN + UNDERLAY_OVERHEAD;
+	return pacer_wait_us(&c->pace, now_ns(), PACER_WAKE_DGRAMS * dgram);
 }
 
 static void *up_loop(void *arg)
@@ -676,7 +678,7 @@ static void *up_loop(void *arg)
 	struct client *c = arg;
 	thread_data_start(c->conf.rt_priority, c->conf.sched_slice_us, "up");
 	while (!atomic_load(&c->stop)) {
-		size_t n = drain_tun(c, cpulat_wait_ms(up_wait_ms(c)));
+		size_t n = drain_tun(c, cpulat_wait_us(up_wait_us(c)));
 		send_udp(c);
 		thread_data_tick(n);
 		cpulat_tick(n);

@@ -68,14 +68,14 @@ void cpuhold_set(struct cpuhold *h, bool on)
 	atomic_store(&h->held, on);
 }
 
-int cpuhold_wait_ms(const struct cpuhold *h, int wait_ms, uint64_t now)
+int cpuhold_wait_us(const struct cpuhold *h, int wait_us, uint64_t now)
 {
-	if (wait_ms == 0 || !held(h))
-		return wait_ms;
+	if (wait_us == 0 || !held(h))
+		return wait_us;
 	int64_t left = (int64_t)h->hold_ns - quiet_ns(h, now);
 	if (left <= 0)
 		return 0; /* due now: look once more without sleeping, then withdraw */
-	uint64_t left_ms = ((uint64_t)left + 999999) / 1000000;
-	uint64_t want = wait_ms < 0 ? (uint64_t)INT_MAX : (uint64_t)wait_ms;
-	return (int)(left_ms < want ? left_ms : want);
+	uint64_t left_us = ((uint64_t)left + 999) / 1000;
+	uint64_t want = wait_us < 0 ? (uint64_t)INT_MAX : (uint64_t)wait_us;
+	return (int)(left_us < want ? left_us : want);
 }

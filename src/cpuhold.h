@@ -58,9 +58,9 @@ bool cpuhold_expired(const struct cpuhold *h, uint64_t now);
 /* Records that the request was made (true) or withdrawn (false). */
 void cpuhold_set(struct cpuhold *h, bool held);
 
-/* How long a data thread that would sleep wait_ms (0: not at all, -1: for
- * ever) may sleep: while the request is held, no longer than its hold has
- * left, so that a thread wakes to withdraw it on time. */
-int cpuhold_wait_ms(const struct cpuhold *h, int wait_ms, uint64_t now);
+/* How long a data thread that would sleep wait_us microseconds (0: not at
+ * all, -1: for ever) may sleep: while the request is held, no longer than
+ * its hold has left, so that a thread wakes to withdraw it on time. */
+int cpuhold_wait_us(const struct cpuhold *h, int wait_us, uint64_t now);
 
 #endif

@@ -49,10 +49,10 @@ int cpulat_apply(int max_us, unsigned hold_ms);
  * and a few relaxed loads when nothing changes. */
 void cpulat_tick(size_t pkts);
 
-/* How long a data thread that would sleep wait_ms (finite, or -1 for
- * ever) may sleep: no longer than the request has left, so that one of
- * them withdraws it on time. */
-int cpulat_wait_ms(int wait_ms);
+/* How long a data thread that would sleep wait_us microseconds (finite,
+ * or -1 for ever) may sleep: no longer than the request has left, so that
+ * one of them withdraws it on time. */
+int cpulat_wait_us(int wait_us);
 
 /* What the request did so far, for the stats line, show and metrics: how
  * many times it was made (once, for CpuLatencyHold = always) and whether

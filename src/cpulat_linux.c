@@ -116,11 +116,11 @@ void cpulat_tick(size_t pkts)
 	}
 }
 
-int cpulat_wait_ms(int wait_ms)
+int cpulat_wait_us(int wait_us)
 {
-	if (!wait_ms || !in_use())
-		return wait_ms;
-	return cpuhold_wait_ms(&q.hold, wait_ms, now_ns());
+	if (!wait_us || !in_use())
+		return wait_us;
+	return cpuhold_wait_us(&q.hold, wait_us, now_ns());
 }
 
 void cpulat_read(uint64_t *made, bool *held)

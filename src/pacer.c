@@ -2,6 +2,7 @@
 #include "pacer.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <strings.h>
 
@@ -57,6 +58,17 @@ uint64_t pacer_delay_ns(struct pacer *p, uint64_t now, uint64_t bytes)
 		return 0;
 	uint64_t missing = (uint64_t)((int64_t)bytes - have);
 	return missing * 8 * 1000000000ull / p->rate_bps + 1;
+}
+
+int pacer_wait_us(struct pacer *p, uint64_t now, uint64_t bytes)
+{
+	uint64_t ns = pacer_delay_ns(p, now, bytes);
+	if (!ns)
+		return 0;
+	uint64_t us = (ns + 999) / 1000;
+	if (us < PACER_TICK_US)
+		return PACER_TICK_US;
+	return us > INT_MAX ? INT_MAX : (int)us;
 }
 
 int parse_bandwidth(const char *s, uint64_t *bps)

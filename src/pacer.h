@@ -29,6 +29,15 @@ int64_t pacer_budget(struct pacer *p, uint64_t now);
 void pacer_consume(struct pacer *p, uint64_t bytes);
 /* Nanoseconds until `bytes` may go out; 0 if now. */
 uint64_t pacer_delay_ns(struct pacer *p, uint64_t now, uint64_t bytes);
+/* How long a sender held back by the pacer sleeps before `bytes` may go,
+ * in microseconds (not poll()'s milliseconds: rounded up to those, a ping
+ * behind the pacer waited up to 1 ms): 0 if now, else that time, but at
+ * least PACER_TICK_US. Senders ask for PACER_WAKE_DGRAMS full datagrams,
+ * so that a saturated link costs a wake-up per batch on both ends, not
+ * one per datagram: at 190 Mbit/s about 0.5 ms. */
+#define PACER_TICK_US 100
+#define PACER_WAKE_DGRAMS 8
+int pacer_wait_us(struct pacer *p, uint64_t now, uint64_t bytes);
 
 /* "190mbit", "1.5gbit", "800kbit", "50000000" (bits/s) -> bits/s; -1 on error. */
 int parse_bandwidth(const char *s, uint64_t *bps);

@@ -66,6 +66,8 @@
 /* IPv4 and UDP headers around each datagram, for pacing. */
 #define UNDERLAY_OVERHEAD 28
 #define PACER_BURST_NS (2 * 1000000ull)
+/* A data thread with nothing to do looks at its timers this often. */
+#define IDLE_WAIT_US 100000
 
 struct server_stats {
 	counter_t udp_rx_datagrams, udp_rx_bytes, udp_tx_datagrams, udp_tx_bytes;
@@ -110,7 +112,7 @@ struct server {
 
 /* Puts p on the send loop's list. wake: the caller is not the down
  * thread, which must be woken if the list was empty; the down thread
- * itself looks at the list before it sleeps (down_wait_ms), so waking
+ * itself looks at the list before it sleeps (down_wait_us), so waking
  * it would only cost an eventfd write and read per turn. */
 static void sched_add(struct server *s, struct peer *p, bool wake)
 {
@@ -468,7 +470,7 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 
 /* One batch from the socket; returns how many datagrams arrived, and adds
  * to *data how many of them were clients' packets to forward. */
-static size_t receive_batch(struct server *s, int wait_ms, size_t *data)
+static size_t receive_batch(struct server *s, int wait_us, size_t *data)
 {
 	struct pkt *batch[BATCH], *to_tun[BATCH], *to_peer[BATCH], *spare[BATCH], *ctl[BATCH];
 	struct endpoint from[BATCH], ctl_from[BATCH];
@@ -476,7 +478,7 @@ static size_t receive_batch(struct server *s, int wait_ms, size_t *data)
 	size_t n = pool_get(s->pool, batch, BATCH);
 	if (!n)
 		return 0; /* every buffer is queued: send before reading more */
-	int got = udp_rx_batch(&s->rx, batch, from, n, wait_ms);
+	int got = udp_rx_batch(&s->rx, batch, from, n, wait_us);
 	if (got < 0) {
 		LOGE("msg=\"UDP receive failed\" error=\"%s\"", strerror(errno));
 		got = 0;
@@ -553,7 +555,7 @@ static void *up_loop(void *arg)
 			nanosleep(&pause, NULL);
 			continue;
 		}
-		int wait_ms = cpulat_wait_ms(fq_len(&s->inject) ? 0 : 100);
+		int wait_us = cpulat_wait_us(fq_len(&s->inject) ? 0 : IDLE_WAIT_US);
 		s->ctl_dh = 0; /* no control socket: handshakes run here */
 		/* The socket is read up to DRAIN_BATCHES times faster than the
 		 * TUN is written, so a standing queue forms in the inject queue
@@ -562,7 +564,7 @@ static void *up_loop(void *arg)
 		 * not for all of them. */
 		size_t got = 0, data = 0;
 		for (int round = 0; round < DRAIN_BATCHES; round++) {
-			size_t n = receive_batch(s, round ? 0 : wait_ms, &data);
+			size_t n = receive_batch(s, round ? 0 : wait_us, &data);
 			bool more = n == BATCH;
 			got += n;
 			write_tun(s, more ? BATCH / DRAIN_BATCHES : BATCH);
@@ -771,15 +773,16 @@ static uint64_t send_turns(struct server *s, struct sendq *q)
 	return bytes + nsent * UNDERLAY_OVERHEAD;
 }
 
-/* How long the down thread may sleep on its TUN (see the client's). */
-static int down_wait_ms(struct server *s)
+/* How long the down thread may sleep on its TUN, in microseconds (see the
+ * client's). */
+static int down_wait_us(struct server *s)
 {
 	if (!sched_busy(s))
-		return 100;
+		return IDLE_WAIT_US;
 	if (!pacer_on(&s->pace))
 		return 0;
-	uint64_t need = (uint64_t)s->conf.mtu + WIRE_HDR_LEN + WIRE_TAG_LEN + UNDERLAY_OVERHEAD;
-	return (int)((pacer_delay_ns(&s->pace, now_ns(), need) + 999999) / 1000000);
+	uint64_t dgram = (uint64_t)s->conf.mtu + WIRE_HDR_LEN + WIRE_TAG_LEN + UNDERLAY_OVERHEAD;
+	return pacer_wait_us(&s->pace, now_ns(), PACER_WAKE_DGRAMS * dgram);
 }
 
 /* One pass of deficit round robin over the waiting clients, at most
@@ -802,11 +805,11 @@ static void *down_loop(void *arg)
 	struct server *s = arg;
 	thread_data_start(s->conf.rt_priority, s->conf.sched_slice_us, "down");
 	while (!atomic_load(&s->stop)) {
-		int wait_ms = cpulat_wait_ms(down_wait_ms(s));
-		if (wait_ms) {
+		int wait_us = cpulat_wait_us(down_wait_us(s));
+		if (wait_us) {
 			/* An eventfd read only when it was written: one syscall
 			 * less per wake-up by the TUN. */
-			if (tun_wait(&s->tun, s->sched_wake.fd, wait_ms) & TUN_READY_WAKE)
+			if (tun_wait(&s->tun, s->sched_wake.fd, wait_us) & TUN_READY_WAKE)
 				waker_clear(&s->sched_wake);
 		}
 		/* Deficit round robin over the clients waiting now, about one

@@ -30,14 +30,14 @@ int tun_open(struct tun *t, const char *name, bool ipv6);
 
 void tun_close(struct tun *t);
 
-/* Waits up to timeout_ms for packets, then reads up to n of them into
- * pkts[i]->data; returns the count (0 on timeout), -1 on error. */
-int tun_read_batch(struct tun *t, struct pkt **pkts, size_t n, int timeout_ms);
+/* Waits up to timeout_us (microseconds) for packets, then reads up to n of
+ * them into pkts[i]->data; returns the count (0 on timeout), -1 on error. */
+int tun_read_batch(struct tun *t, struct pkt **pkts, size_t n, int timeout_us);
 /* Sleeps until the TUN has packets or wake_fd is readable, up to
- * timeout_ms. Returns TUN_READY_TUN and TUN_READY_WAKE as they are. */
+ * timeout_us. Returns TUN_READY_TUN and TUN_READY_WAKE as they are. */
 #define TUN_READY_TUN 1
 #define TUN_READY_WAKE 2
-int tun_wait(struct tun *t, int wake_fd, int timeout_ms);
+int tun_wait(struct tun *t, int wake_fd, int timeout_us);
 /* Writes one packet as it is; safe beside another thread's batch writes. */
 int tun_write_one(struct tun *t, const uint8_t *pkt, size_t len);
 /* Writes n packets, merging runs of one TCP flow into super-packets;

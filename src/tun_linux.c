@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "offload.h"
+#include "wake.h"
 
 #define TUN_RBUF_SIZE (OFFLOAD_HDR_LEN + 65536)
 /* UDP segmentation offload (Linux 6.2); older headers lack the names. */
@@ -168,7 +169,7 @@ static int read_one(struct tun *t, struct pkt **pkts, size_t n)
 	return 1;
 }
 
-int tun_read_batch(struct tun *t, struct pkt **pkts, size_t n, int timeout_ms)
+int tun_read_batch(struct tun *t, struct pkt **pkts, size_t n, int timeout_us)
 {
 	size_t got = 0;
 	if (t->seg_total)
@@ -176,7 +177,7 @@ int tun_read_batch(struct tun *t, struct pkt **pkts, size_t n, int timeout_ms)
 	if (!got) {
 		struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
 		/* With no time to wait, skip poll: a read that finds nothing is as cheap. */
-		int rc = timeout_ms ? poll(&pfd, 1, timeout_ms) : 1;
+		int rc = timeout_us ? poll_us(&pfd, 1, timeout_us) : 1;
 		if (rc <= 0)
 			return rc < 0 && errno != EINTR ? -1 : 0;
 	}
@@ -191,10 +192,10 @@ int tun_read_batch(struct tun *t, struct pkt **pkts, size_t n, int timeout_ms)
 	return (int)got;
 }
 
-int tun_wait(struct tun *t, int wake_fd, int timeout_ms)
+int tun_wait(struct tun *t, int wake_fd, int timeout_us)
 {
 	struct pollfd pfd[2] = { { .fd = t->fd, .events = POLLIN }, { .fd = wake_fd, .events = POLLIN } };
-	if (poll(pfd, 2, timeout_ms) <= 0)
+	if (poll_us(pfd, 2, timeout_us) <= 0)
 		return 0;
 	return (pfd[0].revents & POLLIN ? TUN_READY_TUN : 0) | (pfd[1].revents & POLLIN ? TUN_READY_WAKE : 0);
 }

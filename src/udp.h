@@ -89,10 +89,10 @@ int udp_wait(int fd, int timeout_ms);
 /* Plain receive, no GRO, no waiting: up to n datagrams into pkts. Returns
  * the count (0: none), -1 on error. */
 int udp_recv_batch(int fd, struct pkt **pkts, struct endpoint *from, size_t n);
-/* Waits up to timeout_ms (unless datagrams are pending), then fills up to
+/* Waits up to timeout_us (unless datagrams are pending), then fills up to
  * n packets (data = buf, len set; len 0 marks a datagram too big to be
  * ours; ecn = the outer ECN field) and their sources. Returns the count, 0 on timeout, -1 on error. */
-int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, struct endpoint *from, size_t n, int timeout_ms);
+int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, struct endpoint *from, size_t n, int timeout_us);
 
 /* Sends n datagrams (pkts[i]->data/len, outer ECN field pkts[i]->ecn) to
  * to[i]; runs of equal-size datagrams to one endpoint go as one UDP GSO

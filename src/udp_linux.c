@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "wake.h"
 
 #define UDP_MAX_BATCH 64
 
@@ -352,19 +353,19 @@ int udp_recv_batch(int fd, struct pkt **pkts, struct endpoint *from, size_t n)
 	return rc;
 }
 
-/* Starts a pass: which sockets have datagrams, waiting up to timeout_ms
+/* Starts a pass: which sockets have datagrams, waiting up to timeout_us
  * for one. 1 when some have, 0 when none, -1 on error. A lone socket that
  * is not waited for is simply read: its recvmmsg says whether it has any. */
-static int rx_poll(struct udp_rx *rx, int timeout_ms)
+static int rx_poll(struct udp_rx *rx, int timeout_us)
 {
-	if (rx->nfds == 1 && !timeout_ms) {
+	if (rx->nfds == 1 && !timeout_us) {
 		rx->ready = 1;
 		return 1;
 	}
 	struct pollfd pfd[UDP_DATA_SOCKS];
 	for (unsigned i = 0; i < rx->nfds; i++)
 		pfd[i] = (struct pollfd){ .fd = rx->fds[i], .events = POLLIN };
-	int rc = poll(pfd, rx->nfds, timeout_ms);
+	int rc = poll_us(pfd, rx->nfds, timeout_us);
 	if (rc <= 0)
 		return rc < 0 && errno != EINTR ? -1 : 0;
 	for (unsigned i = 0; i < rx->nfds; i++)
@@ -437,13 +438,13 @@ static int rx_read(struct udp_rx *rx, int fd)
 }
 
 /* Reads one batch from the next socket of the pass that has any. */
-static int rx_fill(struct udp_rx *rx, int timeout_ms)
+static int rx_fill(struct udp_rx *rx, int timeout_us)
 {
 	for (unsigned tries = 0; tries <= rx->nfds; tries++) {
 		if (!rx->ready) {
 			if (tries)
 				return 0; /* the pass is over and none had data: the caller polls anew */
-			int rc = rx_poll(rx, timeout_ms);
+			int rc = rx_poll(rx, timeout_us);
 			if (rc <= 0)
 				return rc;
 		}
@@ -456,10 +457,10 @@ static int rx_fill(struct udp_rx *rx, int timeout_ms)
 	return 0;
 }
 
-int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, struct endpoint *from, size_t n, int timeout_ms)
+int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, struct endpoint *from, size_t n, int timeout_us)
 {
 	if (rx->cur >= rx->count) {
-		int rc = rx_fill(rx, timeout_ms);
+		int rc = rx_fill(rx, timeout_us);
 		if (rc <= 0)
 			return rc;
 	}

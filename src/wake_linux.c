@@ -5,9 +5,18 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+
+int poll_us(struct pollfd *pfd, nfds_t n, int timeout_us)
+{
+	if (timeout_us < 0)
+		return ppoll(pfd, n, NULL, NULL);
+	struct timespec t = { .tv_sec = timeout_us / 1000000, .tv_nsec = (long)(timeout_us % 1000000) * 1000 };
+	return ppoll(pfd, n, &t, NULL);
+}
 
 int waker_init(struct waker *w)
 {

@@ -85,15 +85,15 @@ static void test_sleep_no_longer_than_the_hold(void **state)
 	(void)state;
 	struct cpuhold h;
 	cpuhold_init(&h, HOLD);
-	assert_int_equal(cpuhold_wait_ms(&h, 100, T0), 100); /* not held: as asked */
+	assert_int_equal(cpuhold_wait_us(&h, 100000, T0), 100000); /* not held: as asked */
 	tick(&h, 1, T0);
-	assert_int_equal(cpuhold_wait_ms(&h, 100, T0), 50);
-	assert_int_equal(cpuhold_wait_ms(&h, 100, T0 + 10 * MS + 1), 40); /* rounded up */
-	assert_int_equal(cpuhold_wait_ms(&h, 20, T0), 20);                /* shorter: as asked */
-	assert_int_equal(cpuhold_wait_ms(&h, 0, T0), 0);                  /* busy: no sleep */
-	assert_int_equal(cpuhold_wait_ms(&h, 100, T0 + HOLD), 0);         /* due: look, then withdraw */
+	assert_int_equal(cpuhold_wait_us(&h, 100000, T0), 50000);
+	assert_int_equal(cpuhold_wait_us(&h, 100000, T0 + 10 * MS + 1500), 39999); /* rounded up, to the microsecond */
+	assert_int_equal(cpuhold_wait_us(&h, 20000, T0), 20000);                /* shorter: as asked */
+	assert_int_equal(cpuhold_wait_us(&h, 0, T0), 0);                  /* busy: no sleep */
+	assert_int_equal(cpuhold_wait_us(&h, 100000, T0 + HOLD), 0);         /* due: look, then withdraw */
 	tick(&h, 0, T0 + HOLD);
-	assert_int_equal(cpuhold_wait_ms(&h, 100, T0 + HOLD), 100);
+	assert_int_equal(cpuhold_wait_us(&h, 100000, T0 + HOLD), 100000);
 }
 
 /* Many packets: the CPUs are busy anyway, and the request goes until the
@@ -109,7 +109,7 @@ static void test_not_held_under_load(void **state)
 	assert_int_equal(tick(&h, busy, T0 + 10 * MS), CPUHOLD_NONE); /* counted, the window not over */
 	assert_int_equal(tick(&h, 0, T0 + W), CPUHOLD_WITHDRAW);       /* over: that rate is busy */
 	assert_int_equal(tick(&h, 500, T0 + W + MS), CPUHOLD_NONE);    /* not made while busy */
-	assert_int_equal(cpuhold_wait_ms(&h, 100, T0 + W + MS), 100);   /* nothing to withdraw */
+	assert_int_equal(cpuhold_wait_us(&h, 100000, T0 + W + MS), 100000);   /* nothing to withdraw */
 	assert_int_equal(tick(&h, busy - 500, T0 + 2 * W), CPUHOLD_NONE); /* still busy: exactly the rate */
 	assert_int_equal(tick(&h, 1, T0 + 3 * W), CPUHOLD_MAKE);        /* one packet in a window: light */
 	/* Just under the rate is light. */
@@ -126,7 +126,7 @@ static void test_clock_read_before_another_threads_packet(void **state)
 	tick(&h, 1, T0 + MS);
 	assert_false(cpuhold_expired(&h, T0)); /* not a huge unsigned "quiet" time */
 	assert_int_equal(tick(&h, 0, T0), CPUHOLD_NONE);
-	assert_int_equal(cpuhold_wait_ms(&h, 100, T0), 51);
+	assert_int_equal(cpuhold_wait_us(&h, 100000, T0), 51000);
 }
 
 static void test_sleep_for_ever_is_clamped(void **state)
@@ -134,9 +134,9 @@ static void test_sleep_for_ever_is_clamped(void **state)
 	(void)state;
 	struct cpuhold h;
 	cpuhold_init(&h, HOLD);
-	assert_int_equal(cpuhold_wait_ms(&h, -1, T0), -1); /* not held: as asked */
+	assert_int_equal(cpuhold_wait_us(&h, -1, T0), -1); /* not held: as asked */
 	tick(&h, 1, T0);
-	assert_int_equal(cpuhold_wait_ms(&h, -1, T0), 50);
+	assert_int_equal(cpuhold_wait_us(&h, -1, T0), 50000);
 }
 
 int main(void)
