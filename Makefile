@@ -70,6 +70,7 @@ e2e: $(BUILD)/vpngw $(BUILD)/vpngw_load $(BUILD)/hsflood
 	bash tests/e2e/ipv6.sh
 	bash tests/e2e/recovery.sh
 	bash tests/e2e/rekeyload.sh
+	bash tests/e2e/pacing.sh
 	bash tests/e2e/dns.sh
 	bash tests/e2e/ops.sh
 	bash tests/load/run.sh --smoke

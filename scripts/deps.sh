@@ -3,7 +3,7 @@
 # any extra packages named as arguments (bench/deps.sh passes its own).
 set -euo pipefail
 pkgs=(build-essential pkg-config libsodium-dev libipsec-mb-dev libssl-dev libnftables-dev libmnl-dev libcmocka-dev
-      iproute2 iputils-ping iperf3 nftables tcpdump dnsutils dnsmasq-base python3-dissononce python3-cryptography
+      iproute2 iputils-ping iperf3 nftables tcpdump ethtool dnsutils dnsmasq-base python3-dissononce python3-cryptography
       clang libclang-rt-dev llvm valgrind man-db "$@")
 missing=()
 for p in "${pkgs[@]}"; do

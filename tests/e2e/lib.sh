@@ -112,8 +112,8 @@ lab_ensure_tools() {
     local install=0 cmd missing=() pkgs=()
     [ "${1:-}" = --install ] && install=1
     local -A pkg_of=([ip]=iproute2 [ping]=iputils-ping [iperf3]=iperf3 [tcpdump]=tcpdump
-                     [nft]=nftables [timeout]=coreutils [bridge]=iproute2)
-    for cmd in ip ping iperf3 tcpdump nft timeout; do
+                     [nft]=nftables [timeout]=coreutils [bridge]=iproute2 [tc]=iproute2 [ethtool]=ethtool)
+    for cmd in ip ping iperf3 tcpdump nft timeout tc ethtool; do
         command -v "$cmd" >/dev/null 2>&1 || { missing+=("$cmd"); pkgs+=("${pkg_of[$cmd]}"); }
     done
     [ -x "$PY" ] || { missing+=(python3); pkgs+=(python3); PY=/usr/bin/python3; }
