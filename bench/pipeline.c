@@ -111,7 +111,7 @@ static int one_round(struct pool *pl, struct fq *out, struct fq *in, struct sess
 	for (size_t i = 0; i < n; i++) {
 		struct pkt *p = rx[i];
 		struct wire_hdr hd;
-		if (wire_decode(&hd, p->data, p->len) != WIRE_OK || session_open(b, &hd, p->data, t) != OPEN_OK)
+		if (wire_decode(&hd, p->data, p->len) != WIRE_OK || session_open(b, &hd, p->data, p->data, t) != OPEN_OK)
 			break;
 		p->data += WIRE_HDR_LEN;
 		p->len = hd.payload_len - WIRE_TAG_LEN;

@@ -153,11 +153,11 @@ void aead_free(struct aead *a)
 /* The library's decrypt computes the tag; comparing it is ours to do, in
  * constant time. */
 static int gcm_open(const struct gcm_key_data *gk, const uint8_t nonce[12], const uint8_t *ad, size_t adlen,
-		    uint8_t *buf, size_t len, const uint8_t tag[16])
+		    const uint8_t *in, uint8_t *out, size_t len, const uint8_t tag[16])
 {
 	struct gcm_context_data ctx;
 	uint8_t want[16];
-	IMB_AES256_GCM_DEC(imb, gk, &ctx, buf, buf, len, nonce, ad, adlen, want, sizeof(want));
+	IMB_AES256_GCM_DEC(imb, gk, &ctx, out, in, len, nonce, ad, adlen, want, sizeof(want));
 	return CRYPTO_memcmp(want, tag, sizeof(want)) == 0 ? 0 : -1;
 }
 
@@ -181,18 +181,18 @@ int aead_seal(struct aead *a, const uint8_t nonce[12], const uint8_t *ad, size_t
 	return 0;
 }
 
-int aead_open(struct aead *a, const uint8_t nonce[12], const uint8_t *ad, size_t adlen, uint8_t *buf,
-	      size_t len, const uint8_t tag[16])
+int aead_open(struct aead *a, const uint8_t nonce[12], const uint8_t *ad, size_t adlen, const uint8_t *in,
+	      uint8_t *out, size_t len, const uint8_t tag[16])
 {
 	if (a->alg == AEAD_AES256_GCM)
-		return gcm_open(a->open->gk, nonce, ad, adlen, buf, len, tag);
+		return gcm_open(a->open->gk, nonce, ad, adlen, in, out, len, tag);
 	EVP_CIPHER_CTX *c = a->open->ctx;
 	int n;
 	if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, nonce) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, 16, (void *)tag) != 1 ||
 	    EVP_DecryptUpdate(c, NULL, &n, ad, (int)adlen) != 1 ||
-	    EVP_DecryptUpdate(c, buf, &n, buf, (int)len) != 1 ||
-	    EVP_DecryptFinal_ex(c, buf + n, &n) != 1)
+	    EVP_DecryptUpdate(c, out, &n, in, (int)len) != 1 ||
+	    EVP_DecryptFinal_ex(c, out + n, &n) != 1)
 		return -1;
 	return 0;
 }

@@ -51,8 +51,9 @@ void aead_free(struct aead *a);
 /* In place: buf[len] becomes ciphertext, tag gets 16 bytes. */
 int aead_seal(struct aead *a, const uint8_t nonce[12], const uint8_t *ad, size_t adlen, uint8_t *buf,
 	      size_t len, uint8_t tag[16]);
-/* In place; -1 when the tag does not verify (buf is then garbage). */
-int aead_open(struct aead *a, const uint8_t nonce[12], const uint8_t *ad, size_t adlen, uint8_t *buf,
-	      size_t len, const uint8_t tag[16]);
+/* in[len] decrypted into out[len] (the same buffer, or one that does not
+ * overlap it); -1 when the tag does not verify (out is then garbage). */
+int aead_open(struct aead *a, const uint8_t nonce[12], const uint8_t *ad, size_t adlen, const uint8_t *in,
+	      uint8_t *out, size_t len, const uint8_t tag[16]);
 
 #endif

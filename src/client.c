@@ -428,6 +428,7 @@ static bool handle_datagram(struct client *c, struct pkt *pk, uint64_t now)
 		return false;
 	}
 	if (h.type == WIRE_CONTROL) {
+		pkt_own(pk);
 		int ct = hs_control_type(pk->data, pk->len);
 		if (ct == HS_RESP)
 			handle_response(c, pk, now);
@@ -441,7 +442,7 @@ static bool handle_datagram(struct client *c, struct pkt *pk, uint64_t now)
 		ctr_add(&c->st.auth_fail_drops, 1);
 		return false;
 	}
-	switch (session_open(&c->sess, &h, pk->data, now)) {
+	switch (session_open(&c->sess, &h, pk->data, pk->buf, now)) {
 	case OPEN_OK:
 	case OPEN_CONFIRMED_NEXT:
 		break;
@@ -456,7 +457,7 @@ static bool handle_datagram(struct client *c, struct pkt *pk, uint64_t now)
 	atomic_store(&c->last_rx_ns, now);
 	if (h.type == WIRE_KEEPALIVE)
 		return false;
-	pk->data += WIRE_HDR_LEN;
+	pk->data = pk->buf + WIRE_HDR_LEN;
 	pk->len = h.payload_len - WIRE_TAG_LEN;
 	if (pk->len > c->mtu) {
 		ctr_add(&c->st.dropped_due_to_mtu, 1);

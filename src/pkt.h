@@ -2,13 +2,17 @@
  *
  * A packet lives in one fixed buffer for its whole trip through vpngw:
  * the IP packet sits after WIRE_HDR_LEN bytes of headroom so the header
- * can be written in front of it and the AEAD tag after it, in place. */
+ * can be written in front of it and the AEAD tag after it, in place. A
+ * received datagram is the exception until it is opened: a view into the
+ * receive buffer (pkt_is_view), decrypted from there into buf. */
 #ifndef VPNGW_PKT_H
 #define VPNGW_PKT_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "wire.h"
 
@@ -39,6 +43,24 @@ static inline void pkt_reset(struct pkt *p)
 	p->next = NULL;
 	p->ecn = 0;
 	p->csum_partial = 0;
+}
+
+/* A received datagram still in the receiver's buffer (udp_rx_batch hands
+ * them out so, to be opened straight into buf): data points outside buf. */
+static inline bool pkt_is_view(const struct pkt *p)
+{
+	uintptr_t d = (uintptr_t)p->data, b = (uintptr_t)p->buf;
+	return d < b || d >= b + PKT_BUF_SIZE;
+}
+
+/* Copies a view's bytes into the packet's own buffer (datagram at buf),
+ * for a packet that must outlive the receive batch or be written to. */
+static inline void pkt_own(struct pkt *p)
+{
+	if (!pkt_is_view(p))
+		return;
+	memcpy(p->buf, p->data, p->len);
+	p->data = p->buf;
 }
 
 struct pool;

@@ -404,7 +404,7 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 		ctr_add(&s->st.unknown_client_drops, 1);
 		return false;
 	}
-	switch (session_open(&p->sess, h, pk->data, now)) {
+	switch (session_open(&p->sess, h, pk->data, pk->buf, now)) {
 	case OPEN_OK:
 		break;
 	case OPEN_CONFIRMED_NEXT:
@@ -428,7 +428,7 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 		send_keepalive(s, p, from, now);
 		return false;
 	}
-	pk->data += WIRE_HDR_LEN;
+	pk->data = pk->buf + WIRE_HDR_LEN;
 	pk->len = h->payload_len - WIRE_TAG_LEN;
 	if (pk->len > (uint32_t)s->conf.mtu) {
 		ctr_add(&s->st.dropped_due_to_mtu, 1);
@@ -495,6 +495,7 @@ static size_t receive_batch(struct server *s, int wait_us, size_t *data)
 			ctr_add(&s->st.malformed_drops, 1);
 			spare[nspare++] = pk;
 		} else if (h.type == WIRE_CONTROL) {
+			pkt_own(pk); /* its reply is written over it */
 			ctl_from[nctl] = from[i];
 			ctl[nctl++] = pk;
 		} else if (!handle_data(s, pk, &h, &from[i], now, to_tun, &ntun, to_peer, &npeer)) {

@@ -172,13 +172,16 @@ static struct keypair *keypair_for(struct session *s, uint8_t epoch, uint64_t no
 	return NULL;
 }
 
-enum open_result session_open(struct session *s, const struct wire_hdr *h, uint8_t *dgram,
-			      uint64_t now)
+enum open_result session_open(struct session *s, const struct wire_hdr *h, const uint8_t *dgram,
+			      uint8_t *out, uint64_t now)
 {
 	uint8_t nonce[12];
 	enum open_result res = OPEN_OK;
 	size_t ct_len = h->payload_len - WIRE_TAG_LEN;
-	uint8_t *ct = dgram + WIRE_HDR_LEN;
+	const uint8_t *ct = dgram + WIRE_HDR_LEN;
+
+	if (out != dgram)
+		memcpy(out, dgram, WIRE_HDR_LEN);
 
 	pthread_mutex_lock(&s->rx_lock);
 	struct keypair *kp = keypair_for(s, (uint8_t)(h->flags & WIRE_FLAGS_EPOCH_MASK), now);
@@ -188,7 +191,7 @@ enum open_result session_open(struct session *s, const struct wire_hdr *h, uint8
 	}
 	nonce_of(nonce, kp->epoch, h->seq);
 	/* On failure the payload is left decrypted garbage: it is dropped. */
-	if (aead_open(&kp->aead, nonce, dgram, WIRE_HDR_LEN, ct, ct_len, ct + ct_len) != 0) {
+	if (aead_open(&kp->aead, nonce, dgram, WIRE_HDR_LEN, ct, out + WIRE_HDR_LEN, ct_len, ct + ct_len) != 0) {
 		res = OPEN_AUTH_FAIL;
 		goto out;
 	}

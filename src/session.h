@@ -82,11 +82,14 @@ void session_set_peer_csum_partial(struct session *s, bool takes);
  * were sealed, from the front; the rest had no usable key. */
 size_t session_seal(struct session *s, struct pkt **p, size_t n, uint8_t type, uint64_t now);
 
-/* Opens one validated DATA/KEEPALIVE datagram in place; the plaintext is
- * at dgram + WIRE_HDR_LEN, h->payload_len - WIRE_TAG_LEN bytes, and its
- * checksum is partial when h->flags has WIRE_FLAG_CSUM_PARTIAL. */
-enum open_result session_open(struct session *s, const struct wire_hdr *h, uint8_t *dgram,
-			      uint64_t now);
+/* Opens one validated DATA/KEEPALIVE datagram into out: the datagram's
+ * header, then the plaintext at out + WIRE_HDR_LEN, h->payload_len -
+ * WIRE_TAG_LEN bytes, its checksum partial when h->flags has
+ * WIRE_FLAG_CSUM_PARTIAL. out is dgram (in place) or a buffer that does
+ * not overlap it: a datagram still in the receive buffer is opened
+ * straight into its packet's own, the decryption doing the copy. */
+enum open_result session_open(struct session *s, const struct wire_hdr *h, const uint8_t *dgram,
+			      uint8_t *out, uint64_t now);
 
 /* After session_open: marks the opened packet pk (data/len the inner IP
  * packet) partial when flags has WIRE_FLAG_CSUM_PARTIAL. False when the

@@ -90,8 +90,11 @@ int udp_wait(int fd, int timeout_ms);
  * the count (0: none), -1 on error. */
 int udp_recv_batch(int fd, struct pkt **pkts, struct endpoint *from, size_t n);
 /* Waits up to timeout_us (unless datagrams are pending), then fills up to
- * n packets (data = buf, len set; len 0 marks a datagram too big to be
- * ours; ecn = the outer ECN field) and their sources. Returns the count, 0 on timeout, -1 on error. */
+ * n packets (len set; len 0 marks a datagram too big to be ours; ecn = the
+ * outer ECN field) and their sources. Returns the count, 0 on timeout, -1
+ * on error. The packets are views (pkt.h): data points into rx's buffers,
+ * valid until a later call reads the socket again; the caller opens them
+ * into their own buffers or copies them there (pkt_own) before that. */
 int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, struct endpoint *from, size_t n, int timeout_us);
 
 /* Sends n datagrams (pkts[i]->data/len, outer ECN field pkts[i]->ecn) to

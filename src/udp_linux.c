@@ -471,11 +471,12 @@ int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, struct endpoint *from, si
 		if (len > rx->seg[c])
 			len = rx->seg[c];
 		struct pkt *p = pkts[got];
-		p->data = p->buf;
+		/* Not copied: opening it decrypts it into p->buf (pkt_own for
+		 * what is not opened). */
+		p->data = rx->bufs[c] + rx->off;
 		/* Longer than any datagram of ours: hand it on as empty, to be
 		 * counted as malformed. */
 		p->len = len <= PKT_BUF_SIZE ? (uint32_t)len : 0;
-		memcpy(p->buf, rx->bufs[c] + rx->off, p->len);
 		p->ecn = rx->ecn[c];
 		from[got++] = rx->from[c];
 		rx->off += len;

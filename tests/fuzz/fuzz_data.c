@@ -230,12 +230,12 @@ static void datagram(const struct wire_hdr *h, const uint8_t *data, size_t size)
 		return;
 	FX_CHECK(!memcmp(p->sess.client_id, h->client_id, WIRE_ID_LEN));
 	FX_CHECK(pool_get(pool, &pk, 1) == 1);
-	memcpy(pk->buf, data, size);
-	pk->data = pk->buf;
-	pk->len = (uint32_t)size;
+	(void)size; /* wire_decode checked payload_len against it */
 
+	/* As the data path opens it: from the receive buffer (here the
+	 * fuzzer's own, exactly size bytes) into the packet's buffer. */
 	uint8_t epoch = (uint8_t)(h->flags & WIRE_FLAGS_EPOCH_MASK);
-	enum open_result res = session_open(&p->sess, h, pk->data, FX_NOW_NS);
+	enum open_result res = session_open(&p->sess, h, data, pk->buf, FX_NOW_NS);
 	if (trace)
 		fprintf(stderr, "trace: %s type %u epoch %u: open %d\n", p->name, h->type, epoch, res);
 	if (res == OPEN_OK || res == OPEN_CONFIRMED_NEXT) {
@@ -246,7 +246,7 @@ static void datagram(const struct wire_hdr *h, const uint8_t *data, size_t size)
 			session_promote_next(&p->sess, FX_NOW_NS);
 
 		if (h->type == WIRE_DATA) {
-			uint8_t *ip = pk->data + WIRE_HDR_LEN;
+			uint8_t *ip = pk->buf + WIRE_HDR_LEN;
 			size_t len = h->payload_len - WIRE_TAG_LEN;
 			if (len <= (size_t)FX_MTU)
 				check_route(p, ip, len);
@@ -257,11 +257,9 @@ static void datagram(const struct wire_hdr *h, const uint8_t *data, size_t size)
 			pk->len = (uint32_t)len;
 			if (session_csum_from_flags(pk, h->flags) && pk->csum_partial)
 				FX_CHECK(csum_complete(ip, len) == 0);
-			pk->data = pk->buf;
 		}
 		/* The same datagram again is a replay, under whichever slot. */
-		memcpy(pk->buf, data, size);
-		FX_CHECK(session_open(&p->sess, h, pk->data, FX_NOW_NS) == OPEN_REPLAY);
+		FX_CHECK(session_open(&p->sess, h, data, pk->buf, FX_NOW_NS) == OPEN_REPLAY);
 	}
 	pool_put(pool, &pk, 1);
 }

@@ -613,7 +613,7 @@ static void handle_dgram(struct load *L, size_t idx, uint8_t *d, size_t len, uin
 		L->auth_fail++;
 		return;
 	}
-	switch (session_open(&c->sess, &h, d, now)) {
+	switch (session_open(&c->sess, &h, d, d, now)) {
 	case OPEN_OK:
 	case OPEN_CONFIRMED_NEXT:
 		break;

@@ -72,7 +72,7 @@ static void test_aes_gcm_matches_sodium(void **state)
 static void every_length(uint8_t alg)
 {
 	struct aead a;
-	uint8_t buf[1400], tag[16], out[1400];
+	uint8_t buf[1400], tag[16], out[1401], ct[1400];
 	if (alg == AEAD_AES256_GCM && !crypto_aead_aes256gcm_is_available())
 		skip();
 	assert_int_equal(aead_init(&a, alg, k1, k2), 0);
@@ -91,7 +91,15 @@ static void every_length(uint8_t alg)
 		else
 			crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf, tag, NULL, msg, len, ad, sizeof(ad), NULL,
 									  nonce, k2);
-		assert_int_equal(aead_open(&a, nonce, ad, sizeof(ad), buf, len, tag), 0);
+		/* Out of place (a datagram still in the receive buffer), the
+		 * ciphertext left as it was; then in place. */
+		memset(out, 0xee, sizeof(out));
+		memcpy(ct, buf, len);
+		assert_int_equal(aead_open(&a, nonce, ad, sizeof(ad), buf, out, len, tag), 0);
+		assert_memory_equal(out, msg, len);
+		assert_int_equal(out[len], 0xee); /* not a byte more */
+		assert_memory_equal(buf, ct, len);
+		assert_int_equal(aead_open(&a, nonce, ad, sizeof(ad), buf, buf, len, tag), 0);
 		assert_memory_equal(buf, msg, len);
 	}
 	aead_free(&a);
@@ -122,34 +130,34 @@ static void roundtrip_and_tamper(uint8_t alg)
 	assert_memory_not_equal(buf, msg, sizeof(buf));
 
 	memcpy(tmp, buf, sizeof(buf));
-	assert_int_equal(aead_open(&b, nonce, ad, sizeof(ad), tmp, sizeof(tmp), tag), 0);
+	assert_int_equal(aead_open(&b, nonce, ad, sizeof(ad), tmp, tmp, sizeof(tmp), tag), 0);
 	assert_memory_equal(tmp, msg, sizeof(tmp));
 
 	for (size_t i = 0; i < sizeof(buf); i += 37) {
 		memcpy(tmp, buf, sizeof(buf));
 		tmp[i] ^= 0x10;
-		assert_int_equal(aead_open(&b, nonce, ad, sizeof(ad), tmp, sizeof(tmp), tag), -1);
+		assert_int_equal(aead_open(&b, nonce, ad, sizeof(ad), tmp, tmp, sizeof(tmp), tag), -1);
 	}
 	for (size_t i = 0; i < 16; i++) {
 		memcpy(tmp, buf, sizeof(buf));
 		memcpy(t2, tag, 16);
 		t2[i] ^= 1;
-		assert_int_equal(aead_open(&b, nonce, ad, sizeof(ad), tmp, sizeof(tmp), t2), -1);
+		assert_int_equal(aead_open(&b, nonce, ad, sizeof(ad), tmp, tmp, sizeof(tmp), t2), -1);
 	}
 	memcpy(ad2, ad, sizeof(ad));
 	ad2[31] ^= 1;
 	memcpy(tmp, buf, sizeof(buf));
-	assert_int_equal(aead_open(&b, nonce, ad2, sizeof(ad2), tmp, sizeof(tmp), tag), -1);
+	assert_int_equal(aead_open(&b, nonce, ad2, sizeof(ad2), tmp, tmp, sizeof(tmp), tag), -1);
 	memcpy(n2, nonce, sizeof(n2));
 	n2[11] ^= 1;
 	memcpy(tmp, buf, sizeof(buf));
-	assert_int_equal(aead_open(&b, n2, ad, sizeof(ad), tmp, sizeof(tmp), tag), -1);
+	assert_int_equal(aead_open(&b, n2, ad, sizeof(ad), tmp, tmp, sizeof(tmp), tag), -1);
 	/* The context is still good after failures. */
 	memcpy(tmp, buf, sizeof(buf));
-	assert_int_equal(aead_open(&b, nonce, ad, sizeof(ad), tmp, sizeof(tmp), tag), 0);
+	assert_int_equal(aead_open(&b, nonce, ad, sizeof(ad), tmp, tmp, sizeof(tmp), tag), 0);
 	/* Our own receive key is not the peer's send key. */
 	memcpy(tmp, buf, sizeof(buf));
-	assert_int_equal(aead_open(&a, nonce, ad, sizeof(ad), tmp, sizeof(tmp), tag), -1);
+	assert_int_equal(aead_open(&a, nonce, ad, sizeof(ad), tmp, tmp, sizeof(tmp), tag), -1);
 	aead_free(&a);
 	aead_free(&b);
 	assert_null(a.seal);

@@ -366,7 +366,7 @@ static enum open_result open_copy(struct session *s, const struct dg *d, uint64_
 	struct wire_hdr h;
 	struct dg c = *d;
 	assert_int_equal(wire_decode(&h, c.b, c.len), WIRE_OK);
-	enum open_result r = session_open(s, &h, c.b, now);
+	enum open_result r = session_open(s, &h, c.b, c.b, now);
 	if (plain)
 		*plain = c;
 	return r;
@@ -400,6 +400,31 @@ static void test_seal_header_fields(void **state)
 	assert_int_equal(h.seq, 0);
 	/* the payload is not sent in the clear */
 	assert_memory_not_equal(d.b + WIRE_HDR_LEN, msg, strlen(msg));
+}
+
+/* A datagram still in the receive buffer opens straight into another
+ * buffer: its header, then the plaintext; the source stays as it was. */
+static void test_open_into_another_buffer(void **state)
+{
+	struct pair *p = *state;
+	const char *msg = "opened out of place, the copy done by the cipher";
+	struct dg d = seal_text(p, &p->cli, msg, T0);
+	struct dg src = d;
+	uint8_t out[sizeof(d.b)];
+	struct wire_hdr h;
+	memset(out, 0xee, sizeof(out));
+	assert_int_equal(wire_decode(&h, src.b, src.len), WIRE_OK);
+	assert_int_equal(session_open(&p->srv, &h, src.b, out, T0), OPEN_CONFIRMED_NEXT);
+	assert_memory_equal(out, d.b, WIRE_HDR_LEN);
+	assert_memory_equal(out + WIRE_HDR_LEN, msg, strlen(msg));
+	assert_int_equal(out[WIRE_HDR_LEN + strlen(msg)], 0xee); /* not the tag */
+	assert_memory_equal(src.b, d.b, d.len);
+	/* A tampered one fails out of place too. */
+	session_promote_next(&p->srv, T0);
+	d = seal_text(p, &p->cli, msg, T0);
+	d.b[WIRE_HDR_LEN + 3] ^= 1;
+	assert_int_equal(wire_decode(&h, d.b, d.len), WIRE_OK);
+	assert_int_equal(session_open(&p->srv, &h, d.b, out, T0), OPEN_AUTH_FAIL);
 }
 
 /* A TCP/IPv4 packet of len bytes whose checksum field holds the pseudo-
@@ -457,7 +482,7 @@ static uint16_t partial_roundtrip(struct pair *p, struct session *s, struct sess
 	pk->csum_partial = 1;
 	assert_int_equal(session_seal(s, &pk, 1, WIRE_DATA, T0), 1);
 	assert_int_equal(wire_decode(&h, pk->data, pk->len), WIRE_OK);
-	assert_int_equal(session_open(r, &h, pk->data, T0), OPEN_OK);
+	assert_int_equal(session_open(r, &h, pk->data, pk->data, T0), OPEN_OK);
 	pk->data += WIRE_HDR_LEN;
 	pk->len = h.payload_len - WIRE_TAG_LEN;
 	assert_true(session_csum_from_flags(pk, h.flags));
@@ -607,7 +632,7 @@ static void test_tampered_header_fails_auth(void **state)
 			struct wire_hdr h;
 			c.b[i] ^= (uint8_t)(1u << bit);
 			assert_int_equal(wire_decode(&h, c.b, c.len), WIRE_OK);
-			enum open_result r = session_open(&p->srv, &h, c.b, T0);
+			enum open_result r = session_open(&p->srv, &h, c.b, c.b, T0);
 			if (r != OPEN_AUTH_FAIL)
 				fail_msg("header byte %zu bit %u flipped: open gave %d, want AUTH_FAIL", i, bit, r);
 		}
@@ -619,7 +644,7 @@ static void test_tampered_header_fails_auth(void **state)
 		for (unsigned bit = 0; bit < 8; bit++) {
 			struct dg c = d;
 			c.b[i] ^= (uint8_t)(1u << bit);
-			enum open_result r = session_open(&p->srv, &orig, c.b, T0);
+			enum open_result r = session_open(&p->srv, &orig, c.b, c.b, T0);
 			if (r != OPEN_AUTH_FAIL)
 				fail_msg("header byte %zu bit %u changed under the same fields: open gave %d", i, bit, r);
 		}
@@ -742,7 +767,7 @@ static void test_batch_seal_seq_and_open(void **state)
 	for (uint32_t k = B; k-- > 0;) {
 		struct wire_hdr h;
 		assert_int_equal(wire_decode(&h, pk[k]->data, pk[k]->len), WIRE_OK);
-		assert_int_equal(session_open(&p->srv, &h, pk[k]->data, T0), OPEN_OK);
+		assert_int_equal(session_open(&p->srv, &h, pk[k]->data, pk[k]->data, T0), OPEN_OK);
 		for (uint32_t j = 0; j < 40 + k; j++)
 			assert_int_equal(pk[k]->data[WIRE_HDR_LEN + j], k);
 	}
@@ -966,6 +991,7 @@ int main(void)
 		cmocka_unit_test(test_hs_resp_tampered_noise_fails),
 		cmocka_unit_test(test_hs_timestamp_increases),
 		S(test_seal_header_fields),
+		S(test_open_into_another_buffer),
 		S(test_seal_partial_csum),
 		S(test_csum_flag_needs_a_checksum),
 		S(test_seal_uses_documented_nonce_and_ad),

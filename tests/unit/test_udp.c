@@ -155,6 +155,16 @@ static void test_full_socket_does_not_delay_another(void **state)
 		int n = udp_rx_batch(&rx, &pk, &from, 1, 100000);
 		if (n == 1) {
 			assert_true(pk->len >= 12);
+			/* Handed out in place (a view into the receiver's
+			 * buffer); pkt_own moves it into the packet's own. */
+			assert_true(pkt_is_view(pk));
+			uint8_t copy[WIRE_HDR_LEN + 8];
+			assert_int_equal(pk->len, sizeof(copy));
+			memcpy(copy, pk->data, sizeof(copy));
+			pkt_own(pk);
+			assert_false(pkt_is_view(pk));
+			assert_ptr_equal(pk->data, pk->buf);
+			assert_memory_equal(pk->data, copy, sizeof(copy));
 			if (pk->data[11] == 1)
 				pos = got;
 			got++;
