@@ -975,6 +975,7 @@ int client_run(const char *path)
 	sigset_t sigs;
 	pthread_t th[2];
 	void *(*loops[2])(void *) = { up_loop, down_loop };
+	static const char *const names[2] = { "vpngw-up", "vpngw-down" };
 	char ep[64];
 
 	log_set_role("client");
@@ -995,8 +996,13 @@ int client_run(const char *path)
 	}
 	LOGI("msg=\"client starting\" interface=%s endpoint=%s ciphers=%s", c->tun.name,
 	     endpoint_str(gw_ep(c), ep, sizeof(ep)), aead_offer_str());
-	for (int i = 0; i < 2; i++)
-		pthread_create(&th[i], NULL, loops[i], c);
+	int nth = 0;
+	while (nth < 2 && thread_start(&th[nth], loops[nth], c, names[nth]) == 0)
+		nth++;
+	if (nth < 2) {
+		rc = 1;
+		goto stop; /* logged; the thread that did start is stopped below */
+	}
 	if (ctl_start(c->ctl) != 0)
 		LOGE("msg=\"no control socket: vpngw show and metrics will not answer\"");
 
@@ -1014,10 +1020,11 @@ int client_run(const char *path)
 		}
 	}
 	LOGI("msg=\"shutting down\"");
+stop:
 	atomic_store(&c->stop, true);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
 	log_stats(c);
 	teardown(c);
-	return 0;
+	return rc;
 }

@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "thread.h"
 
 #define MAX_CONNS 16
 #define CONN_DEADLINE_NS (2 * 1000000000ull)
@@ -371,11 +372,8 @@ static void *ctl_loop(void *arg)
 
 int ctl_start(struct ctl *c)
 {
-	int rc = pthread_create(&c->th, NULL, ctl_loop, c);
-	if (rc != 0) {
-		LOGE("msg=\"cannot start the control thread\" error=\"%s\"", strerror(rc));
+	if (thread_start(&c->th, ctl_loop, c, "vpngw-ctl") != 0)
 		return -1;
-	}
 	c->started = true;
 	return 0;
 }

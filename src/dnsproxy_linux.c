@@ -26,6 +26,7 @@
 
 #include "dns.h"
 #include "log.h"
+#include "thread.h"
 #include "wake.h"
 
 #define RESOLV_CONF "/etc/resolv.conf"
@@ -759,9 +760,8 @@ struct dnsproxy *dnsproxy_open(const struct server_conf *c, uint32_t listen4, co
 
 int dnsproxy_start(struct dnsproxy *d)
 {
-	int rc = pthread_create(&d->th, NULL, loop, d);
-	if (rc != 0) {
-		LOGE("msg=\"DNS proxy off: cannot start its thread\" error=\"%s\"", strerror(rc));
+	if (thread_start(&d->th, loop, d, "vpngw-dns") != 0) {
+		LOGE("msg=\"DNS proxy off: no thread for it\"");
 		return -1;
 	}
 	d->started = true;

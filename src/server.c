@@ -1146,6 +1146,7 @@ int server_run(const char *path)
 	sigset_t sigs;
 	pthread_t th[3];
 	void *(*loops[3])(void *) = { up_loop, down_loop, hs_loop };
+	static const char *const names[3] = { "vpngw-up", "vpngw-down", "vpngw-hs" };
 
 	log_set_role("server");
 	s->udp = -1;
@@ -1177,9 +1178,13 @@ int server_run(const char *path)
 		s->dns = NULL;
 		s->dns4 = dnsproxy_client_dns(NULL, &s->conf, s->conf.addr4);
 	}
-	int nth = s->ctl_fd >= 0 ? 3 : 2;
-	for (int i = 0; i < nth; i++)
-		pthread_create(&th[i], NULL, loops[i], s);
+	int want = s->ctl_fd >= 0 ? 3 : 2, nth = 0;
+	while (nth < want && thread_start(&th[nth], loops[nth], s, names[nth]) == 0)
+		nth++;
+	if (nth < want) {
+		rc = 1;
+		goto stop; /* logged; the threads that did start are stopped below */
+	}
 	if (ctl_start(s->ctl) != 0)
 		LOGE("msg=\"no control socket: vpngw show and metrics will not answer\"");
 
@@ -1197,6 +1202,7 @@ int server_run(const char *path)
 		}
 	}
 	LOGI("msg=\"shutting down\"");
+stop:
 	atomic_store(&s->stop, true);
 	waker_signal(&s->sched_wake);
 	for (int i = 0; i < nth; i++)
@@ -1204,5 +1210,5 @@ int server_run(const char *path)
 	dnsproxy_stop(s->dns); /* before the last stats line: its counters are final */
 	log_stats(s);
 	teardown(s);
-	return 0;
+	return rc;
 }

@@ -12,6 +12,7 @@
 #ifndef VPNGW_THREAD_H
 #define VPNGW_THREAD_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #define THREAD_SLICE_DEFAULT_US 100 /* the kernel's shortest */
@@ -22,6 +23,11 @@
  * (50) and what audio servers ask for. */
 #define THREAD_RT_PRIO_DEFAULT 10
 #define THREAD_RT_PRIO_MAX 99
+
+/* Starts fn(arg) in a new thread named name (at most 15 characters: what
+ * top -H, ps -L and perf show for it). 0, or -1 after logging why (the
+ * name, and the error). */
+int thread_start(pthread_t *th, void *(*fn)(void *), void *arg, const char *name);
 
 /* Lets this process keep giving its threads real-time priority up to prio
  * after it drops root (`User =`): raises RLIMIT_RTPRIO, which a process

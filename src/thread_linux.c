@@ -118,6 +118,18 @@ static uint64_t process_sleeps(void)
 	return (uint64_t)ru.ru_nvcsw;
 }
 
+int thread_start(pthread_t *th, void *(*fn)(void *), void *arg, const char *name)
+{
+	int rc = pthread_create(th, NULL, fn, arg);
+	if (rc != 0) {
+		LOGE("msg=\"cannot start a thread\" thread=%s error=\"%s\"", name, strerror(rc));
+		return -1;
+	}
+	/* Only a name: a failure costs nothing but the name. */
+	(void)pthread_setname_np(*th, name);
+	return 0;
+}
+
 static void gate_open(unsigned rt_prio, int r, int err, const char *who);
 static void go_realtime(void);
 

@@ -89,6 +89,12 @@ if wait_log "$C1_LOG" "$SESSION_UP" 10; then
         "$(ping_count "$NS_C1" "$GW_TUN_IP" 5)" 5
     check_eq "a: client1 pings $NET_IP through the tunnel (replies of 5)" \
         "$(ping_count "$NS_C1" "$NET_IP" 5)" 5
+    # Named, so that top -H, ps -L and perf tell them apart.
+    check_eq "a: the gateway's threads are named" \
+        "$(cat /proc/"$SRV_PID"/task/*/comm | grep -v '^vpngw-dns$' | sort | paste -sd' ')" \
+        "vpngw vpngw-ctl vpngw-down vpngw-hs vpngw-up"
+    check_eq "a: client1's threads are named" \
+        "$(cat /proc/"$C1_PID"/task/*/comm | sort | paste -sd' ')" "vpngw vpngw-ctl vpngw-down vpngw-up"
 else
     not_ok "a: client1 logs session up" "no '$SESSION_UP' within 10 s"
 fi
