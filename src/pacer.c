@@ -62,6 +62,11 @@ uint64_t pacer_delay_ns(struct pacer *p, uint64_t now, uint64_t bytes)
 
 int pacer_wait_us(struct pacer *p, uint64_t now, uint64_t bytes)
 {
+	/* Never for more than the bucket holds: the tokens that would come
+	 * while it is full are lost, and at a low rate (a small bucket) the
+	 * sender would fall behind its pace. */
+	if (bytes > (uint64_t)p->burst)
+		bytes = (uint64_t)p->burst;
 	uint64_t ns = pacer_delay_ns(p, now, bytes);
 	if (!ns)
 		return 0;

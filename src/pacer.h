@@ -29,10 +29,11 @@ int64_t pacer_budget(struct pacer *p, uint64_t now);
 void pacer_consume(struct pacer *p, uint64_t bytes);
 /* Nanoseconds until `bytes` may go out; 0 if now. */
 uint64_t pacer_delay_ns(struct pacer *p, uint64_t now, uint64_t bytes);
-/* How long a sender held back by the pacer sleeps before `bytes` may go,
- * in microseconds (not poll()'s milliseconds: rounded up to those, a ping
- * behind the pacer waited up to 1 ms): 0 if now, else that time, but at
- * least PACER_TICK_US. Senders ask for PACER_WAKE_DGRAMS full datagrams,
+/* How long a sender held back by the pacer sleeps before `bytes` (or a
+ * full bucket, if less) may go, in microseconds (not poll()'s
+ * milliseconds: rounded up to those, a ping behind the pacer waited up to
+ * 1 ms): 0 if now, else that time, but at least PACER_TICK_US. Senders
+ * ask for PACER_WAKE_DGRAMS full datagrams,
  * so that a saturated link costs a wake-up per batch on both ends, not
  * one per datagram: at 190 Mbit/s about 0.5 ms. */
 #define PACER_TICK_US 100

@@ -93,6 +93,39 @@ static void test_wait_in_microseconds(void **state)
 	assert_int_equal(pacer_wait_us(&p, T0 + 460 * 1000, DGRAM), 0);
 }
 
+/* A saturated sender as the data threads run one: send while there is
+ * budget, then sleep as pacer_wait_us says (for a batch). Over a second
+ * it must get its rate, neither more nor (the bucket filling up while it
+ * sleeps) much less. */
+static uint64_t saturated_second(uint64_t rate)
+{
+	struct pacer p;
+	uint64_t t = T0, sent = 0;
+	pacer_init(&p, rate, 2 * MS, t);
+	pacer_consume(&p, (uint64_t)pacer_budget(&p, t)); /* start with an empty bucket */
+	while (t < T0 + 1000 * MS) {
+		while (pacer_budget(&p, t) > 0) {
+			pacer_consume(&p, DGRAM);
+			sent += DGRAM;
+		}
+		int us = pacer_wait_us(&p, t, PACER_WAKE_DGRAMS * DGRAM);
+		assert_true(us >= PACER_TICK_US);
+		t += (uint64_t)us * 1000;
+	}
+	return sent;
+}
+
+static void test_saturated_sender_keeps_its_rate(void **state)
+{
+	(void)state;
+	const uint64_t rates[] = { 1000000, 10000000, 50000000, 190000000, 1000000000, 10000000000ull };
+	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+		uint64_t want = rates[i] / 8, got = saturated_second(rates[i]);
+		assert_true(got >= want * 97 / 100);
+		assert_true(got <= want + 2 * DGRAM + want / 100);
+	}
+}
+
 static void test_parse_bandwidth(void **state)
 {
 	(void)state;
@@ -125,6 +158,7 @@ int main(void)
 		cmocka_unit_test(test_fractions_accumulate),
 		cmocka_unit_test(test_delay_until_a_datagram_fits),
 		cmocka_unit_test(test_wait_in_microseconds),
+		cmocka_unit_test(test_saturated_sender_keeps_its_rate),
 		cmocka_unit_test(test_parse_bandwidth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
