@@ -4,6 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config libsodium-dev libipsec-mb-dev libssl-dev libnftables-dev libmnl-dev libcmocka-dev
       iproute2 iputils-ping iperf3 nftables tcpdump ethtool dnsutils dnsmasq-base python3-dissononce python3-cryptography
+      python3-scapy
       clang libclang-rt-dev llvm valgrind man-db "$@")
 missing=()
 for p in "${pkgs[@]}"; do
