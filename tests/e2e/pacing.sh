@@ -5,10 +5,13 @@
 # wire-sized packets). A download and an upload run through the tunnel, first with no
 # pacing, then with `Bandwidth = 190mbit` on both sides, while the pfifos' backlog is sampled
 # every 50 ms and pings run alongside:
-#   - unpaced, the queue forms in the link's pfifo (the control: without it the paced case
+#   - unpaced, a queue stands in the link's pfifo (the control: without it the paced case
 #     would prove nothing);
-#   - paced, the pfifo stays (nearly) empty (the pacer's burst at most), the transfer still gets >= 80% of the link,
-#     and the pings, which no longer wait behind that queue, are faster.
+#   - paced, the pfifo is (nearly) empty most of the time: its median backlog is two paced
+#     batches at most (the median, not the maximum: while this VM stalls a vCPU for a few ms
+#     nothing drains the link, and what was paced in meanwhile piles up; seen up to 134 KB
+#     once in CI); the transfer still gets >= 80% of the link, and the pings, which no
+#     longer wait behind that queue, are faster.
 # Prints TAP-style "ok - ..." lines and "N passed, N failed"; exit 1 on any failure.
 set -u
 # shellcheck source=tests/e2e/lib.sh
@@ -38,9 +41,10 @@ iperf_server_start || die "iperf3 server did not start"
 backlog() {
     tc -s -n "$1" qdisc show dev "$2" | awk '/pfifo/ { p = 1 } p && /backlog/ { sub("b$", "", $2); print $2; exit }'
 }
-# run_case NAME BANDWIDTH: one download and one upload; sets <NAME>_{down,up}_{mbps,q,p50}
+# run_case NAME BANDWIDTH: one download and one upload; sets <NAME>_{down,up}_{mbps,q,max,p50}
+# (q: the median of the backlog samples, max: the largest)
 run_case() {
-    local name=$1 bw=$2 dir ns dev ip_pid q max i
+    local name=$1 bw=$2 dir ns dev ip_pid q max med i samples
     write_server_conf "$LAB_DIR/s-$name.conf" "$SRV_PRIV" client1 "$K1_PUB" "$C1_TUN_IP"
     write_client_conf "$LAB_DIR/c-$name.conf" "$K1_PRIV" "$TUN_C1" "$SRV_PUB"
     if [ -n "$bw" ]; then
@@ -61,20 +65,25 @@ run_case() {
         sleep 1
         ip netns exec "$NS_C1" ping -n -i 0.02 -w $((SECS - 2)) "$NET_IP" >"$LAB_DIR/$name-$dir.ping" 2>&1 &
         local ping_pid=$!
-        max=0
+        max=0 samples=()
         for ((i = 0; i < (SECS - 2) * 20; i++)); do
             q=$(backlog "$ns" "$dev")
-            [[ $q =~ ^[0-9]+$ ]] && [ "$q" -gt "$max" ] && max=$q
+            if [[ $q =~ ^[0-9]+$ ]]; then
+                samples+=("$q")
+                [ "$q" -gt "$max" ] && max=$q
+            fi
             sleep 0.05
         done
+        med=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 999999999 }')
         wait "$ping_pid"
         wait "$ip_pid"
         read -r mbps _ < <(iperf_mbps "$LAB_DIR/$name-$dir.json")
         printf -v "${name}_${dir}_mbps" '%s' "${mbps%.*}"
-        printf -v "${name}_${dir}_q" '%s' "$max"
+        printf -v "${name}_${dir}_q" '%s' "$med"
+        printf -v "${name}_${dir}_max" '%s' "$max"
         printf -v "${name}_${dir}_p50" '%s' "$(sed -n 's/.*time=\([0-9.]*\).*/\1/p' "$LAB_DIR/$name-$dir.ping" |
             sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%d", v[int((NR + 1) / 2)] * 1000; else print 999999 }')"
-        log "$name $dir: $mbps Mbit/s, pfifo backlog up to $max bytes, ping p50 $(eval echo \$"${name}_${dir}_p50") us"
+        log "$name $dir: $mbps Mbit/s, pfifo backlog median $med bytes (${#samples[@]} samples, max $max), ping p50 $(eval echo \$"${name}_${dir}_p50") us"
         sleep 1
     done
     vpngw_stop "$cp"
@@ -87,11 +96,12 @@ run_case paced "$PACE"
 # shellcheck disable=SC2154  # set by run_case through printf -v
 {
     for dir in down up; do
-        pq=plain_${dir}_q vq=paced_${dir}_q vm=paced_${dir}_mbps pp=plain_${dir}_p50 vp=paced_${dir}_p50
-        # 100 KB is 4 ms at 200 Mbit/s; 50 KB, the pacer's whole 2 ms burst (a batch is 12 KB)
-        check_gt "$dir, no pacing: the queue forms in the link's pfifo (${!pq} bytes at most; the control)" "${!pq}" 100000
-        if [ "${!vq}" -le 50000 ]; then ok "$dir, Bandwidth = $PACE: the link's pfifo stays (nearly) empty (${!vq} bytes at most)"
-        else not_ok "$dir, Bandwidth = $PACE: the link's pfifo stays (nearly) empty" "up to ${!vq} bytes queued"; fi
+        pq=plain_${dir}_q vq=paced_${dir}_q vx=paced_${dir}_max vm=paced_${dir}_mbps pp=plain_${dir}_p50 vp=paced_${dir}_p50
+        # 100 KB is 4 ms at 200 Mbit/s; a paced batch is 8 datagrams, 12 KB
+        check_gt "$dir, no pacing: a queue stands in the link's pfifo (median ${!pq} bytes; the control)" "${!pq}" 100000
+        if [ "${!vq}" -le 24000 ]; then
+            ok "$dir, Bandwidth = $PACE: the link's pfifo is (nearly) empty (median ${!vq} bytes, max ${!vx})"
+        else not_ok "$dir, Bandwidth = $PACE: the link's pfifo is (nearly) empty" "median ${!vq} bytes, max ${!vx}"; fi
         check_gt "$dir, Bandwidth = $PACE: at least 80% of the $LINK link (${!vm} Mbit/s)" "${!vm}" 159
         if [ "${!vp}" -lt "${!pp}" ]; then ok "$dir: pings faster paced (p50 ${!vp} us) than not (${!pp} us)"
         else not_ok "$dir: pings faster paced than not" "p50 ${!vp} us paced, ${!pp} us not"; fi
