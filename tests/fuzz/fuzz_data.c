@@ -222,7 +222,7 @@ static void control(const uint8_t *data, size_t size)
 	noise_wipe(&hs);
 }
 
-static void datagram(const struct wire_hdr *h, const uint8_t *data, size_t size)
+static void datagram(const struct wire_hdr *h, const uint8_t *data)
 {
 	struct pkt *pk;
 	struct peer *p = registry_by_id(&reg, h->client_id);
@@ -230,7 +230,6 @@ static void datagram(const struct wire_hdr *h, const uint8_t *data, size_t size)
 		return;
 	FX_CHECK(!memcmp(p->sess.client_id, h->client_id, WIRE_ID_LEN));
 	FX_CHECK(pool_get(pool, &pk, 1) == 1);
-	(void)size; /* wire_decode checked payload_len against it */
 
 	/* As the data path opens it: from the receive buffer (here the
 	 * fuzzer's own, exactly size bytes) into the packet's buffer. */
@@ -279,6 +278,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fx_alice_session(&reg.peers[0]->sess);
 	fx_bob_session(&reg.peers[1]->sess);
-	datagram(&h, data, size);
+	datagram(&h, data); /* wire_decode checked payload_len against size */
 	return 0;
 }
