@@ -74,25 +74,24 @@ int offload_finish_csum(uint8_t *pkt, size_t len, const struct offload *o)
 	return 0;
 }
 
-/* The folded pseudo-header sum (IPv4 or IPv6, by the version nibble) for
- * a transport header of l4len bytes, as a partial checksum field holds it
- * (not inverted). */
+/* The pseudo-header's addresses and protocol, folded to 16 bits: the
+ * part of it that is the same for every segment of a super-packet. */
+static uint32_t pseudo_base(const uint8_t *ip, uint8_t proto)
+{
+	uint32_t sum = ip[0] >> 4 == 6 ? csum_add(0, ip + 8, 32) : csum_add(0, ip + 12, 8);
+	return (uint16_t)~csum_fold((uint16_t)~csum_fold(sum) + (uint32_t)proto);
+}
+
+/* The folded pseudo-header sum for a transport header of l4len bytes, as
+ * a partial checksum field holds it (not inverted). */
+static uint16_t pseudo_add_len(uint32_t base, size_t l4len)
+{
+	return (uint16_t)~csum_fold(base + (uint32_t)(l4len >> 16) + (uint32_t)(l4len & 0xffff));
+}
+
 static uint16_t pseudo_sum(const uint8_t *ip, uint8_t proto, size_t l4len)
 {
-	uint8_t tail[8] = { 0 };
-	uint32_t sum;
-	if (ip[0] >> 4 == 6) {
-		sum = csum_add(0, ip + 8, 32); /* source, destination */
-		put32(tail, (uint32_t)l4len);
-		tail[7] = proto;
-		sum = csum_add(sum, tail, 8);
-	} else {
-		sum = csum_add(0, ip + 12, 8);
-		tail[1] = proto;
-		put16(tail + 2, (uint16_t)l4len);
-		sum = csum_add(sum, tail, 4);
-	}
-	return (uint16_t)~csum_fold(sum);
+	return pseudo_add_len(pseudo_base(ip, proto), l4len);
 }
 
 /* The transport header's offset and protocol: IPv4 that is not a
@@ -162,45 +161,73 @@ static void set_ip_len(uint8_t *d, size_t ihl, size_t tot, uint16_t id)
 	put16(d + 10, csum_fold(csum_add(0, d, ihl)));
 }
 
+/* An IPv4 header's sum without its length, id and checksum fields,
+ * folded to 16 bits: what its segments share. */
+static uint32_t ip4_base(const uint8_t *ip, size_t ihl)
+{
+	uint8_t h[60];
+	memcpy(h, ip, ihl);
+	memset(h + 2, 0, 4);
+	memset(h + 10, 0, 2);
+	return (uint16_t)~csum_fold(csum_add(0, h, ihl));
+}
+
 /* Cuts the TCP or UDP (proto) super-packet pkt (len bytes, headers hl
  * bytes of which the transport header starts at ihl) into segments
  * first.. of at most size payload bytes each: headers copied, IP length
  * (and IPv4 id) fixed up, then the transport header's own fields, the
- * checksum left partial. */
+ * checksum left partial.
+ * A segment is only written here, never read back: the sums come from
+ * the source's headers, once per super-packet. Summing the segment's own
+ * header made the CPU wait for the copy just written to reach its cache
+ * (a store-forwarding stall on every segment, the costliest instruction
+ * of the sending thread's own code in perf). */
 static int cut(const uint8_t *pkt, size_t len, uint8_t proto, size_t ihl, size_t hl, uint16_t size, size_t first,
 	       struct pkt **out, size_t nout, size_t *total)
 {
-	bool tcp = proto == 6;
+	bool tcp = proto == 6, v4 = pkt[0] >> 4 == 4;
 	size_t payload = len - hl;
 	size_t nseg = payload ? (payload + size - 1) / size : 1;
 	*total = nseg;
 	/* The biggest segment: size payload bytes, or all of it when it fits one. */
 	if (hl + (payload < size ? payload : size) > PKT_MAX_IP)
 		return -1;
-	uint16_t id = pkt[0] >> 4 == 4 ? get16(pkt + 4) : 0;
+	uint16_t id = v4 ? get16(pkt + 4) : 0;
 	uint32_t seq = tcp ? get32(pkt + ihl + 4) : 0;
+	uint8_t flags = tcp ? pkt[ihl + 13] : 0;
+	uint32_t ip_sum = v4 ? ip4_base(pkt, ihl) : 0, l4_sum = pseudo_base(pkt, proto);
 	int n = 0;
 	for (size_t i = first; i < nseg && (size_t)n < nout; i++, n++) {
 		size_t off = i * size, plen = payload ? (payload - off < size ? payload - off : size) : 0;
+		size_t tot = hl + plen;
 		uint8_t *d = out[n]->data, *t = d + ihl;
 		memcpy(d, pkt, hl);
 		memcpy(d + hl, pkt + hl + off, plen);
-		out[n]->len = (uint32_t)(hl + plen);
+		out[n]->len = (uint32_t)tot;
 		out[n]->csum_partial = 1;
-		set_ip_len(d, ihl, hl + plen, (uint16_t)(id + i));
+		if (v4) {
+			uint16_t seg_id = (uint16_t)(id + i);
+			put16(d + 2, (uint16_t)tot);
+			put16(d + 4, seg_id);
+			put16(d + 10, csum_fold(ip_sum + (uint32_t)tot + seg_id));
+		} else {
+			put16(d + 4, (uint16_t)(tot - 40));
+		}
 		if (!tcp) {
 			put16(t + 4, (uint16_t)(8 + plen));
-			put16(t + 6, pseudo_sum(d, 17, 8 + plen));
+			put16(t + 6, pseudo_add_len(l4_sum, 8 + plen));
 			continue;
 		}
 		/* TCP: sequence, flags (FIN/PSH only on the last, CWR only on
 		 * the first). */
 		put32(t + 4, seq + (uint32_t)off);
+		uint8_t f = flags;
 		if (i + 1 < nseg)
-			t[13] &= (uint8_t)~0x09; /* FIN, PSH */
+			f &= (uint8_t)~0x09; /* FIN, PSH */
 		if (i > 0)
-			t[13] &= (uint8_t)~0x80; /* CWR */
-		put16(t + 16, pseudo_sum(d, 6, hl - ihl + plen));
+			f &= (uint8_t)~0x80; /* CWR */
+		t[13] = f;
+		put16(t + 16, pseudo_add_len(l4_sum, tot - ihl));
 	}
 	return n;
 }
