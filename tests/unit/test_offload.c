@@ -677,6 +677,39 @@ static void test_tso_cut(void **state)
 	}
 }
 
+/* IPv4 with options (up to the 40 bytes the header allows), another TOS
+ * and TTL, and ids that wrap: cut() sums the part of the IPv4 header its
+ * segments share once, from the source, so every byte of it must count. */
+static void test_tso_cut_ip_options(void **state)
+{
+	(void)state;
+	const size_t opts[] = { 4, 12, 40 };
+	struct pkt *segs[8];
+	for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+		randombytes_buf(sp_payload, 5000);
+		struct tcp_spec sp_spec = tcp_default();
+		sp_spec.payload = sp_payload;
+		sp_spec.plen = 5000;
+		sp_spec.flags = F_ACK | F_PSH;
+		sp_spec.ip_opts = opts[k];
+		sp_spec.tos = 0xb8;
+		sp_spec.ttl = 3;
+		sp_spec.id = 0xfffe;
+		size_t len = build_tcp(sp, &sp_spec);
+		for (size_t i = 20; i < 20 + opts[k]; i++)
+			sp[i] = (uint8_t)(0x11 * (i + k)); /* options that are not all zero */
+		put16(sp + 10, 0);
+		put16(sp + 10, ref_csum(sp, 20 + opts[k]));
+		assert_int_equal(ihl_of(sp), 20 + opts[k]);
+		size_t total = 0;
+		get_pkts(segs, 4);
+		assert_int_equal(segment(sp, len, 1300, 0, segs, 4, &total), 4);
+		assert_int_equal(total, 4);
+		check_segments(sp, len, 1300, segs, 0, 4, 4);
+		pool_put(pool, segs, 4);
+	}
+}
+
 static void test_tso_windows(void **state)
 {
 	(void)state;
@@ -1388,6 +1421,7 @@ int main(void)
 		cmocka_unit_test(test_csum_complete),
 		cmocka_unit_test(test_offload_decode),
 		cmocka_unit_test(test_tso_cut),
+		cmocka_unit_test(test_tso_cut_ip_options),
 		cmocka_unit_test(test_tso_windows),
 		cmocka_unit_test(test_tso_single),
 		cmocka_unit_test(test_tso_malformed),
