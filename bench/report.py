@@ -92,6 +92,9 @@ def main():
          lambda t: cell(t, ms, "sup1_p99", "sdown1_p99")),
         ("200 Mbit/s bottleneck: ping max during upload / download, ms",
          lambda t: cell(t, ms, "sup1_max", "sdown1_max")),
+        ("200 Mbit/s bottleneck: the link's FIFO backlog during upload / download, median / max, KB",
+         lambda t: cell(t, plain, "sup1_fifo_p50", "sup1_fifo_max") + " ; " +
+         cell(t, plain, "sdown1_fifo_p50", "sdown1_fifo_max")),
         ("ping loss under load, % (up / down / 200M up / 200M down)",
          lambda t: cell(t, plain, "up1_loss", "down1_loss", "sup1_loss", "sdown1_loss")),
         ("CPU s per GB, tunnel processes of both ends (1-stream up / down)",
@@ -133,8 +136,12 @@ client and the gateway with tunnel MTU 1400 and carries the client's traffic to
 schedule for every tunnel: 200 idle pings; iperf3 TCP for %(T)s s single stream
 up, then down (-R), each with `ping -i 0.01` to the internet host from 1 s in to
 1 s before the end; 4 streams up; then the bottleneck (%(shape)s), up and down
-with pings again. Percentiles are over the ping RTTs received (nearest rank);
-lost pings are counted separately.
+with pings again, and the backlog of the sending side's pfifo (in bytes: a
+UDP GSO send passes it as one packet) sampled every 50 ms meanwhile: where a
+tunnel's queue stood. The link is emulated on the same two cores (htb, whose
+burst is one packet): when its dequeue runs late it loses link time, and its
+FIFO grows whatever the tunnel does. Percentiles are over the ping RTTs
+received (nearest rank); lost pings are counted separately.
 
 - vpngw: `build/vpngw server|client` with the README's config format; for
   the bottleneck runs %(bw)s. Its two data threads per side run SCHED_FIFO

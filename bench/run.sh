@@ -245,16 +245,46 @@ iperf_start() {
 	done
 }
 
+# fifo_sample NS DEV FILE: the bottleneck link's pfifo backlog in bytes,
+# every 50 ms for as long as the pings run (PING_SECS, and at most
+# PING_SECS * 20 samples). Bytes, not packets: a tunnel's UDP GSO send
+# passes the qdisc as one packet.
+fifo_sample() {
+	local ns=$1 dev=$2 f=$3 i end=$(( ${EPOCHREALTIME/[.,]/} + PING_SECS * 1000000 ))
+	for ((i = 0; i < PING_SECS * 20 && ${EPOCHREALTIME/[.,]/} < end; i++)); do
+		tc -s -n "$ns" qdisc show dev "$dev" |
+			awk '/pfifo/ { p = 1 } p && /backlog/ { sub("b$", "", $2); print $2; exit }'
+		sleep 0.05
+	done >"$f"
+}
+# fifo_put TUNNEL TAG FILE: TAG_fifo_p50 and TAG_fifo_max, in KB
+fifo_put() {
+	local p50 max
+	read -r p50 max < <(grep -E '^[0-9]+$' "$3" | sort -n |
+		awk '{ v[NR] = $1 } END { if (NR) printf "%.1f %.1f\n", v[int((NR + 1) / 2)] / 1000, v[NR] / 1000; else print "- -" }')
+	put "$1" "${2}_fifo_p50" "$p50"; put "$1" "${2}_fifo_max" "$max"
+}
+
 # xfer TUNNEL TAG PING(0/1) [iperf3 flags]: one iperf3 run from the client,
-# optionally with pings alongside. Records TAG (Gbit/s), TAG_bytes, CPU.
+# optionally with pings alongside (and, when FIFO is "NS DEV", the backlog
+# of that bottleneck's pfifo sampled meanwhile). Records TAG (Gbit/s),
+# TAG_bytes, CPU.
 xfer() {
 	local tun=$1 tag=$2 withping=$3; shift 3
-	local j=$OUT/$tun-$tag.json ip t0 s0 t1 s1
+	local j=$OUT/$tun-$tag.json ip t0 s0 t1 s1 fp=
 	iperf_start "$j" "$OUT/$tun-$tag.err" "$tun $tag" -J "$@"
 	ip=$IPERF_PID t0=$START_TUN s0=$START_SYS
 	if [ "$withping" = 1 ]; then
+		if [ -n "${FIFO:-}" ]; then
+			fifo_sample $FIFO "$OUT/$tun-$tag.fifo" &
+			fp=$!; PIDS+=("$fp")
+		fi
 		ping_samples "$NC" during "$PING_SECS" "$OUT/$tun-$tag.ping"
 		put_ping "$tun" "$tag" "$OUT/$tun-$tag.ping"
+		if [ -n "$fp" ]; then
+			wait_pid "$fp" 10; forget "$fp"
+			fifo_put "$tun" "$tag" "$OUT/$tun-$tag.fifo"
+		fi
 	fi
 	wait_pid "$ip" $((T + 40))
 	t1=$(tun_ticks); s1=$(sys_ticks)
@@ -333,8 +363,8 @@ measure() {
 	fi
 	shape on
 	reach
-	xfer "$tun" sup1 1
-	xfer "$tun" sdown1 1 -R
+	FIFO="$NC c$S" xfer "$tun" sup1 1
+	FIFO="$NG gc$S" xfer "$tun" sdown1 1 -R
 	shape off
 }
 
