@@ -179,9 +179,9 @@ static uint32_t ip4_base(const uint8_t *ip, size_t ihl)
  * checksum left partial.
  * A segment is only written here, never read back: the sums come from
  * the source's headers, once per super-packet. Summing the segment's own
- * header made the CPU wait for the copy just written to reach its cache
- * (a store-forwarding stall on every segment, the costliest instruction
- * of the sending thread's own code in perf). */
+ * header made its first load wait for the copy's stores, on every
+ * segment (in perf, the costliest instruction of the sending thread's own
+ * code). */
 static int cut(const uint8_t *pkt, size_t len, uint8_t proto, size_t ihl, size_t hl, uint16_t size, size_t first,
 	       struct pkt **out, size_t nout, size_t *total)
 {
