@@ -143,7 +143,8 @@ for dir in up down; do
     check_gt "c: iperf3 -6 $dir completes through the tunnel and NAT66 (bytes)" "${bytes:-0}" 1000000
 done
 # UDP over IPv6 sent with UDP_SEGMENT: cut from the client's TUN (USO), merged at the gateway.
-udpgso_check "c: 1000 IPv6 datagrams sent in 100 UDP_SEGMENT sends, all arrive intact" "$NET6"
+udpgso_check "c: 1000 IPv6 datagrams sent in 100 UDP_SEGMENT sends, all arrive intact and in order" "$NET6"
+udpgso_check_down "c: 1000 IPv6 datagrams sent back in 100 UDP_SEGMENT sends, all arrive intact and in order" "$NET6"
 check_eq "c: no TCP or UDP checksum errors at the internet host" \
     "$(ip netns exec "$NS_NET" nstat -az TcpInCsumErrors UdpInCsumErrors Udp6InCsumErrors 2>/dev/null | awk 'NR > 1 { s += $2 } END { print s + 0 }')" 0
 

@@ -220,8 +220,11 @@ if [ "$C1_UP" -eq 1 ]; then
     if [ "$(uname -r | awk -F. '{ print ($1 > 6 || ($1 == 6 && $2 >= 2)) }')" = 1 ]; then
         check_eq "b2: the client's TUN takes UDP super-packets (kernel 6.2+)" "$uso" on
     fi
-    udpgso_check "b2: 1000 datagrams sent in 100 UDP_SEGMENT sends, all arrive intact" "$NET_IP"
+    udpgso_check "b2: 1000 datagrams sent in 100 UDP_SEGMENT sends, all arrive intact and in order" "$NET_IP"
     check_eq "b2: no UDP checksum errors at the internet host" "$(csum_errors "$NS_NET")" 0
+    udpgso_check_down "b2: 1000 datagrams sent back from the internet host in 100 UDP_SEGMENT sends, all arrive intact and in order" "$NET_IP"
+    check_eq "b2: no UDP checksum errors at client1" "$(csum_errors "$NS_C1")" 0
+    udpgso_burst "b2: a burst of 20,000 datagrams" "$NET_IP"
 else
     not_ok "b2: UDP_SEGMENT through the tunnel" "skipped: client1 not up"
 fi
