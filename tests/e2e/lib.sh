@@ -181,58 +181,54 @@ lab_bg() {
     LAB_PIDS+=("$LAST_PID")
 }
 
-# udpgso_check NAME DST: 1000 datagrams in 100 UDP_SEGMENT sends (tests/e2e/udpgso.py) from
-# client1 to DST (the internet host, IPv4 or IPv6) through the tunnel; checks that all arrive
-# intact and in order, named NAME.
+# udpgso_up DST BATCHES GAP_MS: client1 makes BATCHES UDP_SEGMENT sends of 10 datagrams
+# (tests/e2e/udpgso.py), GAP_MS apart (0: as fast as it goes), to port 9999 of DST (the
+# internet host, IPv4 or IPv6) through the tunnel; UDPGSO_OUT gets the receiver's count,
+# "datagrams N bad M reordered R".
+udpgso_up() {
+    local dst=$1 out=$LAB_DIR/udpgso-$RANDOM.out pid i
+    lab_bg "$NS_NET" "$out" "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" recv 9999 4
+    pid=$LAST_PID
+    sleep 0.5
+    ip netns exec "$NS_C1" "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" send "$dst" 9999 "$2" "$3" ||
+        not_ok "the UDP_SEGMENT sender to $dst" "exit status $?"
+    for ((i = 0; i < 80; i++)); do proc_alive "$pid" || break; sleep 0.1; done
+    lab_stop "$pid"
+    UDPGSO_OUT=$(cat "$out" 2>/dev/null)
+}
+
+# udpgso_down DST BATCHES GAP_MS: the same the other way, from the internet host (DST, its
+# address) to client1, through the gateway's NAT: client1 sends one datagram to DST's port
+# 9998 first, the internet host answers its source with the sends. The gateway cuts what its
+# TUN hands it as UDP super-packets, the client merges them back.
+udpgso_down() {
+    local pid
+    lab_bg "$NS_NET" "$LAB_DIR/udpgso-push-$RANDOM.out" "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" push 9998 "$2" "$3"
+    pid=$LAST_PID
+    sleep 0.5
+    UDPGSO_OUT=$(ip netns exec "$NS_C1" timeout 20 "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" pull "$1" 9998 4 2>&1)
+    lab_stop "$pid"
+}
+
+# udpgso_check NAME DST / udpgso_check_down NAME DST: 1000 datagrams in 100 sends 2 ms
+# apart, up / down; all must arrive intact and in order.
 udpgso_check() {
-    local name=$1 dst=$2 out=$LAB_DIR/udpgso-$RANDOM.out pid i
-    lab_bg "$NS_NET" "$out" "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" recv 9999 4
-    pid=$LAST_PID
-    sleep 0.5
-    ip netns exec "$NS_C1" "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" send "$dst" 9999 100 ||
-        not_ok "$name: the UDP_SEGMENT sender" "exit status $?"
-    for ((i = 0; i < 80; i++)); do proc_alive "$pid" || break; sleep 0.1; done
-    lab_stop "$pid"
-    check_eq "$name" "$(cat "$out" 2>/dev/null)" "datagrams 1000 bad 0 reordered 0"
+    udpgso_up "$2" 100 2
+    check_eq "$1" "$UDPGSO_OUT" "datagrams 1000 bad 0 reordered 0"
 }
-
-# udpgso_check_down NAME DST: the same the other way, from the internet host (DST, its
-# address) to client1, through the gateway's NAT: client1 sends one datagram to DST first,
-# the internet host answers its source with the 100 sends. The gateway cuts what its TUN
-# hands it as UDP super-packets, the client merges them back.
 udpgso_check_down() {
-    local name=$1 dst=$2 pid
-    lab_bg "$NS_NET" "$LAB_DIR/udpgso-push-$RANDOM.out" "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" push 9998 100
-    pid=$LAST_PID
-    sleep 0.5
-    local got
-    got=$(ip netns exec "$NS_C1" timeout 20 "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" pull "$dst" 9998 4 2>&1)
-    lab_stop "$pid"
-    check_eq "$name" "$got" "datagrams 1000 bad 0 reordered 0"
+    udpgso_down "$2" 100 2
+    check_eq "$1" "$UDPGSO_OUT" "datagrams 1000 bad 0 reordered 0"
 }
 
-# udpgso_burst NAME DST: 2000 UDP_SEGMENT sends (20,000 datagrams) as fast as the sender
-# goes, from client1 to DST (the internet host) and then from it back to client1 through the
-# NAT: many batches in flight at once at every stage. Some may be lost on the way (full
-# queues); none may arrive damaged or out of order. Checks named NAME up / NAME down.
+# udpgso_burst NAME DST: 2000 sends (20,000 datagrams) as fast as the sender goes, up and
+# then down: many batches in flight at once at every stage. Some may be lost on the way
+# (full queues); none may arrive damaged or out of order. Checks named NAME up / NAME down.
 udpgso_burst() {
-    local name=$1 dst=$2 out=$LAB_DIR/udpgso-burst-$RANDOM.out pid i got n bad r
-    lab_bg "$NS_NET" "$out" "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" recv 9999 4
-    pid=$LAST_PID
-    sleep 0.5
-    ip netns exec "$NS_C1" "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" send "$dst" 9999 2000 0 ||
-        not_ok "$name up: the UDP_SEGMENT sender" "exit status $?"
-    for ((i = 0; i < 80; i++)); do proc_alive "$pid" || break; sleep 0.1; done
-    lab_stop "$pid"
-    got=$(cat "$out" 2>/dev/null)
-    lab_bg "$NS_NET" "$LAB_DIR/udpgso-push-$RANDOM.out" "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" push 9998 2000 0
-    pid=$LAST_PID
-    sleep 0.5
-    got="$got
-$(ip netns exec "$NS_C1" timeout 20 "$PY" "$LAB_ROOT/tests/e2e/udpgso.py" pull "$dst" 9998 4 2>&1)"
-    lab_stop "$pid"
+    local name=$1 dst=$2 dir n bad r
     for dir in up down; do
-        read -r n bad r < <(printf '%s\n' "$got" | sed -n "$([ $dir = up ] && echo 1 || echo 2)s/^datagrams \([0-9]*\) bad \([0-9]*\) reordered \([0-9]*\)$/\1 \2 \3/p")
+        "udpgso_$dir" "$dst" 2000 0
+        read -r n bad r < <(sed -n 's/^datagrams \([0-9]*\) bad \([0-9]*\) reordered \([0-9]*\)$/\1 \2 \3/p' <<<"$UDPGSO_OUT")
         log "$name $dir: ${n:-?} of 20000 arrived, ${bad:-?} damaged, ${r:-?} out of order"
         check_gt "$name $dir: datagrams arrived" "${n:-0}" 999
         check_eq "$name $dir: none damaged or out of order" "bad ${bad:-?} reordered ${r:-?}" "bad 0 reordered 0"
