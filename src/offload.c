@@ -147,20 +147,6 @@ int csum_complete(uint8_t *pkt, size_t len)
 	return 0;
 }
 
-/* A segment's (or a merged packet's) IP header for its new length tot:
- * the IPv6 payload length, or the IPv4 total length, id and checksum. */
-static void set_ip_len(uint8_t *d, size_t ihl, size_t tot, uint16_t id)
-{
-	if (d[0] >> 4 == 6) {
-		put16(d + 4, (uint16_t)(tot - 40));
-		return;
-	}
-	put16(d + 2, (uint16_t)tot);
-	put16(d + 4, id);
-	put16(d + 10, 0);
-	put16(d + 10, csum_fold(csum_add(0, d, ihl)));
-}
-
 /* An IPv4 header's sum without its length, id and checksum fields,
  * folded to 16 bits: what its segments share. */
 static uint32_t ip4_base(const uint8_t *ip, size_t ihl)
@@ -170,6 +156,21 @@ static uint32_t ip4_base(const uint8_t *ip, size_t ihl)
 	memset(h + 2, 0, 4);
 	memset(h + 10, 0, 2);
 	return (uint16_t)~csum_fold(csum_add(0, h, ihl));
+}
+
+/* A segment's (or a merged packet's) IP header for its new length tot:
+ * the IPv6 payload length, or the IPv4 total length, id and checksum,
+ * the latter from ip_sum (ip4_base of the header): the header is only
+ * written, never read. */
+static void set_ip_len(uint8_t *d, bool v4, uint32_t ip_sum, size_t tot, uint16_t id)
+{
+	if (!v4) {
+		put16(d + 4, (uint16_t)(tot - 40));
+		return;
+	}
+	put16(d + 2, (uint16_t)tot);
+	put16(d + 4, id);
+	put16(d + 10, csum_fold(ip_sum + (uint32_t)tot + id));
 }
 
 /* Cuts the TCP or UDP (proto) super-packet pkt (len bytes, headers hl
@@ -205,14 +206,7 @@ static int cut(const uint8_t *pkt, size_t len, uint8_t proto, size_t ihl, size_t
 		memcpy(d + hl, pkt + hl + off, plen);
 		out[n]->len = (uint32_t)tot;
 		out[n]->csum_partial = 1;
-		if (v4) {
-			uint16_t seg_id = (uint16_t)(id + i);
-			put16(d + 2, (uint16_t)tot);
-			put16(d + 4, seg_id);
-			put16(d + 10, csum_fold(ip_sum + (uint32_t)tot + seg_id));
-		} else {
-			put16(d + 4, (uint16_t)(tot - 40));
-		}
+		set_ip_len(d, v4, ip_sum, tot, (uint16_t)(id + i));
 		if (!tcp) {
 			put16(t + 4, (uint16_t)(8 + plen));
 			put16(t + 6, pseudo_add_len(l4_sum, 8 + plen));
@@ -314,7 +308,8 @@ void tcp_finish_super(uint8_t *buf, size_t len, const struct tcp_seg *first, uin
 		      uint8_t hdr[OFFLOAD_HDR_LEN])
 {
 	uint8_t *t = buf + first->ihl;
-	set_ip_len(buf, first->ihl, len, buf[0] >> 4 == 4 ? get16(buf + 4) : 0);
+	bool v4 = buf[0] >> 4 == 4;
+	set_ip_len(buf, v4, v4 ? ip4_base(buf, first->ihl) : 0, len, v4 ? get16(buf + 4) : 0);
 	if (psh)
 		t[13] |= 0x08;
 	/* Partial checksum: the kernel (or the NIC) adds the rest. */
@@ -419,7 +414,7 @@ size_t udp_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr[
 	if (merged == 1)
 		return 0;
 	uint8_t *b = pkts[i]->data;
-	set_ip_len(b, ihl, len, ihl == 20 ? get16(b + 4) : 0);
+	set_ip_len(b, ihl == 20, ihl == 20 ? ip4_base(b, ihl) : 0, len, ihl == 20 ? get16(b + 4) : 0);
 	put16(b + ihl + 4, (uint16_t)(len - ihl));
 	put16(b + ihl + 6, pseudo_sum(b, 17, len - ihl));
 	uint16_t v[4] = { (uint16_t)(ihl + 8), (uint16_t)size, (uint16_t)ihl, 6 };
