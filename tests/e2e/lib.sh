@@ -569,6 +569,23 @@ fifo_watch() {
     echo "$max $min" >"$2"
 }
 
+# steal_watch OUT SECS: the CPU time the hypervisor took from this VM ("steal" in /proc/stat),
+# sampled every 0.25 s for SECS s into OUT as "epoch_seconds steal_ticks" lines, in the
+# background (LAST_PID). A stolen CPU stalls every thread of the lab at once, ours and the
+# kernel's: a test that judges a transfer's intervals asks this which ones the host disturbed.
+steal_watch() {
+    local out=$1 n=$(($2 * 4 + 8))
+    (
+        for ((i = 0; i < n; i++)); do
+            read -r _ _ _ _ _ _ _ _ st _ </proc/stat
+            echo "$EPOCHREALTIME $st"
+            sleep 0.25
+        done
+    ) >"$out" 2>/dev/null &
+    LAST_PID=$!
+    LAB_PIDS+=("$LAST_PID")
+}
+
 # iperf_server_start: iperf3 -s on the internet host; waits until it listens
 iperf_server_start() {
     local i
