@@ -107,6 +107,8 @@ def main():
          lambda t: cell(t, ms, "fair_down_p50", "fair_down_p99", "fair_down_max", only=("vpngw",))),
         ("other processes' CPU during the tunnel's runs, % of the machine (noise indicator)",
          lambda t: cell(t, lambda v: v or "-", "other_cpu")),
+        ("CPU the host (hypervisor) stole during the transfers, % of one CPU (up / down / 200M up / 200M down; noise indicator)",
+         lambda t: cell(t, plain, "up1_steal", "down1_steal", "sup1_steal", "sdown1_steal")),
     ]
     head = "| metric | " + " | ".join(NAMES[t] for t in tunnels) + " |"
     sep = "|---|" + "---|" * len(tunnels)
@@ -169,7 +171,12 @@ received (nearest rank); lost pings are counted separately.
   1-minute load average to drop below the limit before it starts and, before
   each tunnel, for other processes to go quiet (bounded); the last row is the
   CPU that processes other than the bench's used meanwhile, from /proc/*/stat.
-  A column with a high figure there is less trustworthy.
+  A column with a high figure there is less trustworthy. On a VM the host may
+  also take the CPUs away ("steal" in /proc/stat): every thread of the lab,
+  the tunnel's and the kernel's, stops meanwhile, and a transfer's throughput
+  drops with it (a lab download's one-second intervals fell to a third of
+  their median while the host stole 50-67%% of a CPU). The steal row says how
+  much each transfer lost that way.
 - The two-client row runs unshaped: client 1 runs iperf3 while client 2
   pings the internet host through its own vpngw session.
 """ % {"T": meta.get("seconds", "?"), "shape": meta.get("shape", "?"),

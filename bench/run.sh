@@ -222,6 +222,13 @@ sys_ticks() { # busy jiffies of the whole machine: user nice system irq softirq
 	read -r _c u n s i w q sq _ </proc/stat
 	echo $((u + n + s + q + sq))
 }
+# steal_ticks: jiffies the hypervisor gave this VM's CPUs to someone else
+# (all CPUs): while it steals, every thread of the lab stops at once
+steal_ticks() {
+	local st
+	read -r _ _ _ _ _ _ _ _ st _ </proc/stat
+	echo "$st"
+}
 
 # iperf_start OUT ERR LABEL [iperf3 flags]: iperf3 from the client, in the
 # background (IPERF_PID; START_TUN and START_SYS: the CPU counters just
@@ -231,7 +238,7 @@ sys_ticks() { # busy jiffies of the whole machine: user nice system irq softirq
 iperf_start() {
 	local out=$1 err=$2 label=$3 try; shift 3
 	for ((try = 1; ; try++)); do
-		START_TUN=$(tun_ticks) START_SYS=$(sys_ticks)
+		START_TUN=$(tun_ticks) START_SYS=$(sys_ticks) START_STEAL=$(steal_ticks) START_TIME=$EPOCHREALTIME
 		ip netns exec "$NC" timeout $((T + 30)) iperf3 -c $INET -t "$T" --connect-timeout 3000 "${CC_ARGS[@]}" "$@" >"$out" 2>"$err" &
 		IPERF_PID=$!; PIDS+=("$IPERF_PID")
 		sleep 1
@@ -271,9 +278,9 @@ fifo_put() {
 # TAG_bytes, CPU.
 xfer() {
 	local tun=$1 tag=$2 withping=$3; shift 3
-	local j=$OUT/$tun-$tag.json ip t0 s0 t1 s1 fp=
+	local j=$OUT/$tun-$tag.json ip t0 s0 st0 w0 t1 s1 fp=
 	iperf_start "$j" "$OUT/$tun-$tag.err" "$tun $tag" -J "$@"
-	ip=$IPERF_PID t0=$START_TUN s0=$START_SYS
+	ip=$IPERF_PID t0=$START_TUN s0=$START_SYS st0=$START_STEAL w0=$START_TIME
 	if [ "$withping" = 1 ]; then
 		if [ -n "${FIFO:-}" ]; then
 			fifo_sample $FIFO "$OUT/$tun-$tag.fifo" &
@@ -288,6 +295,8 @@ xfer() {
 	fi
 	wait_pid "$ip" $((T + 40))
 	t1=$(tun_ticks); s1=$(sys_ticks)
+	put "$tun" "${tag}_steal" "$(awk -v t=$(($(steal_ticks) - st0)) -v hz="$HZ" -v w0="$w0" -v w1="$EPOCHREALTIME" \
+		'BEGIN{printf "%.0f", 100 * t / hz / (w1 - w0)}')"
 	local r
 	r=$("$PY" - "$j" <<'PY'
 import json, sys
