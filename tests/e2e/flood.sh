@@ -27,7 +27,10 @@
 # block of FLOOD_BLOCK_S inside it. Alternating keeps what the (shared) machine does meanwhile on
 # all sides alike. Each side's p99 is taken per round and the median over the rounds compared (a
 # stall of the whole shared machine, tens of ms, hits several pings 10 ms apart and alone decides a
-# pooled p99); the pooled p99 is printed too. In round 1 a new client
+# pooled p99); the pooled p99 is printed too. A round during which the host (this lab is a VM)
+# took STEAL_EXCUSE (25%) of a CPU or more is printed but left out of the median: its stalls are
+# the hypervisor's (CI failed once with rounds of 2.9-32.8 ms while another test of the same run
+# saw 74% of a CPU stolen); with fewer than 3 rounds left the check is skipped. In round 1 a new client
 # (client2, the C client) starts during the flood at vpngw; in round 2 of init mode the
 # independent Python client does. The generator runs as SCHED_IDLE (FLOOD_NICE=N: at nice N
 # instead): it stands for another machine, and here it shares two cores with what it attacks.
@@ -60,6 +63,8 @@ BLOCK_S=${FLOOD_BLOCK_S:-2}
 ROUNDS=${FLOOD_ROUNDS:-5}
 PING_S=$BLOCK_S
 FLOOR_MS=0.2
+HZ=$(getconf CLK_TCK)
+STEAL_EXCUSE=25   # % of one CPU the host may take during a round before the round is not judged
 P99_MAX_MS=${P99_MAX_MS:-2}
 NEW_CLIENT_MAX_S=5
 SPOOF_NET=198.18.0.0/15
@@ -129,9 +134,13 @@ ok "client1 has a session and pings the gateway through the tunnel"
 
 # ping_run NAME: PING_S seconds of pings from client1 to the gateway's tunnel address, 10 ms
 # apart, into $LAB_DIR/ping-NAME.log
+# (and, into steal-NAME, the % of one CPU the host stole meanwhile: see ping_p99_from)
 ping_run() {
+    local st0=$(steal_ticks) t0=$EPOCHREALTIME
     ip netns exec "$NS_C1" ping -n -i 0.01 -c $((PING_S * 100)) -W 1 -w $((PING_S + 10)) "$GW_TUN_IP" \
         >"$LAB_DIR/ping-$1.log" 2>&1
+    awk -v t=$(($(steal_ticks) - st0)) -v hz="$HZ" -v t0="$t0" -v t1="$EPOCHREALTIME" \
+        'BEGIN { printf "%.0f\n", 100 * t / hz / (t1 - t0) }' >"$LAB_DIR/steal-$1"
 }
 
 
@@ -272,15 +281,19 @@ flood_mode() {
     # Asserted: the established client's loaded-latency budget (2 ms, as for a heavy client
     # beside it), at most 1% of pings lost. The issue's 1.5x is printed, met or not, in both readings: the
     # well-formed flood misses it (see README).
-    if "$PY" -c "import sys; sys.exit(0 if $dm99 <= $P99_MAX_MS else 1)"; then
+    if [ "$dm99" = none ]; then
+        ok "$mode: ping p99 (median of rounds) with the flood at vpngw # SKIP the host stole >= $STEAL_EXCUSE% of a CPU in more than 2 of $ROUNDS rounds ($dper)"
+    elif "$PY" -c "import sys; sys.exit(0 if $dm99 <= $P99_MAX_MS else 1)"; then
         ok "$mode: ping p99 (median of rounds) with the flood at vpngw $dm99 ms <= $P99_MAX_MS ms"
     else
         not_ok "$mode: ping p99 (median of rounds) with the flood at vpngw $dm99 ms <= $P99_MAX_MS ms"
     fi
-    le_limit "$dm99" "$bm99" && log "$mode: literal criterion met: $dm99 ms <= 1.5 x max(p99 without a flood $bm99, floor) = $LIMIT ms" ||
-        log "$mode: literal criterion NOT met: $dm99 ms > 1.5 x max(p99 without a flood $bm99, floor) = $LIMIT ms"
-    le_limit "$dm99" "$rm99" && log "$mode: vpngw's share met: $dm99 ms <= 1.5 x max(p99 with the flood at a closed port $rm99, floor) = $LIMIT ms" ||
-        log "$mode: vpngw's share NOT met: $dm99 ms > 1.5 x max(p99 with the flood at a closed port $rm99, floor) = $LIMIT ms"
+    for ref in "without a flood:literal criterion:$bm99" "with the flood at a closed port:vpngw's share:$rm99"; do
+        IFS=: read -r what crit base <<<"$ref"
+        if [ "$dm99" = none ] || [ "$base" = none ]; then log "$mode: $crit not judged (the host's steal time)"
+        elif le_limit "$dm99" "$base"; then log "$mode: $crit met: $dm99 ms <= 1.5 x max(p99 $what $base, floor) = $LIMIT ms"
+        else log "$mode: $crit NOT met: $dm99 ms > 1.5 x max(p99 $what $base, floor) = $LIMIT ms"; fi
+    done
     loss=$((dsent - drecv))
     if [ "$dsent" -gt 0 ] && [ $((loss * 100)) -le "$dsent" ]; then
         ok "$mode: ping loss during the flood $loss of $dsent (<= 1%)"
@@ -323,23 +336,35 @@ flood_mode() {
 # the median over rounds is what a round without such an accident sees
 ping_p99_from() {
     local res
-    res=$("$PY" - "$LAB_DIR"/ping-"$1"*.log <<'EOF'
+    res=$("$PY" - "$STEAL_EXCUSE" "$LAB_DIR"/ping-"$1"*.log <<'EOF'
 import math, re, sys
+excuse = int(sys.argv.pop(1))
 text = "".join(open(f).read() for f in sys.argv[1:])
 rtts = sorted(float(x) for x in re.findall(r"time=([0-9.]+) ms", text))
 runs = re.findall(r"(\d+) packets transmitted, (\d+) received", text)
 sent, recv = sum(int(a) for a, _ in runs), sum(int(b) for _, b in runs)
 def pct(p):
     return rtts[max(0, math.ceil(p / 100 * len(rtts)) - 1)] if rtts else 0
-per = []
+per, shown = [], []
 for f in sys.argv[1:]:
     r = sorted(float(x) for x in re.findall(r"time=([0-9.]+) ms", open(f).read()))
-    if r:
-        per.append(r[max(0, math.ceil(0.99 * len(r)) - 1)])
+    if not r:
+        continue
+    p99 = r[max(0, math.ceil(0.99 * len(r)) - 1)]
+    try:
+        stolen = int(open(f.replace("/ping-", "/steal-")[:-len(".log")]).read())
+    except (OSError, ValueError):
+        stolen = 0
+    if stolen >= excuse:
+        shown.append((p99, "%.3f(host stole %d%%)" % (p99, stolen)))
+    else:
+        per.append(p99)
+        shown.append((p99, "%.3f" % p99))
 per.sort()
-mp99 = per[len(per) // 2] if per else 0
-print("%.3f %.3f %.3f %d %d %.3f %s" % (pct(99), pct(50), rtts[-1] if rtts else 0, sent, recv, mp99,
-                                      ",".join("%.3f" % x for x in per) or "none"))
+# fewer than 3 rounds the host left alone: no median worth judging
+mp99 = "%.3f" % per[len(per) // 2] if len(per) >= 3 else "none"
+print("%.3f %.3f %.3f %d %d %s %s" % (pct(99), pct(50), rtts[-1] if rtts else 0, sent, recv, mp99,
+                                   ",".join(t for _, t in sorted(shown)) or "none"))
 EOF
 )
     read -r P99 P50 MAX SENT RECV MP99 PER <<<"$res"

@@ -569,6 +569,14 @@ fifo_watch() {
     echo "$max $min" >"$2"
 }
 
+# steal_ticks: clock ticks the hypervisor has taken from this VM's CPUs so far (all CPUs; it
+# only counts while a CPU wants to run, so an idle lab sees none)
+steal_ticks() {
+    local st
+    read -r _ _ _ _ _ _ _ _ st _ </proc/stat
+    echo "$st"
+}
+
 # steal_watch OUT SECS: the CPU time the hypervisor took from this VM ("steal" in /proc/stat),
 # sampled every 0.25 s for SECS s into OUT as "epoch_seconds steal_ticks" lines, in the
 # background (LAST_PID). A stolen CPU stalls every thread of the lab at once, ours and the
@@ -577,8 +585,7 @@ steal_watch() {
     local out=$1 n=$(($2 * 4 + 8))
     (
         for ((i = 0; i < n; i++)); do
-            read -r _ _ _ _ _ _ _ _ st _ </proc/stat
-            echo "$EPOCHREALTIME $st"
+            echo "$EPOCHREALTIME $(steal_ticks)"
             sleep 0.25
         done
     ) >"$out" 2>/dev/null &
