@@ -419,51 +419,32 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 	send_keepalive(c, now);
 }
 
-/* Returns true when pk was handed to the inject queue list. */
-static bool handle_datagram(struct client *c, struct pkt *pk, uint64_t now)
+/* A CONTROL datagram from the gateway: a handshake response or a cookie. */
+static void handle_control(struct client *c, struct pkt *pk, uint64_t now)
 {
-	struct wire_hdr h;
-	if (wire_decode(&h, pk->data, pk->len) != WIRE_OK) {
+	pkt_own(pk);
+	int ct = hs_control_type(pk->data, pk->len);
+	if (ct == HS_RESP)
+		handle_response(c, pk, now);
+	else if (ct == HS_COOKIE_REPLY)
+		handle_cookie_reply(c, pk, now);
+	else
 		ctr_add(&c->st.malformed_drops, 1);
-		return false;
-	}
-	if (h.type == WIRE_CONTROL) {
-		pkt_own(pk);
-		int ct = hs_control_type(pk->data, pk->len);
-		if (ct == HS_RESP)
-			handle_response(c, pk, now);
-		else if (ct == HS_COOKIE_REPLY)
-			handle_cookie_reply(c, pk, now);
-		else
-			ctr_add(&c->st.malformed_drops, 1);
-		return false;
-	}
-	if (memcmp(h.client_id, c->sess.client_id, WIRE_ID_LEN) != 0) {
-		ctr_add(&c->st.auth_fail_drops, 1);
-		return false;
-	}
-	switch (session_open(&c->sess, &h, pk->data, pk->buf, now)) {
-	case OPEN_OK:
-	case OPEN_CONFIRMED_NEXT:
-		break;
-	case OPEN_NO_KEY:
-	case OPEN_AUTH_FAIL:
-		ctr_add(&c->st.auth_fail_drops, 1);
-		return false;
-	case OPEN_REPLAY:
-		ctr_add(&c->st.replay_drops, 1);
-		return false;
-	}
-	atomic_store(&c->last_rx_ns, now);
-	if (h.type == WIRE_KEEPALIVE)
+}
+
+/* The rest of one opened DATA/KEEPALIVE datagram; true when pk goes on to
+ * the inject queue. */
+static bool handle_opened(struct client *c, struct pkt *pk, const struct wire_hdr *h)
+{
+	if (h->type == WIRE_KEEPALIVE)
 		return false;
 	pk->data = pk->buf + WIRE_HDR_LEN;
-	pk->len = h.payload_len - WIRE_TAG_LEN;
+	pk->len = h->payload_len - WIRE_TAG_LEN;
 	if (pk->len > c->mtu) {
 		ctr_add(&c->st.dropped_due_to_mtu, 1);
 		return false;
 	}
-	if (!session_csum_from_flags(pk, h.flags)) {
+	if (!session_csum_from_flags(pk, h->flags)) {
 		ctr_add(&c->st.malformed_drops, 1);
 		return false;
 	}
@@ -472,6 +453,39 @@ static bool handle_datagram(struct client *c, struct pkt *pk, uint64_t now)
 		return false;
 	}
 	return true;
+}
+
+/* Where a batch's datagrams go: the inject queue, or back to the pool. */
+struct rx_out {
+	struct pkt *keep[BATCH], *spare[BATCH];
+	size_t nkeep, nspare;
+};
+
+/* n DATA/KEEPALIVE datagrams of our session, opened under its receive lock
+ * once. */
+static void handle_data(struct client *c, struct pkt **pk, const struct wire_hdr *h, size_t n, uint64_t now,
+			struct rx_out *o)
+{
+	enum open_result res[BATCH];
+	bool heard = false;
+	for (size_t i = 0; i < n;)
+		i += session_open_batch(&c->sess, h + i, pk + i, n - i, res + i, now);
+	for (size_t i = 0; i < n; i++) {
+		if (res[i] == OPEN_NO_KEY || res[i] == OPEN_AUTH_FAIL) {
+			ctr_add(&c->st.auth_fail_drops, 1);
+		} else if (res[i] == OPEN_REPLAY) {
+			ctr_add(&c->st.replay_drops, 1);
+		} else {
+			heard = true;
+			if (handle_opened(c, pk[i], &h[i])) {
+				o->keep[o->nkeep++] = pk[i];
+				continue;
+			}
+		}
+		o->spare[o->nspare++] = pk[i];
+	}
+	if (heard)
+		atomic_store(&c->last_rx_ns, now);
 }
 
 /* Each direction is one thread that drains its input (up to
@@ -485,8 +499,10 @@ static bool handle_datagram(struct client *c, struct pkt *pk, uint64_t now)
  * datagrams arrived, and sets *data to how many were packets for our TUN. */
 static size_t drain_udp(struct client *c, int wait_us, size_t *data)
 {
-	struct pkt *batch[BATCH], *keep[BATCH], *spare[BATCH];
+	struct pkt *batch[BATCH], *dgram[BATCH], *ctl[BATCH];
 	struct endpoint from[BATCH];
+	struct wire_hdr hdr[BATCH];
+	struct rx_out o;
 	size_t total = 0;
 
 	*data = 0;
@@ -498,27 +514,39 @@ static size_t drain_udp(struct client *c, int wait_us, size_t *data)
 		if (got < 0)
 			got = 0;
 		uint64_t now = now_ns(), bytes = 0;
-		size_t nkeep = 0, nspare = 0;
+		size_t ndgram = 0, nctl = 0;
+		o.nkeep = o.nspare = 0;
 		for (int i = 0; i < got; i++) {
 			struct pkt *pk = batch[i];
 			pk->stamp_ns = now;
 			bytes += pk->len;
 			/* Only the gateway talks to us. */
-			if (!endpoint_equal(&from[i], gw_ep(c))) {
+			if (!endpoint_equal(&from[i], gw_ep(c)) ||
+			    wire_decode(&hdr[ndgram], pk->data, pk->len) != WIRE_OK) {
 				ctr_add(&c->st.malformed_drops, 1);
-				spare[nspare++] = pk;
-			} else if (handle_datagram(c, pk, now)) {
-				keep[nkeep++] = pk;
+				o.spare[o.nspare++] = pk;
+			} else if (hdr[ndgram].type == WIRE_CONTROL) {
+				ctl[nctl++] = pk;
+			} else if (memcmp(hdr[ndgram].client_id, c->sess.client_id, WIRE_ID_LEN) != 0) {
+				ctr_add(&c->st.auth_fail_drops, 1);
+				o.spare[o.nspare++] = pk;
 			} else {
-				spare[nspare++] = pk;
+				dgram[ndgram++] = pk;
 			}
 		}
 		ctr_add(&c->st.udp_rx_datagrams, (uint64_t)got);
 		ctr_add(&c->st.udp_rx_bytes, bytes);
-		if (nkeep)
-			fq_push(&c->injq, keep, nkeep, now);
-		*data += nkeep;
-		pool_put(c->pool, spare, nspare);
+		handle_data(c, dgram, hdr, ndgram, now, &o);
+		/* After the data: a response's new keys are not in use by the
+		 * gateway before we answer it. */
+		for (size_t i = 0; i < nctl; i++) {
+			handle_control(c, ctl[i], now);
+			o.spare[o.nspare++] = ctl[i];
+		}
+		if (o.nkeep)
+			fq_push(&c->injq, o.keep, o.nkeep, now);
+		*data += o.nkeep;
+		pool_put(c->pool, o.spare, o.nspare);
 		pool_put(c->pool, batch + got, n - (size_t)got);
 		total += (size_t)got;
 		if ((size_t)got < n)

@@ -394,36 +394,12 @@ static size_t receive_control(struct server *s)
 	return (size_t)got;
 }
 
-/* One DATA/KEEPALIVE datagram; returns true when pk was handed on. */
-static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr *h,
-			const struct endpoint *from, uint64_t now, struct pkt **to_tun, size_t *ntun,
-			struct pkt **to_peer, size_t *npeer)
+/* The rest of one authenticated DATA/KEEPALIVE datagram of p, opened in
+ * place; returns true when pk was handed on. */
+static bool handle_opened(struct server *s, struct peer *p, struct pkt *pk, const struct wire_hdr *h,
+			  const struct endpoint *from, uint64_t now, struct pkt **to_tun, size_t *ntun,
+			  struct pkt **to_peer, size_t *npeer)
 {
-	struct peer *p = registry_by_id(&s->reg, h->client_id);
-	if (!p) {
-		ctr_add(&s->st.unknown_client_drops, 1);
-		return false;
-	}
-	switch (session_open(&p->sess, h, pk->data, pk->buf, now)) {
-	case OPEN_OK:
-		break;
-	case OPEN_CONFIRMED_NEXT:
-		session_promote_next(&p->sess, now);
-		break;
-	case OPEN_NO_KEY:
-	case OPEN_AUTH_FAIL:
-		ctr_add(&s->st.auth_fail_drops, 1);
-		ctr_add(&p->auth_fail_drops, 1);
-		return false;
-	case OPEN_REPLAY:
-		ctr_add(&s->st.replay_drops, 1);
-		ctr_add(&p->replay_drops, 1);
-		return false;
-	}
-	/* Authenticated: this is where the client is now (roaming). */
-	peer_set_endpoint(p, from, now);
-	ctr_add(&p->rx_packets, 1);
-	ctr_add(&p->rx_bytes, pk->len);
 	if (h->type == WIRE_KEEPALIVE) {
 		send_keepalive(s, p, from, now);
 		return false;
@@ -468,12 +444,66 @@ static bool handle_data(struct server *s, struct pkt *pk, const struct wire_hdr 
 	return false;
 }
 
+/* Where a batch's packets go: the TUN, other clients, back to the pool. */
+struct rx_out {
+	struct pkt *to_tun[BATCH], *to_peer[BATCH], *spare[BATCH];
+	size_t ntun, npeer, nspare;
+};
+
+/* n DATA/KEEPALIVE datagrams in a row from one clientId (a batch is
+ * mostly one client's): one registry lookup, the session's receive lock
+ * once (twice across a rekey's confirmation), the endpoint and the
+ * client's counters once. */
+static void handle_run(struct server *s, struct pkt **pk, const struct wire_hdr *h,
+		       const struct endpoint *from, size_t n, uint64_t now, struct rx_out *o)
+{
+	struct peer *p = registry_by_id(&s->reg, h[0].client_id);
+	if (!p) {
+		ctr_add(&s->st.unknown_client_drops, n);
+		memcpy(o->spare + o->nspare, pk, n * sizeof(*pk));
+		o->nspare += n;
+		return;
+	}
+	enum open_result res[BATCH];
+	for (size_t i = 0; i < n;) {
+		i += session_open_batch(&p->sess, h + i, pk + i, n - i, res + i, now);
+		if (res[i - 1] == OPEN_CONFIRMED_NEXT)
+			session_promote_next(&p->sess, now);
+	}
+	size_t last = n;
+	uint64_t pkts = 0, bytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (res[i] == OPEN_NO_KEY || res[i] == OPEN_AUTH_FAIL) {
+			ctr_add(&s->st.auth_fail_drops, 1);
+			ctr_add(&p->auth_fail_drops, 1);
+		} else if (res[i] == OPEN_REPLAY) {
+			ctr_add(&s->st.replay_drops, 1);
+			ctr_add(&p->replay_drops, 1);
+		} else {
+			last = i;
+			pkts++;
+			bytes += pk[i]->len;
+			if (handle_opened(s, p, pk[i], &h[i], &from[i], now, o->to_tun, &o->ntun, o->to_peer, &o->npeer))
+				continue;
+		}
+		o->spare[o->nspare++] = pk[i];
+	}
+	if (last == n)
+		return;
+	/* Authenticated: this is where the client is now (roaming). */
+	peer_set_endpoint(p, &from[last], now);
+	ctr_add(&p->rx_packets, pkts);
+	ctr_add(&p->rx_bytes, bytes);
+}
+
 /* One batch from the socket; returns how many datagrams arrived, and adds
  * to *data how many of them were clients' packets to forward. */
 static size_t receive_batch(struct server *s, int wait_us, size_t *data)
 {
-	struct pkt *batch[BATCH], *to_tun[BATCH], *to_peer[BATCH], *spare[BATCH], *ctl[BATCH];
-	struct endpoint from[BATCH], ctl_from[BATCH];
+	struct pkt *batch[BATCH], *dgram[BATCH], *ctl[BATCH];
+	struct endpoint from[BATCH], dgram_from[BATCH], ctl_from[BATCH];
+	struct wire_hdr hdr[BATCH];
+	struct rx_out o;
 
 	size_t n = pool_get(s->pool, batch, BATCH);
 	if (!n)
@@ -484,35 +514,41 @@ static size_t receive_batch(struct server *s, int wait_us, size_t *data)
 		got = 0;
 	}
 	uint64_t now = now_ns(), bytes = 0;
-	size_t ntun = 0, npeer = 0, nspare = 0, nctl = 0;
-	registry_rdlock(&s->reg);
+	size_t ndgram = 0, nctl = 0;
+	o.ntun = o.npeer = o.nspare = 0;
 	for (int i = 0; i < got; i++) {
 		struct pkt *pk = batch[i];
-		struct wire_hdr h;
 		pk->stamp_ns = now;
 		bytes += pk->len;
-		if (wire_decode(&h, pk->data, pk->len) != WIRE_OK) {
+		if (wire_decode(&hdr[ndgram], pk->data, pk->len) != WIRE_OK) {
 			ctr_add(&s->st.malformed_drops, 1);
-			spare[nspare++] = pk;
-		} else if (h.type == WIRE_CONTROL) {
+			o.spare[o.nspare++] = pk;
+		} else if (hdr[ndgram].type == WIRE_CONTROL) {
 			pkt_own(pk); /* its reply is written over it */
 			ctl_from[nctl] = from[i];
 			ctl[nctl++] = pk;
-		} else if (!handle_data(s, pk, &h, &from[i], now, to_tun, &ntun, to_peer, &npeer)) {
-			spare[nspare++] = pk;
+		} else {
+			dgram_from[ndgram] = from[i];
+			dgram[ndgram++] = pk;
 		}
 	}
-	if (npeer)
-		enqueue_to_peers(s, to_peer, npeer, true);
+	registry_rdlock(&s->reg);
+	for (size_t i = 0, j; i < ndgram; i = j) {
+		for (j = i + 1; j < ndgram && memcmp(hdr[j].client_id, hdr[i].client_id, WIRE_ID_LEN) == 0; j++)
+			;
+		handle_run(s, dgram + i, hdr + i, dgram_from + i, j - i, now, &o);
+	}
+	if (o.npeer)
+		enqueue_to_peers(s, o.to_peer, o.npeer, true);
 	registry_unlock(&s->reg);
 	ctr_add(&s->st.udp_rx_datagrams, (uint64_t)got);
 	ctr_add(&s->st.udp_rx_bytes, bytes);
-	if (ntun)
-		fq_push(&s->inject, to_tun, ntun, now);
-	*data += ntun + npeer;
+	if (o.ntun)
+		fq_push(&s->inject, o.to_tun, o.ntun, now);
+	*data += o.ntun + o.npeer;
 	/* Handshakes may re-index the registry: outside the read lock. */
 	dispatch_control(s, ctl, ctl_from, nctl, now);
-	pool_put(s->pool, spare, nspare);
+	pool_put(s->pool, o.spare, o.nspare);
 	pool_put(s->pool, batch + got, n - (size_t)got);
 	return (size_t)got;
 }

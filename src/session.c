@@ -172,38 +172,49 @@ static struct keypair *keypair_for(struct session *s, uint8_t epoch, uint64_t no
 	return NULL;
 }
 
-enum open_result session_open(struct session *s, const struct wire_hdr *h, const uint8_t *dgram,
-			      uint8_t *out, uint64_t now)
+/* One datagram, under rx_lock. */
+static enum open_result open_locked(struct session *s, const struct wire_hdr *h, const uint8_t *dgram,
+				    uint8_t *out, uint64_t now)
 {
 	uint8_t nonce[12];
-	enum open_result res = OPEN_OK;
 	size_t ct_len = h->payload_len - WIRE_TAG_LEN;
 	const uint8_t *ct = dgram + WIRE_HDR_LEN;
 
 	if (out != dgram)
 		memcpy(out, dgram, WIRE_HDR_LEN);
-
-	pthread_mutex_lock(&s->rx_lock);
 	struct keypair *kp = keypair_for(s, (uint8_t)(h->flags & WIRE_FLAGS_EPOCH_MASK), now);
-	if (!kp) {
-		res = OPEN_NO_KEY;
-		goto out;
-	}
+	if (!kp)
+		return OPEN_NO_KEY;
 	nonce_of(nonce, kp->epoch, h->seq);
 	/* On failure the payload is left decrypted garbage: it is dropped. */
-	if (aead_open(&kp->aead, nonce, dgram, WIRE_HDR_LEN, ct, out + WIRE_HDR_LEN, ct_len, ct + ct_len) != 0) {
-		res = OPEN_AUTH_FAIL;
-		goto out;
-	}
-	if (!replay_check(&kp->replay, h->seq)) {
-		res = OPEN_REPLAY;
-		goto out;
-	}
-	if (kp == &s->next)
-		res = OPEN_CONFIRMED_NEXT;
-out:
+	if (aead_open(&kp->aead, nonce, dgram, WIRE_HDR_LEN, ct, out + WIRE_HDR_LEN, ct_len, ct + ct_len) != 0)
+		return OPEN_AUTH_FAIL;
+	if (!replay_check(&kp->replay, h->seq))
+		return OPEN_REPLAY;
+	return kp == &s->next ? OPEN_CONFIRMED_NEXT : OPEN_OK;
+}
+
+enum open_result session_open(struct session *s, const struct wire_hdr *h, const uint8_t *dgram,
+			      uint8_t *out, uint64_t now)
+{
+	pthread_mutex_lock(&s->rx_lock);
+	enum open_result res = open_locked(s, h, dgram, out, now);
 	pthread_mutex_unlock(&s->rx_lock);
 	return res;
+}
+
+size_t session_open_batch(struct session *s, const struct wire_hdr *h, struct pkt **p, size_t n,
+			  enum open_result *res, uint64_t now)
+{
+	size_t i = 0;
+	pthread_mutex_lock(&s->rx_lock);
+	while (i < n) {
+		res[i] = open_locked(s, &h[i], p[i]->data, p[i]->buf, now);
+		if (res[i++] == OPEN_CONFIRMED_NEXT)
+			break; /* the caller promotes next before the rest are opened */
+	}
+	pthread_mutex_unlock(&s->rx_lock);
+	return i;
 }
 
 bool session_csum_from_flags(struct pkt *pk, uint16_t flags)

@@ -91,6 +91,14 @@ size_t session_seal(struct session *s, struct pkt **p, size_t n, uint8_t type, u
 enum open_result session_open(struct session *s, const struct wire_hdr *h, const uint8_t *dgram,
 			      uint8_t *out, uint64_t now);
 
+/* session_open for up to n datagrams of this session, under one lock: each
+ * from p[i]->data into p[i]->buf, its outcome in res[i]. Stops after the
+ * first OPEN_CONFIRMED_NEXT, which the caller acts on (session_promote_next)
+ * before it opens the rest, as it would one by one. Returns how many it
+ * opened (at least one when n > 0). */
+size_t session_open_batch(struct session *s, const struct wire_hdr *h, struct pkt **p, size_t n,
+			  enum open_result *res, uint64_t now);
+
 /* After session_open: marks the opened packet pk (data/len the inner IP
  * packet) partial when flags has WIRE_FLAG_CSUM_PARTIAL. False when the
  * flag is on a packet without a TCP/UDP checksum we know where to find:

@@ -427,6 +427,51 @@ static void test_open_into_another_buffer(void **state)
 	assert_int_equal(session_open(&p->srv, &h, d.b, out, T0), OPEN_AUTH_FAIL);
 }
 
+/* A batch opens as one by one would: each from its packet's data into its
+ * buffer, every outcome in order, and it stops after the packet that
+ * confirms next so the caller can promote it before the rest. */
+static void test_open_batch(void **state)
+{
+	struct pair *p = *state;
+	static const char *const text[5] = { "confirms next", "first after", "tampered", "a replay", "last" };
+	struct pkt *pk[5];
+	struct wire_hdr h[5];
+	enum open_result res[5];
+	assert_int_equal(pool_get(p->pool, pk, 5), 5);
+	static uint8_t rxbuf[5][256]; /* a receive buffer the datagram is opened out of */
+	for (int i = 0; i < 5; i++) {
+		struct dg d = seal_text(p, &p->cli, text[i], T0);
+		pk[i]->data = i % 2 ? rxbuf[i] : pk[i]->buf; /* in place or not, both in one batch */
+		memcpy(pk[i]->data, d.b, d.len);
+		pk[i]->len = d.len;
+	}
+	/* 3 is 1 again, sealed bytes and all: a replay once 1 is in */
+	memcpy(pk[3]->data, pk[1]->data, pk[1]->len);
+	pk[3]->len = pk[1]->len;
+	pk[2]->data[WIRE_HDR_LEN + 2] ^= 1;
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(wire_decode(&h[i], pk[i]->data, pk[i]->len), WIRE_OK);
+
+	assert_int_equal(session_open_batch(&p->srv, h, pk, 5, res, T0), 1);
+	assert_int_equal(res[0], OPEN_CONFIRMED_NEXT);
+	session_promote_next(&p->srv, T0);
+	assert_int_equal(session_open_batch(&p->srv, h + 1, pk + 1, 4, res + 1, T0), 4);
+	assert_int_equal(res[1], OPEN_OK);
+	assert_int_equal(res[2], OPEN_AUTH_FAIL);
+	assert_int_equal(res[3], OPEN_REPLAY);
+	assert_int_equal(res[4], OPEN_OK);
+	static const int opened[3] = { 0, 1, 4 };
+	for (int k = 0; k < 3; k++) {
+		int i = opened[k];
+		struct wire_hdr out;
+		assert_int_equal(wire_decode(&out, pk[i]->buf, pk[i]->len), WIRE_OK); /* the header came along */
+		assert_int_equal(out.seq, i);
+		assert_memory_equal(pk[i]->buf + WIRE_HDR_LEN, text[i], strlen(text[i]));
+	}
+	assert_int_equal(session_open_batch(&p->srv, h, pk, 0, res, T0), 0);
+	pool_put(p->pool, pk, 5);
+}
+
 /* A TCP/IPv4 packet of len bytes whose checksum field holds the pseudo-
  * header sum, as the kernel leaves it; the bytes summed by a plain loop. */
 static uint16_t ref_fold(const uint8_t *b, size_t n, uint32_t sum)
@@ -992,6 +1037,7 @@ int main(void)
 		cmocka_unit_test(test_hs_timestamp_increases),
 		S(test_seal_header_fields),
 		S(test_open_into_another_buffer),
+		S(test_open_batch),
 		S(test_seal_partial_csum),
 		S(test_csum_flag_needs_a_checksum),
 		S(test_seal_uses_documented_nonce_and_ad),
