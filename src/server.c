@@ -394,8 +394,8 @@ static size_t receive_control(struct server *s)
 	return (size_t)got;
 }
 
-/* The rest of one authenticated DATA/KEEPALIVE datagram of p, opened in
- * place; returns true when pk was handed on. */
+/* The rest of one authenticated DATA/KEEPALIVE datagram of p, opened into
+ * its buffer; returns true when pk was handed on. */
 static bool handle_opened(struct server *s, struct peer *p, struct pkt *pk, const struct wire_hdr *h,
 			  const struct endpoint *from, uint64_t now, struct pkt **to_tun, size_t *ntun,
 			  struct pkt **to_peer, size_t *npeer)
