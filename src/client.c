@@ -47,10 +47,6 @@
 #define HS_RETRY_MAX_NS (8 * SEC_NS)
 /* Silence from the gateway beyond keepalive + this means it is gone. */
 #define DEAD_AFTER_EXTRA_NS (5 * SEC_NS)
-/* IPv4 and UDP headers around each datagram, for pacing. */
-#define UNDERLAY_OVERHEAD 28
-/* Sending bunched up beyond the pace, at most: a couple of ms. */
-#define PACER_BURST_NS (2 * 1000000ull)
 /* A data thread with nothing to do looks at its timers this often. */
 #define IDLE_WAIT_US 100000
 
@@ -685,7 +681,7 @@ static void send_udp(struct client *c)
 	lat_run_end(&run);
 	if (sent)
 		count_tx(c, sent, bytes);
-	pacer_consume(&c->pace, bytes + sent * UNDERLAY_OVERHEAD);
+	pacer_consume(&c->pace, bytes + sent * PACER_UNDERLAY_OVERHEAD);
 	pool_put(c->pool, batch, n);
 }
 
@@ -696,10 +692,7 @@ static int up_wait_us(struct client *c)
 {
 	if (!fq_len(&c->outq))
 		return IDLE_WAIT_US;
-	if (!pacer_on(&c->pace))
-		return 0;
-	uint64_t dgram = (uint64_t)c->mtu + WIRE_HDR_LEN + WIRE_TAG_LEN + UNDERLAY_OVERHEAD;
-	return pacer_wait_us(&c->pace, now_ns(), PACER_WAKE_DGRAMS * dgram);
+	return pacer_sender_wait_us(&c->pace, now_ns(), c->mtu);
 }
 
 static void *up_loop(void *arg)

@@ -1,6 +1,8 @@
 /* pacer.c - see pacer.h. */
 #include "pacer.h"
 
+#include "wire.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -74,6 +76,14 @@ int pacer_wait_us(struct pacer *p, uint64_t now, uint64_t bytes)
 	if (us < PACER_TICK_US)
 		return PACER_TICK_US;
 	return us > INT_MAX ? INT_MAX : (int)us;
+}
+
+int pacer_sender_wait_us(struct pacer *p, uint64_t now, int mtu)
+{
+	if (!pacer_on(p))
+		return 0;
+	uint64_t dgram = (uint64_t)mtu + WIRE_HDR_LEN + WIRE_TAG_LEN + PACER_UNDERLAY_OVERHEAD;
+	return pacer_wait_us(p, now, PACER_WAKE_DGRAMS * dgram);
 }
 
 int parse_bandwidth(const char *s, uint64_t *bps)

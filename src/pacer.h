@@ -40,6 +40,15 @@ uint64_t pacer_delay_ns(struct pacer *p, uint64_t now, uint64_t bytes);
 #define PACER_WAKE_DGRAMS 8
 int pacer_wait_us(struct pacer *p, uint64_t now, uint64_t bytes);
 
+/* The IPv4 and UDP headers around each datagram: the link carries them too. */
+#define PACER_UNDERLAY_OVERHEAD 28
+/* Sending bunched up beyond the pace, at most: a couple of ms. */
+#define PACER_BURST_NS (2 * 1000000ull)
+/* How long a sender whose packets wait sleeps: pacer_wait_us for
+ * PACER_WAKE_DGRAMS full datagrams of a tunnel with this MTU; 0 when it
+ * does not pace. */
+int pacer_sender_wait_us(struct pacer *p, uint64_t now, int mtu);
+
 /* "190mbit", "1.5gbit", "800kbit", "50000000" (bits/s) -> bits/s; -1 on error. */
 int parse_bandwidth(const char *s, uint64_t *bps);
 

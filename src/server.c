@@ -63,9 +63,6 @@
 #define DRR_QUANTUM (8 * 1500)
 #define DRAIN_BATCHES 4
 #define SEND_BYTES_PER_LOOP (BATCH * 1500)
-/* IPv4 and UDP headers around each datagram, for pacing. */
-#define UNDERLAY_OVERHEAD 28
-#define PACER_BURST_NS (2 * 1000000ull)
 /* A data thread with nothing to do looks at its timers this often. */
 #define IDLE_WAIT_US 100000
 
@@ -753,7 +750,7 @@ static uint64_t take_turn(struct server *s, struct peer *p, int64_t budget, stru
 	for (size_t i = 0; i < sealed; i++) {
 		batch[i]->peer = p;
 		q->to[q->n + i] = ep;
-		taken += batch[i]->len + UNDERLAY_OVERHEAD;
+		taken += batch[i]->len + PACER_UNDERLAY_OVERHEAD;
 	}
 	q->n += sealed;
 	return taken;
@@ -807,7 +804,7 @@ static uint64_t send_turns(struct server *s, struct sendq *q)
 	ctr_add(&s->st.udp_tx_bytes, bytes);
 	pool_put(s->pool, q->pkts, q->n);
 	q->n = 0;
-	return bytes + nsent * UNDERLAY_OVERHEAD;
+	return bytes + nsent * PACER_UNDERLAY_OVERHEAD;
 }
 
 /* How long the down thread may sleep on its TUN, in microseconds (see the
@@ -816,10 +813,7 @@ static int down_wait_us(struct server *s)
 {
 	if (!sched_busy(s))
 		return IDLE_WAIT_US;
-	if (!pacer_on(&s->pace))
-		return 0;
-	uint64_t dgram = (uint64_t)s->conf.mtu + WIRE_HDR_LEN + WIRE_TAG_LEN + UNDERLAY_OVERHEAD;
-	return pacer_wait_us(&s->pace, now_ns(), PACER_WAKE_DGRAMS * dgram);
+	return pacer_sender_wait_us(&s->pace, now_ns(), s->conf.mtu);
 }
 
 /* One pass of deficit round robin over the waiting clients, at most

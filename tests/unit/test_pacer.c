@@ -126,6 +126,26 @@ static void test_saturated_sender_keeps_its_rate(void **state)
 	}
 }
 
+/* A sender with packets waiting: at once while the bucket holds a wake-up's
+ * worth of full datagrams (MTU 1400 is DGRAM bytes on the link), else until
+ * it does; never held when it does not pace. */
+static void test_sender_wait_is_a_wakeups_worth(void **state)
+{
+	(void)state;
+	struct pacer p;
+	pacer_init(&p, 0, PACER_BURST_NS, T0);
+	pacer_consume(&p, 1u << 30);
+	assert_int_equal(pacer_sender_wait_us(&p, T0, 1400), 0);
+
+	pacer_init(&p, RATE, PACER_BURST_NS, T0);
+	assert_int_equal(pacer_sender_wait_us(&p, T0, 1400), 0);
+	pacer_consume(&p, (uint64_t)pacer_budget(&p, T0));
+	/* 8 x 1476 bytes at 25 bytes a microsecond: 472.3 us, rounded up */
+	assert_int_equal(pacer_sender_wait_us(&p, T0, 1400), 473);
+	assert_int_equal(pacer_sender_wait_us(&p, T0, 1400), pacer_wait_us(&p, T0, PACER_WAKE_DGRAMS * DGRAM));
+	assert_int_equal(pacer_sender_wait_us(&p, T0 + 473 * 1000, 1400), 0);
+}
+
 static void test_parse_bandwidth(void **state)
 {
 	(void)state;
@@ -159,6 +179,7 @@ int main(void)
 		cmocka_unit_test(test_delay_until_a_datagram_fits),
 		cmocka_unit_test(test_wait_in_microseconds),
 		cmocka_unit_test(test_saturated_sender_keeps_its_rate),
+		cmocka_unit_test(test_sender_wait_is_a_wakeups_worth),
 		cmocka_unit_test(test_parse_bandwidth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
