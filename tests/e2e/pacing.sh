@@ -12,6 +12,9 @@
 #     nothing drains the link, and what was paced in meanwhile piles up; seen up to 134 KB
 #     once in CI); the transfer still gets >= 80% of the link, and the pings, which no
 #     longer wait behind that queue, are faster.
+# The emulated link runs on this VM's own CPUs: when the host (hypervisor) takes 25% of a CPU or
+# more during a paced transfer (steal time, logged for every transfer), the link falls behind and
+# that transfer's pfifo and throughput checks are skipped, not judged.
 # Prints TAP-style "ok - ..." lines and "N passed, N failed"; exit 1 on any failure.
 set -u
 # shellcheck source=tests/e2e/lib.sh
@@ -20,6 +23,7 @@ set -u
 LINK=200mbit
 PACE=190mbit
 SECS=5
+STEAL_EXCUSE=25 # % of one CPU the host may take during a paced transfer before its checks are skipped
 lab_start c1
 lab_keypair SRV
 lab_keypair K1
@@ -59,6 +63,8 @@ run_case() {
     for dir in down up; do
         # the sender's side of the link holds the queue
         if [ "$dir" = down ]; then ns=$NS_GW dev=gc1; else ns=$NS_C1 dev=eth0; fi
+        local st0 t0
+        st0=$(steal_ticks) t0=$EPOCHREALTIME
         ip netns exec "$NS_C1" timeout $((SECS + 20)) iperf3 -c "$NET_IP" -p 5201 -t $SECS -J \
             $([ "$dir" = down ] && echo -R) >"$LAB_DIR/$name-$dir.json" 2>&1 &
         ip_pid=$!
@@ -77,13 +83,15 @@ run_case() {
         med=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 999999999 }')
         wait "$ping_pid"
         wait "$ip_pid"
+        printf -v "${name}_${dir}_steal" '%s' "$(awk -v t=$(($(steal_ticks) - st0)) -v hz="$(getconf CLK_TCK)" \
+            -v t0="$t0" -v t1="$EPOCHREALTIME" 'BEGIN { printf "%.0f", 100 * t / hz / (t1 - t0) }')"
         read -r mbps _ < <(iperf_mbps "$LAB_DIR/$name-$dir.json")
         printf -v "${name}_${dir}_mbps" '%s' "${mbps%.*}"
         printf -v "${name}_${dir}_q" '%s' "$med"
         printf -v "${name}_${dir}_max" '%s' "$max"
         printf -v "${name}_${dir}_p50" '%s' "$(sed -n 's/.*time=\([0-9.]*\).*/\1/p' "$LAB_DIR/$name-$dir.ping" |
             sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%d", v[int((NR + 1) / 2)] * 1000; else print 999999 }')"
-        log "$name $dir: $mbps Mbit/s, pfifo backlog median $med bytes (${#samples[@]} samples, max $max), ping p50 $(eval echo \$"${name}_${dir}_p50") us"
+        log "$name $dir: $mbps Mbit/s, pfifo backlog median $med bytes (${#samples[@]} samples, max $max), ping p50 $(eval echo \$"${name}_${dir}_p50") us; the host stole $(eval echo \$"${name}_${dir}_steal")% of a CPU"
         sleep 1
     done
     vpngw_stop "$cp"
@@ -97,12 +105,18 @@ run_case paced "$PACE"
 {
     for dir in down up; do
         pq=plain_${dir}_q vq=paced_${dir}_q vx=paced_${dir}_max vm=paced_${dir}_mbps pp=plain_${dir}_p50 vp=paced_${dir}_p50
+        vs=paced_${dir}_steal
         # 100 KB is 4 ms at 200 Mbit/s; a paced batch is 8 datagrams, 12 KB
         check_gt "$dir, no pacing: a queue stands in the link's pfifo (median ${!pq} bytes; the control)" "${!pq}" 100000
-        if [ "${!vq}" -le 24000 ]; then
+        # The emulated link runs on this VM's CPUs: while the host takes them away the link
+        # falls behind the pacer and a queue forms that is the host's (see rekeyload.sh)
+        if [ "${!vs}" -ge "$STEAL_EXCUSE" ]; then
+            ok "$dir, Bandwidth = $PACE: the link's pfifo and throughput # SKIP the host stole ${!vs}% of a CPU (median ${!vq} bytes, ${!vm} Mbit/s)"
+        elif [ "${!vq}" -le 24000 ]; then
             ok "$dir, Bandwidth = $PACE: the link's pfifo is (nearly) empty (median ${!vq} bytes, max ${!vx})"
         else not_ok "$dir, Bandwidth = $PACE: the link's pfifo is (nearly) empty" "median ${!vq} bytes, max ${!vx}"; fi
-        check_gt "$dir, Bandwidth = $PACE: at least 80% of the $LINK link (${!vm} Mbit/s)" "${!vm}" 159
+        [ "${!vs}" -ge "$STEAL_EXCUSE" ] ||
+            check_gt "$dir, Bandwidth = $PACE: at least 80% of the $LINK link (${!vm} Mbit/s)" "${!vm}" 159
         if [ "${!vp}" -lt "${!pp}" ]; then ok "$dir: pings faster paced (p50 ${!vp} us) than not (${!pp} us)"
         else not_ok "$dir: pings faster paced than not" "p50 ${!vp} us paced, ${!pp} us not"; fi
     done
