@@ -63,7 +63,6 @@ BLOCK_S=${FLOOD_BLOCK_S:-2}
 ROUNDS=${FLOOD_ROUNDS:-5}
 PING_S=$BLOCK_S
 FLOOR_MS=0.2
-HZ=$(getconf CLK_TCK)
 STEAL_EXCUSE=25   # % of one CPU the host may take during a round before the round is not judged
 P99_MAX_MS=${P99_MAX_MS:-2}
 NEW_CLIENT_MAX_S=5
@@ -136,11 +135,11 @@ ok "client1 has a session and pings the gateway through the tunnel"
 # apart, into $LAB_DIR/ping-NAME.log
 # (and, into steal-NAME, the % of one CPU the host stole meanwhile: see ping_p99_from)
 ping_run() {
-    local st0=$(steal_ticks) t0=$EPOCHREALTIME
+    local mark
+    mark=$(steal_mark)
     ip netns exec "$NS_C1" ping -n -i 0.01 -c $((PING_S * 100)) -W 1 -w $((PING_S + 10)) "$GW_TUN_IP" \
         >"$LAB_DIR/ping-$1.log" 2>&1
-    awk -v t=$(($(steal_ticks) - st0)) -v hz="$HZ" -v t0="$t0" -v t1="$EPOCHREALTIME" \
-        'BEGIN { printf "%.0f\n", 100 * t / hz / (t1 - t0) }' >"$LAB_DIR/steal-$1"
+    steal_since "$mark" >"$LAB_DIR/steal-$1"
 }
 
 

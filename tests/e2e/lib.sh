@@ -577,6 +577,17 @@ steal_ticks() {
     echo "$st"
 }
 
+# steal_mark: the steal counter and the time now, for steal_since
+steal_mark() { echo "$(steal_ticks) $EPOCHREALTIME"; }
+
+# steal_since MARK: the % of one CPU the host stole since steal_mark printed MARK
+steal_since() {
+    local st0 t0
+    read -r st0 t0 <<<"$1"
+    awk -v t=$(($(steal_ticks) - st0)) -v hz="$(getconf CLK_TCK)" -v t0="$t0" -v t1="$EPOCHREALTIME" \
+        'BEGIN { printf "%.0f\n", 100 * t / hz / (t1 - t0) }'
+}
+
 # steal_watch OUT SECS: the CPU time the hypervisor took from this VM ("steal" in /proc/stat),
 # sampled every 0.25 s for SECS s into OUT as "epoch_seconds steal_ticks" lines, in the
 # background (LAST_PID). A stolen CPU stalls every thread of the lab at once, ours and the

@@ -63,8 +63,8 @@ run_case() {
     for dir in down up; do
         # the sender's side of the link holds the queue
         if [ "$dir" = down ]; then ns=$NS_GW dev=gc1; else ns=$NS_C1 dev=eth0; fi
-        local st0 t0
-        st0=$(steal_ticks) t0=$EPOCHREALTIME
+        local mark
+        mark=$(steal_mark)
         ip netns exec "$NS_C1" timeout $((SECS + 20)) iperf3 -c "$NET_IP" -p 5201 -t $SECS -J \
             $([ "$dir" = down ] && echo -R) >"$LAB_DIR/$name-$dir.json" 2>&1 &
         ip_pid=$!
@@ -83,8 +83,7 @@ run_case() {
         med=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 999999999 }')
         wait "$ping_pid"
         wait "$ip_pid"
-        printf -v "${name}_${dir}_steal" '%s' "$(awk -v t=$(($(steal_ticks) - st0)) -v hz="$(getconf CLK_TCK)" \
-            -v t0="$t0" -v t1="$EPOCHREALTIME" 'BEGIN { printf "%.0f", 100 * t / hz / (t1 - t0) }')"
+        printf -v "${name}_${dir}_steal" '%s' "$(steal_since "$mark")"
         read -r mbps _ < <(iperf_mbps "$LAB_DIR/$name-$dir.json")
         printf -v "${name}_${dir}_mbps" '%s' "${mbps%.*}"
         printf -v "${name}_${dir}_q" '%s' "$med"
