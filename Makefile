@@ -45,6 +45,10 @@ $(BUILD)/tests/test_udp: tests/unit/test_udp.c $(CORE_OBJS) $(BUILD)/udp_linux.o
 $(BUILD)/pipeline: bench/pipeline.c $(CORE_OBJS) | $(BUILD)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(LDLIBS)
 
+# When the machine's CPUs stopped running threads (the host's stalls), beside the bench's pings.
+$(BUILD)/stallwatch: bench/stallwatch.c | $(BUILD)
+	$(CC) $(CFLAGS) -o $@ $<
+
 # The handshake flood generator of tests/e2e/flood.sh (not part of vpngw).
 $(BUILD)/hsflood: tests/flood/hsflood.c $(CORE_OBJS) | $(BUILD)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(LDLIBS)
@@ -88,7 +92,7 @@ demo: deps
 	$(MAKE) all
 	bash scripts/demo.sh
 
-bench: deps all
+bench: deps all $(BUILD)/stallwatch
 	@bash bench/deps.sh
 	bash bench/run.sh
 

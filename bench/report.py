@@ -51,6 +51,11 @@ def plain(v):
     return "-" if x is None else ("%.1f" % x if x < 100 else "%.0f" % x)
 
 
+def count(v):
+    x = num(v)
+    return "-" if x is None else "%d" % x
+
+
 def main():
     tsv, meta_path, prefix = sys.argv[1:4]
     tunnels = sys.argv[4:]
@@ -109,6 +114,10 @@ def main():
          lambda t: cell(t, lambda v: v or "-", "other_cpu")),
         ("CPU the host (hypervisor) stole during the transfers, % of one CPU (up / down / 200M up / 200M down; noise indicator)",
          lambda t: cell(t, plain, "up1_steal", "down1_steal", "sup1_steal", "sdown1_steal")),
+        ("CPU stalls over 2 ms while pinging under load, count / longest ms (up ; down ; 200M up ; 200M down; noise indicator)",
+         lambda t: " ; ".join(cell(t, count, k + "_stalls") + " / " + cell(t, plain, k + "_stall_max") for k in ("up1", "down1", "sup1", "sdown1"))),
+        ("ping max under load over the pings no such stall touched, ms (up / down / 200M up / 200M down)",
+         lambda t: cell(t, ms, "up1_max_calm", "down1_max_calm", "sup1_max_calm", "sdown1_max_calm")),
     ]
     head = "| metric | " + " | ".join(NAMES[t] for t in tunnels) + " |"
     sep = "|---|" + "---|" * len(tunnels)
@@ -176,7 +185,21 @@ received (nearest rank); lost pings are counted separately.
   the tunnel's and the kernel's, stops meanwhile, and a transfer's throughput
   drops with it (a lab download's one-second intervals fell to a third of
   their median while the host stole 50-67%% of a CPU). The steal row says how
-  much each transfer lost that way.
+  much each transfer lost that way. It is counted in 10 ms units, too coarse
+  to place a single slow ping, so the bench also runs bench/stallwatch beside
+  every set of pings under load: one real-time thread (SCHED_FIFO 50, ahead
+  of every tunnel's threads) per CPU, pinned, that sleeps 4 ms at a time and
+  notes each wake-up that came late. Late means the CPU ran no thread at
+  all: the host had the vCPU, or the guest's kernel spent that long in
+  interrupt work, which for network softirqs it bounds at about 2 ms. The
+  stall row counts those over 2 ms (one that falls between two wake-ups
+  goes unseen: stalls under 4 ms are undercounted); the row after it is the
+  ping maximum over the pings that no such stall touched (from 16 ms before
+  the ping was sent, for the backlog a stall leaves, to its reply), so that
+  a tunnel's own worst case shows apart from the host's. The plain maximum
+  stays in its row above. The watcher's wake-ups cost the tunnels a little:
+  sleeping 2 ms at a time it took about 5%% from vpngw's lab throughput
+  (four alternated pairs of 10 s transfers each way); hence 4 ms.
 - The two-client row runs unshaped: client 1 runs iperf3 while client 2
   pings the internet host through its own vpngw session.
 """ % {"T": meta.get("seconds", "?"), "shape": meta.get("shape", "?"),

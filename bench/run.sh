@@ -43,6 +43,7 @@ BENCH_VPNGW_BANDWIDTH=${BENCH_VPNGW_BANDWIDTH:-190mbit}
 export BENCH_VPNGW_BANDWIDTH
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VPNGW=${VPNGW:-$ROOT/build/vpngw}
+STALLWATCH=$ROOT/build/stallwatch
 T=${BENCH_SECONDS:-10}
 TUNNELS=${BENCH_TUNNELS:-raw vpngw wireguard-go openvpn}
 MAX_LOAD=${BENCH_MAX_LOAD:-1.5}
@@ -183,7 +184,8 @@ ping_samples() {
 	else
 		lim=$(( n * 3 / 100 + 5 ))
 	fi
-	ip netns exec "$ns" ping -n -i 0.01 -c "$n" -W 1 -w "$lim" $INET >"$f.raw" 2>&1
+	# -D: each reply's wall-clock time, to place it beside the CPU stalls
+	ip netns exec "$ns" ping -D -n -i 0.01 -c "$n" -W 1 -w "$lim" $INET >"$f.raw" 2>&1
 	# a duplicate reply (DUP!) is neither a sample nor a ping that came back
 	awk '/icmp_seq=.*time=/ && !/DUP!/ { for (i = 1; i <= NF; i++) {
 	             if ($i ~ /^icmp_seq=/) seq = substr($i, 10)
@@ -205,6 +207,50 @@ put_ping() { # tunnel prefix samples-file
 	local p50 p99 max loss
 	read -r p50 p99 max loss < <(ping_summary "$3")
 	put "$1" "${2}_p50" "$p50"; put "$1" "${2}_p99" "$p99"; put "$1" "${2}_max" "$max"; put "$1" "${2}_loss" "$loss"
+}
+
+# pinged NS TUNNEL TAG: pings from NS for PING_SECS (ping_samples) into
+# $OUT/TUNNEL-TAG.ping with bench/stallwatch beside them, then records TAG's
+# ping figures and what the CPU stalls did to them: TAG_stalls (how many
+# over STALL_MS), TAG_stall_max (the longest, ms) and TAG_max_calm, the ping
+# maximum over the pings that no such stall touched. Touched: the stall
+# overlaps the time from PING_GAP_MS before the ping was sent (ping may be
+# held up between stamping and sending it, and a stall leaves a backlog that
+# takes a while to drain) to when its reply was printed. STALL_MS is above
+# what the guest's own network softirqs take at a time (about 2 ms), so a
+# stall that long is the host's.
+STALL_MS=2
+PING_GAP_MS=16
+pinged() {
+	local ns=$1 tun=$2 tag=$3 f=$OUT/$2-$3.ping sp=
+	if [ -x "$STALLWATCH" ]; then
+		"$STALLWATCH" "$((PING_SECS + 1))" 4000 1000 "$f.stalls" 2>>"$OUT/stallwatch.log" &
+		sp=$!; PIDS+=("$sp")
+	fi
+	ping_samples "$ns" during "$PING_SECS" "$f"
+	put_ping "$tun" "$tag" "$f"
+	[ -n "$sp" ] || return 0
+	if ! wait_pid "$sp" 10; then
+		log "$tun $tag: stallwatch failed (see $OUT/stallwatch.log); no stall figures"
+		return 0
+	fi
+	local n longest calm
+	read -r n longest calm < <(awk -v min="$STALL_MS" -v pre="$PING_GAP_MS" '
+		FILENAME == ARGV[1] {
+			if ($2 / 1000 > longest) longest = $2 / 1000
+			if ($2 / 1000 > min) { n++; e[n] = $1; s[n] = $1 - $2 / 1e6 }
+			next }
+		/icmp_seq=.*time=/ && !/DUP!/ {
+			t = substr($1, 2, length($1) - 2) + 0
+			for (i = 2; i <= NF; i++) {
+				if ($i ~ /^icmp_seq=/) q = substr($i, 10)
+				if ($i ~ /^time=/) r = substr($i, 6) + 0 }
+			if (q in seen) next
+			seen[q] = 1; a = t - (r + pre) / 1000; b = t + 0.001; hit = 0
+			for (i = 1; i <= n; i++) if (s[i] < b && e[i] > a) { hit = 1; break }
+			if (!hit) { nc++; if (r > calm) calm = r } }
+		END { printf "%d %.1f %s\n", n, longest, nc ? sprintf("%.3f", calm) : "-" }' "$f.stalls" "$f.raw")
+	put "$tun" "${tag}_stalls" "$n"; put "$tun" "${tag}_stall_max" "$longest"; put "$tun" "${tag}_max_calm" "$calm"
 }
 
 tun_ticks() { # utime+stime of the tunnel processes, all threads
@@ -286,8 +332,7 @@ xfer() {
 			fifo_sample $FIFO "$OUT/$tun-$tag.fifo" &
 			fp=$!; PIDS+=("$fp")
 		fi
-		ping_samples "$NC" during "$PING_SECS" "$OUT/$tun-$tag.ping"
-		put_ping "$tun" "$tag" "$OUT/$tun-$tag.ping"
+		pinged "$NC" "$tun" "$tag"
 		if [ -n "$fp" ]; then
 			wait_pid "$fp" 10; forget "$fp"
 			fifo_put "$tun" "$tag" "$OUT/$tun-$tag.fifo"
@@ -456,8 +501,7 @@ vpngw_fairness() {
 		[ $dir = up ] && flag='' || flag=-R
 		iperf_start "$OUT/vpngw-fair-$dir.iperf" "$OUT/vpngw-fair-$dir.err" "vpngw fair_$dir" ${flag:+"$flag"}
 		ip=$IPERF_PID
-		ping_samples "$NC2" during "$PING_SECS" "$OUT/vpngw-fair-$dir.ping"
-		put_ping vpngw "fair_$dir" "$OUT/vpngw-fair-$dir.ping"
+		pinged "$NC2" vpngw "fair_$dir"
 		wait_pid "$ip" $((T + 40))
 	done
 	return 0
