@@ -51,6 +51,10 @@ def plain(v):
     return "-" if x is None else ("%.1f" % x if x < 100 else "%.0f" % x)
 
 
+# the transfers with pings alongside, in the report's order
+LOADED = ("up1", "down1", "sup1", "sdown1", "fair_up", "fair_down")
+
+
 def count(v):
     x = num(v)
     return "-" if x is None else "%d" % x
@@ -83,6 +87,10 @@ def main():
             return "-"
         return " / ".join(vals)
 
+    def stalls(t, k):
+        n = g(t, k + "_stalls")
+        return "-" if n is None else count(n) + " / " + plain(g(t, k + "_stall_max"))
+
     rows = [
         ("TCP 1 stream up, Gbit/s", lambda t: cell(t, gbit, "up1")),
         ("TCP 1 stream down, Gbit/s", lambda t: cell(t, gbit, "down1")),
@@ -114,10 +122,10 @@ def main():
          lambda t: cell(t, lambda v: v or "-", "other_cpu")),
         ("CPU the host (hypervisor) stole during the transfers, % of one CPU (up / down / 200M up / 200M down; noise indicator)",
          lambda t: cell(t, plain, "up1_steal", "down1_steal", "sup1_steal", "sdown1_steal")),
-        ("CPU stalls over 2 ms while pinging under load, count / longest ms (up ; down ; 200M up ; 200M down; noise indicator)",
-         lambda t: " ; ".join(cell(t, count, k + "_stalls") + " / " + cell(t, plain, k + "_stall_max") for k in ("up1", "down1", "sup1", "sdown1"))),
-        ("ping max under load over the pings no such stall touched, ms (up / down / 200M up / 200M down)",
-         lambda t: cell(t, ms, "up1_max_calm", "down1_max_calm", "sup1_max_calm", "sdown1_max_calm")),
+        ("CPU stalls over 2 ms while pinging under load, count / longest ms (up ; down ; 200M up ; 200M down ; 2 clients up ; 2 clients down; noise indicator)",
+         lambda t: " ; ".join(stalls(t, k) for k in LOADED)),
+        ("ping max under load over the pings no such stall touched, ms (up / down / 200M up / 200M down / 2 clients up / 2 clients down)",
+         lambda t: cell(t, ms, *(k + "_max_calm" for k in LOADED))),
     ]
     head = "| metric | " + " | ".join(NAMES[t] for t in tunnels) + " |"
     sep = "|---|" + "---|" * len(tunnels)
