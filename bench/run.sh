@@ -34,6 +34,11 @@
 #                   both ends), e.g. cubic, the kernel's own default; default:
 #                   the namespaces' default, the machine's
 #                   net.ipv4.tcp_congestion_control (the report names it)
+#   BENCH_SHAPE_BURST  htb burst and cburst of the 200 Mbit/s link, as tc
+#                   takes them (e.g. 25kb, 1 ms of the link); default: tc's,
+#                   one packet, so that a dequeue the CPU runs late loses the
+#                   link that time (a real link's serialiser does not); the
+#                   report's method line shows it when set
 #   VPNGW           the binary (default build/vpngw)
 # Logs, iperf3 JSON and ping samples stay in a /tmp/vpngw-bench.* directory
 # (printed at the end).
@@ -53,6 +58,7 @@ QUIET_WAIT=${BENCH_QUIET_WAIT:-60}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
 SHAPE_RATE=200mbit
 PFIFO_LIMIT=1000
+SHAPE_BURST=${BENCH_SHAPE_BURST:-}
 PY=/usr/bin/python3
 PEERS_RT=${BENCH_PEERS_RT:-}
 PEER_CMD=()
@@ -387,7 +393,7 @@ shape() { # on|off: htb 200mbit + pfifo on both ends of the client--gateway veth
 			# wire-sized packets (not 64 KB super-packets) for every tunnel
 			ip netns exec "$ns" ethtool -K "$dev" tso off gso off >/dev/null 2>&1
 			tc -n "$ns" qdisc replace dev "$dev" root handle 1: htb default 1 r2q 200
-			tc -n "$ns" class add dev "$dev" parent 1: classid 1:1 htb rate $SHAPE_RATE
+			tc -n "$ns" class add dev "$dev" parent 1: classid 1:1 htb rate $SHAPE_RATE ${SHAPE_BURST:+burst $SHAPE_BURST cburst $SHAPE_BURST}
 			tc -n "$ns" qdisc add dev "$dev" parent 1:1 handle 10: pfifo limit $PFIFO_LIMIT
 		else
 			tc -n "$ns" qdisc del dev "$dev" root 2>/dev/null
@@ -693,7 +699,7 @@ mkdir -p "$RESULTS"
 	echo "load_wait=waited ${LOAD_WAITED}s (limit ${LOAD_WAIT}s) for it to drop below $MAX_LOAD"
 	echo "load_end=$LOAD_END"
 	echo "runtime=$(( $(date +%s) - START )) s, of which $LOAD_WAITED s waiting for the load average and ${QUIET_WAITED} s for other processes"
-	echo "shape=htb rate $SHAPE_RATE + pfifo limit $PFIFO_LIMIT on both ends of the client--gateway veth, TSO/GSO off on the underlay during those runs"
+	echo "shape=htb rate $SHAPE_RATE${SHAPE_BURST:+ burst $SHAPE_BURST} + pfifo limit $PFIFO_LIMIT on both ends of the client--gateway veth, TSO/GSO off on the underlay during those runs"
 	echo "logs=$OUT"
 } >"$OUT/meta.txt"
 "$PY" "$ROOT/bench/report.py" "$TSV" "$OUT/meta.txt" "$RESULTS/$DATE" "${cols[@]}"
