@@ -434,21 +434,20 @@ static bool handle_opened(struct client *c, struct pkt *pk, const struct wire_hd
 {
 	if (h->type == WIRE_KEEPALIVE)
 		return false;
-	pk->data = pk->buf + WIRE_HDR_LEN;
-	pk->len = h->payload_len - WIRE_TAG_LEN;
-	if (pk->len > c->mtu) {
+	switch (session_inner(pk, h, c->mtu)) {
+	case INNER_OK:
+		return true;
+	case INNER_TOO_BIG:
 		ctr_add(&c->st.dropped_due_to_mtu, 1);
-		return false;
-	}
-	if (!session_csum_from_flags(pk, h->flags)) {
+		break;
+	case INNER_MALFORMED:
 		ctr_add(&c->st.malformed_drops, 1);
-		return false;
-	}
-	if (!ecn_decap(pk->ecn, pk->data, pk->len)) {
+		break;
+	case INNER_ECN_DROP:
 		ctr_add(&c->st.ecn_drops, 1);
-		return false;
+		break;
 	}
-	return true;
+	return false;
 }
 
 /* Where a batch's datagrams go: the inject queue, or back to the pool. */

@@ -401,18 +401,17 @@ static bool handle_opened(struct server *s, struct peer *p, struct pkt *pk, cons
 		send_keepalive(s, p, from, now);
 		return false;
 	}
-	pk->data = pk->buf + WIRE_HDR_LEN;
-	pk->len = h->payload_len - WIRE_TAG_LEN;
-	if (pk->len > (uint32_t)s->conf.mtu) {
+	switch (session_inner(pk, h, (uint32_t)s->conf.mtu)) {
+	case INNER_OK:
+		break;
+	case INNER_TOO_BIG:
 		ctr_add(&s->st.dropped_due_to_mtu, 1);
 		ctr_add(&p->mtu_drops, 1);
 		return false;
-	}
-	if (!session_csum_from_flags(pk, h->flags)) {
+	case INNER_MALFORMED:
 		ctr_add(&s->st.malformed_drops, 1);
 		return false;
-	}
-	if (!ecn_decap(pk->ecn, pk->data, pk->len)) {
+	case INNER_ECN_DROP:
 		ctr_add(&s->st.ecn_drops, 1);
 		return false;
 	}

@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "ecn.h"
 #include "log.h"
 #include "offload.h"
 
@@ -222,6 +223,19 @@ bool session_csum_from_flags(struct pkt *pk, uint16_t flags)
 	uint16_t start, off;
 	pk->csum_partial = (flags & WIRE_FLAG_CSUM_PARTIAL) != 0;
 	return !pk->csum_partial || l4_csum_pos(pk->data, pk->len, &start, &off) == 0;
+}
+
+enum inner_result session_inner(struct pkt *pk, const struct wire_hdr *h, uint32_t mtu)
+{
+	pk->data = pk->buf + WIRE_HDR_LEN;
+	pk->len = h->payload_len - WIRE_TAG_LEN;
+	if (pk->len > mtu)
+		return INNER_TOO_BIG;
+	if (!session_csum_from_flags(pk, h->flags))
+		return INNER_MALFORMED;
+	if (!ecn_decap(pk->ecn, pk->data, pk->len))
+		return INNER_ECN_DROP;
+	return INNER_OK;
 }
 
 bool session_up(struct session *s, uint64_t now)

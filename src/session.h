@@ -105,6 +105,21 @@ size_t session_open_batch(struct session *s, const struct wire_hdr *h, struct pk
  * drop it. */
 bool session_csum_from_flags(struct pkt *pk, uint16_t flags);
 
+/* What an opened DATA datagram's inner packet may do next. */
+enum inner_result {
+	INNER_OK,
+	INNER_TOO_BIG,   /* longer than the tunnel's MTU */
+	INNER_MALFORMED, /* flagged partial without a checksum we can find */
+	INNER_ECN_DROP,  /* CE outside on a packet that is not ECN-capable inside */
+};
+
+/* After a DATA datagram h was opened into pk->buf: points pk->data/len at
+ * its inner packet, then checks it against the tunnel's mtu, takes its
+ * checksum flag (session_csum_from_flags) and decapsulates the outer ECN
+ * codepoint pk->ecn into it (RFC 6040). Both ends act on the result alike;
+ * only the counters they charge differ. */
+enum inner_result session_inner(struct pkt *pk, const struct wire_hdr *h, uint32_t mtu);
+
 /* Key state for timers. */
 bool session_up(struct session *s, uint64_t now);
 bool session_wants_rekey(struct session *s, uint64_t now);

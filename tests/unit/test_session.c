@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "ecn.h"
 #include "handshake.h"
 #include "pkt.h"
 #include "session.h"
@@ -586,6 +587,39 @@ static void test_csum_flag_needs_a_checksum(void **state)
 	pool_put(p->pool, &pk, 1);
 }
 
+/* session_inner: the inner packet's place, then the MTU, the checksum flag
+ * and the outer ECN field, each refused with its own result. */
+static void test_inner(void **state)
+{
+	struct pair *p = *state;
+	struct pkt *pk;
+	assert_int_equal(pool_get(p->pool, &pk, 1), 1);
+	uint8_t *ip = pk->buf + WIRE_HDR_LEN;
+	partial_tcp4(ip, 60);
+	ip[1] = ECN_NOT_ECT;
+	struct wire_hdr h = { .type = WIRE_DATA, .flags = EPOCH, .payload_len = 60 + WIRE_TAG_LEN };
+	pk->ecn = ECN_NOT_ECT;
+	assert_int_equal(session_inner(pk, &h, 1400), INNER_OK);
+	assert_ptr_equal(pk->data, ip);
+	assert_int_equal(pk->len, 60);
+	assert_false(pk->csum_partial);
+	assert_int_equal(session_inner(pk, &h, 60), INNER_OK);
+	assert_int_equal(session_inner(pk, &h, 59), INNER_TOO_BIG);
+	h.flags = EPOCH | WIRE_FLAG_CSUM_PARTIAL;
+	assert_int_equal(session_inner(pk, &h, 1400), INNER_OK);
+	assert_true(pk->csum_partial);
+	ip[9] = 1; /* ICMP: no checksum to leave partial */
+	assert_int_equal(session_inner(pk, &h, 1400), INNER_MALFORMED);
+	ip[9] = 6;
+	h.flags = EPOCH;
+	pk->ecn = ECN_CE; /* marked outside, but its sender cannot be told */
+	assert_int_equal(session_inner(pk, &h, 1400), INNER_ECN_DROP);
+	ip[1] = 0x02; /* ECT(0): the mark is carried in */
+	assert_int_equal(session_inner(pk, &h, 1400), INNER_OK);
+	assert_int_equal(ip[1] & 3, ECN_CE);
+	pool_put(p->pool, &pk, 1);
+}
+
 static void test_seal_uses_documented_nonce_and_ad(void **state)
 {
 	/* session.c: nonce = 4 zero bytes | epoch u32 BE | seq u32 BE, the
@@ -1040,6 +1074,7 @@ int main(void)
 		S(test_open_batch),
 		S(test_seal_partial_csum),
 		S(test_csum_flag_needs_a_checksum),
+		S(test_inner),
 		S(test_seal_uses_documented_nonce_and_ad),
 		S(test_reflected_packet_fails),
 		S(test_seal_open_confirms_next),
