@@ -197,9 +197,12 @@ received (nearest rank); lost pings are counted separately.
   to place a single slow ping, so the bench also runs bench/stallwatch beside
   every set of pings under load: one real-time thread (SCHED_FIFO 50, ahead
   of every tunnel's threads) per CPU, pinned, that sleeps 4 ms at a time and
-  notes each wake-up that came late. Late means the CPU ran no thread at
-  all: the host had the vCPU, or the guest's kernel spent that long in
-  interrupt work, which for network softirqs it bounds at about 2 ms. The
+  notes each wake-up that came late. Late means the CPU ran nothing that
+  would give way to it: the host had the vCPU, or the guest's kernel held
+  it, in interrupt work (network softirqs stop after about 2 ms) or, on a
+  kernel built without preemption (this one: PREEMPT_NONE), in any task's
+  system call, a tunnel's own included. Idle, with nothing else running,
+  such a thread here still woke up to 11 ms late: those are the host's. The
   stall row counts those over 2 ms (one that falls between two wake-ups
   goes unseen: stalls under 4 ms are undercounted); the row after it is the
   ping maximum over the pings that no such stall touched (from 16 ms before

@@ -223,8 +223,9 @@ put_ping() { # tunnel prefix samples-file
 # overlaps the time from PING_GAP_MS before the ping was sent (ping may be
 # held up between stamping and sending it, and a stall leaves a backlog that
 # takes a while to drain) to when its reply was printed. STALL_MS is above
-# what the guest's own network softirqs take at a time (about 2 ms), so a
-# stall that long is the host's.
+# what the guest's own network softirqs take at a time (about 2 ms): a stall
+# that long is the host's, or (on a kernel without preemption) some task's
+# long system call; the report says so.
 STALL_MS=2
 PING_GAP_MS=16
 pinged() {
