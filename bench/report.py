@@ -157,10 +157,13 @@ up, then down (-R), each with `ping -i 0.01` to the internet host from 1 s in to
 1 s before the end; 4 streams up; then the bottleneck (%(shape)s), up and down
 with pings again, and the backlog of the sending side's pfifo (in bytes: a
 UDP GSO send passes it as one packet) sampled every 50 ms meanwhile: where a
-tunnel's queue stood. The link is emulated on the same two cores (htb, whose
-burst is one packet): when its dequeue runs late it loses link time, and its
-FIFO grows whatever the tunnel does. Percentiles are over the ping RTTs
-received (nearest rank); lost pings are counted separately.
+tunnel's queue stood. The link is emulated on the same two cores: when
+htb's dequeue runs late, the link loses that time unless htb's burst lets
+it catch up, and its FIFO grows whatever the tunnel does. A real link's
+serialiser loses no time to a late CPU; hence a burst of 1 ms of the link
+(until 2026-11-27 03:30 UTC it was tc's default, one packet, and the
+reports before then show such spells). Percentiles are over the ping RTTs received (nearest
+rank); lost pings are counted separately.
 
 - vpngw: `build/vpngw server|client` with the README's config format; for
   the bottleneck runs %(bw)s. Its two data threads per side run SCHED_FIFO

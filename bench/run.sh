@@ -34,11 +34,14 @@
 #                   both ends), e.g. cubic, the kernel's own default; default:
 #                   the namespaces' default, the machine's
 #                   net.ipv4.tcp_congestion_control (the report names it)
-#   BENCH_SHAPE_BURST  htb burst and cburst of the 200 Mbit/s link, as tc
-#                   takes them (e.g. 25kb, 1 ms of the link); default: tc's,
-#                   one packet, so that a dequeue the CPU runs late loses the
-#                   link that time (a real link's serialiser does not); the
-#                   report's method line shows it when set
+#   BENCH_SHAPE_BURST  htb burst and cburst of the 200 Mbit/s link, in bytes
+#                   or as tc takes them (default 25000, 1 ms of the link; ""
+#                   for tc's own, one packet). A real link's serialiser does
+#                   not lose time when a CPU is late; htb with a one-packet
+#                   burst loses whatever its dequeue runs late, and on this VM
+#                   wake-ups run milliseconds late: its FIFO then grows
+#                   whatever the sender does. 1 ms lets it make that up. The
+#                   report's method line shows it
 #   VPNGW           the binary (default build/vpngw)
 # Logs, iperf3 JSON and ping samples stay in a /tmp/vpngw-bench.* directory
 # (printed at the end).
@@ -58,7 +61,7 @@ QUIET_WAIT=${BENCH_QUIET_WAIT:-60}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
 SHAPE_RATE=200mbit
 PFIFO_LIMIT=1000
-SHAPE_BURST=${BENCH_SHAPE_BURST:-}
+SHAPE_BURST=${BENCH_SHAPE_BURST-25000}
 PY=/usr/bin/python3
 PEERS_RT=${BENCH_PEERS_RT:-}
 PEER_CMD=()
