@@ -76,10 +76,15 @@ static void *watch(void *arg)
 		return NULL;
 	}
 	uint64_t end = now_ns(CLOCK_MONOTONIC) + seconds_ns;
-	struct timespec nap = { (time_t)(period_ns / 1000000000u), (long)(period_ns % 1000000000u) };
 	for (uint64_t t0 = now_ns(CLOCK_MONOTONIC); t0 < end; t0 = now_ns(CLOCK_MONOTONIC)) {
-		clock_nanosleep(CLOCK_MONOTONIC, 0, &nap, NULL);
-		uint64_t late = now_ns(CLOCK_MONOTONIC) - t0 - period_ns;
+		/* An absolute deadline: a signal that cuts the sleep short
+		 * resumes it rather than passing for an early wake-up. */
+		uint64_t due = t0 + period_ns;
+		struct timespec at = { (time_t)(due / 1000000000u), (long)(due % 1000000000u) };
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
+			;
+		uint64_t now = now_ns(CLOCK_MONOTONIC);
+		uint64_t late = now > due ? now - due : 0;
 		if (late <= min_ns || w->n == MAX_EVENTS)
 			continue;
 		w->ev[w->n++] = (struct event){ now_ns(CLOCK_REALTIME) / 1e9, (uint32_t)(late / 1000) };
@@ -133,6 +138,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "stallwatch: CPU %d: %s: %s\n", w[i].cpu, w[i].step, strerror(w[i].err));
 			rc = 1;
 		}
+		if (w[i].n == MAX_EVENTS)
+			fprintf(stderr, "stallwatch: CPU %d: %d stalls, the later ones not recorded\n", w[i].cpu,
+				MAX_EVENTS);
 		for (size_t k = 0; k < w[i].n; k++)
 			all[n++] = w[i].ev[k];
 	}
