@@ -21,7 +21,7 @@
 #            X25519 operations, a new session under the registry's write lock, an HS_RESP)
 #            instead of two X25519 operations and a refusal. Under load they must get a
 #            COOKIE_REPLY and no DH work.
-# Each mode runs FLOOD_ROUNDS (5) rounds of: FLOOD_BLOCK_S (2) seconds of client1's pings through
+# Each mode runs FLOOD_ROUNDS (7) rounds of: FLOOD_BLOCK_S (2) seconds of client1's pings through
 # the tunnel (ping -i 0.01) without a flood; then, in turn first, the flood at vpngw's port and the
 # same flood at a port nobody listens on (the reference), each FLOOD_BLOCK_S + 1 s with a ping
 # block of FLOOD_BLOCK_S inside it. Alternating keeps what the (shared) machine does meanwhile on
@@ -30,7 +30,11 @@
 # pooled p99); the pooled p99 is printed too. A round during which the host (this lab is a VM)
 # took STEAL_EXCUSE (25%) of a CPU or more is printed but left out of the median: its stalls are
 # the hypervisor's (CI failed once with rounds of 2.9-32.8 ms while another test of the same run
-# saw 74% of a CPU stolen); with fewer than 3 rounds left the check is skipped. In round 1 a new client
+# saw 74% of a CPU stolen); with fewer than 3 rounds left the check is skipped. The host also
+# stalls vCPUs for milliseconds too briefly to count in /proc/stat's steal (bench/stallwatch.c):
+# seven rounds, so that three rounds hit by such stalls do not decide the median (CI failed once
+# with three of five at 2.9-5.2 ms, no round at 25% stolen, where a local run had 0.6-0.7 ms
+# in four of five). In round 1 a new client
 # (client2, the C client) starts during the flood at vpngw; in round 2 of init mode the
 # independent Python client does. The generator runs as SCHED_IDLE (FLOOD_NICE=N: at nice N
 # instead): it stands for another machine, and here it shares two cores with what it attacks.
@@ -60,7 +64,7 @@ set -u
 HSFLOOD=${HSFLOOD:-$LAB_ROOT/build/hsflood}
 CLIENT_PY=$LAB_ROOT/tests/interop/vpngw_client.py
 BLOCK_S=${FLOOD_BLOCK_S:-2}
-ROUNDS=${FLOOD_ROUNDS:-5}
+ROUNDS=${FLOOD_ROUNDS:-7}
 PING_S=$BLOCK_S
 FLOOR_MS=0.2
 STEAL_EXCUSE=25   # % of one CPU the host may take during a round before the round is not judged
@@ -213,7 +217,10 @@ flood_block() {
         sleep 0.3
         new_client client2 "$C2_CONF" "$NS_C2" "$LAB_DIR/client2-$mode.log"
         C2_S=$NEW_S C2_PID=$NEW_PID
+        # The stats line before its handshake and the one after: the flooder (at idle
+        # priority) may not have reached the threshold when the first was written
         UL=$(stat_of "$SRV_LOG" under_load)
+        [ "$UL" = 1 ] || UL=$(stat_now under_load)
     elif [ "$r" = 2 ] && [ "$mode" = init ]; then
         sleep 0.3
         ip netns exec "$NS_C2" timeout 30 "$PY" "$CLIENT_PY" --endpoint "$GW_CLIENT_IP:$VPN_PORT" \
@@ -281,7 +288,7 @@ flood_mode() {
     # beside it), at most 1% of pings lost. The issue's 1.5x is printed, met or not, in both readings: the
     # well-formed flood misses it (see README).
     if [ "$dm99" = none ]; then
-        ok "$mode: ping p99 (median of rounds) with the flood at vpngw # SKIP the host stole >= $STEAL_EXCUSE% of a CPU in more than 2 of $ROUNDS rounds ($dper)"
+        ok "$mode: ping p99 (median of rounds) with the flood at vpngw # SKIP the host stole >= $STEAL_EXCUSE% of a CPU in so many of the $ROUNDS rounds that fewer than 3 are left ($dper)"
     elif "$PY" -c "import sys; sys.exit(0 if $dm99 <= $P99_MAX_MS else 1)"; then
         ok "$mode: ping p99 (median of rounds) with the flood at vpngw $dm99 ms <= $P99_MAX_MS ms"
     else
