@@ -47,8 +47,6 @@
 #define HS_RETRY_MAX_NS (8 * SEC_NS)
 /* Silence from the gateway beyond keepalive + this means it is gone. */
 #define DEAD_AFTER_EXTRA_NS (5 * SEC_NS)
-/* A data thread with nothing to do looks at its timers this often. */
-#define IDLE_WAIT_US 100000
 
 struct client_stats {
 	counter_t tun_rx_packets, tun_rx_bytes, tun_tx_packets, tun_tx_bytes;
@@ -575,7 +573,7 @@ static void *down_loop(void *arg)
 	thread_data_start(c->conf.rt_priority, c->conf.sched_slice_us, "down");
 	while (!atomic_load(&c->stop)) {
 		size_t data;
-		size_t n = drain_udp(c, cpulat_wait_us(fq_len(&c->injq) ? 0 : IDLE_WAIT_US), &data);
+		size_t n = drain_udp(c, cpulat_wait_us(fq_len(&c->injq) ? 0 : THREAD_IDLE_WAIT_US), &data);
 		write_tun(c);
 		thread_data_tick(n);
 		cpulat_tick(data); /* keepalives and strays do not count */
@@ -686,11 +684,11 @@ static void send_udp(struct client *c)
 
 /* How long the up thread may sleep on its TUN, in microseconds: not at
  * all while packets wait and may go, until the pacer allows the next one
- * when it does not, IDLE_WAIT_US when idle. */
+ * when it does not, THREAD_IDLE_WAIT_US when idle. */
 static int up_wait_us(struct client *c)
 {
 	if (!fq_len(&c->outq))
-		return IDLE_WAIT_US;
+		return THREAD_IDLE_WAIT_US;
 	return pacer_sender_wait_us(&c->pace, now_ns(), c->mtu);
 }
 

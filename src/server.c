@@ -63,8 +63,6 @@
 #define DRR_QUANTUM (8 * 1500)
 #define DRAIN_BATCHES 4
 #define SEND_BYTES_PER_LOOP (BATCH * 1500)
-/* A data thread with nothing to do looks at its timers this often. */
-#define IDLE_WAIT_US 100000
 
 struct server_stats {
 	counter_t udp_rx_datagrams, udp_rx_bytes, udp_tx_datagrams, udp_tx_bytes;
@@ -588,7 +586,7 @@ static void *up_loop(void *arg)
 			nanosleep(&pause, NULL);
 			continue;
 		}
-		int wait_us = cpulat_wait_us(fq_len(&s->inject) ? 0 : IDLE_WAIT_US);
+		int wait_us = cpulat_wait_us(fq_len(&s->inject) ? 0 : THREAD_IDLE_WAIT_US);
 		s->ctl_dh = 0; /* no control socket: handshakes run here */
 		/* The socket is read up to DRAIN_BATCHES times faster than the
 		 * TUN is written, so a standing queue forms in the inject queue
@@ -811,7 +809,7 @@ static uint64_t send_turns(struct server *s, struct sendq *q)
 static int down_wait_us(struct server *s)
 {
 	if (!sched_busy(s))
-		return IDLE_WAIT_US;
+		return THREAD_IDLE_WAIT_US;
 	return pacer_sender_wait_us(&s->pace, now_ns(), s->conf.mtu);
 }
 

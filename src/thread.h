@@ -24,6 +24,11 @@
 #define THREAD_RT_PRIO_DEFAULT 10
 #define THREAD_RT_PRIO_MAX 99
 
+/* A data thread with nothing to do wakes this often, in microseconds, to
+ * see whether it should stop and to run its once-a-loop checks
+ * (thread_data_tick, cpulat_tick). */
+#define THREAD_IDLE_WAIT_US 100000
+
 /* Starts fn(arg) in a new thread named name (at most 15 characters: what
  * top -H, ps -L and perf show for it). 0, or -1 after logging why (the
  * name, and the error). */
