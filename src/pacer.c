@@ -16,27 +16,35 @@ void pacer_init(struct pacer *p, uint64_t rate_bps, uint64_t burst_ns, uint64_t 
 		p->burst = 3000; /* at least two full-size datagrams */
 	p->tokens = p->burst;
 	p->last_ns = now;
+	p->frac = 0;
 }
+
+#define FRAC_PER_BYTE 8000000000ull /* rate_bps x ns per byte */
 
 static void refill(struct pacer *p, uint64_t now)
 {
 	if (now <= p->last_ns)
 		return;
 	uint64_t dt = now - p->last_ns;
+	p->last_ns = now;
 	if (dt >= 1000000000ull) { /* idle for a second: a full bucket */
 		p->tokens = p->burst;
-		p->last_ns = now;
+		p->frac = 0;
 		return;
 	}
-	/* Split to avoid overflow: bytes = rate/8 * dt / 1e9. */
-	int64_t add = (int64_t)(p->rate_bps / 8 * (dt / 1000) / 1000000 +
-				p->rate_bps / 8 * (dt % 1000) / 1000000000);
-	if (add <= 0)
-		return; /* keep last_ns so fractions accumulate */
-	p->tokens += add;
-	if (p->tokens > p->burst)
+	/* bytes = (rate x dt + frac) / 8e9, exactly, in 64 bits: rate x dt
+	 * reaches 4e20 at 400 Gbit/s. Split dt at the millisecond: rate x
+	 * whole ms (< 4e14) makes a byte per 8000; its remainder, in the same
+	 * units as the sub-millisecond part, joins it (the sum stays below
+	 * 8e9 + 4e17 + 8e9). */
+	uint64_t ms_part = p->rate_bps * (dt / 1000000);
+	uint64_t low = ms_part % 8000 * 1000000 + p->rate_bps * (dt % 1000000) + p->frac;
+	p->tokens += (int64_t)(ms_part / 8000 + low / FRAC_PER_BYTE);
+	p->frac = low % FRAC_PER_BYTE;
+	if (p->tokens >= p->burst) {
 		p->tokens = p->burst;
-	p->last_ns = now;
+		p->frac = 0;
+	}
 }
 
 int64_t pacer_budget(struct pacer *p, uint64_t now)
@@ -58,8 +66,11 @@ uint64_t pacer_delay_ns(struct pacer *p, uint64_t now, uint64_t bytes)
 	int64_t have = pacer_budget(p, now);
 	if (have >= (int64_t)bytes)
 		return 0;
+	/* missing <= burst + bytes, so missing x 8e9 stays far below 2^64
+	 * at any rate parse_bandwidth accepts; rounded up, so that at the time
+	 * returned the bytes are there. */
 	uint64_t missing = (uint64_t)((int64_t)bytes - have);
-	return missing * 8 * 1000000000ull / p->rate_bps + 1;
+	return (missing * FRAC_PER_BYTE - p->frac + p->rate_bps - 1) / p->rate_bps;
 }
 
 int pacer_wait_us(struct pacer *p, uint64_t now, uint64_t bytes)
@@ -91,7 +102,7 @@ int parse_bandwidth(const char *s, uint64_t *bps)
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || end == s || v <= 0)
+	if (errno || end == s || !(v > 0)) /* !(v > 0): NaN too */
 		return -1;
 	double mult = 1;
 	if (!strcasecmp(end, "") || !strcasecmp(end, "bit"))
@@ -105,7 +116,7 @@ int parse_bandwidth(const char *s, uint64_t *bps)
 	else
 		return -1;
 	v *= mult;
-	if (v < 64000 || v > 400e9)
+	if (!(v >= 64000 && v <= 400e9))
 		return -1; /* below 64 kbit/s or above 400 Gbit/s is a typo */
 	*bps = (uint64_t)v;
 	return 0;

@@ -16,6 +16,11 @@ struct pacer {
 	int64_t tokens;     /* bytes; may go negative by one packet */
 	int64_t burst;      /* bytes */
 	uint64_t last_ns;
+	/* The fraction of a byte earned but not yet credited, in units of
+	 * 1/8e9 byte (rate_bps x ns): at a low rate, asked often, each refill
+	 * earns less than a byte, and dropping the fractions paced a 1 Mbit/s
+	 * link asked every 10 us at 80% of its rate. */
+	uint64_t frac;
 };
 
 /* burst_ns: how much sending time may be bunched up (a couple of ms). */

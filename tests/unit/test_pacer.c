@@ -63,6 +63,41 @@ static void test_fractions_accumulate(void **state)
 	assert_int_equal(pacer_budget(&p, t), 100); /* 0.1 s at 1000 bytes a second */
 }
 
+/* Refills that each earn a byte and a fraction keep the fraction: 0.8 byte
+ * every 100 us at 64 kbit/s is 8000 bytes a second, not 5000. */
+static void test_uneven_fractions_accumulate(void **state)
+{
+	(void)state;
+	struct pacer p;
+	pacer_init(&p, 64000, 2 * MS, T0);
+	pacer_consume(&p, (uint64_t)pacer_budget(&p, T0));
+	uint64_t t = T0, sent = 0;
+	for (int i = 0; i < 10000; i++) {
+		t += 100000;
+		int64_t b = pacer_budget(&p, t);
+		pacer_consume(&p, (uint64_t)b);
+		sent += (uint64_t)b;
+	}
+	assert_int_equal(sent, 8000);
+}
+
+/* At the highest rate parse_bandwidth takes, rate x elapsed time passes
+ * 2^64 within 50 ms: the refill must still be exact. */
+static void test_highest_rate_is_exact(void **state)
+{
+	(void)state;
+	struct pacer p;
+	pacer_init(&p, 400000000000ull, 2 * MS, T0); /* 5e7 bytes a ms; burst 1e8 */
+	assert_int_equal(pacer_budget(&p, T0), 100000000);
+	pacer_consume(&p, 100000000);
+	assert_int_equal(pacer_budget(&p, T0 + 1500000), 75000000);
+	pacer_consume(&p, 75000000);
+	assert_int_equal(pacer_budget(&p, T0 + 1500000 + 1), 50);
+	pacer_consume(&p, 50);
+	assert_int_equal(pacer_budget(&p, T0 + 1500000 + 999999999), 100000000);
+	assert_int_equal(pacer_delay_ns(&p, T0 + 1500000 + 999999999, 100000000 + 50), 1);
+}
+
 static void test_delay_until_a_datagram_fits(void **state)
 {
 	(void)state;
@@ -167,6 +202,10 @@ static void test_parse_bandwidth(void **state)
 	assert_int_equal(parse_bandwidth("10mb", &b), -1);
 	assert_int_equal(parse_bandwidth("63999", &b), -1); /* a typo, surely */
 	assert_int_equal(parse_bandwidth("64kbit", &b), 0);
+	assert_int_equal(parse_bandwidth("nan", &b), -1); /* passes every < and > */
+	assert_int_equal(parse_bandwidth("NaNmbit", &b), -1);
+	assert_int_equal(parse_bandwidth("inf", &b), -1);
+	assert_int_equal(parse_bandwidth("1e300gbit", &b), -1);
 }
 
 int main(void)
@@ -176,6 +215,8 @@ int main(void)
 		cmocka_unit_test(test_burst_then_rate),
 		cmocka_unit_test(test_small_burst_is_two_datagrams),
 		cmocka_unit_test(test_fractions_accumulate),
+		cmocka_unit_test(test_uneven_fractions_accumulate),
+		cmocka_unit_test(test_highest_rate_is_exact),
 		cmocka_unit_test(test_delay_until_a_datagram_fits),
 		cmocka_unit_test(test_wait_in_microseconds),
 		cmocka_unit_test(test_saturated_sender_keeps_its_rate),
