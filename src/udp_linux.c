@@ -106,10 +106,30 @@ bool endpoint_is_name(const char *spec)
 	return inet_pton(AF_INET, host, &a) != 1;
 }
 
-static void size_buffers(int fd)
+/* VPNGW_SOCKBUF (bytes, 4 KB-64 MB) overrides the default: for
+ * experiments such as ARCHITECTURE.md's, not a setting. */
+static int sockbuf_size(void)
 {
 	const char *env = getenv("VPNGW_SOCKBUF");
-	int sz = env ? atoi(env) : UDP_SOCKBUF_DEFAULT;
+	if (!env)
+		return UDP_SOCKBUF_DEFAULT;
+	char *end;
+	errno = 0;
+	long v = strtol(env, &end, 10);
+	if (errno || end == env || *end || v < 4096 || v > (64l << 20)) {
+		static bool warned; /* every socket asks */
+		if (!warned)
+			LOGW("msg=\"VPNGW_SOCKBUF ignored: not a byte count from 4096 to 67108864\" value=\"%s\"",
+			     env);
+		warned = true;
+		return UDP_SOCKBUF_DEFAULT;
+	}
+	return (int)v;
+}
+
+static void size_buffers(int fd)
+{
+	int sz = sockbuf_size();
 	/* FORCE variants pass rmem_max when we are root; fall back quietly. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) != 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
