@@ -15,13 +15,16 @@
 #define ECN_NOT_ECT 0
 #define ECN_CE 3
 
-/* The outer ECN field for an inner IP packet: a copy of its own. */
+/* The outer ECN field for an inner IPv4 or IPv6 packet: a copy of its own
+ * (Not-ECT for anything else). */
 uint8_t ecn_encap(const uint8_t *ip, size_t len);
-/* Applies the outer ECN field on arrival. False when the packet must be
- * dropped (outer CE on a Not-ECT inner packet: its sender cannot be told). */
+/* Applies the outer ECN field on arrival (RFC 6040, normal mode). False
+ * when the packet must be dropped (outer CE on a Not-ECT inner packet: its
+ * sender cannot be told). */
 bool ecn_decap(uint8_t outer, uint8_t *ip, size_t len);
-/* Sets CE on an ECN-capable IPv4 packet, fixing the checksum; false when
- * the packet is not ECN-capable (then it must be dropped instead). */
+/* Sets CE on an ECN-capable IPv4 (fixing its checksum) or IPv6 packet;
+ * false when the packet is not ECN-capable (then it must be dropped
+ * instead). */
 bool ip_mark_ce(uint8_t *ip, size_t len);
 
 #endif
