@@ -747,8 +747,17 @@ static int finish_server(struct server_conf *s, const char *path, char *err, siz
 		return -1;
 	if (!s->state_file[0])
 		snprintf(s->state_file, sizeof(s->state_file), "/var/lib/vpngw/%s.state", s->ifname);
-	uint32_t mask = s->prefix4 ? 0xffffffffu << (32 - s->prefix4) : 0;
+	/* The pool is /8../30: it always has a network and a broadcast
+	 * address, which are no host's (registry.c refuses them live too). */
+	uint32_t mask = 0xffffffffu << (32 - s->prefix4), net = s->addr4 & mask, bcast = net | ~mask;
 	char a[INET_ADDRSTRLEN];
+	if (s->addr4 == net || s->addr4 == bcast) {
+		struct in_addr ia = { htonl(s->addr4) };
+		inet_ntop(AF_INET, &ia, a, sizeof(a));
+		snprintf(err, errlen, "%s: [Server] Address = %s/%u: the pool's %s address, not a host's", path, a,
+			 s->prefix4, s->addr4 == net ? "network" : "broadcast");
+		return -1;
+	}
 	for (size_t i = 0; i < s->npeers; i++) {
 		struct peer_conf *p = &s->peers[i];
 		if (!p->has_pub) {
@@ -759,8 +768,9 @@ static int finish_server(struct server_conf *s, const char *path, char *err, siz
 			snprintf(p->name, sizeof(p->name), "client%zu", i + 1);
 		struct in_addr ia = { htonl(p->addr4) };
 		inet_ntop(AF_INET, &ia, a, sizeof(a));
-		if (p->addr4 && ((p->addr4 & mask) != (s->addr4 & mask) || p->addr4 == s->addr4)) {
-			snprintf(err, errlen, "%s:%d: Address = %s: client %s: outside the pool of the [Server] Address, or the gateway's own",
+		if (p->addr4 && ((p->addr4 & mask) != net || p->addr4 == s->addr4 || p->addr4 == net || p->addr4 == bcast)) {
+			snprintf(err, errlen,
+				 "%s:%d: Address = %s: client %s: outside the pool of the [Server] Address, its network or broadcast address, or the gateway's own",
 				 path, p->addr_line, a, p->name);
 			return -1;
 		}

@@ -179,11 +179,12 @@ static void check_server(struct server_conf *c)
 	FX_CHECK(c->stats_interval_s >= 1 && c->stats_interval_s <= 3600);
 	FX_CHECK(cstr_ok(c->ifname, sizeof(c->ifname)) && c->ifname[0]);
 	FX_CHECK(c->npeers <= CONF_MAX_PEERS && (c->npeers == 0 || c->peers));
-	uint32_t mask = 0xffffffffu << (32 - c->prefix4);
+	uint32_t mask = 0xffffffffu << (32 - c->prefix4), net = c->addr4 & mask, bcast = net | ~mask;
+	FX_CHECK(c->addr4 != net && c->addr4 != bcast);
 	for (size_t i = 0; i < c->npeers; i++) {
 		struct peer_conf *p = &c->peers[i];
 		FX_CHECK(p->has_pub && cstr_ok(p->name, sizeof(p->name)) && p->name[0]);
-		FX_CHECK(!p->addr4 || ((p->addr4 & mask) == (c->addr4 & mask) && p->addr4 != c->addr4));
+		FX_CHECK(!p->addr4 || ((p->addr4 & mask) == net && p->addr4 != c->addr4 && p->addr4 != net && p->addr4 != bcast));
 		for (size_t j = 0; j < i; j++) {
 			FX_CHECK(memcmp(p->pub, c->peers[j].pub, 32) != 0);
 			FX_CHECK(!p->addr4 || p->addr4 != c->peers[j].addr4);

@@ -624,8 +624,9 @@ static void test_server_duplicate_client_key_names_line(void **state)
 static void test_server_client_address_outside_pool(void **state)
 {
 	(void)state;
-	const char *bad[] = { "10.78.0.5/32", "10.77.0.1/32" /* the gateway's own */ };
-	for (size_t i = 0; i < 2; i++) {
+	const char *bad[] = { "10.78.0.5/32", "10.77.0.1/32" /* the gateway's own */,
+			      "10.77.0.0/32" /* the pool's network */, "10.77.0.255/32" /* its broadcast */ };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct tmpconf t;
 		char err[512];
 		conf_write(&t,
@@ -636,6 +637,21 @@ static void test_server_client_address_outside_pool(void **state)
 		assert_non_null(strstr(err, t.path));
 		assert_non_null(strstr(err, "carol"));
 		assert_non_null(strstr(err, "Address"));
+		conf_remove(&t);
+	}
+}
+
+static void test_server_address_not_network_or_broadcast(void **state)
+{
+	(void)state;
+	const char *bad[] = { "10.77.0.0/24", "10.77.0.255/24", "10.76.0.0/15" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct tmpconf t;
+		char err[512];
+		conf_write(&t, "[Server]\nPrivateKey = %s\nAddress = %s\n", srv_priv64, bad[i]);
+		server_fails(&t, err, sizeof(err));
+		assert_non_null(strstr(err, t.path));
+		assert_non_null(strstr(err, bad[i]));
 		conf_remove(&t);
 	}
 }
@@ -1321,6 +1337,7 @@ int main(void)
 		T(test_server_duplicate_client_key),
 		T(test_server_duplicate_client_key_names_line),
 		T(test_server_client_address_outside_pool),
+		T(test_server_address_not_network_or_broadcast),
 		T(test_server_client_address_outside_pool_names_line),
 		T(test_server_client_address_not_host),
 		T(test_server_missing_private_key),
