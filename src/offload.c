@@ -68,18 +68,46 @@ int offload_finish_csum(uint8_t *pkt, size_t len, const struct offload *o)
 		return 0;
 	if (o->csum_start >= len || at + 2 > len)
 		return -1;
-	/* The field already holds the pseudo-header sum: sum over it too. */
+	/* The field already holds the pseudo-header sum: sum over it too. A
+	 * sum of zero goes out as ones, as the kernel writes it: in UDP a
+	 * zero field means "no checksum" (not allowed over IPv6), and for
+	 * TCP the two are the same number. */
 	uint16_t c = csum_fold(csum_add(0, pkt + o->csum_start, len - o->csum_start));
-	put16(pkt + at, c);
+	put16(pkt + at, c ? c : 0xffff);
 	return 0;
 }
 
 /* The pseudo-header's addresses and protocol, folded to 16 bits: the
- * part of it that is the same for every segment of a super-packet. */
-static uint32_t pseudo_base(const uint8_t *ip, uint8_t proto)
+ * part of it that is the same for every segment of a super-packet. dst6:
+ * an IPv6 packet's final destination (v6_final_dst). */
+static uint32_t pseudo_base(const uint8_t *ip, const uint8_t *dst6, uint8_t proto)
 {
-	uint32_t sum = ip[0] >> 4 == 6 ? csum_add(0, ip + 8, 32) : csum_add(0, ip + 12, 8);
+	uint32_t sum = ip[0] >> 4 == 6 ? csum_add(csum_add(0, ip + 8, 16), dst6, 16) : csum_add(0, ip + 12, 8);
 	return (uint16_t)~csum_fold((uint16_t)~csum_fold(sum) + (uint32_t)proto);
+}
+
+/* The destination an IPv6 packet's pseudo-header names (RFC 8200 8.1):
+ * the final one. Behind a routing header that still has segments left
+ * that is in the routing header: its only address (type 2, Mobile IPv6),
+ * the first of its segment list (type 4, segment routing), or the last
+ * address (type 0). NULL for a routing header we cannot read (type 3's
+ * compressed addresses). l4: where the transport header starts. */
+static const uint8_t *v6_final_dst(const uint8_t *pkt, size_t l4)
+{
+	uint8_t nh = pkt[6];
+	for (size_t at = 40; at < l4 && (nh == 0 || nh == 43 || nh == 60); at += ((size_t)pkt[at + 1] + 1) * 8) {
+		const uint8_t *rh = pkt + at;
+		size_t rhlen = ((size_t)rh[1] + 1) * 8;
+		if (nh == 43 && rh[3]) { /* segments left */
+			if ((rh[2] == 2 || rh[2] == 4) && rhlen >= 24)
+				return rh + 8;
+			if (rh[2] == 0 && rhlen >= 24)
+				return rh + rhlen - 16;
+			return NULL;
+		}
+		nh = rh[0];
+	}
+	return pkt + 24;
 }
 
 /* The folded pseudo-header sum for a transport header of l4len bytes, as
@@ -89,9 +117,11 @@ static uint16_t pseudo_add_len(uint32_t base, size_t l4len)
 	return (uint16_t)~csum_fold(base + (uint32_t)(l4len >> 16) + (uint32_t)(l4len & 0xffff));
 }
 
+/* For the merged packets, whose IPv6 transport header follows the fixed
+ * header (tcp_mergeable, udp_mergeable). */
 static uint16_t pseudo_sum(const uint8_t *ip, uint8_t proto, size_t l4len)
 {
-	return pseudo_add_len(pseudo_base(ip, proto), l4len);
+	return pseudo_add_len(pseudo_base(ip, ip + 24, proto), l4len);
 }
 
 /* The transport header's offset and protocol: IPv4 that is not a
@@ -138,13 +168,9 @@ int l4_csum_pos(const uint8_t *pkt, size_t len, uint16_t *start, uint16_t *off)
 int csum_complete(uint8_t *pkt, size_t len)
 {
 	struct offload o = { .flags = OFFLOAD_F_NEEDS_CSUM };
-	if (l4_csum_pos(pkt, len, &o.csum_start, &o.csum_offset) != 0 || offload_finish_csum(pkt, len, &o) != 0)
+	if (l4_csum_pos(pkt, len, &o.csum_start, &o.csum_offset) != 0)
 		return -1;
-	/* In UDP a zero checksum means "none": a sum of zero is sent as ones. */
-	uint8_t *field = pkt + o.csum_start + o.csum_offset;
-	if (o.csum_offset == 6 && !field[0] && !field[1])
-		field[0] = field[1] = 0xff;
-	return 0;
+	return offload_finish_csum(pkt, len, &o);
 }
 
 /* An IPv4 header's sum without its length, id and checksum fields,
@@ -196,7 +222,10 @@ static int cut(const uint8_t *pkt, size_t len, uint8_t proto, size_t ihl, size_t
 	uint16_t id = v4 ? get16(pkt + 4) : 0;
 	uint32_t seq = tcp ? get32(pkt + ihl + 4) : 0;
 	uint8_t flags = tcp ? pkt[ihl + 13] : 0;
-	uint32_t ip_sum = v4 ? ip4_base(pkt, ihl) : 0, l4_sum = pseudo_base(pkt, proto);
+	const uint8_t *dst6 = v4 ? NULL : v6_final_dst(pkt, ihl);
+	if (!v4 && !dst6)
+		return -1;
+	uint32_t ip_sum = v4 ? ip4_base(pkt, ihl) : 0, l4_sum = pseudo_base(pkt, dst6, proto);
 	int n = 0;
 	for (size_t i = first; i < nseg && (size_t)n < nout; i++, n++) {
 		size_t off = i * size, plen = payload ? (payload - off < size ? payload - off : size) : 0;
@@ -285,6 +314,30 @@ static bool same_flow(const uint8_t *pa, const struct tcp_seg *a, const uint8_t 
 	return !memcmp(pa + at, pb + at, alen) && !memcmp(pa + a->ihl, pb + b->ihl, 4);
 }
 
+/* Whether p, a packet that cannot join a run, may belong to the run's
+ * flow (first: the run's first packet, ihl its IP header's length, proto
+ * its transport): then the run ends before it, or the merged packet would
+ * overtake it. Fragments and headers l4_of does not follow may: without
+ * ports to tell, the same addresses are enough. */
+static bool may_share_flow(const uint8_t *first, size_t ihl, uint8_t proto, const uint8_t *p, size_t len)
+{
+	bool v6 = ihl == 40;
+	if (len < (v6 ? 40u : 20u) || p[0] >> 4 != (v6 ? 6 : 4) || memcmp(p + (v6 ? 8 : 12), first + (v6 ? 8 : 12), v6 ? 32 : 8))
+		return false;
+	size_t l4;
+	uint8_t nh;
+	if (l4_of(p, len, &l4, &nh) != 0 || len < l4 + 4)
+		return true;
+	return nh == proto && !memcmp(p + l4, first + ihl, 4);
+}
+
+/* IPv4 without DF: b's id must follow a's, as the kernel numbers the
+ * segments it cuts from a merged packet. */
+static bool ids_follow(const uint8_t *pa, const uint8_t *pb)
+{
+	return (pa[6] & 0x40) || get16(pb + 4) == (uint16_t)(get16(pa + 4) + 1);
+}
+
 int tcp_continues(const uint8_t *pa, const struct tcp_seg *a, const uint8_t *pb, const struct tcp_seg *b)
 {
 	if (!same_flow(pa, a, pb, b) || a->thl != b->thl || b->seq != a->seq + (uint32_t)a->payload)
@@ -293,8 +346,8 @@ int tcp_continues(const uint8_t *pa, const struct tcp_seg *a, const uint8_t *pb,
 		/* IPv6: traffic class, flow label, hop limit. */
 		if (memcmp(pa, pb, 4) || pa[7] != pb[7])
 			return 0;
-	} else if (pa[1] != pb[1] || pa[6] != pb[6] || pa[8] != pb[8]) {
-		return 0; /* IPv4: TOS, DF, TTL */
+	} else if (pa[1] != pb[1] || pa[6] != pb[6] || pa[8] != pb[8] || !ids_follow(pa, pb)) {
+		return 0; /* IPv4: TOS, DF, TTL, id */
 	}
 	const uint8_t *ta = pa + a->ihl, *tb = pb + b->ihl;
 	/* Ack, then offset/flags/window with PSH masked, then options. */
@@ -335,7 +388,14 @@ size_t tcp_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr[
 	/* Only the last segment may be shorter than the first. */
 	for (size_t j = i + 1; j < n && last.payload == mss && merged < TCP_MERGE_MAX; j++) {
 		const uint8_t *p = pkts[j]->data;
-		if (used[j] || !tcp_mergeable(p, pkts[j]->len, &next) || !same_flow(last_pkt, &last, p, &next))
+		if (used[j])
+			continue;
+		if (!tcp_mergeable(p, pkts[j]->len, &next)) {
+			if (may_share_flow(pkts[i]->data, first.ihl, 6, p, pkts[j]->len))
+				break; /* an ACK, a SYN, a FIN... of ours: it stays behind us */
+			continue;
+		}
+		if (!same_flow(last_pkt, &last, p, &next))
 			continue; /* another flow */
 		/* Same flow: it continues us, or the run ends here (order kept). */
 		if (!tcp_continues(last_pkt, &last, p, &next) || next.payload > mss || len + next.payload > 65535)
@@ -395,19 +455,28 @@ size_t udp_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr[
 	if (!udp_mergeable(pkts[i]->data, pkts[i]->len, &ihl, &size))
 		return 0;
 	size_t len = pkts[i]->len, last = size, merged = 1;
+	const uint8_t *last_pkt = pkts[i]->data;
 	iov[0] = (struct iovec){ hdr, OFFLOAD_HDR_LEN };
 	iov[1] = (struct iovec){ pkts[i]->data, len };
 	/* Equal sizes; only the last may be shorter. */
 	for (size_t j = i + 1; j < n && last == size && merged < TCP_MERGE_MAX; j++) {
 		const uint8_t *p = pkts[j]->data;
-		if (used[j] || !udp_mergeable(p, pkts[j]->len, &next_ihl, &next) || next_ihl != ihl ||
-		    memcmp(p + (ihl == 40 ? 8 : 12), pkts[i]->data + (ihl == 40 ? 8 : 12), ihl == 40 ? 36 : 12))
+		if (used[j])
+			continue;
+		if (!udp_mergeable(p, pkts[j]->len, &next_ihl, &next) || next_ihl != ihl) {
+			if (may_share_flow(pkts[i]->data, ihl, 17, p, pkts[j]->len))
+				break; /* an empty datagram or a fragment of ours: it stays behind us */
+			continue;
+		}
+		if (memcmp(p + (ihl == 40 ? 8 : 12), pkts[i]->data + (ihl == 40 ? 8 : 12), ihl == 40 ? 36 : 12))
 			continue; /* another flow */
-		if (!udp_same_run(pkts[i]->data, p, ihl) || next > size || len + next > 65535 - 8)
+		if (!udp_same_run(pkts[i]->data, p, ihl) || (ihl == 20 && !ids_follow(last_pkt, p)) || next > size ||
+		    len + next > 65535 - 8)
 			break;
 		iov[1 + merged] = (struct iovec){ pkts[j]->data + ihl + 8, next };
 		len += next;
 		last = next;
+		last_pkt = p;
 		used[j] = true;
 		merged++;
 	}

@@ -1327,6 +1327,14 @@ static void test_continues(void **state)
 	b.plen = 10;
 	b.id = a.id;
 	assert_true(continues(&a, &b));
+	/* Without DF the ids must follow, as the kernel renumbers the
+	 * segments of what we merge. */
+	NEXT();
+	a.frag = b.frag = 0;
+	assert_true(continues(&a, &b));
+	b.id = (uint16_t)(a.id + 7);
+	assert_false(continues(&a, &b));
+	a.frag = IP_DF;
 	/* PSH on either side is not a difference. */
 	NEXT();
 	b.flags = F_ACK | F_PSH;
@@ -1392,6 +1400,120 @@ static void test_continues(void **state)
 #undef NEXT
 }
 
+/* A packet of a run's own flow that cannot join it (a pure ACK, an empty
+ * datagram, a fragment) ends the run: merging the segments after it would
+ * put them ahead of it. One of another flow does not. */
+static void test_merge_keeps_flow_order(void **state)
+{
+	(void)state;
+	struct pkt *k[3];
+	bool used[3];
+	uint8_t hdr[OFFLOAD_HDR_LEN];
+	static uint8_t m[BIG];
+	size_t nseg;
+	get_pkts(k, 3);
+	randombytes_buf(seg_payload, sizeof(seg_payload));
+	struct tcp_spec a = seg_spec(), b = a, c = a;
+	b.seq = c.seq = a.seq + (uint32_t)a.plen;
+	b.plen = 0; /* a pure ACK (a window update) */
+	k[0]->len = (uint32_t)build_seg(k[0]->data, &a);
+	k[1]->len = (uint32_t)build_seg(k[1]->data, &b);
+	k[2]->len = (uint32_t)build_seg(k[2]->data, &c);
+	memset(used, 0, sizeof(used));
+	assert_int_equal(merge_like_tun(k, 3, 0, used, m, hdr, &nseg), 0);
+	assert_false(used[2]);
+	b.sport++; /* the same ACK of another flow: the run goes past it */
+	k[1]->len = (uint32_t)build_seg(k[1]->data, &b);
+	assert_int_equal(merge_like_tun(k, 3, 0, used, m, hdr, &nseg), k[0]->len + c.plen);
+	assert_true(used[2] && !used[1]);
+
+	/* UDP: an empty datagram of the flow, then a first fragment of it. */
+	static uint8_t pay[1000];
+	memset(used, 0, sizeof(used));
+	k[0]->len = (uint32_t)build_udp4(k[0]->data, pay, sizeof(pay));
+	k[1]->len = (uint32_t)build_udp4(k[1]->data, pay, 0);
+	k[2]->len = (uint32_t)build_udp4(k[2]->data, pay, sizeof(pay));
+	assert_int_equal(merge_like_tun(k, 3, 0, used, m, hdr, &nseg), 0);
+	k[1]->len = (uint32_t)build_udp4(k[1]->data, pay, sizeof(pay));
+	put16(k[1]->data + 6, 0x2000); /* MF */
+	put16(k[1]->data + 10, 0);
+	put16(k[1]->data + 10, ref_csum(k[1]->data, 20));
+	assert_int_equal(merge_like_tun(k, 3, 0, used, m, hdr, &nseg), 0);
+	assert_false(used[2]);
+	put32(k[1]->data + 12, 0xc0a80109); /* a fragment from elsewhere */
+	put16(k[1]->data + 10, 0);
+	put16(k[1]->data + 10, ref_csum(k[1]->data, 20));
+	assert_int_equal(merge_like_tun(k, 3, 0, used, m, hdr, &nseg), k[0]->len + sizeof(pay));
+	pool_put(pool, k, 3);
+}
+
+/* An IPv6 super-packet behind a routing header that has segments left:
+ * its segments' pseudo-header names the final destination, the address
+ * in the routing header (RFC 8200 8.1), not the next hop in front. */
+static void test_tso6_routing_header(void **state)
+{
+	(void)state;
+	static uint8_t pay[4000];
+	struct tcp_spec s = tcp_default();
+	s.v6 = true;
+	s.ext = 24;
+	s.payload = pay;
+	s.plen = sizeof(pay);
+	const uint8_t home[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x99 };
+	for (int type = 0; type <= 4; type++) {
+		for (int left = 0; left <= 1; left++) {
+			size_t len = build_tcp(sp, &s);
+			sp[6] = 43;
+			sp[42] = (uint8_t)type;
+			sp[43] = (uint8_t)left;
+			memset(sp + 44, 0, 4);
+			memcpy(sp + 48, home, 16);
+			struct pkt *out[4];
+			size_t total = 0;
+			get_pkts(out, 4);
+			int got = tso_segment(sp, len, 1000, 0, out, 4, &total);
+			if (left && (type == 1 || type == 3)) {
+				assert_int_equal(got, -1); /* addresses we cannot read */
+				pool_put(pool, out, 4);
+				continue;
+			}
+			assert_int_equal(got, 4);
+			for (int i = 0; i < got; i++) {
+				uint8_t ph[40];
+				memcpy(ph, out[i]->data, 40);
+				if (left)
+					memcpy(ph + 24, home, 16);
+				assert_int_equal(get16(out[i]->data + 64 + 16), ref_pseudo_sum(ph, out[i]->len - 64, 6));
+			}
+			pool_put(pool, out, 4);
+		}
+	}
+}
+
+/* A checksum that sums to zero is written as ones: zero in a UDP field
+ * would mean "none". */
+static void test_finish_csum_zero_is_ones(void **state)
+{
+	(void)state;
+	static uint8_t u[64];
+	uint8_t pay[2] = { 0, 0 };
+	size_t len = build_udp4(u, pay, sizeof(pay));
+	/* Payload chosen so that the whole sum is zero: the checksum it
+	 * would take is 0 (0xffff once folded to "ones"). */
+	struct offload o = { .flags = OFFLOAD_F_NEEDS_CSUM, .csum_start = 20, .csum_offset = 6 };
+	put16(u + 26, ref_pseudo_sum(u, len - 20, 17));
+	uint16_t rest = ref_sum(u + 20, len - 20); /* pseudo sum + header + payload */
+	put16(u + 28, (uint16_t)(get16(u + 28) + rest)); /* now sums to all ones */
+	if (ref_sum(u + 20, len - 20) != 0xffff) {
+		put16(u + 28, 0);
+		put16(u + 28, (uint16_t)~ref_sum(u + 20, len - 20));
+	}
+	assert_int_equal(ref_sum(u + 20, len - 20), 0xffff);
+	assert_int_equal(offload_finish_csum(u, len, &o), 0);
+	assert_int_equal(get16(u + 26), 0xffff);
+	assert_int_equal(ref_l4_verify(u, len), 0xffff);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -1435,6 +1557,9 @@ int main(void)
 		cmocka_unit_test(test_udp_merge_runs),
 		cmocka_unit_test(test_mergeable),
 		cmocka_unit_test(test_continues),
+		cmocka_unit_test(test_merge_keeps_flow_order),
+		cmocka_unit_test(test_tso6_routing_header),
+		cmocka_unit_test(test_finish_csum_zero_is_ones),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
