@@ -26,6 +26,12 @@ size_t icmp4_frag_needed(const uint8_t *orig, size_t len, uint32_t from, uint16_
 		return 0; /* DF not set, or not the first fragment */
 	if (is_icmp_error(orig, ihl, len))
 		return 0;
+	/* RFC 1122 3.2.2: not for a multicast or broadcast destination, nor
+	 * to a source that names no single host (0/8, loopback, multicast,
+	 * class E and the broadcast address). */
+	uint8_t s0 = orig[12], d0 = orig[16];
+	if (s0 == 0 || s0 == 127 || s0 >= 224 || d0 >= 224)
+		return 0;
 	/* The offending header and the first 8 bytes of its payload. */
 	size_t quote = ihl + (len - ihl < 8 ? len - ihl : 8);
 	size_t total = 20 + 8 + quote;

@@ -70,6 +70,21 @@ static void test_no_message_when_not_due(void **state)
 	orig[0] = 0x60;
 	assert_int_equal(icmp4_frag_needed(orig, sizeof(orig), FROM, 1400, out), 0);
 	assert_int_equal(icmp4_frag_needed(orig, 10, FROM, 1400, out), 0);
+	/* RFC 1122 3.2.2: not to a source that is no single host, not about
+	 * a packet to a group or to everyone. */
+	const uint8_t no_host[] = { 0, 127, 224, 239, 240, 255 };
+	for (size_t i = 0; i < sizeof(no_host); i++) {
+		ip4(orig, sizeof(orig), 6, 0x40, 0);
+		orig[12] = no_host[i];
+		assert_int_equal(icmp4_frag_needed(orig, sizeof(orig), FROM, 1400, out), 0);
+		ip4(orig, sizeof(orig), 6, 0x40, 0);
+		orig[16] = no_host[i];
+		size_t n = icmp4_frag_needed(orig, sizeof(orig), FROM, 1400, out);
+		if (no_host[i] >= 224)
+			assert_int_equal(n, 0);
+		else
+			assert_int_not_equal(n, 0); /* to 0/8 or 127/8: a host sent it, tell it */
+	}
 }
 
 static void test_short_payload_quoted_as_is(void **state)
