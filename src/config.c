@@ -37,6 +37,14 @@ struct parse_ctx {
 };
 
 
+bool client_name_ok(const char *name)
+{
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p <= ' ' || *p == '"' || *p == '=' || *p == 0x7f)
+			return false;
+	return true;
+}
+
 int parse_key_b64(const char *s, uint8_t key[32])
 {
 	size_t len = 0;
@@ -488,8 +496,8 @@ static int server_peer_key(struct parse_ctx *c, const char *name, const char *va
 	struct server_conf *s = c->srv;
 	struct peer_conf *p = &s->peers[s->npeers - 1];
 	if (!strcasecmp(name, "Name")) {
-		if (strlen(value) >= sizeof(p->name) || strpbrk(value, " \"="))
-			return fail(c, name, value, "want a short name without spaces, quotes or '='");
+		if (strlen(value) >= sizeof(p->name) || !client_name_ok(value))
+			return fail(c, name, value, "want a short name without spaces, quotes, '=' or control characters");
 		strcpy(p->name, value);
 		return 1;
 	}

@@ -110,6 +110,10 @@ void config_free_server(struct server_conf *c);
 int parse_key_b64(const char *s, uint8_t key[32]);
 int parse_cidr4(const char *s, uint32_t *addr, uint8_t *prefix);
 int parse_cidr6(const char *s, uint8_t addr[16], uint8_t *prefix);
+/* A client's name as the config and `vpngw set` take it: no spaces,
+ * quotes, '=' or control characters, so that it stays one field of a
+ * logfmt line (client=NAME). The length is the caller's to check. */
+bool client_name_ok(const char *name);
 /* Reads a base64 key from a file that only its owner may read. */
 int read_key_file(const char *path, uint8_t key[32], char *err, size_t errlen);
 

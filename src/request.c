@@ -108,6 +108,8 @@ static int want_words(const struct word *w, size_t n, size_t lo, size_t hi, cons
 	return -1;
 }
 
+#define NAME_RULE "a name has no quotes, '=' or control characters (as in the config)"
+
 static int parse_set(const struct word *w, size_t n, struct ctl_req *r, char *err, size_t errlen)
 {
 	const char *bad = NULL;
@@ -118,6 +120,8 @@ static int parse_set(const struct word *w, size_t n, struct ctl_req *r, char *er
 			return -1;
 		if (take_word(&w[1], r->name, sizeof(r->name)))
 			bad = "name longer than 63 characters", at = &w[1];
+		else if (!client_name_ok(r->name))
+			bad = NAME_RULE, at = &w[1];
 		else if (take_key(&w[2], r->pub))
 			bad = "not a base64 32-byte public key", at = &w[2];
 		else if (n == 4 && take_addr(&w[3], &r->addr4))
@@ -134,6 +138,8 @@ static int parse_set(const struct word *w, size_t n, struct ctl_req *r, char *er
 			bad = "not an IPv4 address (or pool)", at = &w[2];
 		else if (r->cmd == CTL_RENAME && take_word(&w[2], r->name, sizeof(r->name)))
 			bad = "name longer than 63 characters", at = &w[2];
+		else if (r->cmd == CTL_RENAME && !client_name_ok(r->name))
+			bad = NAME_RULE, at = &w[2];
 	}
 	if (!bad)
 		return 0;

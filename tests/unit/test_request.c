@@ -105,6 +105,9 @@ static void test_set_commands(void **state)
 	expect_err("address a", "address: too few words; want: address CLIENT ADDRESS|pool");
 	expect_err("address a somewhere", "address: \"somewhere\": not an IPv4 address (or pool)");
 	expect_err("rename a", "rename: too few words; want: rename CLIENT NAME");
+	/* Names as the config takes them: one field of a logfmt line. */
+	expect_err("add x\"=y " KEY, "add: \"x\"=y\": a name has no quotes, '=' or control characters (as in the config)");
+	expect_err("rename a b=c", "rename: \"b=c\": a name has no quotes, '=' or control characters (as in the config)");
 	char line[200];
 	snprintf(line, sizeof(line), "add %070d " KEY, 0);
 	expect_err(line, "add: \"00000000000000000000000000000000\": name longer than 63 characters");
