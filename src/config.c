@@ -57,6 +57,18 @@ int parse_key_b64(const char *s, uint8_t key[32])
 
 /* Copies "ADDR[/N]" into buf (size 64) cut before the slash; *prefix is
  * N, or max without one. -1 for a bad or out-of-range N or a long s. */
+/* A config number: decimal digits only, no sign or spaces, that strtol
+ * alone would let through ("+8", " 8", "-0"). */
+static bool decimal(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
 static int split_prefix(const char *s, char buf[64], long max, long *prefix)
 {
 	if (strlen(s) >= 64)
@@ -68,6 +80,8 @@ static int split_prefix(const char *s, char buf[64], long max, long *prefix)
 		return 0;
 	char *e;
 	*slash = '\0';
+	if (!decimal(slash + 1))
+		return -1;
 	errno = 0;
 	*prefix = strtol(slash + 1, &e, 10);
 	return errno || *e || e == slash + 1 || *prefix < 0 || *prefix > max ? -1 : 0;
@@ -98,6 +112,8 @@ int parse_cidr6(const char *s, uint8_t addr[16], uint8_t *prefix)
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
 	char *e;
+	if (!decimal(s))
+		return -1;
 	errno = 0;
 	long v = strtol(s, &e, 10);
 	if (errno || e == s || *e || v < lo || v > hi)
@@ -692,8 +708,14 @@ static int run_parser(struct parse_ctx *c)
 	size_t cap = 0, user_len = c->errlen;
 	c->err = msg;
 	c->errlen = sizeof(msg);
-	while (!c->failed && getline(&line, &cap, f) >= 0) {
+	ssize_t got;
+	while (!c->failed && (got = getline(&line, &cap, f)) >= 0) {
 		c->line++;
+		if (strlen(line) != (size_t)got) {
+			snprintf(c->err, c->errlen, "a NUL byte in the line (not a text file?)");
+			c->failed = true;
+			break;
+		}
 		parse_line(c, line);
 	}
 	bool read_err = ferror(f);

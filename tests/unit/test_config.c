@@ -408,6 +408,24 @@ static void test_server_bad_listen_port(void **state)
 	server_line_fails("ListenPort = 65536", "ListenPort", "65536");
 	server_line_fails("ListenPort = -1", "ListenPort", "-1");
 	server_line_fails("ListenPort = 80x", "ListenPort", "80x");
+	server_line_fails("ListenPort = +80", "ListenPort", "+80"); /* strtol would take these */
+	server_line_fails("MTU = -0", "MTU", "-0");
+}
+
+/* A NUL byte inside a line: getline reads past it, the parser would not. */
+static void test_nul_byte_refused(void **state)
+{
+	(void)state;
+	struct tmpconf t;
+	char err[512];
+	conf_write(&t, "[Server]\nPrivateKey = %s\nAddress = 10.77.0.1/24\nListenPort = 51820\n", srv_priv64);
+	FILE *f = fopen(t.path, "a");
+	assert_non_null(f);
+	assert_int_equal(fwrite("MTU = 1400\0garbage\n", 1, 20, f), 20);
+	fclose(f);
+	server_fails(&t, err, sizeof(err));
+	assert_non_null(strstr(err, ":5: a NUL byte"));
+	conf_remove(&t);
 }
 
 static void test_server_mtu_out_of_range(void **state)
@@ -1029,6 +1047,10 @@ static void test_parse_cidr4(void **state)
 	assert_int_equal(p, 0);
 	assert_int_not_equal(parse_cidr4("10.0.0.0/33", &a, &p), 0);
 	assert_int_not_equal(parse_cidr4("10.0.0.0/-1", &a, &p), 0);
+	assert_int_not_equal(parse_cidr4("10.0.0.0/+8", &a, &p), 0);
+	assert_int_not_equal(parse_cidr4("10.0.0.0/ 8", &a, &p), 0);
+	assert_int_not_equal(parse_cidr4("0.0.0.0/-0", &a, &p), 0);
+	assert_int_not_equal(parse_cidr4("10.0.0.0/", &a, &p), 0);
 	assert_int_not_equal(parse_cidr4("10.0.0/8", &a, &p), 0);
 	assert_int_not_equal(parse_cidr4("", &a, &p), 0);
 	assert_int_not_equal(parse_cidr4("fd77::1/64", &a, &p), 0);
@@ -1326,6 +1348,7 @@ int main(void)
 		T(test_server_crlf_line_endings),
 		T(test_server_mtu_bounds_accepted),
 		T(test_server_bad_listen_port),
+		T(test_nul_byte_refused),
 		T(test_server_mtu_out_of_range),
 		T(test_server_mtu_auto),
 		T(test_server_bad_public_key),
