@@ -24,6 +24,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A key already given, to refuse it given again: in a section, a second
+ * value would otherwise silently replace the first (a [Client] with two
+ * PublicKey lines kept the second). scope: which section it was in. */
+struct seen_key {
+	char name[24];
+	int line;
+	int scope;
+};
+#define SEEN_MAX 64 /* more than any section has keys */
+/* Which section a key belongs to: the file's own ([Server] of a gateway,
+ * [Client] of a client, however often its header appears), a client's
+ * [Server], or a gateway's current [Client] (forgotten at the next). */
+enum { SCOPE_OWN, SCOPE_PEER, SCOPE_CLIENT_ENTRY };
+
 struct parse_ctx {
 	const char *path;
 	char *err;
@@ -34,6 +48,8 @@ struct parse_ctx {
 	struct client_conf *cli;
 	int line;
 	char section[32];
+	struct seen_key seen[SEEN_MAX];
+	size_t nseen;
 };
 
 
@@ -628,6 +644,12 @@ static int on_section(struct parse_ctx *c, const char *section)
 	snprintf(c->section, sizeof(c->section), "%s", section);
 	if (!c->is_server || strcasecmp(section, "Client"))
 		return 1;
+	/* A new client entry: the last one's keys may appear again. */
+	size_t kept = 0;
+	for (size_t i = 0; i < c->nseen; i++)
+		if (c->seen[i].scope != SCOPE_CLIENT_ENTRY)
+			c->seen[kept++] = c->seen[i];
+	c->nseen = kept;
 	if (c->srv->npeers == CONF_MAX_PEERS)
 		return fail(c, "[Client]", section, "too many clients");
 	struct peer_conf *np = realloc(c->srv->peers, (c->srv->npeers + 1) * sizeof(*np));
@@ -639,10 +661,48 @@ static int on_section(struct parse_ctx *c, const char *section)
 	return 1;
 }
 
+
+static int scope_of(const struct parse_ctx *c)
+{
+	bool server_section = !strcasecmp(c->section, "Server");
+	if (c->is_server)
+		return server_section ? SCOPE_OWN : SCOPE_CLIENT_ENTRY;
+	return server_section ? SCOPE_PEER : SCOPE_OWN;
+}
+
+/* 0 when name may be given here, after noting it; else fails. Routes and
+ * UpstreamDNS add to a list and may repeat; PrivateKey and PrivateKeyFile
+ * are one setting. */
+static int check_repeat(struct parse_ctx *c, const char *name, const char *value)
+{
+	if (!strcasecmp(name, "Routes") || !strcasecmp(name, "UpstreamDNS"))
+		return 0;
+	const char *as = !strcasecmp(name, "PrivateKeyFile") ? "PrivateKey" : name;
+	int scope = scope_of(c);
+	for (size_t i = 0; i < c->nseen; i++) {
+		if (c->seen[i].scope == scope && !strcasecmp(c->seen[i].name, as)) {
+			char why[96];
+			snprintf(why, sizeof(why), "given twice in this section (first on line %d)%s", c->seen[i].line,
+				 as != name ? " as PrivateKey or PrivateKeyFile" : "");
+			fail(c, name, value, why);
+			return -1;
+		}
+	}
+	if (c->nseen < SEEN_MAX && strlen(as) < sizeof(c->seen[0].name)) {
+		struct seen_key *k = &c->seen[c->nseen++];
+		strcpy(k->name, as);
+		k->line = c->line;
+		k->scope = scope;
+	}
+	return 0;
+}
+
 static int on_entry(struct parse_ctx *c, const char *name, const char *value)
 {
 	if (!c->section[0])
 		return fail(c, name, value, "key outside any section (start with [Server] or [Client])");
+	if (check_repeat(c, name, value) != 0)
+		return 0;
 	if (c->is_server)
 		return !strcasecmp(c->section, "Server") ? server_key(c, name, value)
 							 : server_peer_key(c, name, value);

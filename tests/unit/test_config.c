@@ -412,6 +412,65 @@ static void test_server_bad_listen_port(void **state)
 	server_line_fails("MTU = -0", "MTU", "-0");
 }
 
+/* A key given twice in one section is refused at its second line: the
+ * first value would otherwise be dropped without a word. */
+static void test_repeated_key_refused(void **state)
+{
+	(void)state;
+	struct tmpconf t;
+	char err[512];
+	const char *twice[][3] = {
+		{ "ListenPort = 1\nListenPort = 2", "ListenPort = 2", "ListenPort" },
+		/* The same key under a second [Server] header is still the gateway's. */
+		{ "[Server]\nAddress = 10.77.0.9/24", "Address = 10.77.0.9", "Address" },
+		/* PrivateKey and PrivateKeyFile are one setting. */
+		{ "PrivateKeyFile = /nonexistent", "PrivateKeyFile", "PrivateKeyFile" },
+	};
+	for (size_t i = 0; i < sizeof(twice) / sizeof(twice[0]); i++) {
+		server_with(&t, twice[i][0]);
+		server_fails(&t, err, sizeof(err));
+		assert_err_at(err, &t, line_of(&t, twice[i][1]), twice[i][2], "given twice");
+		conf_remove(&t);
+	}
+
+	/* A [Client] entry with two keys: the error names the second line. */
+	conf_write(&t, "[Server]\nPrivateKey = %s\nAddress = 10.77.0.1/24\n[Client]\nPublicKey = %s\nPublicKey = %s\n",
+		   srv_priv64, pub1_64, pub2_64);
+	server_fails(&t, err, sizeof(err));
+	assert_err_at(err, &t, 6, "PublicKey", "first on line 5");
+	conf_remove(&t);
+
+	/* Each [Client] entry has its own keys; UpstreamDNS may repeat. */
+	struct server_conf sc;
+	conf_write(&t,
+		   "[Server]\nPrivateKey = %s\nAddress = 10.77.0.1/24\nUpstreamDNS = 192.0.2.53\nUpstreamDNS = 192.0.2.54\n"
+		   "[Client]\nName = a\nPublicKey = %s\n[Client]\nName = b\nPublicKey = %s\n",
+		   srv_priv64, pub1_64, pub2_64);
+	assert_int_equal(config_load_server(t.path, &sc, err, sizeof(err)), 0);
+	assert_int_equal(sc.npeers, 2);
+	config_free_server(&sc);
+	conf_remove(&t);
+
+	/* A client: its own section and the gateway's; Routes may repeat. */
+	struct client_conf cc;
+	conf_write(&t,
+		   "[Client]\nPrivateKey = %s\nInterface = a0\n[Server]\nPublicKey = %s\nEndpoint = h:1\n"
+		   "Routes = 10.1.0.0/16\nRoutes = 10.2.0.0/16\n",
+		   cli_priv64, pub1_64);
+	assert_int_equal(config_load_client(t.path, &cc, err, sizeof(err)), 0);
+	conf_remove(&t);
+	conf_write(&t, "[Client]\nPrivateKey = %s\nInterface = a0\n[Server]\nPublicKey = %s\nEndpoint = h:1\nEndpoint = h:2\n",
+		   cli_priv64, pub1_64);
+	assert_int_equal(config_load_client(t.path, &cc, err, sizeof(err)), -1);
+	assert_err_at(err, &t, 7, "Endpoint", "first on line 6");
+	conf_remove(&t);
+	conf_write(&t, "[Client]\nPrivateKey = %s\nInterface = a0\n[Server]\nPublicKey = %s\nEndpoint = h:1\n[Client]\nInterface = a1\n",
+		   cli_priv64, pub1_64);
+	assert_int_equal(config_load_client(t.path, &cc, err, sizeof(err)), -1);
+	assert_err_at(err, &t, 8, "Interface", "first on line 3");
+	conf_remove(&t);
+}
+
 /* A NUL byte inside a line: getline reads past it, the parser would not. */
 static void test_nul_byte_refused(void **state)
 {
@@ -1349,6 +1408,7 @@ int main(void)
 		T(test_server_mtu_bounds_accepted),
 		T(test_server_bad_listen_port),
 		T(test_nul_byte_refused),
+		T(test_repeated_key_refused),
 		T(test_server_mtu_out_of_range),
 		T(test_server_mtu_auto),
 		T(test_server_bad_public_key),
