@@ -104,6 +104,12 @@ int statefile_save(const char *path, const struct state_entry *e, size_t n)
 	if ((dfd = open_dir(path)) < 0)
 		goto out;
 	what = "create";
+	/* A save cut short (killed, power lost) leaves its temp file; with a
+	 * fixed pid (PID 1 in a container) every later save would meet it.
+	 * Whoever may write in the state file's directory may replace the
+	 * file itself anyway; unlink removes a link, not what it points to. */
+	if (unlink(tmp) != 0 && errno != ENOENT)
+		goto out;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
 		goto out;
 	created = true;
