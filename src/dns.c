@@ -492,6 +492,15 @@ bool dns_answer(struct dns_proxy *p, unsigned k, int slot, uint8_t *msg, size_t 
 	return true;
 }
 
+bool dns_answer_on(struct dns_proxy *p, unsigned k, unsigned slot, uint8_t *msg, size_t len, uint64_t now)
+{
+	if (len < DNS_HDR_LEN || slot >= DNS_MAX_INFLIGHT || p->by_id[get16(msg)] != slot + 1) {
+		ctr_add(&p->st.unmatched, 1);
+		return false;
+	}
+	return dns_answer(p, k, -1, msg, len, now);
+}
+
 void dns_try_failed(struct dns_proxy *p, unsigned slot, const char *why, uint64_t now)
 {
 	if (slot >= DNS_MAX_INFLIGHT || !p->e[slot].used)
@@ -499,6 +508,12 @@ void dns_try_failed(struct dns_proxy *p, unsigned slot, const char *why, uint64_
 	ctr_add(&p->st.upstream_errors, 1);
 	mark_failed(p, p->e[slot].upstream, why, now);
 	next_try(p, (uint16_t)slot, now);
+}
+
+void dns_try_failed_on(struct dns_proxy *p, unsigned slot, unsigned k, const char *why, uint64_t now)
+{
+	if (slot < DNS_MAX_INFLIGHT && p->e[slot].used && p->e[slot].upstream == k)
+		dns_try_failed(p, slot, why, now);
 }
 
 void dns_upstream_failed(struct dns_proxy *p, unsigned k, const char *why, uint64_t now)

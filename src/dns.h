@@ -188,8 +188,16 @@ void dns_query(struct dns_proxy *p, const struct dns_client *from, uint8_t *msg,
 /* A message from upstream k: over UDP slot = -1; over TCP the slot whose
  * connection it came on. Returns true when it answered a query. */
 bool dns_answer(struct dns_proxy *p, unsigned k, int slot, uint8_t *msg, size_t len, uint64_t now);
+/* A message that came over UDP on the socket the proxy opened for the
+ * slot's try to upstream k (each try has its own socket, so its own random
+ * source port): as dns_answer, but only for the query of that slot. A
+ * forged answer must then guess the port as well as the id. */
+bool dns_answer_on(struct dns_proxy *p, unsigned k, unsigned slot, uint8_t *msg, size_t len, uint64_t now);
 /* The slot's latest try failed (its TCP connection broke): next try. */
 void dns_try_failed(struct dns_proxy *p, unsigned slot, const char *why, uint64_t now);
+/* The slot's try to upstream k failed (an ICMP error on its own socket):
+ * next try, unless the slot's latest try went elsewhere by now. */
+void dns_try_failed_on(struct dns_proxy *p, unsigned slot, unsigned k, const char *why, uint64_t now);
 /* Upstream k failed (refused, unreachable): every query whose latest try
  * went there moves on. */
 void dns_upstream_failed(struct dns_proxy *p, unsigned k, const char *why, uint64_t now);

@@ -43,7 +43,13 @@
 #define TCP_UP_OUT (2 + DNS_MAX_QUERY)
 #define POLL_MAX_MS 1000
 #define ERR_LOG_NS (1000000000ull) /* socket errors are logged at most once a second */
-#define NPOLL (2 + 1 + DNS_MAX_UPSTREAMS + TCP_CLIENTS + TCP_UPSTREAMS)
+/* UDP sockets to upstreams at once. Each try of a query has its own, so
+ * its own random source port (the kernel picks one at connect): a forged
+ * answer must guess it as well as the 16-bit id, and an ICMP error fails
+ * that one try, not every query to the upstream. Well under the usual
+ * limit of 1024 descriptors a process. */
+#define UDP_UP_SOCKS 512
+#define NPOLL (2 + 1 + UDP_UP_SOCKS + TCP_CLIENTS + TCP_UPSTREAMS)
 
 union sockaddr_any {
 	struct sockaddr sa;
@@ -55,7 +61,14 @@ struct upstream {
 	char name[64];
 	union sockaddr_any addr;
 	socklen_t addrlen;
-	int fd; /* connected UDP socket; -1 until a connect succeeds */
+};
+
+/* The connected UDP socket of one try of a query (slot) to upstream k,
+ * closed when the query is done (dns.c's release). */
+struct udp_try {
+	int fd;
+	uint32_t gen;
+	uint8_t k;
 };
 
 struct tcp_client {
@@ -90,6 +103,8 @@ struct dnsproxy {
 	unsigned nup;
 	struct tcp_client cl[TCP_CLIENTS];
 	struct tcp_upstream tu[TCP_UPSTREAMS];
+	struct udp_try ut[DNS_MAX_INFLIGHT][DNS_TRIES];
+	unsigned nut; /* of them open */
 	uint32_t next_gen;
 	uint64_t last_err_ns;
 	uint8_t *mem; /* every TCP buffer, in one allocation */
@@ -123,7 +138,6 @@ static bool again(int err)
 static void upstream_set(struct upstream *u, const struct dns_server *s)
 {
 	memset(u, 0, sizeof(*u));
-	u->fd = -1;
 	dns_server_str(s, u->name, sizeof(u->name));
 	if (s->family == AF_INET) {
 		u->addr.in4.sin_family = AF_INET;
@@ -138,8 +152,10 @@ static void upstream_set(struct upstream *u, const struct dns_server *s)
 	}
 }
 
-/* A UDP connect sends nothing; it finds the route (or that there is none). */
-static int upstream_connect(struct upstream *u, const char **why)
+/* A connected UDP socket to u: the fd, or -1 with *why (and errno). A
+ * UDP connect sends nothing; it finds the route (or that there is none)
+ * and binds a random local port. */
+static int upstream_socket(const struct upstream *u, const char **why)
 {
 	int fd = socket(u->addr.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -147,12 +163,13 @@ static int upstream_connect(struct upstream *u, const char **why)
 		return -1;
 	}
 	if (connect(fd, &u->addr.sa, u->addrlen) != 0) {
-		*why = why_errno(errno);
+		int err = errno;
+		*why = why_errno(err);
 		close(fd);
+		errno = err;
 		return -1;
 	}
-	u->fd = fd;
-	return 0;
+	return fd;
 }
 
 static void resolv_warn(void *ctx, const char *item, const char *why)
@@ -450,17 +467,71 @@ static void read_clients_udp(struct dnsproxy *d)
 	}
 }
 
-static void read_upstream_udp(struct dnsproxy *d, unsigned k)
+/* ----------------------------------------------------- UDP, upstreams */
+
+static void ut_close(struct dnsproxy *d, unsigned slot, unsigned t)
 {
-	for (int i = 0; i < UDP_BATCH && d->up[k].fd >= 0; i++) {
-		ssize_t n = recv(d->up[k].fd, d->rbuf, sizeof(d->rbuf), MSG_DONTWAIT);
+	struct udp_try *u = &d->ut[slot][t];
+	if (u->fd < 0)
+		return;
+	close(u->fd);
+	u->fd = -1;
+	u->gen = 0;
+	d->nut--;
+}
+
+static int ut_send(struct dnsproxy *d, unsigned slot, unsigned k, const uint8_t *msg, size_t len, const char **why)
+{
+	unsigned t = 0;
+	while (t < DNS_TRIES && d->ut[slot][t].fd >= 0)
+		t++;
+	if (t == DNS_TRIES) /* not with dns.c's DNS_TRIES tries a query */
+		ut_close(d, slot, t = 0);
+	if (d->nut >= UDP_UP_SOCKS)
+		return DNS_SEND_BUSY;
+	int fd = upstream_socket(&d->up[k], why);
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			sock_error(d, "UDP socket to an upstream", errno);
+			return DNS_SEND_BUSY; /* ours, not the upstream's */
+		}
+		return DNS_SEND_FAILED; /* no route to it */
+	}
+	if (send(fd, msg, len, MSG_DONTWAIT) != (ssize_t)len) {
+		int err = errno;
+		close(fd);
+		if (again(err) || err == ENOBUFS)
+			return DNS_SEND_BUSY;
+		*why = why_errno(err);
+		return DNS_SEND_FAILED;
+	}
+	struct udp_try *u = &d->ut[slot][t];
+	u->fd = fd;
+	u->gen = ++d->next_gen ? d->next_gen : ++d->next_gen;
+	u->k = (uint8_t)k;
+	d->nut++;
+	return DNS_SENT;
+}
+
+static void read_upstream_udp(struct dnsproxy *d, unsigned slot, unsigned t)
+{
+	struct udp_try *u = &d->ut[slot][t];
+	uint32_t gen = u->gen;
+	/* A few: an upstream answers once; the rest are strays or forgeries. */
+	for (int i = 0; i < 4 && u->fd >= 0 && u->gen == gen; i++) {
+		ssize_t n = recv(u->fd, d->rbuf, sizeof(d->rbuf), MSG_DONTWAIT);
 		if (n < 0) {
-			/* an ICMP error for an earlier query: the upstream, not us */
-			if (!again(errno))
-				dns_upstream_failed(&d->core, k, why_errno(errno), now_ns());
+			if (again(errno))
+				return;
+			/* an ICMP error (refused, unreachable) for this very try */
+			const char *why = why_errno(errno);
+			unsigned k = u->k;
+			ut_close(d, slot, t);
+			dns_try_failed_on(&d->core, slot, k, why, now_ns());
 			return;
 		}
-		dns_answer(&d->core, k, -1, d->rbuf, (size_t)n, now_ns());
+		if (dns_answer_on(&d->core, u->k, slot, d->rbuf, (size_t)n, now_ns()))
+			return; /* the query is done: its sockets are closed */
 	}
 }
 
@@ -471,15 +542,7 @@ static int op_send(void *ctx, unsigned slot, unsigned k, bool tcp, const uint8_t
 	struct dnsproxy *d = ctx;
 	if (tcp)
 		return tu_open(d, slot, k, msg, len, why);
-	struct upstream *u = &d->up[k];
-	if (u->fd < 0 && upstream_connect(u, why) != 0)
-		return DNS_SEND_FAILED; /* still no route to it */
-	if (send(u->fd, msg, len, MSG_DONTWAIT) == (ssize_t)len)
-		return DNS_SENT;
-	if (again(errno) || errno == ENOBUFS)
-		return DNS_SEND_BUSY;
-	*why = why_errno(errno);
-	return DNS_SEND_FAILED;
+	return ut_send(d, slot, k, msg, len, why);
 }
 
 static int op_reply(void *ctx, const struct dns_client *to, const uint8_t *msg, size_t len)
@@ -497,8 +560,13 @@ static int op_reply(void *ctx, const struct dns_client *to, const uint8_t *msg, 
 
 static void op_release(void *ctx, unsigned slot, bool tcp)
 {
-	if (tcp)
-		tu_close_slot(ctx, slot);
+	struct dnsproxy *d = ctx;
+	if (tcp) {
+		tu_close_slot(d, slot);
+		return;
+	}
+	for (unsigned t = 0; t < DNS_TRIES; t++)
+		ut_close(d, slot, t);
 }
 
 static void op_upstream_state(void *ctx, unsigned k, bool ok, const char *why)
@@ -541,9 +609,10 @@ static void poll_build(struct dnsproxy *d, struct pollset *ps)
 	poll_add(ps, d->wake.fd, POLLIN, P_WAKE, 0, 0);
 	poll_add(ps, d->udp_fd, POLLIN, P_UDP, 0, 0);
 	poll_add(ps, d->tcp_fd, POLLIN, P_TCP, 0, 0);
-	for (unsigned k = 0; k < d->nup; k++)
-		if (d->up[k].fd >= 0)
-			poll_add(ps, d->up[k].fd, POLLIN, P_UP, k, 0);
+	for (unsigned slot = 0; slot < DNS_MAX_INFLIGHT && d->nut; slot++)
+		for (unsigned t = 0; t < DNS_TRIES; t++)
+			if (d->ut[slot][t].fd >= 0)
+				poll_add(ps, d->ut[slot][t].fd, POLLIN, P_UP, slot * DNS_TRIES + t, d->ut[slot][t].gen);
 	for (unsigned j = 0; j < TCP_CLIENTS; j++) {
 		struct tcp_client *c = &d->cl[j];
 		if (c->fd >= 0)
@@ -571,7 +640,9 @@ static void dispatch(struct dnsproxy *d, const struct pollset *ps, unsigned i)
 		accept_clients(d);
 		return;
 	case P_UP:
-		read_upstream_udp(d, j);
+		/* closed, or reused, earlier in this round: its query is done */
+		if (d->ut[j / DNS_TRIES][j % DNS_TRIES].gen == ps->gen[i])
+			read_upstream_udp(d, j / DNS_TRIES, j % DNS_TRIES);
 		return;
 	case P_CLIENT:
 		/* the slot may have been closed, or reused, earlier in this round */
@@ -676,9 +747,9 @@ static void free_all(struct dnsproxy *d)
 		client_close(d, j);
 	for (unsigned j = 0; j < TCP_UPSTREAMS; j++)
 		tu_close(d, j);
-	for (unsigned k = 0; k < d->nup; k++)
-		if (d->up[k].fd >= 0)
-			close(d->up[k].fd);
+	for (unsigned slot = 0; slot < DNS_MAX_INFLIGHT; slot++)
+		for (unsigned t = 0; t < DNS_TRIES; t++)
+			ut_close(d, slot, t);
 	if (d->udp_fd >= 0)
 		close(d->udp_fd);
 	if (d->tcp_fd >= 0)
@@ -699,6 +770,9 @@ static struct dnsproxy *proxy_new(void)
 		d->cl[j].fd = -1;
 	for (unsigned j = 0; j < TCP_UPSTREAMS; j++)
 		d->tu[j].fd = -1;
+	for (unsigned slot = 0; slot < DNS_MAX_INFLIGHT; slot++)
+		for (unsigned t = 0; t < DNS_TRIES; t++)
+			d->ut[slot][t].fd = -1;
 	if (alloc_buffers(d) != 0 || waker_init(&d->wake) != 0) {
 		free_all(d);
 		return NULL;
@@ -750,8 +824,11 @@ struct dnsproxy *dnsproxy_open(const struct server_conf *c, uint32_t listen4, co
 		upstream_set(&d->up[k], &ups[k]);
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", k ? "," : "", d->up[k].name);
 		/* kept: a route to it may appear later; queries meanwhile move on to the next */
-		if (upstream_connect(&d->up[k], &why) != 0)
+		int fd = upstream_socket(&d->up[k], &why);
+		if (fd < 0)
 			dns_upstream_failed(&d->core, k, why, now_ns());
+		else
+			close(fd);
 	}
 	LOGI("msg=\"DNS proxy up\" listen=%s upstreams=%s source=%s", d->listen_name, list,
 	     c->upstream_set ? "UpstreamDNS" : RESOLV_CONF);

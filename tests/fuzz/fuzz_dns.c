@@ -393,7 +393,11 @@ static void fuzz_operations(const uint8_t *d, size_t n)
 			msg[2] |= 0x80;
 			unsigned k = op & 16 ? e->upstream : (unsigned)(op >> 5) % 3;
 			unsigned before = F.replies;
-			bool ok = dns_answer(&p, k, e->tcp ? (int)slot : -1, msg, len, now);
+			bool ok;
+			if (!e->tcp && (op & 64)) /* on a UDP socket, maybe another query's */
+				ok = dns_answer_on(&p, k, op & 128 ? slot : (unsigned)arg % DNS_MAX_INFLIGHT, msg, len, now);
+			else
+				ok = dns_answer(&p, k, e->tcp ? (int)slot : -1, msg, len, now);
 			FX_CHECK(ok == (F.replies == before + 1));
 			break;
 		}
@@ -407,7 +411,10 @@ static void fuzz_operations(const uint8_t *d, size_t n)
 			dns_upstream_failed(&p, arg % 4, "fuzzed", now);
 			break;
 		case 5:
-			dns_try_failed(&p, slot, "fuzzed", now);
+			if (op & 8)
+				dns_try_failed_on(&p, slot, arg % 4, "fuzzed", now);
+			else
+				dns_try_failed(&p, slot, "fuzzed", now);
 			break;
 		case 6: { /* garbage from an upstream */
 			size_t len = arg < F.n - F.pos ? arg : F.n - F.pos;

@@ -667,6 +667,46 @@ static void test_late_answer_from_first_upstream(void **state)
 	assert_false(dns_answer(&P, 1, -1, a, alen, T0 + MS)); /* the second answer comes too late */
 }
 
+/* Over UDP each try has its own socket: an answer counts only on the
+ * socket of the query it answers (dns_answer_on), and an ICMP error there
+ * fails only that try, and only while it is the query's latest. */
+static void test_answer_on_its_own_socket(void **state)
+{
+	(void)state;
+	setup_proxy(2);
+	struct dns_client c = udp_client(3);
+	uint8_t q[DNS_MAX_QUERY], a[DNS_MAX_QUERY];
+	ask(q, &c, 1, "one.example", T0);
+	ask(q, &c, 2, "two.example", T0);
+	unsigned s1 = R.sent[0].slot, s2 = R.sent[1].slot;
+	assert_int_not_equal(s1, s2);
+	size_t alen = answer_last(a, 0);
+	/* the right id and question, on the other query's socket: refused */
+	assert_false(dns_answer_on(&P, 0, s2, a, alen, T0 + MS));
+	assert_int_equal(ctr_get(&P.st.unmatched), 1);
+	assert_false(dns_answer_on(&P, 0, DNS_MAX_INFLIGHT, a, alen, T0 + MS));
+	assert_false(dns_answer_on(&P, 0, s1, a, DNS_HDR_LEN - 1, T0 + MS));
+	assert_int_equal(R.nreplied, 0);
+	assert_true(dns_answer_on(&P, 0, s1, a, alen, T0 + MS));
+	assert_int_equal(R.nreplied, 1);
+
+	/* An ICMP error on the socket of s2's first try, after its second try
+	 * went to upstream 1: nothing happens to the second try. */
+	dns_tick(&P, T0 + DNS_TRY_NS);
+	assert_int_equal(R.nsent, 3);
+	assert_int_equal(R.sent[2].slot, s2);
+	assert_int_equal(R.sent[2].k, 1);
+	uint64_t retries = ctr_get(&P.st.retries);
+	dns_try_failed_on(&P, s2, 0, "refused", T0 + DNS_TRY_NS + MS);
+	assert_int_equal(ctr_get(&P.st.retries), retries);
+	assert_int_equal(R.nreplied, 1);
+	/* on the latest try's socket: that try failed; none is left: SERVFAIL */
+	dns_try_failed_on(&P, s2, 1, "refused", T0 + DNS_TRY_NS + MS);
+	assert_int_equal(R.nreplied, 2);
+	assert_int_equal(ctr_get(&P.st.servfail), 1);
+	assert_int_equal(atomic_load(&P.st.inflight), 0);
+}
+
 /* A slow name (a long recursion) is no sign of a dead upstream while it
  * answers other queries. */
 static void test_timeout_of_a_slow_name_keeps_upstream(void **state)
@@ -957,6 +997,7 @@ int main(void)
 		T(test_answer_must_match),
 		T(test_timeout_retries_next_then_servfail),
 		T(test_late_answer_from_first_upstream),
+		T(test_answer_on_its_own_socket),
 		T(test_timeout_of_a_slow_name_keeps_upstream),
 		T(test_one_upstream_retries_itself),
 		T(test_send_fails_moves_on_at_once),
