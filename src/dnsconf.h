@@ -1,11 +1,15 @@
 /* dnsconf.h - pointing the system's resolver at the tunnel's DNS server
  * while the tunnel is up, and back afterwards.
  *
- * systemd-resolved (resolvectl) when it runs, else resolvconf when it is
- * installed, else /etc/resolv.conf itself: rewritten in place (it may be a
- * bind mount, as `ip netns exec` makes it) with a copy of the old one kept
- * in memory and under /run/vpngw, so a crashed run is undone at the next
- * start. */
+ * In the host's network namespace: systemd-resolved (resolvectl) when it
+ * runs, else resolvconf when it is installed, else /etc/resolv.conf. In
+ * any other namespace (`ip netns exec`) /etc/resolv.conf, which is that
+ * namespace's own (a bind mount of /etc/netns/NAME/resolv.conf); the tools
+ * would reach the host's resolver. The file is rewritten in place, with a
+ * copy of what was there when the tunnel first set it kept in memory and
+ * under /run/vpngw (named for the interface and the network namespace),
+ * so a crashed run is undone at the next start. A file another vpngw
+ * tunnel has rewritten is left alone. */
 #ifndef VPNGW_DNSCONF_H
 #define VPNGW_DNSCONF_H
 
@@ -19,7 +23,9 @@ struct dnsconf {
 	char ifname[16];
 	enum dnsconf_method method;
 	int fd;            /* /etc/resolv.conf, opened while we may */
-	char *saved;       /* its content before us */
+	int backup_fd;     /* the copy under /run/vpngw, likewise */
+	char backup[96];   /* its path */
+	char *saved;       /* the file's content before us: taken when first applied */
 	size_t saved_len;
 	bool applied;
 	uint32_t dns4;     /* what we applied, host order */

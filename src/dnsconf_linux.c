@@ -82,9 +82,24 @@ static int run(char *const argv[], const char *input)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-static void backup_path(const struct dnsconf *d, char *buf, size_t len)
+/* The copy's name: the interface and the network namespace, so that two
+ * namespaces' tunnels of the same name (each with its own resolv.conf)
+ * keep apart. */
+static void backup_path(struct dnsconf *d)
 {
-	snprintf(buf, len, STATE_DIR "/%s.resolv.conf", d->ifname);
+	struct stat st;
+	unsigned long ns = stat("/proc/self/ns/net", &st) == 0 ? (unsigned long)st.st_ino : 0;
+	snprintf(d->backup, sizeof(d->backup), STATE_DIR "/%s.%lu.resolv.conf", d->ifname, ns);
+}
+
+/* Whether we run in the host's network namespace (that of PID 1: in a
+ * container, the container's). When it cannot be told, yes. */
+static bool in_host_netns(void)
+{
+	struct stat self, init;
+	if (stat("/proc/self/ns/net", &self) != 0 || stat("/proc/1/ns/net", &init) != 0)
+		return true;
+	return self.st_ino == init.st_ino && self.st_dev == init.st_dev;
 }
 
 static void marker(const struct dnsconf *d, char *buf, size_t len)
@@ -115,6 +130,13 @@ static bool is_ours(const struct dnsconf *d, const char *text, size_t len)
 	return len >= strlen(m) && memcmp(text, m, strlen(m)) == 0;
 }
 
+/* Written by some vpngw tunnel (marker()), ours or another's. */
+static bool is_vpngw(const char *text, size_t len)
+{
+	static const char m[] = "# vpngw ";
+	return len >= sizeof(m) - 1 && memcmp(text, m, sizeof(m) - 1) == 0;
+}
+
 static int write_in_place(int fd, const char *text, size_t len)
 {
 	size_t off = 0;
@@ -130,15 +152,13 @@ static int write_in_place(int fd, const char *text, size_t len)
 /* A previous run died with our resolv.conf in place: put its copy back. */
 static void undo_crashed_file(struct dnsconf *d)
 {
-	char path[96];
 	size_t cur_len, old_len;
-	backup_path(d, path, sizeof(path));
-	int bfd = open(path, O_RDONLY | O_CLOEXEC);
+	int bfd = open(d->backup, O_RDONLY | O_CLOEXEC);
 	if (bfd < 0)
 		return;
 	char *cur = read_all(d->fd, &cur_len), *old = read_all(bfd, &old_len);
 	close(bfd);
-	if (cur && old && is_ours(d, cur, cur_len)) {
+	if (cur && old && old_len && is_ours(d, cur, cur_len)) {
 		if (write_in_place(d->fd, old, old_len) == 0)
 			LOGW("msg=\"restored the resolver configuration a previous run left behind\" file=" RESOLV_CONF);
 		else
@@ -147,65 +167,106 @@ static void undo_crashed_file(struct dnsconf *d)
 	}
 	free(cur);
 	free(old);
-	unlink(path);
+	unlink(d->backup);
 }
 
-static int save_backup(struct dnsconf *d)
-{
-	char path[96], tmp[104];
-	backup_path(d, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (mkdir(STATE_DIR, 0700) != 0 && errno != EEXIST)
-		return -1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	int rc = write_in_place(fd, d->saved, d->saved_len) == 0 && fsync(fd) == 0 ? 0 : -1;
-	close(fd);
-	if (rc == 0)
-		rc = rename(tmp, path);
-	if (rc != 0)
-		unlink(tmp);
-	return rc;
-}
-
+/* Opens the file and an empty copy for it, while we are root: what is in
+ * the file is only copied when the tunnel first sets it (the user may
+ * change networks before the first handshake). */
 static int prepare_file(struct dnsconf *d)
 {
+	size_t len;
 	d->fd = open(RESOLV_CONF, O_RDWR | O_CLOEXEC);
 	if (d->fd < 0) {
 		die_msg("open " RESOLV_CONF ": %s (set DNS = off to leave the resolver alone)", strerror(errno));
 		return -1;
 	}
+	backup_path(d);
 	undo_crashed_file(d);
-	d->saved = read_all(d->fd, &d->saved_len);
-	if (!d->saved) {
+	char *cur = read_all(d->fd, &len);
+	if (!cur) {
 		die_msg("read " RESOLV_CONF ": %s", strerror(errno));
 		return -1;
 	}
-	if (save_backup(d) != 0) {
-		die_msg("keep a copy of " RESOLV_CONF " in " STATE_DIR ": %s", strerror(errno));
+	bool other = is_vpngw(cur, len), mine = is_ours(d, cur, len);
+	free(cur);
+	if (other) {
+		/* Its copy is of the file before that tunnel: ours would be of
+		 * that tunnel's, and put back after it is gone. */
+		if (mine)
+			LOGW("msg=\"" RESOLV_CONF " is still as an earlier run of this tunnel set it, and its copy of the file before is gone (a reboot clears " STATE_DIR "?): leaving it; put the right one back by hand\"");
+		else
+			LOGW("msg=\"another vpngw tunnel has set " RESOLV_CONF "; leaving the resolver to it\"");
+		close(d->fd);
+		d->fd = -1;
+		d->method = DNSCONF_NONE;
+		return 0;
+	}
+	if (mkdir(STATE_DIR, 0700) != 0 && errno != EEXIST) {
+		die_msg("make " STATE_DIR ": %s", strerror(errno));
+		return -1;
+	}
+	d->backup_fd = open(d->backup, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (d->backup_fd < 0) {
+		die_msg("keep a copy of " RESOLV_CONF " in %s: %s", d->backup, strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
+/* The file as it is before we first set it, kept in memory and on disk. */
+static int save_original(struct dnsconf *d)
+{
+	d->saved = read_all(d->fd, &d->saved_len);
+	if (!d->saved)
+		return -1;
+	if (write_in_place(d->backup_fd, d->saved, d->saved_len) != 0 || fsync(d->backup_fd) != 0) {
+		free(d->saved);
+		d->saved = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether our descriptor is still the file at the path: a DHCP client may
+ * have put a new one there by rename since we opened it. */
+static bool still_the_file(const struct dnsconf *d)
+{
+	struct stat held, now;
+	return fstat(d->fd, &held) == 0 && stat(RESOLV_CONF, &now) == 0 && held.st_ino == now.st_ino &&
+	       held.st_dev == now.st_dev;
+}
+
 int dnsconf_prepare(struct dnsconf *d, const char *ifname)
 {
 	memset(d, 0, sizeof(*d));
-	d->fd = -1;
+	d->fd = d->backup_fd = -1;
 	snprintf(d->ifname, sizeof(d->ifname), "%s", ifname);
-	if (resolvectl_path() && access("/run/systemd/resolve/io.systemd.Resolve", F_OK) == 0)
+	bool host = in_host_netns();
+	if (host && resolvectl_path() && access("/run/systemd/resolve/io.systemd.Resolve", F_OK) == 0)
 		d->method = DNSCONF_RESOLVED;
-	else if (resolvconf_path())
+	else if (host && resolvconf_path())
 		d->method = DNSCONF_RESOLVCONF;
 	else
 		d->method = DNSCONF_FILE;
+	if (d->method == DNSCONF_RESOLVCONF) {
+		/* A crashed run's entry for this interface, if any. */
+		char *argv[] = { (char *)resolvconf_path(), "-d", d->ifname, "-f", NULL };
+		run(argv, NULL);
+	}
 	return d->method == DNSCONF_FILE ? prepare_file(d) : 0;
 }
 
 static int apply_file(struct dnsconf *d, const char *addr)
 {
 	char text[160], m[48];
+	if (!still_the_file(d)) {
+		LOGW("msg=\"" RESOLV_CONF " was replaced since the tunnel started (a DHCP client?) and may not be opened again after the privilege drop; restart the client to point it at the tunnel\"");
+		errno = ESTALE;
+		return -1;
+	}
+	if (!d->saved && save_original(d) != 0)
+		return -1;
 	marker(d, m, sizeof(m));
 	int len = snprintf(text, sizeof(text), "%s the tunnel's resolver; the previous file returns when it goes down\nnameserver %s\n", m, addr);
 	return write_in_place(d->fd, text, (size_t)len);
@@ -248,7 +309,7 @@ static void restore_file(struct dnsconf *d)
 {
 	size_t cur_len;
 	char *cur = read_all(d->fd, &cur_len);
-	if (!cur || !is_ours(d, cur, cur_len))
+	if (!cur || !is_ours(d, cur, cur_len) || !still_the_file(d))
 		LOGW("msg=\"" RESOLV_CONF " was changed by someone else while the tunnel was up; left as it is\"");
 	else if (write_in_place(d->fd, d->saved, d->saved_len) != 0)
 		LOGW("msg=\"cannot restore " RESOLV_CONF "\" error=\"%s\"", strerror(errno));
@@ -257,7 +318,6 @@ static void restore_file(struct dnsconf *d)
 
 void dnsconf_restore(struct dnsconf *d)
 {
-	char path[96];
 	if (d->applied && d->method == DNSCONF_FILE)
 		restore_file(d);
 	if (d->applied && d->method == DNSCONF_RESOLVED) {
@@ -270,13 +330,13 @@ void dnsconf_restore(struct dnsconf *d)
 		if (run(argv, NULL) != 0)
 			LOGW("msg=\"resolvconf -d failed\" dev=%s", d->ifname);
 	}
-	if (d->method == DNSCONF_FILE) {
-		backup_path(d, path, sizeof(path));
-		unlink(path); /* may fail after the privilege drop; the next start sees it is stale */
-	}
+	if (d->method == DNSCONF_FILE && d->backup[0])
+		unlink(d->backup); /* may fail after the privilege drop; the next start sees it is stale */
 	if (d->fd >= 0)
 		close(d->fd);
+	if (d->backup_fd >= 0)
+		close(d->backup_fd);
 	free(d->saved);
 	memset(d, 0, sizeof(*d));
-	d->fd = -1;
+	d->fd = d->backup_fd = -1;
 }
