@@ -888,6 +888,7 @@ static void snapshot(struct client *c, struct snapshot *o, struct snap_peer *ses
 		{ "malformed_drops", &st->malformed_drops }, { "auth_fail_drops", &st->auth_fail_drops },
 		{ "replay_drops", &st->replay_drops }, { "no_session_drops", &st->no_session_drops },
 		{ "ecn_drops", &st->ecn_drops }, { "handshakes", &st->handshakes },
+		{ "cookie_replies", &st->cookie_replies },
 	};
 	for (size_t i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)
 		snap_total(o, ctrs[i].name, ctr_get(ctrs[i].c), false);

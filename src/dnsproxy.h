@@ -38,4 +38,8 @@ uint32_t dnsproxy_client_dns(const struct dnsproxy *d, const struct server_conf 
  * when d is NULL); returns buf. */
 const char *dnsproxy_stats(struct dnsproxy *d, char *buf, size_t len);
 
+struct snapshot;
+/* The same counters as totals of a show/metrics snapshot (show.h). */
+void dnsproxy_snap(struct dnsproxy *d, struct snapshot *o);
+
 #endif

@@ -26,6 +26,7 @@
 
 #include "dns.h"
 #include "log.h"
+#include "show.h"
 #include "thread.h"
 #include "wake.h"
 
@@ -871,6 +872,22 @@ uint32_t dnsproxy_client_dns(const struct dnsproxy *d, const struct server_conf 
 		LOGW("msg=\"clients are told DNS = the gateway, but its DNS proxy is off: their lookups will fail\" dns=%u.%u.%u.%u",
 		     listen4 >> 24, listen4 >> 16 & 255, listen4 >> 8 & 255, listen4 & 255);
 	return c->dns4;
+}
+
+void dnsproxy_snap(struct dnsproxy *d, struct snapshot *o)
+{
+	struct dns_stats *st = d ? &d->core.st : NULL;
+	const struct { const char *name; counter_t *c; } ctrs[] = {
+		{ "dns_queries_udp", st ? &st->queries_udp : NULL }, { "dns_queries_tcp", st ? &st->queries_tcp : NULL },
+		{ "dns_answers", st ? &st->answers : NULL }, { "dns_servfail", st ? &st->servfail : NULL },
+		{ "dns_notimp", st ? &st->notimp : NULL }, { "dns_timeouts", st ? &st->timeouts : NULL },
+		{ "dns_retries", st ? &st->retries : NULL }, { "dns_upstream_errors", st ? &st->upstream_errors : NULL },
+		{ "dns_dropped_full", st ? &st->dropped_full : NULL }, { "dns_malformed", st ? &st->malformed : NULL },
+		{ "dns_unmatched", st ? &st->unmatched : NULL }, { "dns_reply_drops", st ? &st->reply_drops : NULL },
+	};
+	for (size_t i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)
+		snap_total(o, ctrs[i].name, ctrs[i].c ? ctr_get(ctrs[i].c) : 0, false);
+	snap_total(o, "dns_inflight", st ? atomic_load_explicit(&st->inflight, memory_order_relaxed) : 0, true);
 }
 
 const char *dnsproxy_stats(struct dnsproxy *d, char *buf, size_t len)

@@ -976,10 +976,13 @@ static void snapshot(struct server *s, struct snapshot *o)
 		{ "auth_fail_drops", &st->auth_fail_drops }, { "replay_drops", &st->replay_drops },
 		{ "handshake_rejects", &st->handshake_rejects }, { "handshakes", &st->handshakes },
 		{ "no_route_drops", &st->no_route_drops }, { "no_session_drops", &st->no_session_drops },
-		{ "ecn_drops", &st->ecn_drops },
+		{ "ecn_drops", &st->ecn_drops }, { "handshake_mac_drops", &st->handshake_mac_drops },
+		{ "cookie_replies_sent", &st->cookie_replies_sent }, { "cookie_reply_limited", &st->cookie_reply_limited },
+		{ "handshake_rate_limited", &st->handshake_rate_limited },
 	};
 	for (size_t i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)
 		snap_total(o, ctrs[i].name, ctr_get(ctrs[i].c), false);
+	snap_total(o, "under_load", now_ns() < atomic_load_explicit(&st->under_load_until_ns, memory_order_relaxed), true);
 	snap_total(o, "queue_full_drops", t.queue_full_drops, false);
 	snap_total(o, "codel_drops", t.codel_drops + ctr_get(&s->inject.st.codel_drops), false);
 	snap_total(o, "ecn_marks", t.ecn_marks + ctr_get(&s->inject.st.ecn_marks), false);
@@ -988,6 +991,7 @@ static void snapshot(struct server *s, struct snapshot *o)
 	snap_total(o, "tun_queue_drops", netcfg_drops_read(&s->tun_drops), false);
 	cpulat_snap(o);
 	snap_total(o, "active_clients", t.active, true);
+	dnsproxy_snap(s->dns, o);
 	lat_read(&st->tun_to_udp, &o->lat[0]);
 	lat_read(&st->udp_to_tun, &o->lat[1]);
 }
