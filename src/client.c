@@ -95,11 +95,14 @@ struct client {
 	uint8_t prefix4;
 	bool has6;               /* the gateway gave us an IPv6 address */
 	uint8_t addr6[16], prefix6;
-	uint16_t mtu;
+	/* Set by the down thread from the gateway's HS_RESP, read by the up
+	 * thread per packet: atomic (a plain load on x86 and arm64). */
+	_Atomic uint16_t mtu;
 	uint16_t gw_keepalive_s; /* announced in HS_RESP */
 
 	atomic_uint_least64_t last_rx_ns, last_tx_ns, session_start_ns;
-	uint64_t last_keepalive_ns;
+	/* written by the down thread (a keepalive answered) and the main thread */
+	atomic_uint_least64_t last_keepalive_ns;
 	uint64_t last_icmp_ns; /* up thread only */
 	struct ctl *ctl;       /* vpngw show, MetricsListen */
 };
@@ -752,6 +755,11 @@ static void timers(struct client *c, uint64_t now)
 		session_clear(&c->sess);
 		up = false;
 		pending = false;
+		/* A new session's retries start over at 1 s (PROTOCOL.md 7),
+		 * not where a pending rekey's had got to. */
+		pthread_mutex_lock(&c->hs_lock);
+		c->hs_retry_ns = 0;
+		pthread_mutex_unlock(&c->hs_lock);
 	}
 	if (pending) {
 		if (!retry_due)

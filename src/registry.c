@@ -367,6 +367,14 @@ bool registry_set_id(struct registry *r, struct peer *p, const uint8_t id[WIRE_I
 	return true;
 }
 
+bool registry_unchanged(struct registry *r, const struct peer *p, unsigned gen)
+{
+	pthread_rwlock_rdlock(&r->lock);
+	bool same = !p->removed && p->gen == gen;
+	pthread_rwlock_unlock(&r->lock);
+	return same;
+}
+
 void peer_set_endpoint(struct peer *p, const struct endpoint *ep, uint64_t now)
 {
 	pthread_mutex_lock(&p->ep_lock);
@@ -528,6 +536,7 @@ int registry_remove(struct registry *r, const uint8_t pub[32], char *err, size_t
 		goto out;
 	}
 	p->removed = true;
+	p->gen++;
 	r->gone[r->ngone++] = p;
 	session_clear(&p->sess); /* its keys are gone at once */
 	rc = 0;
@@ -555,6 +564,7 @@ int registry_readdress(struct registry *r, const uint8_t pub[32], uint32_t addr4
 	/* The session was handed the old address: it ends, and the client's
 	 * next handshake brings it the new one. */
 	session_clear(&p->sess);
+	p->gen++;
 	p->addr4 = addr4;
 	if (reindex(r) != 0) {
 		p->addr4 = old; /* the old tables stay: only the ended session is gone */

@@ -40,6 +40,10 @@ struct peer {
 	bool scheduled;           /* on the send loop's list (sched lock) */
 	struct peer *sched_next;
 	bool removed;             /* under the write lock */
+	/* Bumped, under the write lock, when the client is removed or gets
+	 * another address: a handshake that read the old state checks it
+	 * before it answers (registry_unchanged). */
+	unsigned gen;
 	int64_t deficit;          /* bytes it may still send this round */
 
 	counter_t rx_bytes, rx_packets, tx_bytes, tx_packets;
@@ -102,6 +106,10 @@ bool registry_in_pool6(const struct registry *r, const uint8_t a6[16]);
 /* Starts a new session for p under id, wiping the old one's keys (takes
  * the write lock); false if p was removed meanwhile. */
 bool registry_set_id(struct registry *r, struct peer *p, const uint8_t id[WIRE_ID_LEN]);
+/* Whether p is still there with the generation gen (read with its address
+ * under the read lock): false when `vpngw set` or SIGHUP removed or
+ * readdressed it since (takes the read lock). */
+bool registry_unchanged(struct registry *r, const struct peer *p, unsigned gen);
 
 /* Live changes; each takes the write lock. 0, or -1 with err and nothing
  * changed. addr4 0 means the first free pool address. Removing a client

@@ -98,7 +98,6 @@ struct server {
 	uint32_t dns4;           /* told to clients */
 	uint64_t last_icmp_ns;   /* down thread only */
 	struct cookie_gate gate; /* the thread that runs handshakes only */
-	unsigned ctl_dh;         /* HS_INITs past the gate this turn */
 	atomic_bool stop;
 	struct server_stats st;
 	struct ctl *ctl; /* vpngw show, MetricsListen */
@@ -180,6 +179,12 @@ static void send_keepalive(struct server *s, struct peer *p, const struct endpoi
  * flood (PROTOCOL.md 4.5): then cookies for all, without waiting for a
  * second's count while the DH work piles up. */
 #define CTL_DH_PER_TURN 4
+/* HS_INITs past the gate in this thread's turn: each thread that reads
+ * handshakes (the handshake thread; the up thread for any that reach a
+ * data socket) counts its own, and zeroes it at the start of its turns.
+ * One shared count, zeroed by the up thread every loop, never reached 4
+ * in the handshake thread's turn while data flowed. */
+static _Thread_local unsigned ctl_dh;
 #define REPLY_RUN 16
 
 /* PROTOCOL.md 4.2: what an HS_INIT must pass before any DH work. Returns
@@ -199,7 +204,7 @@ static bool handshake_gate(struct server *s, struct pkt *pk, const struct endpoi
 	case COOKIE_PASS:
 		/* Each costs two to five X25519 operations, in front of the data
 		 * waiting behind them: a few a turn, then cookies for all. */
-		if (++s->ctl_dh >= CTL_DH_PER_TURN)
+		if (++ctl_dh >= CTL_DH_PER_TURN)
 			cookie_set_load(&s->gate, now);
 		return true;
 	case COOKIE_BAD_MAC1:
@@ -245,6 +250,7 @@ static bool handle_handshake(struct server *s, struct pkt *pk, const struct endp
 	registry_rdlock(&s->reg);
 	struct peer *p = registry_by_pubkey(&s->reg, hs.rs);
 	uint32_t addr4 = p ? p->addr4 : 0;
+	unsigned gen = p ? p->gen : 0;
 	uint8_t addr6[16];
 	/* The IPv6 form only to a client that asked for it: an older one
 	 * would refuse the longer HS_RESP. */
@@ -309,6 +315,14 @@ static bool handle_handshake(struct server *s, struct pkt *pk, const struct endp
 	session_set_peer_csum_partial(&p->sess, in.flags & HS_INIT_FLAG_CSUM_PARTIAL);
 	if (rc != 0) {
 		LOGE("msg=\"cannot set up the data cipher\" client=%s cipher=%s", name, aead_name(cipher));
+		return false;
+	}
+	/* Removed or readdressed (vpngw set, SIGHUP) while we worked: this
+	 * answer would carry the old address or id. No answer; the client
+	 * retries and gets the new state. */
+	if (!registry_unchanged(&s->reg, p, gen)) {
+		session_clear(&p->sess);
+		ctr_add(&s->st.handshake_rejects, 1);
 		return false;
 	}
 	peer_set_endpoint(p, from, now);
@@ -587,7 +601,7 @@ static void *up_loop(void *arg)
 			continue;
 		}
 		int wait_us = cpulat_wait_us(fq_len(&s->inject) ? 0 : THREAD_IDLE_WAIT_US);
-		s->ctl_dh = 0; /* no control socket: handshakes run here */
+		ctl_dh = 0; /* handshakes that reach a data socket run here */
 		/* The socket is read up to DRAIN_BATCHES times faster than the
 		 * TUN is written, so a standing queue forms in the inject queue
 		 * (flow-fair, CoDel), not in the socket's FIFO. The writes come
@@ -629,7 +643,7 @@ static void *hs_loop(void *arg)
 	while (!atomic_load(&s->stop)) {
 		if (udp_wait(s->ctl_fd, 100) <= 0)
 			continue;
-		s->ctl_dh = 0;
+		ctl_dh = 0;
 		for (int round = 0; round < CTL_BATCHES; round++)
 			if (receive_control(s) < BATCH)
 				break;

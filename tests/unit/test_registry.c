@@ -478,8 +478,12 @@ static void test_live_remove(void **state)
 	assert_true(registry_set_id(&f->reg, other, id2));
 	memcpy(pub, p->pub, 32);
 	uint32_t addr = p->addr4;
+	unsigned gen = p->gen;
+	assert_true(registry_unchanged(&f->reg, other, other->gen));
 
 	assert_int_equal(registry_remove(&f->reg, pub, f->err, sizeof(f->err)), 0);
+	assert_false(registry_unchanged(&f->reg, p, gen));
+	assert_true(registry_unchanged(&f->reg, other, other->gen));
 	assert_int_equal(f->reg.n, 2);
 	assert_null(registry_by_pubkey(&f->reg, pub));
 	assert_null(registry_by_id(&f->reg, id));
@@ -512,8 +516,11 @@ static void test_live_readdress_and_rename(void **state)
 	randombytes_buf(id, sizeof(id));
 	assert_true(registry_set_id(&f->reg, p, id));
 	uint32_t old = p->addr4;
+	unsigned gen = p->gen; /* as a handshake reads it, with the address */
+	assert_true(registry_unchanged(&f->reg, p, gen));
 
 	assert_int_equal(registry_readdress(&f->reg, p->pub, A4(10, 77, 0, 77), f->err, sizeof(f->err)), 0);
+	assert_false(registry_unchanged(&f->reg, p, gen)); /* its answer would carry the old address */
 	assert_int_equal(p->addr4, A4(10, 77, 0, 77));
 	assert_ptr_equal(registry_by_addr(&f->reg, A4(10, 77, 0, 77)), p);
 	assert_null(registry_by_addr(&f->reg, old));
