@@ -123,6 +123,18 @@ int nat_start(struct nat *n, const char *tun_name, uint32_t net, uint8_t prefix,
 	return 0;
 }
 
+/* Another vpngw gateway in this network namespace still masquerades (its
+ * table is there) and so needs forwarding, which it found on because we
+ * had switched it on: then it stays on. */
+static void keep_for_others(const char *family, const char *path, bool *was_off)
+{
+	char other[64];
+	if (!*was_off || nft_find_table(family, "vpngw_", other, sizeof(other)) != 1)
+		return;
+	LOGI("msg=\"forwarding left on: another vpngw gateway uses it\" sysctl=%s nft_table=%s", path, other);
+	*was_off = false;
+}
+
 void nat_stop(struct nat *n)
 {
 	if (!n->active)
@@ -130,6 +142,8 @@ void nat_stop(struct nat *n)
 	nft_delete_table("ip", n->table, false);
 	if (n->active6)
 		nft_delete_table("ip6", n->table, false);
+	keep_for_others("ip", FORWARD_SYSCTL, &n->forwarding_was_off);
+	keep_for_others("ip6", FORWARD6_SYSCTL, &n->forwarding6_was_off);
 	forwarding_restore(FORWARD_SYSCTL, &n->forwarding_fd, &n->forwarding_was_off);
 	forwarding_restore(FORWARD6_SYSCTL, &n->forwarding6_fd, &n->forwarding6_was_off);
 	n->active = false;

@@ -4,6 +4,7 @@
 #define VPNGW_NFT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Runs cmd (nft syntax). 0, or -1; unless quiet, nftables' error is logged
  * on one line. */
@@ -11,5 +12,9 @@ int nft_run(const char *cmd, bool quiet);
 /* Deletes table `table` of family `family` ("ip", "ip6", "inet"); quiet
  * where it may well not exist (clearing what a crashed run left). */
 int nft_delete_table(const char *family, const char *table, bool quiet);
+/* The first table of `family` whose name starts with prefix, into name
+ * (len bytes): 1; 0 when there is none; -1 when the tables cannot be
+ * listed. */
+int nft_find_table(const char *family, const char *prefix, char *name, size_t len);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <nftables/libnftables.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -26,6 +27,31 @@ int nft_run(const char *cmd, bool quiet)
 	}
 	nft_ctx_free(ctx);
 	return rc == 0 ? 0 : -1;
+}
+
+int nft_find_table(const char *family, const char *prefix, char *name, size_t len)
+{
+	char cmd[64];
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!ctx)
+		return -1;
+	nft_ctx_buffer_output(ctx);
+	nft_ctx_buffer_error(ctx);
+	snprintf(cmd, sizeof(cmd), "list tables %s\n", family);
+	int found = -1;
+	if (nft_run_cmd_from_buffer(ctx, cmd) == 0) {
+		/* one line per table: "table FAMILY NAME" */
+		const char *out = nft_ctx_get_output_buffer(ctx);
+		char fam[16], tab[64];
+		found = 0;
+		for (const char *line = out; line && *line && !found; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+			if (sscanf(line, "table %15s %63s", fam, tab) == 2 && !strncmp(tab, prefix, strlen(prefix))) {
+				snprintf(name, len, "%s", tab);
+				found = 1;
+			}
+	}
+	nft_ctx_free(ctx);
+	return found;
 }
 
 int nft_delete_table(const char *family, const char *table, bool quiet)
