@@ -671,10 +671,14 @@ static void send_udp(struct client *c)
 	size_t bytes = 0;
 	for (size_t i = 0; i < sealed; i++)
 		to[i] = *gw_ep(c);
-	size_t sent = udp_send_batch(c->udp, batch, to, sealed, NULL);
+	bool ok[BATCH];
+	size_t sent = udp_send_batch(c->udp, batch, to, sealed, ok);
 	now = now_ns();
 	struct lat_run run = { .owner = false };
-	for (size_t i = 0; i < sent; i++) {
+	/* The kernel may refuse a run in the middle: count what went. */
+	for (size_t i = 0; i < sealed; i++) {
+		if (!ok[i])
+			continue;
 		bytes += batch[i]->len;
 		lat_run_add(&run, &c->st.tun_to_udp, (now - batch[i]->stamp_ns) / 1000);
 	}
