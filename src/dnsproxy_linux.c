@@ -874,33 +874,40 @@ uint32_t dnsproxy_client_dns(const struct dnsproxy *d, const struct server_conf 
 	return c->dns4;
 }
 
+/* The proxy's counters, or zeros when there is no proxy. */
+static struct dns_stats *stats_of(struct dnsproxy *d)
+{
+	static struct dns_stats none;
+	return d ? &d->core.st : &none;
+}
+
 void dnsproxy_snap(struct dnsproxy *d, struct snapshot *o)
 {
-	struct dns_stats *st = d ? &d->core.st : NULL;
+	struct dns_stats *st = stats_of(d);
 	const struct { const char *name; counter_t *c; } ctrs[] = {
-		{ "dns_queries_udp", st ? &st->queries_udp : NULL }, { "dns_queries_tcp", st ? &st->queries_tcp : NULL },
-		{ "dns_answers", st ? &st->answers : NULL }, { "dns_servfail", st ? &st->servfail : NULL },
-		{ "dns_notimp", st ? &st->notimp : NULL }, { "dns_timeouts", st ? &st->timeouts : NULL },
-		{ "dns_retries", st ? &st->retries : NULL }, { "dns_upstream_errors", st ? &st->upstream_errors : NULL },
-		{ "dns_dropped_full", st ? &st->dropped_full : NULL }, { "dns_malformed", st ? &st->malformed : NULL },
-		{ "dns_unmatched", st ? &st->unmatched : NULL }, { "dns_reply_drops", st ? &st->reply_drops : NULL },
+		{ "dns_queries_udp", &st->queries_udp }, { "dns_queries_tcp", &st->queries_tcp },
+		{ "dns_answers", &st->answers }, { "dns_servfail", &st->servfail },
+		{ "dns_notimp", &st->notimp }, { "dns_timeouts", &st->timeouts },
+		{ "dns_retries", &st->retries }, { "dns_upstream_errors", &st->upstream_errors },
+		{ "dns_dropped_full", &st->dropped_full }, { "dns_malformed", &st->malformed },
+		{ "dns_unmatched", &st->unmatched }, { "dns_reply_drops", &st->reply_drops },
 	};
 	for (size_t i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)
-		snap_total(o, ctrs[i].name, ctrs[i].c ? ctr_get(ctrs[i].c) : 0, false);
-	snap_total(o, "dns_inflight", st ? atomic_load_explicit(&st->inflight, memory_order_relaxed) : 0, true);
+		snap_total(o, ctrs[i].name, ctr_get(ctrs[i].c), false);
+	snap_total(o, "dns_inflight", atomic_load_explicit(&st->inflight, memory_order_relaxed), true);
 }
 
 const char *dnsproxy_stats(struct dnsproxy *d, char *buf, size_t len)
 {
-	struct dns_stats *st = d ? &d->core.st : NULL;
-#define V(f) (st ? ctr_get(&st->f) : 0)
+	struct dns_stats *st = stats_of(d);
+#define V(f) ctr_get(&st->f)
 	snprintf(buf, len,
 		 " dns_queries_udp=%lu dns_queries_tcp=%lu dns_answers=%lu dns_servfail=%lu dns_notimp=%lu "
 		 "dns_timeouts=%lu dns_retries=%lu dns_upstream_errors=%lu dns_dropped_full=%lu dns_malformed=%lu "
 		 "dns_unmatched=%lu dns_reply_drops=%lu dns_inflight=%u",
 		 V(queries_udp), V(queries_tcp), V(answers), V(servfail), V(notimp), V(timeouts), V(retries),
 		 V(upstream_errors), V(dropped_full), V(malformed), V(unmatched), V(reply_drops),
-		 st ? atomic_load_explicit(&st->inflight, memory_order_relaxed) : 0u);
+		 atomic_load_explicit(&st->inflight, memory_order_relaxed));
 #undef V
 	return buf;
 }
