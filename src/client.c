@@ -375,7 +375,9 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 	/* Before the session is up: the timer thread must never see a live
 	 * session with an old last_rx_ns and call the gateway silent. */
 	atomic_store(&c->last_rx_ns, now);
-	bool rekey = memcmp(r.client_id, c->sess.client_id, WIRE_ID_LEN) == 0;
+	uint8_t cur_id[WIRE_ID_LEN];
+	session_client_id(&c->sess, cur_id);
+	bool rekey = memcmp(r.client_id, cur_id, WIRE_ID_LEN) == 0;
 	if (!rekey)
 		session_begin(&c->sess, r.client_id);
 	/* The gateway must pick one of ours; anything else is refused. */
@@ -523,10 +525,7 @@ static size_t drain_udp(struct client *c, int wait_us, size_t *data)
 				o.spare[o.nspare++] = pk;
 			} else if (hdr[ndgram].type == WIRE_CONTROL) {
 				ctl[nctl++] = pk;
-			} else if (memcmp(hdr[ndgram].client_id, c->sess.client_id, WIRE_ID_LEN) != 0) {
-				ctr_add(&c->st.auth_fail_drops, 1);
-				o.spare[o.nspare++] = pk;
-			} else {
+			} else { /* session_open refuses another clientId's */
 				dgram[ndgram++] = pk;
 			}
 		}
@@ -749,7 +748,7 @@ static void timers(struct client *c, uint64_t now)
 	bool up = session_up(&c->sess, now);
 	uint64_t silent = ns_since(now, atomic_load(&c->last_rx_ns));
 	uint8_t id[WIRE_ID_LEN];
-	memcpy(id, c->sess.client_id, WIRE_ID_LEN);
+	session_client_id(&c->sess, id);
 
 	if (up && silent > ka + DEAD_AFTER_EXTRA_NS) {
 		char hex[33];

@@ -183,6 +183,11 @@ static enum open_result open_locked(struct session *s, const struct wire_hdr *h,
 
 	if (out != dgram)
 		memcpy(out, dgram, WIRE_HDR_LEN);
+	/* Read here, under the lock session_begin writes it under: a thread
+	 * that matched datagrams to the session outside it could pass one
+	 * of the old session to the new one's keys, or drop the new one's. */
+	if (memcmp(h->client_id, s->client_id, WIRE_ID_LEN) != 0)
+		return OPEN_NO_KEY;
 	struct keypair *kp = keypair_for(s, (uint8_t)(h->flags & WIRE_FLAGS_EPOCH_MASK), now);
 	if (!kp)
 		return OPEN_NO_KEY;
@@ -236,6 +241,13 @@ enum inner_result session_inner(struct pkt *pk, const struct wire_hdr *h, uint32
 	if (!ecn_decap(pk->ecn, pk->data, pk->len))
 		return INNER_ECN_DROP;
 	return INNER_OK;
+}
+
+void session_client_id(struct session *s, uint8_t out[WIRE_ID_LEN])
+{
+	pthread_mutex_lock(&s->tx_lock);
+	memcpy(out, s->client_id, WIRE_ID_LEN);
+	pthread_mutex_unlock(&s->tx_lock);
 }
 
 bool session_up(struct session *s, uint64_t now)

@@ -50,7 +50,7 @@ struct session {
 enum open_result {
 	OPEN_OK,
 	OPEN_CONFIRMED_NEXT, /* OK, and the peer now uses the next keypair */
-	OPEN_NO_KEY,         /* no keypair for this epoch (or expired) */
+	OPEN_NO_KEY,         /* another clientId, or no keypair for this epoch (or expired) */
 	OPEN_AUTH_FAIL,
 	OPEN_REPLAY,
 };
@@ -119,6 +119,10 @@ enum inner_result {
  * codepoint pk->ecn into it (RFC 6040). Both ends act on the result alike;
  * only the counters they charge differ. */
 enum inner_result session_inner(struct pkt *pk, const struct wire_hdr *h, uint32_t mtu);
+
+/* A copy of the session's clientId (all zero while it has none), taken
+ * under the lock that session_begin and session_clear write it under. */
+void session_client_id(struct session *s, uint8_t out[WIRE_ID_LEN]);
 
 /* Key state for timers. */
 bool session_up(struct session *s, uint64_t now);

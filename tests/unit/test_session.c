@@ -704,7 +704,8 @@ static void test_tampered_header_fails_auth(void **state)
 	struct wire_hdr orig;
 	assert_int_equal(wire_decode(&orig, d.b, d.len), WIRE_OK);
 
-	/* clientId and seq: the datagram still parses, but does not open */
+	/* clientId and seq: the datagram still parses, but does not open
+	 * (another clientId is not this session's: no key for it) */
 	for (size_t i = 8; i < 28; i++) {
 		for (unsigned bit = 0; bit < 8; bit++) {
 			struct dg c = d;
@@ -712,8 +713,9 @@ static void test_tampered_header_fails_auth(void **state)
 			c.b[i] ^= (uint8_t)(1u << bit);
 			assert_int_equal(wire_decode(&h, c.b, c.len), WIRE_OK);
 			enum open_result r = session_open(&p->srv, &h, c.b, c.b, T0);
-			if (r != OPEN_AUTH_FAIL)
-				fail_msg("header byte %zu bit %u flipped: open gave %d, want AUTH_FAIL", i, bit, r);
+			enum open_result want = i < 8 + WIRE_ID_LEN ? OPEN_NO_KEY : OPEN_AUTH_FAIL;
+			if (r != want)
+				fail_msg("header byte %zu bit %u flipped: open gave %d, want %d", i, bit, r, want);
 		}
 	}
 	/* Every header byte is associated data: opening the bytes as sent
@@ -1015,11 +1017,46 @@ static void test_clear_takes_session_down(void **state)
 	struct pair *p = *state;
 	confirm(p);
 	struct dg d = seal_text(p, &p->cli, "x", T0);
+	uint8_t id[WIRE_ID_LEN];
+	session_client_id(&p->srv, id);
+	assert_memory_equal(id, p->id, WIRE_ID_LEN);
 	session_clear(&p->srv);
 	assert_false(session_has_keys(&p->srv));
 	assert_int_equal(open_copy(&p->srv, &d, T0, NULL), OPEN_NO_KEY);
 	static const uint8_t zero[WIRE_ID_LEN];
-	assert_memory_equal(p->srv.client_id, zero, WIRE_ID_LEN);
+	session_client_id(&p->srv, id);
+	assert_memory_equal(id, zero, WIRE_ID_LEN);
+}
+
+/* A datagram under another clientId is refused before any key is tried,
+ * in a batch too, and leaves the replay window as it was: the same seq
+ * under the session's own id still opens. The client relies on this
+ * check (under the session's lock) instead of one of its own. */
+static void test_other_client_id_refused(void **state)
+{
+	struct pair *p = *state;
+	confirm(p);
+	struct dg d = seal_text(p, &p->cli, "mine", T0);
+	struct dg other = d;
+	other.b[8] ^= 0x80; /* the first byte of the clientId */
+	assert_int_equal(open_copy(&p->srv, &other, T0, NULL), OPEN_NO_KEY);
+
+	struct pkt *pk[2];
+	struct wire_hdr h[2];
+	enum open_result res[2];
+	assert_int_equal(pool_get(p->pool, pk, 2), 2);
+	const struct dg *src[2] = { &other, &d };
+	for (int i = 0; i < 2; i++) {
+		pk[i]->data = pk[i]->buf; /* opened in place */
+		memcpy(pk[i]->data, src[i]->b, src[i]->len);
+		pk[i]->len = src[i]->len;
+		assert_int_equal(wire_decode(&h[i], pk[i]->data, pk[i]->len), WIRE_OK);
+	}
+	assert_int_equal(session_open_batch(&p->srv, h, pk, 2, res, T0), 2);
+	assert_int_equal(res[0], OPEN_NO_KEY);
+	assert_int_equal(res[1], OPEN_OK);
+	assert_memory_equal(pk[1]->buf + WIRE_HDR_LEN, "mine", 4);
+	pool_put(p->pool, pk, 2);
 }
 
 static void test_next_epoch_wraps(void **state)
@@ -1094,6 +1131,7 @@ int main(void)
 		S(test_wants_rekey_after_messages),
 		S(test_begin_wipes_old_keys),
 		S(test_clear_takes_session_down),
+		S(test_other_client_id_refused),
 		S(test_next_epoch_wraps),
 		S(test_handshake_keys_drive_session),
 	};
