@@ -53,6 +53,7 @@ struct client_stats {
 	counter_t udp_tx_datagrams, udp_tx_bytes, udp_rx_datagrams, udp_rx_bytes;
 	counter_t dropped_due_to_mtu, malformed_drops, auth_fail_drops, replay_drops;
 	counter_t handshakes, no_session_drops, ecn_drops, icmp_too_big_sent, cookie_replies;
+	counter_t udp_tx_errors, tun_tx_errors; /* sends and writes the kernel refused */
 	struct lat_hist tun_to_udp, udp_to_tun;
 	struct lat_window tun_to_udp_w, udp_to_tun_w; /* the stats line's */
 };
@@ -133,14 +134,23 @@ static void count_tx(struct client *c, size_t n, size_t bytes)
 	atomic_store(&c->last_tx_ns, now_ns());
 }
 
+/* A send of ours to the gateway: counted as sent, or as refused. */
+static void count_send(struct client *c, bool ok, size_t bytes)
+{
+	if (!ok) {
+		ctr_add(&c->st.udp_tx_errors, 1);
+		return;
+	}
+	count_tx(c, 1, bytes);
+}
+
 static void send_keepalive(struct client *c, uint64_t now)
 {
 	struct pkt *k;
 	if (pool_get(c->pool, &k, 1) != 1)
 		return;
-	if (session_seal(&c->sess, &k, 1, WIRE_KEEPALIVE, now) == 1 &&
-	    udp_send_one(c->udp, k->data, k->len, gw_ep(c)) == 0)
-		count_tx(c, 1, k->len);
+	if (session_seal(&c->sess, &k, 1, WIRE_KEEPALIVE, now) == 1)
+		count_send(c, udp_send_one(c->udp, k->data, k->len, gw_ep(c)) == 0, k->len);
 	pool_put(c->pool, &k, 1);
 	c->last_keepalive_ns = now;
 }
@@ -183,8 +193,7 @@ static void send_handshake(struct client *c, const uint8_t *prev_id, uint64_t no
 			c->hs_retry_ns = HS_RETRY_MAX_NS;
 	}
 	pthread_mutex_unlock(&c->hs_lock);
-	if (udp_send_one(c->udp, out, sizeof(out), gw_ep(c)) == 0)
-		count_tx(c, 1, sizeof(out));
+	count_send(c, udp_send_one(c->udp, out, sizeof(out), gw_ep(c)) == 0, sizeof(out));
 }
 
 static void start_handshake(struct client *c, const uint8_t *prev_id, uint64_t now)
@@ -556,16 +565,20 @@ static void write_tun(struct client *c)
 	size_t n = fq_pop(&c->injq, batch, BATCH, SIZE_MAX, now_ns());
 	if (!n)
 		return;
-	size_t ok = tun_write_batch(&c->tun, batch, n);
+	bool written[BATCH];
+	size_t ok = tun_write_batch(&c->tun, batch, n, written);
 	uint64_t now = now_ns(), bytes = 0;
 	struct lat_run run = { .owner = false };
 	for (size_t i = 0; i < n; i++) {
+		if (!written[i])
+			continue;
 		bytes += batch[i]->len;
 		lat_run_add(&run, &c->st.udp_to_tun, (now - batch[i]->stamp_ns) / 1000);
 	}
 	lat_run_end(&run);
 	ctr_add(&c->st.tun_tx_bytes, bytes);
 	ctr_add(&c->st.tun_tx_packets, ok);
+	ctr_add(&c->st.tun_tx_errors, n - ok);
 	pool_put(c->pool, batch, n);
 }
 
@@ -684,6 +697,7 @@ static void send_udp(struct client *c)
 	lat_run_end(&run);
 	if (sent)
 		count_tx(c, sent, bytes);
+	ctr_add(&c->st.udp_tx_errors, sealed - sent);
 	pacer_consume(&c->pace, bytes + sent * PACER_UNDERLAY_OVERHEAD);
 	pool_put(c->pool, batch, n);
 }
@@ -794,15 +808,15 @@ static void log_stats(struct client *c)
 	bool cpulat_held;
 	cpulat_read(&cpulat_made, &cpulat_held);
 	LOGI("msg=stats tun_rx_packets=%lu tun_rx_bytes=%lu udp_tx_datagrams=%lu udp_tx_bytes=%lu "
-	     "udp_rx_datagrams=%lu udp_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu dropped_due_to_mtu=%lu "
-	     "icmp_too_big_sent=%lu dropped_due_to_queue_full_outbound=%lu dropped_due_to_queue_full_inject=%lu malformed_drops=%lu "
+	     "udp_rx_datagrams=%lu udp_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu udp_tx_errors=%lu "
+	     "tun_tx_errors=%lu dropped_due_to_mtu=%lu icmp_too_big_sent=%lu dropped_due_to_queue_full_outbound=%lu dropped_due_to_queue_full_inject=%lu malformed_drops=%lu "
 	     "auth_fail_drops=%lu replay_drops=%lu no_session_drops=%lu codel_drops=%lu ecn_marks=%lu ecn_drops=%lu handshakes=%lu "
 	     "cookie_replies=%lu udp_socket_drops=%lu tun_queue_drops=%lu cpu_latency_requests=%lu cpu_latency_held=%d "
 	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu",
 	     ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes),
-	     ctr_get(&st->tun_tx_packets), ctr_get(&st->tun_tx_bytes), ctr_get(&st->dropped_due_to_mtu),
-	     ctr_get(&st->icmp_too_big_sent),
+	     ctr_get(&st->tun_tx_packets), ctr_get(&st->tun_tx_bytes), ctr_get(&st->udp_tx_errors),
+	     ctr_get(&st->tun_tx_errors), ctr_get(&st->dropped_due_to_mtu), ctr_get(&st->icmp_too_big_sent),
 	     atomic_load_explicit(&c->outq.st.overflow_drops, memory_order_relaxed),
 	     atomic_load_explicit(&c->injq.st.overflow_drops, memory_order_relaxed), ctr_get(&st->malformed_drops),
 	     ctr_get(&st->auth_fail_drops), ctr_get(&st->replay_drops), ctr_get(&st->no_session_drops),
@@ -893,6 +907,7 @@ static void snapshot(struct client *c, struct snapshot *o, struct snap_peer *ses
 		{ "udp_tx_datagrams", &st->udp_tx_datagrams }, { "udp_tx_bytes", &st->udp_tx_bytes },
 		{ "udp_rx_datagrams", &st->udp_rx_datagrams }, { "udp_rx_bytes", &st->udp_rx_bytes },
 		{ "tun_tx_packets", &st->tun_tx_packets }, { "tun_tx_bytes", &st->tun_tx_bytes },
+		{ "udp_tx_errors", &st->udp_tx_errors }, { "tun_tx_errors", &st->tun_tx_errors },
 		{ "dropped_due_to_mtu", &st->dropped_due_to_mtu }, { "icmp_too_big_sent", &st->icmp_too_big_sent },
 		{ "dropped_due_to_queue_full_outbound", &c->outq.st.overflow_drops },
 		{ "dropped_due_to_queue_full_inject", &c->injq.st.overflow_drops },

@@ -71,6 +71,7 @@ struct server_stats {
 	counter_t spoofed_source_drops, malformed_drops, auth_fail_drops, replay_drops;
 	counter_t handshake_rejects, handshakes, no_route_drops, no_session_drops, ecn_drops, icmp_too_big_sent;
 	counter_t handshake_mac_drops, cookie_replies_sent, handshake_rate_limited, cookie_reply_limited;
+	counter_t udp_tx_errors, tun_tx_errors; /* sends and writes the kernel refused */
 	atomic_uint_least64_t under_load_until_ns; /* the gate's, for the stats line */
 	struct lat_hist tun_to_udp, udp_to_tun;
 	struct lat_window tun_to_udp_w, udp_to_tun_w; /* the stats line's */
@@ -163,15 +164,24 @@ static void enqueue_to_peers(struct server *s, struct pkt **pk, size_t n, bool w
 	}
 }
 
+/* A single send of ours: counted as sent, or as refused. */
+static void count_send(struct server *s, bool ok, size_t bytes)
+{
+	if (!ok) {
+		ctr_add(&s->st.udp_tx_errors, 1);
+		return;
+	}
+	ctr_add(&s->st.udp_tx_datagrams, 1);
+	ctr_add(&s->st.udp_tx_bytes, bytes);
+}
+
 static void send_keepalive(struct server *s, struct peer *p, const struct endpoint *to, uint64_t now)
 {
 	struct pkt *k;
 	if (pool_get(s->pool, &k, 1) != 1)
 		return;
-	if (session_seal(&p->sess, &k, 1, WIRE_KEEPALIVE, now) == 1 && udp_send_one(s->udp, k->data, k->len, to) == 0) {
-		ctr_add(&s->st.udp_tx_datagrams, 1);
-		ctr_add(&s->st.udp_tx_bytes, k->len);
-	}
+	if (session_seal(&p->sess, &k, 1, WIRE_KEEPALIVE, now) == 1)
+		count_send(s, udp_send_one(s->udp, k->data, k->len, to) == 0, k->len);
 	pool_put(s->pool, &k, 1);
 }
 
@@ -328,10 +338,7 @@ static bool handle_handshake(struct server *s, struct pkt *pk, const struct endp
 	peer_set_endpoint(p, from, now);
 	atomic_store_explicit(&p->handshake_ns, now, memory_order_relaxed);
 	size_t out_len = hs_resp_dgram_len(&r);
-	if (udp_send_one(s->udp, out, out_len, from) == 0) {
-		ctr_add(&s->st.udp_tx_datagrams, 1);
-		ctr_add(&s->st.udp_tx_bytes, out_len);
-	}
+	count_send(s, udp_send_one(s->udp, out, out_len, from) == 0, out_len);
 	ctr_add(&s->st.handshakes, 1);
 	char a6[INET6_ADDRSTRLEN] = "none";
 	if (has6)
@@ -363,6 +370,7 @@ static void dispatch_control(struct server *s, struct pkt **ctl, const struct en
 	for (size_t i = 0; i < nrep; i += REPLY_RUN)
 		sent += udp_send_batch(s->udp, rep + i, to + i, nrep - i < REPLY_RUN ? nrep - i : REPLY_RUN, NULL);
 	ctr_add(&s->st.cookie_replies_sent, sent);
+	ctr_add(&s->st.udp_tx_errors, nrep - sent);
 	ctr_add(&s->st.udp_tx_datagrams, sent);
 	ctr_add(&s->st.udp_tx_bytes, sent * COOKIE_REPLY_DGRAM_LEN);
 	pool_put(s->pool, ctl, n);
@@ -568,10 +576,13 @@ static void write_tun(struct server *s, size_t max)
 	size_t n = fq_pop(&s->inject, batch, max < BATCH ? max : BATCH, SIZE_MAX, now_ns());
 	if (!n)
 		return;
-	size_t ok = tun_write_batch(&s->tun, batch, n);
+	bool written[BATCH];
+	size_t ok = tun_write_batch(&s->tun, batch, n, written);
 	uint64_t now = now_ns(), bytes = 0;
 	struct lat_run all = { .owner = false }, own = { .owner = true };
 	for (size_t i = 0; i < n; i++) {
+		if (!written[i])
+			continue;
 		struct peer *from = batch[i]->peer;
 		uint64_t us = (now - batch[i]->stamp_ns) / 1000;
 		bytes += batch[i]->len;
@@ -583,6 +594,7 @@ static void write_tun(struct server *s, size_t max)
 	lat_run_end(&own);
 	ctr_add(&s->st.tun_tx_bytes, bytes);
 	ctr_add(&s->st.tun_tx_packets, ok);
+	ctr_add(&s->st.tun_tx_errors, n - ok);
 	pool_put(s->pool, batch, n);
 }
 
@@ -813,6 +825,7 @@ static uint64_t send_turns(struct server *s, struct sendq *q)
 	lat_run_end(&own);
 	ctr_add(&s->st.udp_tx_datagrams, nsent);
 	ctr_add(&s->st.udp_tx_bytes, bytes);
+	ctr_add(&s->st.udp_tx_errors, q->n - nsent);
 	pool_put(s->pool, q->pkts, q->n);
 	q->n = 0;
 	return bytes + nsent * PACER_UNDERLAY_OVERHEAD;
@@ -902,7 +915,7 @@ static void log_stats(struct server *s)
 	lat_take(&st->udp_to_tun, &st->udp_to_tun_w, &u2t);
 	char dns[512];
 	LOGI("msg=stats udp_rx_datagrams=%lu udp_rx_bytes=%lu udp_tx_datagrams=%lu udp_tx_bytes=%lu "
-	     "tun_rx_packets=%lu tun_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu "
+	     "tun_rx_packets=%lu tun_rx_bytes=%lu tun_tx_packets=%lu tun_tx_bytes=%lu udp_tx_errors=%lu tun_tx_errors=%lu "
 	     "unknown_client_drops=%lu no_endpoint_drops=%lu queue_full_drops=%lu dropped_due_to_mtu=%lu icmp_too_big_sent=%lu "
 	     "spoofed_source_drops=%lu malformed_drops=%lu auth_fail_drops=%lu replay_drops=%lu "
 	     "handshake_rejects=%lu handshakes=%lu no_route_drops=%lu no_session_drops=%lu "
@@ -912,8 +925,8 @@ static void log_stats(struct server *s)
 	     "tun_to_udp_avg_us=%lu tun_to_udp_p95_us=%lu udp_to_tun_avg_us=%lu udp_to_tun_p95_us=%lu%s",
 	     ctr_get(&st->udp_rx_datagrams), ctr_get(&st->udp_rx_bytes), ctr_get(&st->udp_tx_datagrams),
 	     ctr_get(&st->udp_tx_bytes), ctr_get(&st->tun_rx_packets), ctr_get(&st->tun_rx_bytes),
-	     ctr_get(&st->tun_tx_packets), ctr_get(&st->tun_tx_bytes), ctr_get(&st->unknown_client_drops),
-	     ctr_get(&st->no_endpoint_drops), qdrops, ctr_get(&st->dropped_due_to_mtu), ctr_get(&st->icmp_too_big_sent),
+	     ctr_get(&st->tun_tx_packets), ctr_get(&st->tun_tx_bytes), ctr_get(&st->udp_tx_errors),
+	     ctr_get(&st->tun_tx_errors), ctr_get(&st->unknown_client_drops), ctr_get(&st->no_endpoint_drops), qdrops, ctr_get(&st->dropped_due_to_mtu), ctr_get(&st->icmp_too_big_sent),
 	     ctr_get(&st->spoofed_source_drops), ctr_get(&st->malformed_drops), ctr_get(&st->auth_fail_drops),
 	     ctr_get(&st->replay_drops), ctr_get(&st->handshake_rejects), ctr_get(&st->handshakes),
 	     ctr_get(&st->no_route_drops), ctr_get(&st->no_session_drops), codel, marks, ctr_get(&st->ecn_drops),
@@ -984,6 +997,7 @@ static void snapshot(struct server *s, struct snapshot *o)
 		{ "udp_tx_datagrams", &st->udp_tx_datagrams }, { "udp_tx_bytes", &st->udp_tx_bytes },
 		{ "tun_rx_packets", &st->tun_rx_packets }, { "tun_rx_bytes", &st->tun_rx_bytes },
 		{ "tun_tx_packets", &st->tun_tx_packets }, { "tun_tx_bytes", &st->tun_tx_bytes },
+		{ "udp_tx_errors", &st->udp_tx_errors }, { "tun_tx_errors", &st->tun_tx_errors },
 		{ "unknown_client_drops", &st->unknown_client_drops }, { "no_endpoint_drops", &st->no_endpoint_drops },
 		{ "dropped_due_to_mtu", &st->dropped_due_to_mtu }, { "icmp_too_big_sent", &st->icmp_too_big_sent },
 		{ "spoofed_source_drops", &st->spoofed_source_drops }, { "malformed_drops", &st->malformed_drops },

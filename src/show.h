@@ -14,7 +14,7 @@
 #include "sbuf.h"
 #include "stats.h"
 
-#define SNAP_MAX_TOTALS 64 /* the gateway has 48 */
+#define SNAP_MAX_TOTALS 64 /* the gateway has 50 */
 #define SNAP_MAX_DROPS 12
 #define SNAP_LAT_N 2 /* tun_to_udp, udp_to_tun */
 

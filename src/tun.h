@@ -41,8 +41,9 @@ int tun_wait(struct tun *t, int wake_fd, int timeout_us);
 /* Writes one packet as it is; safe beside another thread's batch writes. */
 int tun_write_one(struct tun *t, const uint8_t *pkt, size_t len);
 /* Writes n packets, merging runs of one TCP flow into super-packets;
- * returns how many packets (not writes) the kernel took. */
-size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n);
+ * returns how many packets (not writes) the kernel took, and when written
+ * is not NULL sets written[i] to whether it took pkts[i]. */
+size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n, bool *written);
 /* The quantum, in MTUs, of a flow queue that feeds tun_write_batch. It
  * merges each flow's consecutive segments into one write; served a
  * packet per flow per turn, four bulk flows would leave it runs of a

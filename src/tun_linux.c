@@ -223,12 +223,13 @@ static int write_partial(struct tun *t, const uint8_t *pkt, size_t len)
 	return writev(t->fd, iov, 2) == (ssize_t)(sizeof(hdr) + len) ? 0 : -1;
 }
 
-size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n)
+size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n, bool *written)
 {
-	bool used[n];
+	bool used[n], done[n];
 	size_t ok = 0;
 
 	memset(used, 0, sizeof(used));
+	memset(done, 0, sizeof(done));
 	for (size_t i = 0; i < n; i++) {
 		if (used[i])
 			continue;
@@ -237,15 +238,25 @@ size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n)
 		size_t niov = 0, nseg = 0, merged = tcp_merge(pkts, n, i, used, hdr, iov, &niov, &nseg);
 		if (!merged)
 			merged = udp_merge(pkts, n, i, used, hdr, iov, &niov, &nseg);
+		bool took;
 		if (merged) {
-			if (writev(t->fd, iov, (int)niov) == (ssize_t)(OFFLOAD_HDR_LEN + merged))
-				ok += nseg;
-			continue;
+			took = writev(t->fd, iov, (int)niov) == (ssize_t)(OFFLOAD_HDR_LEN + merged);
+			ok += took ? nseg : 0;
+		} else {
+			int rc = pkts[i]->csum_partial ? write_partial(t, pkts[i]->data, pkts[i]->len)
+						       : tun_write_one(t, pkts[i]->data, pkts[i]->len);
+			took = rc == 0;
+			ok += took;
 		}
-		int rc = pkts[i]->csum_partial ? write_partial(t, pkts[i]->data, pkts[i]->len)
-					       : tun_write_one(t, pkts[i]->data, pkts[i]->len);
-		if (rc == 0)
-			ok++;
+		if (!written)
+			continue;
+		/* The packets of this write: i, and those the merge took since. */
+		for (size_t j = i; j < n; j++) {
+			if (j == i || (used[j] && !done[j])) {
+				done[j] = true;
+				written[j] = took;
+			}
+		}
 	}
 	return ok;
 }

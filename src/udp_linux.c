@@ -611,6 +611,8 @@ size_t udp_send_batch(int fd, struct pkt **pkts, const struct endpoint *to, size
 	} ctl[UDP_MAX_BATCH];
 	size_t done = 0, ok = 0;
 
+	if (sent)
+		memset(sent, 0, n * sizeof(*sent));
 	while (done < n) {
 		/* Build up to UDP_MAX_BATCH messages, each a run of datagrams. */
 		size_t nmsg = 0, niov = 0, i = done;
@@ -647,8 +649,6 @@ size_t udp_send_batch(int fd, struct pkt **pkts, const struct endpoint *to, size
 					continue;
 			}
 			/* Skip the run the kernel refused (e.g. unreachable). */
-			if (sent)
-				memset(sent + done, 0, segs[0] * sizeof(*sent));
 			done += segs[0];
 			continue;
 		}

@@ -12,7 +12,8 @@
 # run at real-time priority (RealtimePriority); RealtimePriority = off makes them normal
 # threads with a short scheduler slice (SchedSlice), which SchedSlice = off turns off;
 # CpuLatency makes a CPU latency request while packets flow (or always); drops by the kernel in front of a stopped gateway
-# (full UDP receive buffer, full TUN queue) show in its stats line, `vpngw show` and metrics.
+# (full UDP receive buffer, full TUN queue) show in its stats line, `vpngw show` and metrics;
+# so do sends and TUN writes the kernel refuses (an nft drop on output, a TUN set down).
 set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -559,6 +560,32 @@ if wait_log "$LAB_DIR/c1-xiii.log" 'msg="session up"' 10 && wait_stat_ge "$SRV_L
     check "xiii: the client counts its full socket" wait_stat_gt "$LAB_DIR/c1-xiii.log" udp_socket_drops 0 5
     check "xiii: ... and its full TUN queue" wait_stat_gt "$LAB_DIR/c1-xiii.log" tun_queue_drops 0 5
     log "xiii: client: udp_socket_drops=$(stat_of "$LAB_DIR/c1-xiii.log" udp_socket_drops) tun_queue_drops=$(stat_of "$LAB_DIR/c1-xiii.log" tun_queue_drops)"
+
+    log "xiv) what the kernel refuses to take from vpngw is counted: udp_tx_errors, tun_tx_errors"
+    check_eq "xiv: both start at 0 at the client" \
+        "$(stat_of "$LAB_DIR/c1-xiii.log" udp_tx_errors) $(stat_of "$LAB_DIR/c1-xiii.log" tun_tx_errors)" "0 0"
+    # An output rule in c1's namespace: each send of c1 to the gateway fails (EPERM).
+    ip netns exec "$NS_C1" nft -f - <<NFT
+table inet vpngw_test_out {
+    chain out { type filter hook output priority 0; udp dport $VPN_PORT drop; }
+}
+NFT
+    ip netns exec "$NS_C1" ping -n -q -i 0.01 -c 20 -w 3 -W 0.1 "$NET_IP" >/dev/null 2>&1
+    ip netns exec "$NS_C1" nft delete table inet vpngw_test_out
+    check "xiv: the client counts the sends its kernel refused" \
+        wait_stat_ge "$LAB_DIR/c1-xiii.log" udp_tx_errors 20 5
+    # c1's TUN set down: the gateway's pings reach c1, whose writes to it fail (EIO).
+    ip -n "$NS_C1" link set "$TUN_C1" down
+    ip netns exec "$NS_GW" ping -n -q -i 0.01 -c 20 -w 3 -W 0.1 "$c1_addr" >/dev/null 2>&1
+    ip -n "$NS_C1" link set "$TUN_C1" up
+    check "xiv: ... and the writes to its TUN that failed" \
+        wait_stat_ge "$LAB_DIR/c1-xiii.log" tun_tx_errors 20 5
+    "$VPNGW" show "$TUN_C1" --json >"$LAB_DIR/show-xiv.json"
+    check "xiv: vpngw show has both" test \
+        "$(json_get "$LAB_DIR/show-xiv.json" 'min(j["totals"]["udp_tx_errors"], j["totals"]["tun_tx_errors"])')" -ge 20
+    log "xiv: client: udp_tx_errors=$(stat_of "$LAB_DIR/c1-xiii.log" udp_tx_errors) tun_tx_errors=$(stat_of "$LAB_DIR/c1-xiii.log" tun_tx_errors)"
+    check_eq "xiv: the gateway refused nothing" \
+        "$(stat_of "$SRV_LOG" udp_tx_errors) $(stat_of "$SRV_LOG" tun_tx_errors)" "0 0"
 else
     not_ok "xiii: c1 gets a session with the new gateway" "no session or no stats line"
 fi
