@@ -494,3 +494,19 @@ size_t udp_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr[
 	*nseg = merged;
 	return len;
 }
+
+void merge_set(struct pkt *const *pkts, size_t n, size_t i, const bool *used, const struct iovec *iov, size_t niov,
+	       bool *flag, bool value)
+{
+	/* A merge takes its packets in index order, one iovec each from
+	 * iov[2] on, each pointing into its packet. */
+	size_t k = 2;
+	flag[i] = value;
+	for (size_t j = i + 1; j < n && k < niov; j++) {
+		const uint8_t *at = iov[k].iov_base;
+		if (used[j] && at >= pkts[j]->data && at < pkts[j]->data + pkts[j]->len) {
+			flag[j] = value;
+			k++;
+		}
+	}
+}

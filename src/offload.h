@@ -113,5 +113,11 @@ size_t tcp_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr[
  * datagrams. At most TCP_MERGE_MAX of them. */
 size_t udp_merge(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t hdr[OFFLOAD_HDR_LEN],
 		 struct iovec *iov, size_t *niov, size_t *nseg);
+/* Sets flag[j] = value for each packet of the merge tcp_merge or
+ * udp_merge just made from pkts[i] (iov, niov and used as it left them):
+ * pkts[i] and those whose payload it gathered, for a caller that must
+ * tell them apart from other merges' (a write the kernel refused). */
+void merge_set(struct pkt *const *pkts, size_t n, size_t i, const bool *used, const struct iovec *iov, size_t niov,
+	       bool *flag, bool value);
 
 #endif

@@ -225,11 +225,14 @@ static int write_partial(struct tun *t, const uint8_t *pkt, size_t len)
 
 size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n, bool *written)
 {
-	bool used[n], done[n];
+	bool used[n];
 	size_t ok = 0;
 
 	memset(used, 0, sizeof(used));
-	memset(done, 0, sizeof(done));
+	for (size_t i = 0; i < n; i++) {
+		if (written)
+			written[i] = true;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (used[i])
 			continue;
@@ -238,25 +241,19 @@ size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n, bool *written
 		size_t niov = 0, nseg = 0, merged = tcp_merge(pkts, n, i, used, hdr, iov, &niov, &nseg);
 		if (!merged)
 			merged = udp_merge(pkts, n, i, used, hdr, iov, &niov, &nseg);
-		bool took;
 		if (merged) {
-			took = writev(t->fd, iov, (int)niov) == (ssize_t)(OFFLOAD_HDR_LEN + merged);
-			ok += took ? nseg : 0;
-		} else {
-			int rc = pkts[i]->csum_partial ? write_partial(t, pkts[i]->data, pkts[i]->len)
-						       : tun_write_one(t, pkts[i]->data, pkts[i]->len);
-			took = rc == 0;
-			ok += took;
-		}
-		if (!written)
+			if (writev(t->fd, iov, (int)niov) == (ssize_t)(OFFLOAD_HDR_LEN + merged))
+				ok += nseg;
+			else if (written)
+				merge_set(pkts, n, i, used, iov, niov, written, false);
 			continue;
-		/* The packets of this write: i, and those the merge took since. */
-		for (size_t j = i; j < n; j++) {
-			if (j == i || (used[j] && !done[j])) {
-				done[j] = true;
-				written[j] = took;
-			}
 		}
+		int rc = pkts[i]->csum_partial ? write_partial(t, pkts[i]->data, pkts[i]->len)
+					       : tun_write_one(t, pkts[i]->data, pkts[i]->len);
+		if (rc == 0)
+			ok++;
+		else if (written)
+			written[i] = false;
 	}
 	return ok;
 }

@@ -858,8 +858,8 @@ static void test_tso_single_too_big(void **state)
 /* tcp_merge or else udp_merge (as tun_write_batch tries them), with the
  * offload header and the super-packet it describes
  * (gathered as the kernel would) handed back in separate buffers. */
-static size_t merge_like_tun(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t *buf,
-			     uint8_t hdr[OFFLOAD_HDR_LEN], size_t *nseg)
+static size_t merge_like_tun_members(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t *buf,
+				     uint8_t hdr[OFFLOAD_HDR_LEN], size_t *nseg, bool *member)
 {
 	struct iovec iov[TCP_MERGE_MAX + 1];
 	size_t niov = 0, len = tcp_merge(pkts, n, i, used, hdr, iov, &niov, nseg);
@@ -877,7 +877,15 @@ static size_t merge_like_tun(struct pkt **pkts, size_t n, size_t i, bool *used, 
 		at += iov[k].iov_len;
 	}
 	assert_int_equal(at, len);
+	if (member)
+		merge_set(pkts, n, i, used, iov, niov, member, true);
 	return len;
+}
+
+static size_t merge_like_tun(struct pkt **pkts, size_t n, size_t i, bool *used, uint8_t *buf,
+			     uint8_t hdr[OFFLOAD_HDR_LEN], size_t *nseg)
+{
+	return merge_like_tun_members(pkts, n, i, used, buf, hdr, nseg, NULL);
 }
 
 /* Checks a merged packet m (len) against the original super-packet orig,
@@ -1156,7 +1164,9 @@ static void test_udp_merge_runs(void **state)
 }
 
 /* Two flows' segments interleaved, as a tun_write_batch would get them:
- * each merges back into its own super-packet. */
+ * each merges back into its own super-packet, and merge_set names
+ * exactly the packets of each (what tun_write_batch marks not written
+ * when the kernel refuses one). */
 static void test_merge_two_flows(void **state)
 {
 	(void)state;
@@ -1192,11 +1202,18 @@ static void test_merge_two_flows(void **state)
 	for (size_t i = 0; i < n; i++) {
 		if (used[i])
 			continue;
-		size_t mlen = merge_like_tun(mix, n, i, used, m, hdr, &nseg);
+		bool member[10] = { false };
+		size_t mlen = merge_like_tun_members(mix, n, i, used, m, hdr, &nseg, member);
 		assert_true(mlen > 0);
 		bool is_a = get16(m + 20) == get16(a + 20);
 		assert_int_equal(nseg, is_a ? 6 : 4);
 		check_merged(m, mlen, hdr, is_a ? a : b, is_a ? alen : blen, mss);
+		/* mix: a0 b0 a1 b1 a2 b2 a3 b3 a4 a5 */
+		for (size_t j = 0; j < n; j++) {
+			bool of_a = j >= 8 || j % 2 == 0;
+			if (member[j] != (of_a == is_a))
+				fail_msg("flow %s: merge_set says %d for packet %zu", is_a ? "a" : "b", member[j], j);
+		}
 		flows++;
 	}
 	assert_int_equal(flows, 2);
