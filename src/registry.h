@@ -35,6 +35,9 @@ struct peer {
 	pthread_mutex_t ep_lock;
 	struct endpoint ep;
 	atomic_uint_least64_t last_seen_ns; /* last authenticated datagram */
+	/* Its session took the IPv6 form of HS_RESP: it has its tunnel IPv6
+	 * address. IPv6 goes to and comes from only such a client. */
+	atomic_bool v6;
 
 	struct fq q;              /* to this client, waiting for the send loop */
 	bool scheduled;           /* on the send loop's list (sched lock) */

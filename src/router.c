@@ -39,6 +39,13 @@ static bool link_scope6(const uint8_t src[16], const uint8_t dst[16])
 	       (src[0] == 0xfe && (src[1] & 0xc0) == 0x80) || !memcmp(src, zero, 16);
 }
 
+/* p, if it took an IPv6 address in its handshake: IPv6 for another
+ * client (one that asked for IPv4 only) has nowhere to go. */
+static struct peer *v6_peer(struct peer *p)
+{
+	return p && atomic_load_explicit(&p->v6, memory_order_relaxed) ? p : NULL;
+}
+
 static enum route from_client6(struct registry *r, const struct peer *from, const uint8_t *pkt, size_t len,
 			       struct peer **to)
 {
@@ -48,11 +55,12 @@ static enum route from_client6(struct registry *r, const struct peer *from, cons
 		return ROUTE_MALFORMED;
 	if (link_scope6(src, dst))
 		return ROUTE_LINK_SCOPE;
-	if (memcmp(src, own, 16) != 0)
+	/* A client told only its IPv4 address has no IPv6 one of its own. */
+	if (!atomic_load_explicit(&from->v6, memory_order_relaxed) || memcmp(src, own, 16) != 0)
 		return ROUTE_SPOOFED;
 	if (!registry_in_pool6(r, dst) || !memcmp(dst, r->gw6, 16))
 		return ROUTE_TUN;
-	*to = registry_by_addr6(r, dst);
+	*to = v6_peer(registry_by_addr6(r, dst));
 	return *to ? ROUTE_PEER : ROUTE_NO_PEER;
 }
 
@@ -81,7 +89,7 @@ enum route route_from_tun(struct registry *r, const uint8_t *pkt, size_t len, st
 		const uint8_t *s6, *d6;
 		if (!r->has6 || !ip6_addrs(pkt, len, &s6, &d6))
 			return ROUTE_MALFORMED;
-		*to = registry_by_addr6(r, d6);
+		*to = v6_peer(registry_by_addr6(r, d6));
 		return *to ? ROUTE_PEER : ROUTE_NO_PEER;
 	}
 	if (!ip4_addrs(pkt, len, &src, &dst))

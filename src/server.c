@@ -335,6 +335,7 @@ static bool handle_handshake(struct server *s, struct pkt *pk, const struct endp
 		ctr_add(&s->st.handshake_rejects, 1);
 		return false;
 	}
+	atomic_store_explicit(&p->v6, has6, memory_order_relaxed);
 	peer_set_endpoint(p, from, now);
 	atomic_store_explicit(&p->handshake_ns, now, memory_order_relaxed);
 	size_t out_len = hs_resp_dgram_len(&r);

@@ -203,6 +203,10 @@ static inline void fx_registry6(struct registry *r, struct pool *pool)
 		fprintf(stderr, "fixture: registry_init (IPv6): %s\n", err);
 		abort();
 	}
+	/* All but the last took the IPv6 form of HS_RESP; the last, IPv4
+	 * only, must never be routed IPv6. */
+	for (size_t i = 0; i + 1 < r->n; i++)
+		atomic_store(&r->peers[i]->v6, true);
 }
 
 /* The client's HS_INIT: a fixed timestamp, prev_id zeros (new session) or

@@ -129,16 +129,20 @@ static void check_route6(const uint8_t *ip, size_t len)
 		break;
 	case ROUTE_PEER:
 		FX_CHECK(wellformed && !memcmp(src, own, 16) && registry_addr6(&reg6, to, addr) && !memcmp(addr, dst, 16));
+		FX_CHECK(atomic_load(&to->v6));
 		break;
-	case ROUTE_NO_PEER:
-		FX_CHECK(wellformed && registry_in_pool6(&reg6, dst) && registry_by_addr6(&reg6, dst) == NULL);
+	case ROUTE_NO_PEER: {
+		struct peer *holder = wellformed ? registry_by_addr6(&reg6, dst) : NULL;
+		FX_CHECK(wellformed && registry_in_pool6(&reg6, dst) && (!holder || !atomic_load(&holder->v6)));
 		break;
+	}
 	default:
 		FX_CHECK(!"unknown route verdict");
 	}
 	to = (struct peer *)1;
 	rt = route_from_tun(&reg6, ip, len, &to);
 	FX_CHECK(rt == ROUTE_PEER ? to != NULL && registry_addr6(&reg6, to, addr) && !memcmp(addr, dst, 16) : to == NULL);
+	FX_CHECK(rt != ROUTE_PEER || atomic_load(&to->v6));
 	FX_CHECK(rt == (!wellformed ? ROUTE_MALFORMED : to ? ROUTE_PEER : ROUTE_NO_PEER));
 }
 

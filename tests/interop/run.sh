@@ -11,7 +11,7 @@
 # with what the client did  e) a key the gateway does not list gets no session  f) IPv6: the
 # gateway has an IPv6 pool; a client that asks (--ipv6) gets the IPv6 form of HS_RESP and pings
 # the gateway's IPv6 tunnel address with ICMPv6 through the tunnel (runs a-c, which do not
-# ask, check that they get the IPv4 form).
+# ask, check that they get the IPv4 form, and b that the gateway sends them no IPv6).
 #
 # Usage: bash tests/interop/run.sh   (root; VPNGW=path overrides build/vpngw, LAB_KEEP=1 keeps
 # the logs). TAP-style "ok - ..." lines and "N passed, N failed"; exit 1 on any failure.
@@ -128,8 +128,17 @@ else
 fi
 
 log "b) ChaCha20-Poly1305 forced; an idle spell with 1 s keepalives"
+# Meanwhile the gateway's own pings to fd77::2, the IPv6 address the pool would give this
+# client had it asked for one: it did not, so they must not reach it (the client counts any
+# packet it did not expect as a failure) and count as the gateway's no_route_drops.
+noroute0=$(stat_of "$SRV_LOG" no_route_drops)
+lab_bg "$NS_GW" "$LAB_DIR/ping6-ipv4-client.log" ping -6 -n -i 0.2 -c 40 -W 1 -w 10 fd77::2
+PING6_PID=$LAST_PID
 interop_run chacha chacha chacha 2 --idle 3 --keepalive-interval 1
 RUNS=$((RUNS + 1))
+lab_stop "$PING6_PID" 2 INT
+check "b: IPv6 for a client that took the IPv4 form is dropped at the gateway (no_route_drops)" \
+    wait_stat_gt "$SRV_LOG" no_route_drops "${noroute0:-0}" 3
 if grep -qE '^idle 3.0 s: keepalives sent [1-9][0-9]*, answered [1-9]' "$LAB_DIR/pyclient-chacha.log"; then
     ok "b: keepalives sent and answered while idle"
 else

@@ -87,6 +87,9 @@ static int setup_v6(void **state)
 		fprintf(stderr, "registry_init: %s\n", f->err);
 		return -1;
 	}
+	/* As if each had taken the IPv6 form of HS_RESP (server.c). */
+	for (size_t i = 0; i < 3; i++)
+		atomic_store(&f->reg.peers[i]->v6, true);
 	return 0;
 }
 
@@ -913,6 +916,46 @@ static void test_v6_route_from_tun(void **state)
 	registry_unlock(&f->reg);
 }
 
+/* A client whose handshake took the IPv4 form (it did not ask for IPv6,
+ * an older one) has no IPv6 address in the tunnel though the pool would
+ * give it one: IPv6 neither reaches it nor comes from it. */
+static void test_v6_only_to_clients_that_took_it(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t b[64];
+	struct peer *to;
+	atomic_store(&peer_at(f, 1)->v6, false); /* fd77::32 */
+	size_t n = ip6(b, "2001:db8::1", "fd77::32");
+	registry_rdlock(&f->reg);
+	assert_int_equal(route_from_tun(&f->reg, b, n, &to), ROUTE_NO_PEER);
+	registry_unlock(&f->reg);
+	assert_null(to);
+	n = ip6(b, "fd77::2", "fd77::32");
+	assert_int_equal(from_client(f, 0, b, n, &to), ROUTE_NO_PEER);
+	assert_null(to);
+	/* its own derived address is no source of its */
+	n = ip6(b, "fd77::32", "2001:db8::1");
+	assert_int_equal(from_client(f, 1, b, n, &to), ROUTE_SPOOFED);
+	n = ip6(b, "fd77::32", "fd77::2");
+	assert_int_equal(from_client(f, 1, b, n, &to), ROUTE_SPOOFED);
+	/* its kernel's link chatter stays what it is */
+	n = ip6(b, "fe80::1234", "ff02::2");
+	assert_int_equal(from_client(f, 1, b, n, &to), ROUTE_LINK_SCOPE);
+	/* IPv4 as ever, and the others' IPv6 too */
+	n = ip4(b, peer_at(f, 1)->addr4, A4(198, 51, 100, 2));
+	assert_int_equal(from_client(f, 1, b, n, &to), ROUTE_TUN);
+	n = ip6(b, "fd77::2", "fd77::3");
+	assert_int_equal(from_client(f, 0, b, n, &to), ROUTE_PEER);
+	assert_ptr_equal(to, peer_at(f, 2));
+	/* and once it takes the IPv6 form, it has it */
+	atomic_store(&peer_at(f, 1)->v6, true);
+	n = ip6(b, "2001:db8::1", "fd77::32");
+	registry_rdlock(&f->reg);
+	assert_int_equal(route_from_tun(&f->reg, b, n, &to), ROUTE_PEER);
+	registry_unlock(&f->reg);
+	assert_ptr_equal(to, peer_at(f, 1));
+}
+
 #define STD(fn) cmocka_unit_test_setup_teardown(fn, setup_std, teardown)
 #define V6(fn) cmocka_unit_test_setup_teardown(fn, setup_v6, teardown)
 #define OWN(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -960,6 +1003,7 @@ int main(void)
 		STD(test_v6_none_without_pool),
 		V6(test_v6_route_from_client),
 		V6(test_v6_route_from_tun),
+		V6(test_v6_only_to_clients_that_took_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
