@@ -99,6 +99,10 @@ struct client {
 	/* Set by the down thread from the gateway's HS_RESP, read by the up
 	 * thread per packet: atomic (a plain load on x86 and arm64). */
 	_Atomic uint16_t mtu;
+	/* The gateway's MTU, which bounds what it sends us. Above ours when
+	 * our path to it is narrower (tunnel_mtu): its packets that arrived
+	 * anyway are taken, not dropped for a limit meant for our sends. */
+	_Atomic uint16_t rx_mtu;
 	uint16_t gw_keepalive_s; /* announced in HS_RESP */
 
 	atomic_uint_least64_t last_rx_ns, last_tx_ns, session_start_ns;
@@ -321,7 +325,8 @@ static int setup_tun_for(struct client *c, const struct hs_resp *r)
 		return -1;
 	}
 	int mtu = tunnel_mtu(c, r->mtu);
-	if (c->tun_ready && r->addr4 == c->addr4 && r->prefix4 == c->prefix4 && mtu == c->mtu && r->has6 == c->has6 &&
+	if (c->tun_ready && r->addr4 == c->addr4 && r->prefix4 == c->prefix4 && mtu == c->mtu && r->mtu == c->rx_mtu &&
+	    r->has6 == c->has6 &&
 	    (!r->has6 || (!memcmp(r->addr6, c->addr6, 16) && r->prefix6 == c->prefix6)))
 		return 0;
 	if (netcfg_link(&c->net, mtu, TUN_TXQUEUELEN) != 0 || netcfg_addr4(&c->net, r->addr4, r->prefix4) != 0)
@@ -355,6 +360,7 @@ static int setup_tun_for(struct client *c, const struct hs_resp *r)
 	memcpy(c->addr6, r->addr6, 16);
 	c->prefix6 = r->prefix6;
 	c->mtu = (uint16_t)mtu;
+	c->rx_mtu = r->mtu;
 	c->tun_ready = true;
 	return 0;
 }
@@ -446,7 +452,7 @@ static bool handle_opened(struct client *c, struct pkt *pk, const struct wire_hd
 {
 	if (h->type == WIRE_KEEPALIVE)
 		return false;
-	switch (session_inner(pk, h, c->mtu)) {
+	switch (session_inner(pk, h, c->rx_mtu)) {
 	case INNER_OK:
 		return true;
 	case INNER_TOO_BIG:
@@ -984,6 +990,7 @@ static int setup(struct client *c, const char *path)
 		return -1;
 	netcfg_drops_start(&c->tun_drops, c->tun.name);
 	c->mtu = MTU_DEFAULT;
+	c->rx_mtu = MTU_DEFAULT;
 	struct ctl_ops ops = { .arg = c, .show = ctl_show, .metrics = ctl_metrics };
 	c->ctl = ctl_open(c->tun.name, c->conf.metrics_listen, &ops);
 	if (!c->ctl)

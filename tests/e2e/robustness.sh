@@ -7,7 +7,9 @@
 #  iv) bad input: a) bad config value  b) busy UDP port  c) no privileges  d) no /dev/net/tun
 #      e) unknown command  f) garbage to `vpngw pubkey`: a short, clear error and a non-zero exit
 #  iii) MTU: client1's TUN MTU raised by hand; oversize packets are counted in
-#      dropped_due_to_mtu and answered with ICMP fragmentation needed, smaller ones pass
+#      dropped_due_to_mtu and answered with ICMP fragmentation needed, smaller ones pass;
+#      b) client1 behind a link narrower than the gateway's MTU: its own MTU is lower, and
+#      the gateway's full-size packets (arriving in fragmented datagrams) still get through
 #  ii) hostile datagrams (tests/e2e/hostile.py, stdlib socket) from the intruder host to the
 #      gateway (garbage, bad magic/version/type/length, unknown clientId, a random HS_INIT, a
 #      replayed and a bit-flipped capture of client1's DATA) and to client1's own UDP port; each
@@ -235,6 +237,45 @@ check_eq "iii: ping -s 1300 still works (replies of 3)" \
 ip -n "$NS_C1" link set "$TUN_C1" mtu 1400
 check_eq "iii: TUN MTU is back to 1400" \
     "$(ip -n "$NS_C1" -o link show dev "$TUN_C1" | sed -nE 's/.* mtu ([0-9]+) .*/\1/p')" 1400
+
+# ---------------------------------------------------------------------------------------------
+log "iii-b) MTU: client1's own path narrower than the gateway's MTU: it sends at its own, takes the gateway's"
+# client1's link at 1400: its tunnel MTU becomes 1400 - 76 = 1324, below the gateway's 1400.
+# The gateway's route to client1 at 1400 too: its kernel fragments the datagrams that carry
+# 1400-byte packets, and client1's kernel puts them back together.
+hs0=$(stat_of "$SRV_LOG" handshakes)
+vpngw_stop "$C1_PID" 5
+ip -n "$NS_C1" link set eth0 mtu 1400
+ip -n "$NS_GW" route add "$C1_IP/32" dev br0 mtu 1400
+C1_LOG=$LAB_DIR/client1-narrow.log
+vpngw_start client "$NS_C1" "$C1_CONF" "$C1_LOG"
+C1_PID=$LAST_PID
+if wait_log "$C1_LOG" "$SESSION_UP" 10; then
+    check "iii-b: client1 says its path is narrower and uses 1324" \
+        grep -q 'path to the gateway is narrower.*gateway_mtu=1400 mtu=1324' "$C1_LOG"
+    check_eq "iii-b: its TUN MTU is 1324" \
+        "$(ip -n "$NS_C1" -o link show dev "$TUN_C1" | sed -nE 's/.* mtu ([0-9]+) .*/\1/p')" 1324
+    wait_ping "$NS_GW" "$C1_TUN_IP" 5
+    mtu0=$(stat_of "$C1_LOG" dropped_due_to_mtu)
+    # 1400-byte echo requests from the gateway to client1 (its answers go back fragmented)
+    check_eq "iii-b: 1400-byte packets from the gateway's side reach client1 (replies of 3)" \
+        "$(ping_count "$NS_GW" "$C1_TUN_IP" 3 -s 1372)" 3
+    sleep 1.2   # a stats line after the pings
+    check_eq "iii-b: client1 dropped none of them for their size" "$(stat_of "$C1_LOG" dropped_due_to_mtu)" "${mtu0:-0}"
+else
+    not_ok "iii-b: client1 session up behind a 1400-byte link" "no '$SESSION_UP' within 10 s"
+fi
+vpngw_stop "$C1_PID" 5
+ip -n "$NS_GW" route del "$C1_IP/32" dev br0
+ip -n "$NS_C1" link set eth0 mtu 1500
+C1_LOG=$LAB_DIR/client1-after-narrow.log
+vpngw_start client "$NS_C1" "$C1_CONF" "$C1_LOG"
+C1_PID=$LAST_PID
+if wait_log "$C1_LOG" "$SESSION_UP" 10; then ok "iii-b: client1 back on a 1500-byte link"; else not_ok "iii-b: client1 back on a 1500-byte link"; fi
+C1_ID=$(log_field "$C1_LOG" "$SESSION_UP" client_id)
+wait_ping "$NS_C1" "$NET_IP" 5
+# (section ii counts handshakes from here: its start must see both of these)
+check "iii-b: the gateway's stats count both new sessions" wait_stat_ge "$SRV_LOG" handshakes $((${hs0:-0} + 2)) 5
 
 # ---------------------------------------------------------------------------------------------
 log "ii) hostile datagrams from the intruder host ($IN_IP) while client1 pings on"
