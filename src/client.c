@@ -385,6 +385,16 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 		ctr_add(&c->st.auth_fail_drops, 1);
 		return;
 	}
+	/* The gateway must pick one of ours. Refused like an unanswered
+	 * HS_INIT: still pending, so the next goes at the retry timer's
+	 * backoff, not at once to a gateway that would choose the same. */
+	if (r.cipher >= 16 || !(aead_offer() & (1u << r.cipher))) {
+		pthread_mutex_unlock(&c->hs_lock);
+		sodium_memzero(send_key, sizeof(send_key));
+		sodium_memzero(recv_key, sizeof(recv_key));
+		LOGE("msg=\"gateway chose a data cipher we did not offer\" cipher=%u", r.cipher);
+		return;
+	}
 	c->hs_pending = false;
 	c->hs_retry_ns = 0;
 	/* Before the session is up: the timer thread must never see a live
@@ -395,14 +405,13 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 	bool rekey = memcmp(r.client_id, cur_id, WIRE_ID_LEN) == 0;
 	if (!rekey)
 		session_begin(&c->sess, r.client_id);
-	/* The gateway must pick one of ours; anything else is refused. */
-	int rc = (r.cipher < 16 && (aead_offer() & (1u << r.cipher))) ? session_install(&c->sess, send_key, recv_key, r.cipher, r.epoch, true, now) : -1;
+	int rc = session_install(&c->sess, send_key, recv_key, r.cipher, r.epoch, true, now);
 	sodium_memzero(send_key, sizeof(send_key));
 	sodium_memzero(recv_key, sizeof(recv_key));
 	session_set_peer_csum_partial(&c->sess, r.flags & HS_RESP_FLAG_CSUM_PARTIAL);
 	if (rc != 0) {
 		pthread_mutex_unlock(&c->hs_lock);
-		LOGE("msg=\"gateway chose a data cipher we cannot use\" cipher=%u", r.cipher);
+		LOGE("msg=\"cannot set up the data cipher the gateway chose\" cipher=%u", r.cipher);
 		return;
 	}
 	int tun_rc = setup_tun_for(c, &r);
@@ -760,12 +769,18 @@ static void reresolve(struct client *c)
 
 static void timers(struct client *c, uint64_t now)
 {
+	bool up = session_up(&c->sess, now);
 	pthread_mutex_lock(&c->hs_lock);
 	uint64_t ka = keepalive_ns(c);
 	bool pending = c->hs_pending;
+	if (pending && c->hs_rekey && !up) {
+		/* The keypair a rekey was for expired unanswered: what follows
+		 * is a new session's HS_INIT, now, and its retries start over
+		 * at 1 s (PROTOCOL.md 7), not where the rekey's had got to. */
+		c->hs_retry_ns = 0;
+	}
 	bool retry_due = pending && ns_since(now, c->hs_sent_ns) >= c->hs_retry_ns;
 	pthread_mutex_unlock(&c->hs_lock);
-	bool up = session_up(&c->sess, now);
 	uint64_t silent = ns_since(now, atomic_load(&c->last_rx_ns));
 	uint8_t id[WIRE_ID_LEN];
 	session_client_id(&c->sess, id);
