@@ -47,6 +47,8 @@
 #define HS_RETRY_MAX_NS (8 * SEC_NS)
 /* Silence from the gateway beyond keepalive + this means it is gone. */
 #define DEAD_AFTER_EXTRA_NS (5 * SEC_NS)
+/* Meanwhile a keepalive goes this often (so 5 before it is gone). */
+#define KEEPALIVE_PROBE_NS (1 * SEC_NS)
 
 struct client_stats {
 	counter_t tun_rx_packets, tun_rx_bytes, tun_tx_packets, tun_tx_bytes;
@@ -119,11 +121,15 @@ static inline const struct endpoint *gw_ep(struct client *c)
 	return &c->eps[atomic_load_explicit(&c->ep_cur, memory_order_acquire)];
 }
 
-/* The client's own setting wins; else the gateway's; else 10 s. */
+/* The gateway's, or the client's own where that is shorter (a NAT that
+ * forgets sooner); 10 s until the gateway has said. Never longer than the
+ * gateway's: it sends only to an endpoint it heard from recently enough
+ * for its own interval (PROTOCOL.md 7). */
 static uint64_t keepalive_ns(struct client *c)
 {
-	unsigned s = c->conf.keepalive_s ? (unsigned)c->conf.keepalive_s : c->gw_keepalive_s;
-	return (uint64_t)(s ? s : 10) * SEC_NS;
+	unsigned own = (unsigned)c->conf.keepalive_s, gw = c->gw_keepalive_s;
+	unsigned s = gw ? (own && own < gw ? own : gw) : (own ? own : 10);
+	return (uint64_t)s * SEC_NS;
 }
 
 static void hex_id(char out[33], const uint8_t id[WIRE_ID_LEN])
@@ -815,7 +821,15 @@ static void timers(struct client *c, uint64_t now)
 		return;
 	}
 	uint64_t idle_tx = ns_since(now, atomic_load(&c->last_tx_ns));
-	if (ns_since(now, c->last_keepalive_ns) >= ka && (idle_tx >= ka || silent >= ka))
+	uint64_t since_ka = ns_since(now, c->last_keepalive_ns);
+	if (since_ka >= ka && (idle_tx >= ka || silent >= ka)) {
+		send_keepalive(c, now);
+		return;
+	}
+	/* Nothing heard for a whole interval: the keepalive just sent was a
+	 * probe, and one lost datagram (it or its answer) must not end the
+	 * session. Another each second until the gateway counts as gone. */
+	if (silent >= ka && since_ka >= KEEPALIVE_PROBE_NS)
 		send_keepalive(c, now);
 }
 

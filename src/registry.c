@@ -393,10 +393,10 @@ bool peer_endpoint(struct peer *p, struct endpoint *out)
 	return true;
 }
 
-bool peer_fresh_endpoint(struct peer *p, uint64_t now, struct endpoint *out)
+bool peer_fresh_endpoint(struct peer *p, uint64_t now, uint64_t fresh_ns, struct endpoint *out)
 {
 	uint64_t seen = atomic_load_explicit(&p->last_seen_ns, memory_order_relaxed);
-	if (!seen || ns_since(now, seen) >= ENDPOINT_FRESH_NS)
+	if (!seen || ns_since(now, seen) >= fresh_ns)
 		return false;
 	pthread_mutex_lock(&p->ep_lock);
 	*out = p->ep;

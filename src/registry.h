@@ -23,7 +23,16 @@
 #include "stats.h"
 #include "udp.h"
 
+/* How long after a client was last heard the gateway still sends to its
+ * endpoint (the seed's "lastSeen < 60 s"): at least ENDPOINT_FRESH_NS, and
+ * two keepalive intervals and 5 s where those are longer, so that one lost
+ * keepalive does not cut off a client that only receives. */
 #define ENDPOINT_FRESH_NS (60 * SEC_NS)
+static inline uint64_t endpoint_fresh_ns(unsigned keepalive_s)
+{
+	uint64_t two = (2 * (uint64_t)keepalive_s + 5) * SEC_NS;
+	return two > ENDPOINT_FRESH_NS ? two : ENDPOINT_FRESH_NS;
+}
 
 struct peer {
 	char name[64];
@@ -127,7 +136,7 @@ int registry_rename(struct registry *r, const uint8_t pub[32], const char *name,
 void peer_set_endpoint(struct peer *p, const struct endpoint *ep, uint64_t now);
 /* Copies the last endpoint, however old; false if none yet. */
 bool peer_endpoint(struct peer *p, struct endpoint *out);
-/* Copies the endpoint if it was seen within ENDPOINT_FRESH_NS. */
-bool peer_fresh_endpoint(struct peer *p, uint64_t now, struct endpoint *out);
+/* Copies the endpoint if it was seen within fresh_ns (endpoint_fresh_ns). */
+bool peer_fresh_endpoint(struct peer *p, uint64_t now, uint64_t fresh_ns, struct endpoint *out);
 
 #endif

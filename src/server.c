@@ -760,7 +760,7 @@ static uint64_t take_turn(struct server *s, struct peer *p, int64_t budget, stru
 
 	uint64_t now = now_ns();
 	size_t sealed = 0;
-	if (!peer_fresh_endpoint(p, now, &ep)) {
+	if (!peer_fresh_endpoint(p, now, endpoint_fresh_ns((unsigned)s->conf.keepalive_s), &ep)) {
 		ctr_add(&s->st.no_endpoint_drops, n);
 		ctr_add(&p->no_endpoint_drops, n);
 	} else {

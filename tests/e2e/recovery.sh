@@ -11,6 +11,8 @@
 #      to (a reply from another would be dropped by the client, and by any NAT on its way)
 #   d) Endpoint given as a host name: the gateway's address changes (and the name with it);
 #      the client notices the silence, resolves the name again and is back
+#   f) an idle tunnel whose keepalive answers are lost for a while keeps its session (the
+#      client probes every second before it calls the gateway gone)
 #
 # Usage: bash tests/e2e/recovery.sh (root). TAP-style output; exit 1 on any failure.
 set -u
@@ -55,6 +57,8 @@ vpngw_start client "$NS_C1" "$C1_CONF" "$C1_LOG"
 C1_PID=$LAST_PID
 check "a: client1 session up" wait_log "$C1_LOG" "$SESSION_UP" 10
 check_eq "a: ping $NET_IP before (replies of 3)" "$(ping_count "$NS_C1" "$NET_IP" 3)" 3
+sleep 1.2   # a stats line after the pings
+sent0=$(stat_of "$C1_LOG" udp_tx_datagrams)
 ip netns exec "$NS_GW" nft -f - <<EOF || die "nft blackout"
 table inet vpngw_blackout {
     chain in { type filter hook input priority 0; policy accept; udp dport $VPN_PORT drop; }
@@ -65,12 +69,45 @@ sleep 30
 hs_before=$(grep -c 'msg=handshake ' "$SRV_LOG")
 ip netns exec "$NS_GW" nft delete table inet vpngw_blackout || die "nft delete blackout"
 check "a: the client saw the silence" grep -q 'gateway silent' "$C1_LOG"
-retries=$(stat_of "$C1_LOG" udp_tx_datagrams)
-check_gt "a: it kept sending (handshake retries) during the blackout: udp_tx_datagrams" "${retries:-0}" 5
+# keepalives until it calls the gateway silent (7 s), then HS_INITs at 1, 2, 4, 8, 8 s: 8 or more
+retries=$(( $(stat_of "$C1_LOG" udp_tx_datagrams) - ${sent0:-0} ))
+check_gt "a: it kept sending (keepalives, then handshake retries) during the blackout: datagrams" "$retries" 7
 ms=$(ping_until "$NS_C1" "$NET_IP" 20)
 check "a: back within 12 s of the path's return (took ${ms} ms)" test "$ms" != none -a "${ms/none/99999}" -le 12000
 log "recovery after a 30 s blackout: ${ms} ms; gateway handshakes before the return: $hs_before"
 lab_stop "$C1_PID" 5 TERM
+
+# ---------------------------------------------------------------------------------------------
+log "f) an idle tunnel loses the answers to a keepalive: the session stays"
+# KeepaliveInterval = 6: after 6 s of silence client1 sends a keepalive, and calls the gateway
+# gone at 11 s. Its next regular keepalive would come at 12 s, so one lost answer would end
+# the session; instead it probes every second from 7 s on. The gateway's datagrams to it are
+# dropped from 0 to about 8 s of the silence: the keepalives at 6 and 7 s go unanswered.
+sed 's|^KeepaliveInterval = 2$|KeepaliveInterval = 6|' "$C1_CONF" >"$LAB_DIR/client1-ka6.conf"
+chmod 600 "$LAB_DIR/client1-ka6.conf"
+C1_LOG=$LAB_DIR/client1-ka6.log
+vpngw_start client "$NS_C1" "$LAB_DIR/client1-ka6.conf" "$C1_LOG"
+C1_PID=$LAST_PID
+if wait_log "$C1_LOG" "$SESSION_UP" 10 && [ "$(ping_count "$NS_C1" "$NET_IP" 2)" = 2 ]; then
+    sleep 1.2
+    sent0=$(stat_of "$C1_LOG" udp_tx_datagrams)
+    ip netns exec "$NS_C1" nft -f - <<EOF || die "nft drop"
+table inet vpngw_lost_answers {
+    chain in { type filter hook input priority 0; policy accept; udp sport $VPN_PORT drop; }
+}
+EOF
+    sleep 7.5
+    ip netns exec "$NS_C1" nft delete table inet vpngw_lost_answers || die "nft delete drop"
+    sleep 6     # past the 11 s at which the old timer would have given up
+    check "f: no 'gateway silent'" test "$(grep -c 'gateway silent' "$C1_LOG")" -eq 0
+    check_eq "f: still the one session" "$(grep -c "$SESSION_UP" "$C1_LOG")" 1
+    probes=$(( $(stat_of "$C1_LOG" udp_tx_datagrams) - ${sent0:-0} ))
+    check_eq "f: ping $NET_IP after (replies of 3)" "$(ping_count "$NS_C1" "$NET_IP" 3)" 3
+    log "f: datagrams sent from the drop on: $probes"
+else
+    not_ok "f: client1 session up with KeepaliveInterval = 6"
+fi
+check_clean_stop f client1 "$C1_PID" "$NS_C1" "$TUN_C1"
 
 # ---------------------------------------------------------------------------------------------
 log "b) NAT rebinding: the client's outside port changes mid-session"

@@ -280,26 +280,33 @@ static void test_endpoint_freshness(void **state)
 	struct endpoint ep, out;
 	const uint64_t t = 500 * SEC_NS;
 
-	assert_false(peer_fresh_endpoint(p, t, &out)); /* never seen */
+	const uint64_t fresh = endpoint_fresh_ns(10);
+	assert_int_equal(fresh, ENDPOINT_FRESH_NS);
+	assert_false(peer_fresh_endpoint(p, t, fresh, &out)); /* never seen */
 	endpoint4(&ep, A4(192, 0, 2, 10), 40000);
 	peer_set_endpoint(p, &ep, t);
 	memset(&out, 0, sizeof(out));
-	assert_true(peer_fresh_endpoint(p, t, &out));
+	assert_true(peer_fresh_endpoint(p, t, fresh, &out));
 	assert_int_equal(out.in4.sin_family, AF_INET);
 	assert_int_equal(out.in4.sin_addr.s_addr, htonl(A4(192, 0, 2, 10)));
 	assert_int_equal(out.in4.sin_port, htons(40000));
-	assert_true(peer_fresh_endpoint(p, t + ENDPOINT_FRESH_NS - 1, &out));
-	assert_false(peer_fresh_endpoint(p, t + ENDPOINT_FRESH_NS, &out));
-	assert_false(peer_fresh_endpoint(p, t + 3600 * SEC_NS, &out));
+	assert_true(peer_fresh_endpoint(p, t + ENDPOINT_FRESH_NS - 1, fresh, &out));
+	assert_false(peer_fresh_endpoint(p, t + ENDPOINT_FRESH_NS, fresh, &out));
+	assert_false(peer_fresh_endpoint(p, t + 3600 * SEC_NS, fresh, &out));
+	/* a gateway whose clients keep alive every 40 s: 85 s, past one lost keepalive */
+	assert_int_equal(endpoint_fresh_ns(40), 85 * SEC_NS);
+	assert_true(peer_fresh_endpoint(p, t + 84 * SEC_NS, endpoint_fresh_ns(40), &out));
+	assert_false(peer_fresh_endpoint(p, t + 85 * SEC_NS, endpoint_fresh_ns(40), &out));
+	assert_int_equal(endpoint_fresh_ns(3600), 7205 * SEC_NS);
 
 	/* a new sighting (roaming) refreshes it and changes the address */
 	endpoint4(&ep, A4(192, 0, 2, 77), 40001);
 	peer_set_endpoint(p, &ep, t + 100 * SEC_NS);
-	assert_true(peer_fresh_endpoint(p, t + 159 * SEC_NS, &out));
+	assert_true(peer_fresh_endpoint(p, t + 159 * SEC_NS, fresh, &out));
 	assert_int_equal(out.in4.sin_addr.s_addr, htonl(A4(192, 0, 2, 77)));
 	assert_int_equal(out.in4.sin_port, htons(40001));
 	/* other peers are unaffected */
-	assert_false(peer_fresh_endpoint(peer_at(f, 1), t + SEC_NS, &out));
+	assert_false(peer_fresh_endpoint(peer_at(f, 1), t + SEC_NS, fresh, &out));
 }
 
 static void test_fixed_address_skipped_by_earlier_clients(void **state)
