@@ -12,7 +12,10 @@
  *  - http_parse's verdict is one of its own, and /metrics is served only
  *    for a GET or HEAD request line that names it;
  *  - a state file that parses holds at most CONF_MAX_PEERS entries, and
- *    rendering them gives a file that parses to the same entries. */
+ *    rendering them gives a file that parses to the same entries; the
+ *    input is also tried as a body with a valid checksum line appended,
+ *    which a fuzzer could not guess. */
+#include <sodium.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -84,6 +87,28 @@ static void check_state(const char *d, size_t n)
 	sbuf_free(&b);
 }
 
+/* The input as a state file's body, signed: "checksum <BLAKE2b of the
+ * body>" appended as state_render writes it. A fuzzer cannot guess a
+ * checksum, so without this the checks on an accepted file would see
+ * only the seeds. */
+static void check_state_signed(const char *d, size_t n)
+{
+	uint8_t sum[crypto_generichash_BYTES];
+	char hex[2 * sizeof(sum) + 1];
+	size_t body = n + (n && d[n - 1] == '\n' ? 0 : 1);
+	char *s = malloc(body + 9 + sizeof(hex) + 1);
+	FX_CHECK(s);
+	memcpy(s, d, n);
+	s[body - 1] = '\n';
+	crypto_generichash(sum, sizeof(sum), (const uint8_t *)s, body, NULL, 0);
+	sodium_bin2hex(hex, sizeof(hex), sum, sizeof(sum));
+	memcpy(s + body, "checksum ", 9);
+	memcpy(s + body + 9, hex, sizeof(hex) - 1);
+	s[body + 9 + sizeof(hex) - 1] = '\n';
+	check_state(s, body + 9 + sizeof(hex));
+	free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* An exact-size copy, so ASan sees any read past the end. */
@@ -93,6 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_ctl(d, size);
 	check_http(d, size);
 	check_state(d, size);
+	check_state_signed(d, size);
 	free(d);
 	return 0;
 }

@@ -266,14 +266,28 @@ static void fuzz_upstream_message(const uint8_t *d, size_t n)
 	memcpy(msg, d, n);
 	if ((how & 1) && n >= 2)
 		put16(msg, 0x2222); /* past the id check, to the deeper ones */
+	if ((how & 32) && qlen + n <= DNS_MAX_MSG) {
+		/* The query's own question answered, the fuzzer's bytes after
+		 * it: past every check but the transport's and the slot's. */
+		memcpy(msg, q, qlen);
+		memcpy(msg + qlen, d, n);
+		put16(msg, 0x2222);
+		msg[2] |= 0x80;
+		n += qlen;
+	}
+	/* The answer may come over the other transport, or (TCP) on another
+	 * connection's slot: only the query's own counts. */
+	bool other_transport = how & 8, ans_tcp = tcp != other_transport;
+	bool wrong_slot = ans_tcp && (how & 16);
+	int ans_slot = ans_tcp ? (int)(wrong_slot ? (slot + 1) % DNS_MAX_INFLIGHT : slot) : -1;
 	bool want = n >= qlen && (get16(msg + 2) & 0x8000) && get16(msg) == 0x2222 && get16(msg + 4) == 1 &&
 		    k == 0 && same_name_ci(msg + DNS_HDR_LEN, q + DNS_HDR_LEN, qlen - DNS_HDR_LEN - 4) &&
-		    memcmp(msg + qlen - 4, q + qlen - 4, 4) == 0;
-	bool got = dns_answer(&p, k, tcp ? (int)slot : -1, msg, n, 1001 * MS);
+		    memcmp(msg + qlen - 4, q + qlen - 4, 4) == 0 && !other_transport && !wrong_slot;
+	bool got = dns_answer(&p, k, ans_slot, msg, n, 1001 * MS);
 	FX_CHECK(got == want);
 	if (got) {
 		FX_CHECK(F.replies == 1 && F.last_reply_len == n && get16(F.last_reply) == 0x1111);
-		FX_CHECK(memcmp(F.last_reply + 2, d + 2, n - 2) == 0);
+		FX_CHECK(memcmp(F.last_reply + 2, msg + 2, n - 2) == 0);
 		FX_CHECK(F.last_to.tcp == tcp && p.n == 0);
 	} else {
 		FX_CHECK(F.replies == 0 && p.n == 1 && ctr_get(&p.st.unmatched) == 1);

@@ -173,11 +173,20 @@ static void build_ip(uint8_t *b, const struct flow *fl, uint32_t len, uint32_t s
 		put16(l4 + 2, fl->dport);
 		put16(l4 + 4, (uint16_t)(len - 20));
 		break;
-	case 1:
+	case 1: {
 		l4[0] = 8; /* echo request */
 		put16(l4 + 4, (uint16_t)fl->sport); /* identifier */
 		put16(l4 + 6, (uint16_t)seq);
+		/* Its checksum, as a real ping has: it changes with the id and
+		 * sequence, in the bytes where ports would be. */
+		uint32_t sum = 0;
+		for (uint32_t i = 0; i + 1 < len - 20; i += 2)
+			sum += (uint32_t)(l4[i] << 8 | l4[i + 1]);
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		put16(l4 + 2, (uint16_t)~sum);
 		break;
+	}
 	}
 	put32(b + OFF_SEQ, seq);
 	put32(b + OFF_TAG, fl->tag);

@@ -281,16 +281,122 @@ static void test_random_handshake_roundtrip(void **state)
 	assert_memory_not_equal(a1, a2, 32);
 }
 
+/* A forger's own Noise steps (HMAC and HKDF over BLAKE2b, as the
+ * framework defines them), written apart from noise.c so that a message
+ * it makes tests noise.c rather than agreeing with it by construction. */
+static void f_hash2(uint8_t out[64], const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	crypto_generichash_blake2b_state st;
+	crypto_generichash_blake2b_init(&st, NULL, 0, 64);
+	crypto_generichash_blake2b_update(&st, a, alen);
+	crypto_generichash_blake2b_update(&st, b, blen);
+	crypto_generichash_blake2b_final(&st, out, 64);
+}
+
+static void f_hmac(uint8_t out[64], const uint8_t key[64], const uint8_t *d, size_t dlen)
+{
+	uint8_t pad[128], inner[64];
+	for (int round = 0; round < 2; round++) {
+		memset(pad, round ? 0x5c : 0x36, sizeof(pad));
+		for (size_t i = 0; i < 64; i++)
+			pad[i] ^= key[i];
+		if (round)
+			f_hash2(out, pad, sizeof(pad), inner, sizeof(inner));
+		else
+			f_hash2(inner, pad, sizeof(pad), d, dlen);
+	}
+}
+
+/* ck, k = HKDF(ck, ikm), k the first 32 bytes of the second output. */
+static void f_mix_key(uint8_t ck[64], uint8_t k[32], const uint8_t *ikm, size_t len)
+{
+	uint8_t temp[64], o1[64], in[65], o2[64];
+	f_hmac(temp, ck, ikm, len);
+	in[0] = 1;
+	f_hmac(o1, temp, in, 1);
+	memcpy(in, o1, 64);
+	in[64] = 2;
+	f_hmac(o2, temp, in, 65);
+	memcpy(ck, o1, 64);
+	memcpy(k, o2, 32);
+}
+
+static void f_encrypt(uint8_t h[64], const uint8_t k[32], uint64_t n, const uint8_t *pt, size_t len, uint8_t *out)
+{
+	uint8_t nonce[12] = { 0 };
+	for (int i = 0; i < 8; i++)
+		nonce[4 + i] = (uint8_t)(n >> (8 * i));
+	crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, pt, len, h, 64, NULL, nonce, k);
+	f_hash2(h, h, 64, out, len + 16);
+}
+
+/* Message 1 from an ephemeral key of small order: es is then all zeros,
+ * known to anyone, so a forger can encrypt s and the payload correctly
+ * under it. Only the responder's refusal of that DH stops the message;
+ * with the check gone it would be accepted. */
 static void test_low_order_ephemeral_refused(void **state)
 {
 	(void)state;
-	/* An all-zero ephemeral public key makes every DH zero. */
-	uint8_t msg[sizeof(nv_msg1)], got[P1_LEN];
+	/* 0 and 1, and a point of order 8, in little-endian u-coordinates */
+	static const uint8_t small_order[3][32] = {
+		{ 0 },
+		{ 1 },
+		{ 0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a,
+		  0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00 },
+	};
+	uint8_t rs[32], si_pub[32], ss[32];
+	assert_int_equal(noise_pubkey(rs, nv_resp_static_priv), 0);
+	assert_int_equal(noise_pubkey(si_pub, nv_init_static_priv), 0);
+	assert_int_equal(crypto_scalarmult_curve25519(ss, nv_init_static_priv, rs), 0);
+	for (int t = 0; t < 3; t++) {
+		uint8_t h[64] = { 0 }, ck[64], k[32], zero[32] = { 0 };
+		uint8_t msg[NOISE_MSG1_LEN(P1_LEN)], got[P1_LEN];
+		memcpy(h, NOISE_PROTOCOL, sizeof(NOISE_PROTOCOL) - 1);
+		memcpy(ck, h, 64);
+		f_hash2(h, h, 64, (const uint8_t *)NOISE_PROLOGUE, sizeof(NOISE_PROLOGUE) - 1);
+		f_hash2(h, h, 64, rs, 32);
+		memcpy(msg, small_order[t], 32); /* -> e */
+		f_hash2(h, h, 64, msg, 32);
+		f_mix_key(ck, k, zero, 32);                     /* es: all zeros */
+		f_encrypt(h, k, 0, si_pub, 32, msg + 32);       /* s */
+		f_mix_key(ck, k, ss, 32);                       /* ss */
+		f_encrypt(h, k, 0, nv_payload1, P1_LEN, msg + 80); /* payload */
+
+		struct noise_hs resp;
+		noise_init_responder(&resp, nv_resp_static_priv);
+		if (noise_read_msg1(&resp, msg, sizeof(msg), got) == 0)
+			fail_msg("msg1 with small-order ephemeral %d accepted", t);
+	}
+}
+
+/* The forger above is right: with an ordinary ephemeral key and the real
+ * es, its message is accepted (so the refusal above is the DH check's). */
+static void test_forger_makes_valid_msg1(void **state)
+{
+	(void)state;
+	uint8_t rs[32], si_pub[32], ss[32], e_pub[32], es[32];
+	assert_int_equal(noise_pubkey(rs, nv_resp_static_priv), 0);
+	assert_int_equal(noise_pubkey(si_pub, nv_init_static_priv), 0);
+	assert_int_equal(noise_pubkey(e_pub, nv_init_eph_priv), 0);
+	assert_int_equal(crypto_scalarmult_curve25519(ss, nv_init_static_priv, rs), 0);
+	assert_int_equal(crypto_scalarmult_curve25519(es, nv_init_eph_priv, rs), 0);
+	uint8_t h[64] = { 0 }, ck[64], k[32];
+	uint8_t msg[NOISE_MSG1_LEN(P1_LEN)], got[P1_LEN];
+	memcpy(h, NOISE_PROTOCOL, sizeof(NOISE_PROTOCOL) - 1);
+	memcpy(ck, h, 64);
+	f_hash2(h, h, 64, (const uint8_t *)NOISE_PROLOGUE, sizeof(NOISE_PROLOGUE) - 1);
+	f_hash2(h, h, 64, rs, 32);
+	memcpy(msg, e_pub, 32);
+	f_hash2(h, h, 64, msg, 32);
+	f_mix_key(ck, k, es, 32);
+	f_encrypt(h, k, 0, si_pub, 32, msg + 32);
+	f_mix_key(ck, k, ss, 32);
+	f_encrypt(h, k, 0, nv_payload1, P1_LEN, msg + 80);
+	assert_memory_equal(msg, nv_msg1, nv_msg1_len); /* and the vector agrees */
 	struct noise_hs resp;
-	memcpy(msg, nv_msg1, nv_msg1_len);
-	memset(msg, 0, 32);
 	noise_init_responder(&resp, nv_resp_static_priv);
-	assert_int_not_equal(noise_read_msg1(&resp, msg, nv_msg1_len, got), 0);
+	assert_int_equal(noise_read_msg1(&resp, msg, sizeof(msg), got), 0);
+	assert_memory_equal(got, nv_payload1, P1_LEN);
 }
 
 int main(void)
@@ -314,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_msg2_any_bit_flip_fails),
 		cmocka_unit_test(test_msg2_for_other_initiator_fails),
 		cmocka_unit_test(test_random_handshake_roundtrip),
+		cmocka_unit_test(test_forger_makes_valid_msg1),
 		cmocka_unit_test(test_low_order_ephemeral_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

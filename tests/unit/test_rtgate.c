@@ -17,18 +17,29 @@ static uint64_t at(uint64_t pps)
 	return pps * W / S;
 }
 
+/* The pattern, window after window past the sustain count, never sends
+ * the threads normal. */
+static void stays_realtime(uint64_t pkts, uint64_t sleeps)
+{
+	struct rtgate g = { 0 };
+	uint64_t t = 10 * S;
+	for (unsigned i = 0; i < 2 * RTGATE_SUSTAIN_WINDOWS; i++, t += W)
+		if (!rtgate_window(&g, pkts, sleeps, W, t))
+			fail_msg("%lu packets over %lu sleeps: normal after %u windows", (unsigned long)pkts,
+				 (unsigned long)sleeps, i + 1);
+}
+
 static void test_realtime_unless_costly(void **state)
 {
 	(void)state;
-	struct rtgate g = { 0 };
-	assert_true(rtgate_window(&g, 0, 0, W, 10 * S));           /* idle */
-	assert_true(rtgate_window(&g, at(100), at(100), W, 10 * S)); /* pings, one a wake-up */
-	assert_true(rtgate_window(&g, at(400000), at(2000), W, 10 * S)); /* TCP: big batches */
+	stays_realtime(0, 0);                 /* idle */
+	stays_realtime(at(100), at(100));     /* pings, one a wake-up */
+	stays_realtime(at(400000), at(2000)); /* TCP: big batches */
 	/* Many packets, but few: one a wake-up below the rate that counts. */
-	assert_true(rtgate_window(&g, at(RTGATE_BUSY_PPS) - 1, at(RTGATE_BUSY_PPS), W, 10 * S));
-	/* Many and big enough batches. */
+	stays_realtime(at(RTGATE_BUSY_PPS) - 1, at(RTGATE_BUSY_PPS));
+	/* Many, in batches of just enough. */
 	uint64_t p = at(RTGATE_BUSY_PPS);
-	assert_true(rtgate_window(&g, p, p / RTGATE_MIN_PER_SLEEP, W, 10 * S));
+	stays_realtime(p, p / RTGATE_MIN_PER_SLEEP);
 }
 
 /* Feeds the costly pattern until the threads go normal; returns when they did. */

@@ -1012,6 +1012,23 @@ static void test_begin_wipes_old_keys(void **state)
 	assert_memory_equal(h.client_id, id2, WIRE_ID_LEN);
 }
 
+/* session_begin wipes every keypair, previous too. Under the same
+ * clientId, so that the old datagram is refused for want of a key and not
+ * by session_open's clientId check (which decides the test above). */
+static void test_begin_same_id_wipes_every_keypair(void **state)
+{
+	struct pair *p = *state;
+	confirm(p);
+	struct dg old = seal_text(p, &p->cli, "old session", T0);
+	uint8_t k[32] = { 9 };
+	session_install(&p->srv, k, k, AEAD_CHACHA20_POLY1305, EPOCH + 1, false, T0); /* a next too */
+	session_promote_next(&p->srv, T0); /* cur the new one, prev the confirmed one */
+	assert_true(p->srv.prev.valid);
+	session_begin(&p->srv, p->id);
+	assert_false(p->srv.cur.valid || p->srv.prev.valid || p->srv.next.valid);
+	assert_int_equal(open_copy(&p->srv, &old, T0, NULL), OPEN_NO_KEY);
+}
+
 static void test_clear_takes_session_down(void **state)
 {
 	struct pair *p = *state;
@@ -1130,6 +1147,7 @@ int main(void)
 		S(test_seal_stops_before_seq_limit),
 		S(test_wants_rekey_after_messages),
 		S(test_begin_wipes_old_keys),
+		S(test_begin_same_id_wipes_every_keypair),
 		S(test_clear_takes_session_down),
 		S(test_other_client_id_refused),
 		S(test_next_epoch_wraps),
