@@ -349,6 +349,7 @@ kill -STOP "$DNSMASQ_PID"
 t=$(date +%s%N)
 dig_c1 hung.lab.example >"$LAB_DIR/dig-hung.out" &
 DIG_PID=$!
+LAB_PIDS+=("$DIG_PID")
 check_eq "f: meanwhile client1 pings $NET_IP through the tunnel (replies of 5)" \
     "$(ping_count "$NS_C1" "$NET_IP" 5)" 5
 wait "$DIG_PID"

@@ -211,6 +211,7 @@ flood_block() {
     sleep 0.5
     ping_run "$mode-$target-$r" &
     ppid=$!
+    LAB_PIDS+=("$ppid")
     if [ "$target" = ref ]; then
         :
     elif [ "$r" = 1 ]; then

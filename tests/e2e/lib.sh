@@ -536,6 +536,18 @@ ping_summary() {
     ip netns exec "$1" ping -n -q -c "$3" -i 0.2 -W 2 -w $(($3 + 5)) "$2" 2>&1 | tail -n 2
 }
 
+# ping_refused NS DST: one IPv6 ping to DST is refused at once, before anything is sent: an
+# IPv6 route of type unreachable (the client's block, netcfg_linux.c) makes connect() fail
+# with EHOSTUNREACH, and ping exits 2 with "connect: No route to host". A ping that went out
+# unanswered (exit 1, "100% packet loss"), or that a router answered with an ICMPv6
+# "Destination unreachable", is not. PING_OUT gets the exit status and ping's last line.
+ping_refused() {
+    local out rc
+    out=$(ip netns exec "$1" timeout 5 ping -6 -n -c 1 -W 1 "$2" 2>&1); rc=$?
+    PING_OUT="exit $rc: $(tail -n 1 <<<"$out")"
+    [ "$rc" -eq 2 ] && grep -q 'connect: No route to host' <<<"$out"
+}
+
 # wait_ping NS DST TIMEOUT_S: until one ping gets a reply
 wait_ping() {
     local i end=$((SECONDS + $3))

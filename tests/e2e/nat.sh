@@ -12,21 +12,65 @@ B=${VPNGW:-$ROOT/build/vpngw}
 S=$$
 NC=natc-$S NG=natg-$S NI=nati-$S TUN=vn$S CTUN=vnc$S
 OUT=$(mktemp -d /tmp/vpngw-nat.XXXXXX)
-SP= CP= IP= FAIL=0
+SP='' CP='' IP='' IPC='' FAIL=0 CLEANED=0 RC=''
+# alive PID: running, not a zombie (kill -0 would also find a child not yet reaped)
+alive() {
+	local st
+	[ -n "${1:-}" ] && st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
+}
+# reap PID SECONDS: wait at most SECONDS for PID to exit by itself, then TERM it and after 2 s
+# KILL it; its exit status in RC (137 when it had to be killed)
+reap() {
+	local pid=$1 i
+	RC=
+	[ -n "$pid" ] || return 1
+	for ((i = 0; i < $2 * 10; i++)); do alive "$pid" || break; sleep 0.1; done
+	if alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null
+		for ((i = 0; i < 20; i++)); do alive "$pid" || break; sleep 0.1; done
+		alive "$pid" && kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+	RC=$?
+}
+# stop PID [SECONDS]: SIGTERM, then as reap (10 s)
+stop() { [ -n "$1" ] && kill -TERM "$1" 2>/dev/null; reap "$1" "${2:-10}"; }
 cleanup() {
-	for p in $CP $SP $IP; do kill "$p" 2>/dev/null; done
-	for p in $CP $SP $IP; do wait "$p" 2>/dev/null; done
+	[ "$CLEANED" -eq 1 ] && return
+	CLEANED=1
+	trap - EXIT INT TERM
+	local p i any
+	for p in $IPC $CP $SP $IP; do kill "$p" 2>/dev/null; done
+	for ((i = 0; i < 30; i++)); do
+		any=0
+		for p in $IPC $CP $SP $IP; do alive "$p" && any=1; done
+		[ "$any" -eq 0 ] && break
+		sleep 0.1
+	done
+	for p in $IPC $CP $SP $IP; do alive "$p" && kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	for n in $NC $NG $NI; do ip netns del "$n" 2>/dev/null; done
 	# control sockets a kill -9 or User = left (/run/vpngw is root's)
 	rm -f "/run/vpngw/$TUN.sock" "/run/vpngw/$CTUN.sock"
 	if [ "$FAIL" -eq 0 ]; then rm -rf "$OUT"; else tail -n 5 "$OUT"/*.log; fi
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'FAIL=$((FAIL + 1)); cleanup; exit 130' INT
+trap 'FAIL=$((FAIL + 1)); cleanup; exit 143' TERM
 ok() { printf 'ok - %s\n' "$1"; }
 not_ok() { printf 'not ok - %s\n' "$1"; FAIL=$((FAIL + 1)); }
 check() { if "${@:2}"; then ok "$1"; else not_ok "$1"; fi; }
 wait_for() { # FILE PATTERN SECONDS
 	for _ in $(seq $(($3 * 10))); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+wait_after() { # FILE FIRST THEN SECONDS: until a line matching THEN follows one matching FIRST
+	for _ in $(seq $(($4 * 10))); do
+		awk -v a="$2" -v b="$3" 'index($0, a) { seen = 1 } seen && index($0, b) { found = 1 } END { exit !found }' \
+			"$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
 	return 1
 }
 pings() { ip netns exec "$NC" ping -n -q -c "$1" -i 0.2 -W 1 -w $(($1 + 5)) 198.51.100.2 2>&1 |
@@ -61,7 +105,9 @@ start_server() { # LOG
 	SP=$!
 }
 
-fwd0=$(ip netns exec "$NG" cat /proc/sys/net/ipv4/ip_forward)
+# ip_forward off before the first start (a fresh namespace copies the host's): the gateway
+# must switch it on, and each clean stop below must put back the 0 the test set
+ip netns exec "$NG" sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'
 server_conf "gi$S"
 start_server server1.log
 check "gateway logs its masquerade" wait_for "$OUT/server1.log" "masquerading the client pool" 5
@@ -78,17 +124,18 @@ check "the tunnel's datagrams skip conntrack both ways (notrack rules matched ${
 	test "${hin:-0}" -gt 0 -a "${hout:-0}" -gt 0
 
 # a crash leaves the table behind; the next start replaces it
-kill -9 "$SP"; wait "$SP" 2>/dev/null; SP=
+kill -9 "$SP"; reap "$SP" 5; SP=
 check "after kill -9 the table is still there" test "$(table_count)" -eq 1
 start_server server2.log
 check "the restarted gateway masquerades again" wait_for "$OUT/server2.log" "masquerading the client pool" 5
 check "one table, not two" test "$(table_count)" -eq 1
 check "one conntrack bypass table, not two" test "$(notrack_count)" -eq 1
 check "client back in a new session" wait_for "$OUT/client.log" 'gateway silent' 15
+check "... and logs a new session up after it" wait_after "$OUT/client.log" 'gateway silent' 'msg="session up"' 10
 r=$(pings 5)
 check "ping after the restart: ${r:-0} of 5" test "${r:-0}" -ge 4
 
-kill -TERM "$SP"; wait "$SP"; rc=$?; SP=
+stop "$SP"; rc=$RC; SP=
 check "clean stop exits 0" test "$rc" -eq 0
 check "clean stop removes the table" test "$(table_count)" -eq 0
 check "and the conntrack bypass table" test "$(notrack_count)" -eq 0
@@ -100,16 +147,17 @@ check "and the conntrack bypass table" test "$(notrack_count)" -eq 0
 ip netns exec "$NG" sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'
 server_conf nosuch0
 start_server server3.log
-check "a missing Masquerade interface is a warning naming it" wait_for "$OUT/server3.log" 'interface=nosuch0' 5
+check "a missing Masquerade interface is a warning naming it" wait_for "$OUT/server3.log" \
+	'level=warn .*msg="Masquerade interface does not exist (yet); the rule waits for it" interface=nosuch0$' 5
 check "the gateway still comes up" wait_for "$OUT/server3.log" 'gateway up' 5
 check "the client gets a session with it" wait_for "$OUT/server3.log" 'msg=handshake' 20
-kill -TERM "$SP"; wait "$SP"; SP=
-check "clean stop puts ip_forward back to $fwd0" test "$(ip netns exec "$NG" cat /proc/sys/net/ipv4/ip_forward)" = "$fwd0"
+stop "$SP"; SP=
+check "clean stop puts ip_forward back to 0" test "$(ip netns exec "$NG" cat /proc/sys/net/ipv4/ip_forward)" = 0
 
 # least privilege: both sides with User = nobody keep only CAP_NET_ADMIN (and CAP_SYS_NICE
 # for their real-time data threads where RLIMIT_RTPRIO cannot be raised instead) and still
 # work, and the gateway still undoes its NAT and ip_forward on a clean stop
-kill -TERM "$CP"; wait "$CP"; CP=
+stop "$CP"; CP=
 ip netns exec "$NG" sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'
 server_conf "gi$S"
 sed -i '1a User = nobody' "$OUT/server.conf"
@@ -136,18 +184,20 @@ done
 # both processes' threads during 3 s of iperf3 (when it gets past 1000 Mbit/s, where the
 # gate surely opens; a sanitizer build may not).
 fifo_now() { for t in /proc/"$1"/task/*; do sed 's/^.*) //' "$t/stat" 2>/dev/null | awk '{print $39, $38}'; done | grep -cx '1 10'; }
-ip netns exec "$NI" iperf3 -s -1 -B 198.51.100.2 -p 5201 >"$OUT/iperf3-server.log" 2>&1 &
+# (the server is bounded too: timeout(1), and stopped by PID once the client is done)
+ip netns exec "$NI" timeout 40 iperf3 -s -1 -B 198.51.100.2 -p 5201 >"$OUT/iperf3-server.log" 2>&1 &
 IP=$!
 for _ in $(seq 50); do ip netns exec "$NI" ss -Hltn 'sport = :5201' 2>/dev/null | grep -q 5201 && break; sleep 0.1; done
 ip netns exec "$NC" timeout 20 iperf3 -c 198.51.100.2 -p 5201 -t 3 -f m >"$OUT/iperf3.txt" 2>&1 &
-ipc=$!
+IPC=$!
 fmax_s=0 fmax_c=0
 for _ in $(seq 25); do
 	n=$(fifo_now "$SP"); [ "$n" -gt "$fmax_s" ] && fmax_s=$n
 	n=$(fifo_now "$CP"); [ "$n" -gt "$fmax_c" ] && fmax_c=$n
 	sleep 0.1
 done
-wait "$ipc"; wait "$IP" 2>/dev/null; IP=
+reap "$IPC" 25; IPC=
+reap "$IP" 3; IP=
 mbps=$(awk '/receiver/ {for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print int($(i-1))}' "$OUT/iperf3.txt")
 if [ "${mbps:-0}" -ge 1000 ]; then
 	check "under load ($mbps Mbit/s) the gateway's two data threads run SCHED_FIFO 10 without root" test "$fmax_s" -eq 2
@@ -157,14 +207,14 @@ else
 fi
 r=$(pings 5)
 check "ping through the tunnel and NAT without root: ${r:-0} of 5" test "${r:-0}" -eq 5
-kill -TERM "$CP"; wait "$CP"; rc=$?; CP=
+stop "$CP"; rc=$RC; CP=
 check "client exits 0 without root" test "$rc" -eq 0
 check "client's TUN is gone" test -z "$(ip -n "$NC" link show "$CTUN" 2>/dev/null)"
-kill -TERM "$SP"; wait "$SP"; rc=$?; SP=
+stop "$SP"; rc=$RC; SP=
 check "gateway exits 0 without root" test "$rc" -eq 0
 check "gateway without root still removes its table" test "$(table_count)" -eq 0
 check "and its conntrack bypass table" test "$(notrack_count)" -eq 0
-check "and puts ip_forward back to $fwd0" test "$(ip netns exec "$NG" cat /proc/sys/net/ipv4/ip_forward)" = "$fwd0"
+check "and puts ip_forward back to 0" test "$(ip netns exec "$NG" cat /proc/sys/net/ipv4/ip_forward)" = 0
 
 # Conntrack = track: no bypass table, the tunnel works as before
 server_conf "gi$S"
@@ -177,8 +227,8 @@ CP=$!
 check "Conntrack = track: client session up" wait_for "$OUT/client5.log" 'session up' 10
 r=$(pings 3)
 check "Conntrack = track: ping through the tunnel and NAT: ${r:-0} of 3" test "${r:-0}" -eq 3
-kill -TERM "$CP"; wait "$CP"; CP=
-kill -TERM "$SP"; wait "$SP"; SP=
+stop "$CP"; CP=
+stop "$SP"; SP=
 
 echo "nat: $FAIL failed"
 [ "$FAIL" -eq 0 ]

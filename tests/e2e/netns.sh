@@ -114,8 +114,8 @@ if [ "$C1_UP" -eq 1 ] && iperf_server_start; then
         args=(); [ "$dir" = down ] && args=(-R)
         json=$LAB_DIR/iperf3-$dir.json
         # Under this load the data threads of both ends run real-time throughout (rtgate.h).
-        fifo_watch "$SRV_PID" "$LAB_DIR/fifo-gw-$dir" & fw_gw=$!
-        fifo_watch "$C1_PID" "$LAB_DIR/fifo-c1-$dir" & fw_c1=$!
+        fifo_watch "$SRV_PID" "$LAB_DIR/fifo-gw-$dir" & fw_gw=$!; LAB_PIDS+=("$fw_gw")
+        fifo_watch "$C1_PID" "$LAB_DIR/fifo-c1-$dir" & fw_c1=$!; LAB_PIDS+=("$fw_c1")
         iperf_ok=0; iperf_run "$NS_C1" "$json" "${args[@]}" && iperf_ok=1
         wait "$fw_gw" "$fw_c1"
         if [ "$iperf_ok" -eq 1 ]; then
@@ -141,7 +141,7 @@ if [ "$C1_UP" -eq 1 ] && iperf_server_start; then
     # Many packets one at a time (UDP without GSO, 1300 bytes, ~38k a second): real-time
     # would switch the sender's CPU to our thread and back for each, so client1's data
     # threads turn normal while it lasts, and real-time again after the 2 s cool-down.
-    fifo_watch "$C1_PID" "$LAB_DIR/fifo-c1-udp" & fw_c1=$!
+    fifo_watch "$C1_PID" "$LAB_DIR/fifo-c1-udp" & fw_c1=$!; LAB_PIDS+=("$fw_c1")
     ip netns exec "$NS_C1" timeout 30 iperf3 -c "$NET_IP" -p 5201 -t 4 -u -b 400M -l 1300 -J \
         >"$LAB_DIR/iperf3-udp.json" 2>&1
     wait "$fw_c1"
@@ -186,7 +186,7 @@ if [ "$C1_UP" -eq 1 ] && iperf_server_start; then
         echo "$gmin $cmin $wmin" >"$1"
     }
     if ip netns exec "$NS_C1" sysctl -n net.ipv4.tcp_available_congestion_control 2>/dev/null | grep -qw bbr; then
-        bbr_watch "$LAB_DIR/bbr-watch" & bw=$!
+        bbr_watch "$LAB_DIR/bbr-watch" & bw=$!; LAB_PIDS+=("$bw")
         ip netns exec "$NS_C1" timeout 40 iperf3 -c "$NET_IP" -p 5201 -t 16 -C bbr -J \
             >"$LAB_DIR/iperf3-bbr.json" 2>&1
         wait "$bw"
@@ -264,11 +264,17 @@ if grep -qE "$SESSION_UP" "$IN_LOG"; then
 else
     ok "d: intruder logs no session up"
 fi
-others=$(grep -E "$HANDSHAKE" "$SRV_LOG" | grep -vE 'client="?client[12]"?( |$)')
-if [ -n "$others" ]; then
-    not_ok "d: server accepts no handshake but client1's and client2's" "$(head -n 2 <<<"$others")"
+# Every handshake the server accepted names a configured client, whoever sent it: what tells
+# a stranger's session is where it came from. Each must be client1's from client1's host or
+# client2's from client2's (the intruder's host is $IN_IP).
+hs_lines=$(grep -E "$HANDSHAKE" "$SRV_LOG")
+others=$(grep -vE "client=\"?client1\"? endpoint=${C1_IP//./\\.}:[0-9]+ |client=\"?client2\"? endpoint=${C2_IP//./\\.}:[0-9]+ " <<<"$hs_lines")
+if [ -z "$hs_lines" ]; then
+    not_ok "d: server accepts no handshake but client1's and client2's, from their hosts" "no handshake lines at all"
+elif [ -n "$others" ]; then
+    not_ok "d: server accepts no handshake but client1's and client2's, from their hosts" "$(head -n 2 <<<"$others" | cut -c1-300)"
 else
-    ok "d: server accepts no handshake but client1's and client2's"
+    ok "d: server accepts no handshake but client1's and client2's, from their hosts ($(wc -l <<<"$hs_lines") handshakes)"
 fi
 vpngw_stop "$IN_PID" 5
 

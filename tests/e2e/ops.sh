@@ -135,7 +135,8 @@ lat2=$(json_get "$LAB_DIR/show2.json" 'client("c1")["latency_us"]["udp_to_tun"][
 check "ii: c1's rx_packets rose by at least 10 ($rx1 -> $rx2)" test "$rx2" -ge $((rx1 + 10))
 check "ii: c1's tx_packets rose by at least 10 ($tx1 -> $tx2)" test "$tx2" -ge $((tx1 + 10))
 check "ii: c1's latency samples rose by at least 10 ($lat1 -> $lat2)" test "$lat2" -ge $((lat1 + 10))
-check "ii: c1's p99 latency is a number of microseconds" test "$(json_get "$LAB_DIR/show2.json" 'client("c1")["latency_us"]["udp_to_tun"]["p99"]')" -ge 0
+check_gt "ii: c1's p99 latency after the pings is a number of microseconds above 0" \
+    "$(json_get "$LAB_DIR/show2.json" 'client("c1")["latency_us"]["udp_to_tun"]["p99"]')" 0
 check "ii: c2's counters did not take c1's pings (rx $c2rx1 -> $(json_get "$LAB_DIR/show2.json" 'client("c2")["rx_packets"]'))" \
     test "$(json_get "$LAB_DIR/show2.json" 'client("c2")["rx_packets"]')" -lt $((c2rx1 + 10))
 check "ii: gateway totals: tun_tx_packets >= 10" test "$(json_get "$LAB_DIR/show2.json" 'j["totals"]["tun_tx_packets"]')" -ge 10
@@ -244,10 +245,21 @@ check_eq "v: no new handshakes, same clients" \
 log "vi) live changes: vpngw set and SIGHUP, other sessions untouched"
 # c3 runs on the third host, unknown to the gateway: its handshakes are refused
 write_client_conf "$LAB_DIR/c3.conf" "$K3_PRIV" "$TUN_IN" "$SRV_PUB"
+wait_stat_ge "$SRV_LOG" handshake_rejects 0 3 || not_ok "vi: the gateway logs its stats" "no stats line in 3 s"
+rejects0=$(stat_of "$SRV_LOG" handshake_rejects)
 vpngw_start client "$NS_IN" "$LAB_DIR/c3.conf" "$LAB_DIR/c3.log"
 C3_PID=$LAST_PID
-if wait_log "$SRV_LOG" 'msg=handshake client=c3' 3; then not_ok "vi: c3 is refused before it is added"
-else ok "vi: c3 is refused before it is added"; fi
+# (the gateway names only configured clients in its log: an unknown key shows as a reject)
+if wait_stat_gt "$SRV_LOG" handshake_rejects "${rejects0:-0}" 5; then
+    ok "vi: c3's handshakes are refused before it is added (handshake_rejects ${rejects0:-?} -> $(stat_of "$SRV_LOG" handshake_rejects))"
+else
+    not_ok "vi: c3's handshakes are refused before it is added" "handshake_rejects stayed at '${rejects0:-}'"
+fi
+if grep -q 'msg="session up"' "$LAB_DIR/c3.log"; then
+    not_ok "vi: c3 has no session before it is added" "$(grep -m1 'msg="session up"' "$LAB_DIR/c3.log" | cut -c1-200)"
+else
+    ok "vi: c3 has no session before it is added"
+fi
 hs_c1=$(grep -c 'msg=handshake client=c1 .*session=new' "$SRV_LOG")
 set_out=$("$VPNGW" set "$TUN_GW" add c3 "$K3_PUB" 2>&1)
 check_eq "vi: vpngw set add c3: the next free address" "$set_out" "added client c3 at 10.77.0.4"
@@ -413,7 +425,9 @@ vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
 SRV_PID=$LAST_PID
 check "x: it says so" wait_log "$SRV_LOG" 'msg="data threads run as normal threads" RealtimePriority=off' 5
 check_eq "x: no thread is real-time" "$(thread_policies "$SRV_PID" | grep -vc '^0 ')" 0
+NO_SLICES=0
 if grep -q 'kernel keeps its default time slice' "$SRV_LOG"; then
+    NO_SLICES=1
     log "x: this kernel has no custom slices (Linux 6.12+); not checking them"
 else
     check "x: it says the data threads asked for a 100 us slice" grep -q 'msg="data threads ask for a short time slice" SchedSlice=100 ' "$SRV_LOG"
@@ -427,7 +441,12 @@ sed -i '/^\[Server\]/a SchedSlice = off' "$SRV_CONF"
 vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
 SRV_PID=$LAST_PID
 check "xi: it says so" wait_log "$SRV_LOG" 'msg="data threads keep the kernel.s default time slice" SchedSlice=off' 5
-check_eq "xi: no thread runs with a 100 us slice" "$(thread_slices "$SRV_PID" | grep -cx 100000)" 0
+# (with SchedSlice = off vpngw asks for nothing, so it cannot say here what section x said)
+if [ "$NO_SLICES" -eq 1 ]; then
+    log "xi: this kernel has no custom slices (Linux 6.12+; x: 'kernel keeps its default time slice'); not checking them"
+else
+    check_eq "xi: no thread runs with a 100 us slice" "$(thread_slices "$SRV_PID" | grep -cx 100000)" 0
+fi
 check_clean_stop "xi" gateway "$SRV_PID" "$NS_GW" "$TUN_GW"
 
 log "xii) CpuLatency: a CPU latency request, opened as root before User = nobody; by default made while clients' packets flow, not many, and withdrawn when they stop or a transfer keeps the gateway busy; with CpuLatencyHold = always held while the gateway runs"
@@ -469,12 +488,14 @@ while time.time() < end:
     time.sleep(0.02)
 ' "$GW_CLIENT_IP" "$VPN_PORT" &
     junk_pid=$!
+    LAB_PIDS+=("$junk_pid")
     made=0
     for _ in $(seq 1 50); do [ "$(cpu_latency)" = 0 ] && made=1; sleep 0.05; done
     wait "$junk_pid"
     check_eq "xii: datagrams that are not a client's packets make no request" "$made" 0
     ip netns exec "$NS_C1" ping -n -q -i 0.01 -w 3 "$NET_IP" >/dev/null 2>&1 &
     ping_pid=$!
+    LAB_PIDS+=("$ping_pid")
     check "xii: the target is 0 us while pings flow, set by a gateway that is no longer root" wait_cpu_latency 0 2
     sleep 0.5
     check_eq "xii: and stays 0 while they do" "$(cpu_latency)" 0
@@ -490,9 +511,11 @@ while time.time() < end:
     if iperf_server_start; then
         ip netns exec "$NS_C1" ping -n -q -i 0.01 -w 7 "$NET_IP" >/dev/null 2>&1 &
         ping_pid=$!
+        LAB_PIDS+=("$ping_pid")
         wait_cpu_latency 0 2 || not_ok "xii: pings make the request before the transfer"
         iperf_run "$NS_C1" "$LAB_DIR/xii-iperf.json" &
         iperf_pid=$!
+        LAB_PIDS+=("$iperf_pid")
         check "xii: withdrawn while a transfer keeps the gateway busy" wait_cpu_latency "$before" 3
         wait "$iperf_pid"
         check "xii: made again by the pings once it is over" wait_cpu_latency 0 2

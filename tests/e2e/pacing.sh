@@ -72,9 +72,11 @@ run_case() {
         ip netns exec "$NS_C1" timeout $((SECS + 20)) iperf3 -c "$NET_IP" -p 5201 -t $SECS -J \
             $([ "$dir" = down ] && echo -R) >"$LAB_DIR/$name-$dir.json" 2>&1 &
         ip_pid=$!
+        LAB_PIDS+=("$ip_pid")
         sleep 1
         ip netns exec "$NS_C1" ping -n -i 0.02 -w $((SECS - 2)) "$NET_IP" >"$LAB_DIR/$name-$dir.ping" 2>&1 &
         local ping_pid=$!
+        LAB_PIDS+=("$ping_pid")
         max=0 samples=()
         for ((i = 0; i < (SECS - 2) * 20; i++)); do
             q=$(backlog "$ns" "$dev")

@@ -124,6 +124,7 @@ check "b: client1 (behind the relay) session up" wait_log "$C1N_LOG" "$SESSION_U
 PING_LOG=$LAB_DIR/ping-rebind.log
 ip netns exec "$NS_C1" ping -n -i 0.1 -c 60 -W 1 "$NET_IP" >"$PING_LOG" 2>&1 &
 PING_PID=$!
+LAB_PIDS+=("$PING_PID")
 sleep 2
 kill -USR1 "$RELAY_PID"
 sleep 1.5

@@ -94,6 +94,7 @@ for dir in up down; do
     PING_LOG=$LAB_DIR/ping-$dir.log
     ip netns exec "$NS_C1" ping -n -q -i 0.2 -c $((SECS * 5)) -W 2 "$NET_IP" >"$PING_LOG" 2>&1 &
     PING_PID=$!
+    LAB_PIDS+=("$PING_PID")
     STEAL_LOG=$LAB_DIR/steal-$dir.log
     steal_watch "$STEAL_LOG" $((SECS + 5))
     STEAL_PID=$LAST_PID

@@ -9,15 +9,51 @@ B=${VPNGW:-$ROOT/build/vpngw}
 S=$$
 NC=vgc-$S NG=vgg-$S
 OUT=$(mktemp -d /tmp/vpngw-valgrind.XXXXXX)
-SP= CP= FAIL=0
+SP='' CP='' FAIL=0 CLEANED=0 RC=''
+# alive PID: running, not a zombie (kill -0 would also find a child not yet reaped)
+alive() {
+	local st
+	[ -n "${1:-}" ] && st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
+}
+# stop PID SECONDS: SIGTERM, wait at most SECONDS for PID to exit, then KILL it; its exit
+# status in RC ("timeout" when it had to be killed)
+stop() {
+	local pid=$1 i
+	RC=
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < $2 * 10; i++)); do alive "$pid" || break; sleep 0.1; done
+	if alive "$pid"; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		RC=timeout
+		return 1
+	fi
+	wait "$pid" 2>/dev/null
+	RC=$?
+}
 cleanup() {
+	[ "$CLEANED" -eq 1 ] && return
+	CLEANED=1
+	trap - EXIT INT TERM
+	local p i any
 	for p in $CP $SP; do kill "$p" 2>/dev/null; done
-	for p in $CP $SP; do wait "$p" 2>/dev/null; done
+	# memcheck's leak check at exit takes a while: 10 s, then KILL
+	for ((i = 0; i < 100; i++)); do
+		any=0
+		for p in $CP $SP; do alive "$p" && any=1; done
+		[ "$any" -eq 0 ] && break
+		sleep 0.1
+	done
+	for p in $CP $SP; do alive "$p" && kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	ip netns del "$NC" 2>/dev/null
 	ip netns del "$NG" 2>/dev/null
 	[ "$FAIL" -eq 0 ] && rm -rf "$OUT"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'FAIL=$((FAIL + 1)); cleanup; exit 130' INT
+trap 'FAIL=$((FAIL + 1)); cleanup; exit 143' TERM
 ok() { printf 'ok - %s\n' "$1"; }
 not_ok() { printf 'not ok - %s\n' "$1"; FAIL=$((FAIL + 1)); }
 
@@ -56,12 +92,12 @@ if [ "$rekeys" -ge 1 ]; then ok "rekeys under valgrind: $rekeys"; else not_ok "a
 
 for who in client server; do
 	pid=$CP; [ "$who" = server ] && pid=$SP
-	kill -TERM "$pid"
-	wait "$pid"
-	rc=$?
+	# (under memcheck the exit with its leak check takes seconds, not minutes)
+	stop "$pid" 60
+	rc=$RC
 	[ "$who" = client ] && CP= || SP=
 	summary=$(grep -h 'ERROR SUMMARY' "$OUT/$who.vg")
-	if [ "$rc" -eq 0 ]; then ok "$who exits 0 under memcheck (${summary#*== })"
+	if [ "$rc" = 0 ]; then ok "$who exits 0 under memcheck (${summary#*== })"
 	else not_ok "$who exit $rc under memcheck: ${summary#*== } (see $OUT/$who.vg)"; fi
 done
 [ "$FAIL" -eq 0 ]
