@@ -70,7 +70,7 @@ unit: $(UNIT_BINS)
 	@cmp $(BUILD)/noise_vectors.h tests/unit/noise_vectors.h && \
 		echo "== noise vectors: regenerated with python3-dissononce, identical to the checked-in ones"
 
-e2e: $(BUILD)/vpngw $(BUILD)/vpngw_load $(BUILD)/hsflood
+e2e: $(BUILD)/vpngw $(BUILD)/vpngw_load $(BUILD)/hsflood $(BUILD)/stallwatch
 	bash tests/e2e/netns.sh
 	bash tests/e2e/robustness.sh
 	bash tests/e2e/nat.sh
