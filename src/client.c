@@ -106,6 +106,9 @@ struct client {
 	 * anyway are taken, not dropped for a limit meant for our sends. */
 	_Atomic uint16_t rx_mtu;
 	uint16_t gw_keepalive_s; /* announced in HS_RESP */
+	/* The epoch of the keypair we seal with (the last handshake's): set
+	 * by the down thread, which also compares each datagram's with it. */
+	_Atomic uint8_t send_epoch;
 
 	atomic_uint_least64_t last_rx_ns, last_tx_ns, session_start_ns;
 	/* written by the down thread (a keepalive answered) and the main thread */
@@ -420,6 +423,7 @@ static void handle_response(struct client *c, struct pkt *pk, uint64_t now)
 		LOGE("msg=\"cannot set up the data cipher the gateway chose\" cipher=%u", r.cipher);
 		return;
 	}
+	atomic_store(&c->send_epoch, r.epoch);
 	int tun_rc = setup_tun_for(c, &r);
 	if (tun_rc == 0)
 		setup_dns_for(c, &r);
@@ -495,7 +499,8 @@ static void handle_data(struct client *c, struct pkt **pk, const struct wire_hdr
 			struct rx_out *o)
 {
 	enum open_result res[BATCH];
-	bool heard = false;
+	bool heard = false, behind = false;
+	uint8_t epoch = atomic_load(&c->send_epoch);
 	for (size_t i = 0; i < n;)
 		i += session_open_batch(&c->sess, h + i, pk + i, n - i, res + i, now);
 	for (size_t i = 0; i < n; i++) {
@@ -505,6 +510,7 @@ static void handle_data(struct client *c, struct pkt **pk, const struct wire_hdr
 			ctr_add(&c->st.replay_drops, 1);
 		} else {
 			heard = true;
+			behind |= (h[i].flags & WIRE_FLAGS_EPOCH_MASK) != epoch;
 			if (handle_opened(c, pk[i], &h[i])) {
 				o->keep[o->nkeep++] = pk[i];
 				continue;
@@ -514,6 +520,14 @@ static void handle_data(struct client *c, struct pkt **pk, const struct wire_hdr
 	}
 	if (heard)
 		atomic_store(&c->last_rx_ns, now);
+	/* The gateway still seals with the keypair a rekey replaced: the
+	 * keepalive that lets it switch was lost, and a client that only
+	 * receives sends nothing else until its next keepalive, which may
+	 * come after our copy of that keypair expires (PREV_GRACE_NS). A
+	 * keepalive a second until it switches; the rekey's own went at the
+	 * handshake, so packets merely in flight across it cost none. */
+	if (behind && ns_since(now, atomic_load(&c->last_keepalive_ns)) >= KEEPALIVE_PROBE_NS)
+		send_keepalive(c, now);
 }
 
 /* Each direction is one thread that drains its input (up to

@@ -13,6 +13,9 @@
 #      the client notices the silence, resolves the name again and is back
 #   f) an idle tunnel whose keepalive answers are lost for a while keeps its session (the
 #      client probes every second before it calls the gateway gone)
+#   g) a client that only receives loses the keepalive that confirms a rekey: the gateway goes
+#      on sealing with the old keypair, and the client nudges it with a keepalive a second
+#      before its copy of that keypair expires (15 s); nothing of the stream is lost
 #
 # Usage: bash tests/e2e/recovery.sh (root). TAP-style output; exit 1 on any failure.
 set -u
@@ -35,6 +38,7 @@ SESSION_UP='msg="session up"'
 
 SRV_LOG=$LAB_DIR/server.log
 vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
+SRV_PID=$LAST_PID
 wait_log "$SRV_LOG" 'msg="gateway up"' 10 || die "server did not come up"
 
 # ping_until NS DST TIMEOUT_S: one ping at a time until one is answered; prints the ms it took
@@ -220,5 +224,67 @@ check "d: the client says the gateway moved" grep -q 'msg="gateway moved: its na
 log "recovery after the gateway's address changed: ${ms} ms"
 check_clean_stop d client2 "$C2_PID" "$NS_C2" "$TUN_C2"
 rm -f "$HOSTS"
+
+# ---------------------------------------------------------------------------------------------
+log "g) a rekey's confirming keepalive is lost while the client only receives"
+# KeepaliveInterval = 30 at the gateway (the client takes it), RekeyAfter = 20 at the client:
+# the client rekeys at 20 s and sends its keepalive under the new keys at once, which is dropped
+# on its way out (nft: the header's type byte, KEEPALIVE = 2), as are any more for 2 s. The
+# gateway streams to the client throughout (50 datagrams a second, 42 s), the client sends
+# nothing of its own, and its next regular keepalive is due 30 s after the lost one: without a
+# nudge the gateway's datagrams fail from 15 s after the rekey (the old keypair's grace) until
+# the next rekey at 40 s.
+check_clean_stop g server "$SRV_PID" "$NS_GW" "$TUN_GW"
+ip -n "$NS_GW" addr replace "$GW_CLIENT_IP/24" dev br0 || die "the gateway's address back"   # d) moved it
+sed 's|^StatsInterval = 1$|StatsInterval = 1\nKeepaliveInterval = 30|' "$SRV_CONF" >"$LAB_DIR/server-ka30.conf"
+sed -e 's|^KeepaliveInterval = 2$|RekeyAfter = 20|' -e "s|^Endpoint = .*|Endpoint = $GW_CLIENT_IP:$VPN_PORT|" \
+    "$C1_CONF" >"$LAB_DIR/client1-rekey.conf"
+chmod 600 "$LAB_DIR/server-ka30.conf" "$LAB_DIR/client1-rekey.conf"
+SRV_LOG=$LAB_DIR/server-ka30.log
+vpngw_start server "$NS_GW" "$LAB_DIR/server-ka30.conf" "$SRV_LOG"
+SRV_PID=$LAST_PID
+wait_log "$SRV_LOG" 'msg="gateway up"' 10 || die "server (KeepaliveInterval = 30) did not come up"
+C1_LOG=$LAB_DIR/client1-rekey.log
+vpngw_start client "$NS_C1" "$LAB_DIR/client1-rekey.conf" "$C1_LOG"
+C1_PID=$LAST_PID
+STREAM=$LAB_ROOT/tests/e2e/udpstream.py
+if wait_log "$C1_LOG" "$SESSION_UP" 10 && grep -q 'keepalive_s=30 ' "$C1_LOG"; then
+    lab_bg "$NS_C1" "$LAB_DIR/stream-recv.log" "$PY" "$STREAM" recv 9999 60
+    RECV_PID=$LAST_PID
+    sleep 0.5
+    lab_bg "$NS_GW" "$LAB_DIR/stream-send.log" "$PY" "$STREAM" send "$C1_TUN_IP" 9999 50 42
+    SEND_PID=$LAST_PID
+    sleep 1
+    ip netns exec "$NS_C1" nft -f - <<EOF || die "nft keepalive drop"
+table inet vpngw_lost_keepalive {
+    chain out { type filter hook output priority 0; policy accept; udp dport $VPN_PORT @th,104,8 2 counter drop; }
+}
+EOF
+    if wait_log "$C1_LOG" 'msg=rekeyed' 30; then
+        sleep 2
+        dropped=$(ip netns exec "$NS_C1" nft list table inet vpngw_lost_keepalive | sed -nE 's/.*counter packets ([0-9]+).*/\1/p')
+        ip netns exec "$NS_C1" nft delete table inet vpngw_lost_keepalive || die "nft delete keepalive drop"
+        check_gt "g: the rekey's keepalive was dropped (keepalives dropped: ${dropped:-none})" "${dropped:-0}" 0
+        for ((i = 0; i < 600; i++)); do proc_alive "$SEND_PID" || proc_alive "$RECV_PID" || break; sleep 0.1; done
+        lab_stop "$SEND_PID" 2 TERM
+        lab_stop "$RECV_PID" 2 TERM
+        read -r _ got _ sent _ lost _ gap < <(grep '^received' "$LAB_DIR/stream-recv.log") || true
+        log "g: $(cat "$LAB_DIR/stream-send.log"); $(grep '^received' "$LAB_DIR/stream-recv.log"); rekeys: $(grep -c 'msg=rekeyed' "$C1_LOG"), client auth_fail_drops $(stat_of "$C1_LOG" auth_fail_drops)"
+        check_gt "g: the stream ran (datagrams sent: ${sent:-none})" "${sent:-0}" 1500
+        if [ -n "${lost:-}" ] && [ "$lost" -le $((sent / 100)) ]; then
+            ok "g: the stream through the rekey lost at most 1% ($lost of $sent, longest gap $gap s)"
+        else
+            not_ok "g: the stream through the rekey lost at most 1%" "lost ${lost:-?} of ${sent:-?}, longest gap ${gap:-?} s"
+        fi
+        check_eq "g: still the one session" "$(grep -c "$SESSION_UP" "$C1_LOG")" 1
+    else
+        not_ok "g: client1 rekeyed within 30 s (RekeyAfter = 20)"
+        ip netns exec "$NS_C1" nft delete table inet vpngw_lost_keepalive 2>/dev/null
+    fi
+else
+    not_ok "g: client1 session up with the gateway's KeepaliveInterval = 30" "$(grep -v stats "$C1_LOG" | tail -n 3)"
+fi
+check_clean_stop g client1 "$C1_PID" "$NS_C1" "$TUN_C1"
+check_clean_stop g server "$SRV_PID" "$NS_GW" "$TUN_GW"
 
 lab_summary
