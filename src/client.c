@@ -49,6 +49,13 @@
 #define DEAD_AFTER_EXTRA_NS (5 * SEC_NS)
 /* Meanwhile a keepalive goes this often (so 5 before it is gone). */
 #define KEEPALIVE_PROBE_NS (1 * SEC_NS)
+/* Sending DATA and nothing back for this long: probe with keepalives
+ * (sooner than a whole KeepaliveInterval: someone is using the tunnel). */
+#define UNANSWERED_PROBE_NS (2 * SEC_NS)
+/* ... and for this long, probes unanswered too: handshake again (rekey
+ * form). A gateway that restarted, and so lost our session, answers it
+ * as a new session at once, instead of after the interval and 5 s. */
+#define UNANSWERED_REHANDSHAKE_NS (4 * SEC_NS)
 
 struct client_stats {
 	counter_t tun_rx_packets, tun_rx_bytes, tun_tx_packets, tun_tx_bytes;
@@ -111,6 +118,8 @@ struct client {
 	_Atomic uint8_t send_epoch;
 
 	atomic_uint_least64_t last_rx_ns, last_tx_ns, session_start_ns;
+	atomic_uint_least64_t last_data_tx_ns; /* DATA only, by the up thread */
+	uint64_t unanswered_since; /* main thread: first seen DATA out after the last heard */
 	/* written by the down thread (a keepalive answered) and the main thread */
 	atomic_uint_least64_t last_keepalive_ns;
 	uint64_t last_icmp_ns; /* up thread only */
@@ -730,8 +739,10 @@ static void send_udp(struct client *c)
 		lat_run_add(&run, &c->st.tun_to_udp, (now - batch[i]->stamp_ns) / 1000);
 	}
 	lat_run_end(&run);
-	if (sent)
+	if (sent) {
 		count_tx(c, sent, bytes);
+		atomic_store(&c->last_data_tx_ns, now);
+	}
 	ctr_add(&c->st.udp_tx_errors, sealed - sent);
 	pacer_consume(&c->pace, bytes + sent * PACER_UNDERLAY_OVERHEAD);
 	pool_put(c->pool, batch, n);
@@ -801,7 +812,16 @@ static void timers(struct client *c, uint64_t now)
 	}
 	bool retry_due = pending && ns_since(now, c->hs_sent_ns) >= c->hs_retry_ns;
 	pthread_mutex_unlock(&c->hs_lock);
-	uint64_t silent = ns_since(now, atomic_load(&c->last_rx_ns));
+	uint64_t last_rx = atomic_load(&c->last_rx_ns), silent = ns_since(now, last_rx);
+	/* How long DATA has gone out with nothing heard since (from the first
+	 * tick that saw it, not from the last thing heard: an idle client
+	 * that starts sending has been silent for a while, and waits afresh). */
+	uint64_t waiting = 0;
+	if (atomic_load(&c->last_data_tx_ns) > last_rx) {
+		if (c->unanswered_since <= last_rx)
+			c->unanswered_since = now;
+		waiting = ns_since(now, c->unanswered_since);
+	}
 	uint8_t id[WIRE_ID_LEN];
 	session_client_id(&c->sess, id);
 
@@ -834,16 +854,23 @@ static void timers(struct client *c, uint64_t now)
 		start_handshake(c, id, now);
 		return;
 	}
+	if (waiting >= UNANSWERED_REHANDSHAKE_NS) {
+		LOGI("msg=\"nothing back while sending: handshaking again\" waited_ms=%lu silent_ms=%lu",
+		     (unsigned long)(waiting / 1000000), (unsigned long)(silent / 1000000));
+		start_handshake(c, id, now);
+		return;
+	}
 	uint64_t idle_tx = ns_since(now, atomic_load(&c->last_tx_ns));
 	uint64_t since_ka = ns_since(now, c->last_keepalive_ns);
 	if (since_ka >= ka && (idle_tx >= ka || silent >= ka)) {
 		send_keepalive(c, now);
 		return;
 	}
-	/* Nothing heard for a whole interval: the keepalive just sent was a
-	 * probe, and one lost datagram (it or its answer) must not end the
-	 * session. Another each second until the gateway counts as gone. */
-	if (silent >= ka && since_ka >= KEEPALIVE_PROBE_NS)
+	/* Nothing heard for a whole interval (or, while we send, for
+	 * UNANSWERED_PROBE_NS): the keepalive just sent was a probe, and one
+	 * lost datagram (it or its answer) must not end the session. Another
+	 * each second until the gateway answers or counts as gone. */
+	if ((silent >= ka || waiting >= UNANSWERED_PROBE_NS) && since_ka >= KEEPALIVE_PROBE_NS)
 		send_keepalive(c, now);
 }
 

@@ -16,6 +16,9 @@
 #   g) a client that only receives loses the keepalive that confirms a rekey: the gateway goes
 #      on sealing with the old keypair, and the client nudges it with a keepalive a second
 #      before its copy of that keypair expires (15 s); nothing of the stream is lost
+#   h) the gateway restarts under a client in use (KeepaliveInterval 10, the default): the client
+#      probes after 2 s without an answer and handshakes again after 4 s, which the restarted
+#      gateway answers as a new session; back within 8 s, not after the interval and 5 s (15 s)
 #
 # Usage: bash tests/e2e/recovery.sh (root). TAP-style output; exit 1 on any failure.
 set -u
@@ -52,6 +55,15 @@ ping_until() {
         [ $((($(date +%s%N) - t0) / 1000000000)) -ge "$3" ] && break
     done
     echo none; return 1
+}
+
+# start_gw_c1 SRV_CONF SRV_LOG C1_CONF C1_LOG: a gateway, then client1 (g and h); sets SRV_PID, C1_PID
+start_gw_c1() {
+    vpngw_start server "$NS_GW" "$1" "$2"
+    SRV_PID=$LAST_PID
+    wait_log "$2" 'msg="gateway up"' 10 || die "gateway ($1) did not come up"
+    vpngw_start client "$NS_C1" "$3" "$4"
+    C1_PID=$LAST_PID
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -240,13 +252,8 @@ sed 's|^StatsInterval = 1$|StatsInterval = 1\nKeepaliveInterval = 30|' "$SRV_CON
 sed -e 's|^KeepaliveInterval = 2$|RekeyAfter = 20|' -e "s|^Endpoint = .*|Endpoint = $GW_CLIENT_IP:$VPN_PORT|" \
     "$C1_CONF" >"$LAB_DIR/client1-rekey.conf"
 chmod 600 "$LAB_DIR/server-ka30.conf" "$LAB_DIR/client1-rekey.conf"
-SRV_LOG=$LAB_DIR/server-ka30.log
-vpngw_start server "$NS_GW" "$LAB_DIR/server-ka30.conf" "$SRV_LOG"
-SRV_PID=$LAST_PID
-wait_log "$SRV_LOG" 'msg="gateway up"' 10 || die "server (KeepaliveInterval = 30) did not come up"
-C1_LOG=$LAB_DIR/client1-rekey.log
-vpngw_start client "$NS_C1" "$LAB_DIR/client1-rekey.conf" "$C1_LOG"
-C1_PID=$LAST_PID
+SRV_LOG=$LAB_DIR/server-ka30.log C1_LOG=$LAB_DIR/client1-rekey.log
+start_gw_c1 "$LAB_DIR/server-ka30.conf" "$SRV_LOG" "$LAB_DIR/client1-rekey.conf" "$C1_LOG"
 STREAM=$LAB_ROOT/tests/e2e/udpstream.py
 if wait_log "$C1_LOG" "$SESSION_UP" 10 && grep -q 'keepalive_s=30 ' "$C1_LOG"; then
     lab_bg "$NS_C1" "$LAB_DIR/stream-recv.log" "$PY" "$STREAM" recv 9999 60
@@ -286,5 +293,33 @@ else
 fi
 check_clean_stop g client1 "$C1_PID" "$NS_C1" "$TUN_C1"
 check_clean_stop g server "$SRV_PID" "$NS_GW" "$TUN_GW"
+
+# ---------------------------------------------------------------------------------------------
+log "h) the gateway restarts under a client in use"
+grep -v '^KeepaliveInterval' "$C1_CONF" | sed "s|^Endpoint = .*|Endpoint = $GW_CLIENT_IP:$VPN_PORT|" \
+    >"$LAB_DIR/client1-ka10.conf"
+chmod 600 "$LAB_DIR/client1-ka10.conf"
+SRV_LOG=$LAB_DIR/server-h.log C1_LOG=$LAB_DIR/client1-ka10.log
+start_gw_c1 "$SRV_CONF" "$SRV_LOG" "$LAB_DIR/client1-ka10.conf" "$C1_LOG"
+if wait_log "$C1_LOG" "$SESSION_UP" 10 && grep -q 'keepalive_s=10 ' "$C1_LOG" &&
+    [ "$(ping_count "$NS_C1" "$NET_IP" 2)" = 2 ]; then
+    vpngw_stop "$SRV_PID" 5
+    check_eq "h: the gateway exits 0" "$STOP_RC" 0
+    SRV_LOG=$LAB_DIR/server-h-again.log
+    vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
+    SRV_PID=$LAST_PID
+    wait_log "$SRV_LOG" 'msg="gateway up"' 10 || die "server (h, restarted) did not come up"
+    # the client is in use: one ping at a time until one is answered
+    ms=$(ping_until "$NS_C1" "$NET_IP" 30)
+    log "h: through the tunnel again ${ms} ms after the restarted gateway was up"
+    check "h: back within 8 s of the gateway's restart (took ${ms} ms)" test "$ms" != none -a "${ms/none/99999}" -le 8000
+    check "h: the client handshook again because nothing came back" grep -q 'msg="nothing back while sending: handshaking again"' "$C1_LOG"
+    check "h: no 'gateway silent' (it did not wait for the interval and 5 s)" test "$(grep -c 'gateway silent' "$C1_LOG")" -eq 0
+    check_eq "h: a new session (the restarted gateway knew no other)" "$(grep -c "$SESSION_UP" "$C1_LOG")" 2
+else
+    not_ok "h: client1 session up with KeepaliveInterval 10 and pinging" "$(grep -v stats "$C1_LOG" | tail -n 3)"
+fi
+check_clean_stop h client1 "$C1_PID" "$NS_C1" "$TUN_C1"
+check_clean_stop h server "$SRV_PID" "$NS_GW" "$TUN_GW"
 
 lab_summary
