@@ -13,6 +13,9 @@
  *
  *   stallwatch SECONDS PERIOD_US MIN_US OUT
  *
+ * SIGTERM ends the watch early (within a period), OUT written all the
+ * same, so a caller can watch exactly as long as what it measures takes.
+ *
  * OUT gets one line per late wake-up, in time order: the wall-clock time
  * the stall ended (seconds, as `ping -D` prints) and how late the wake-up
  * was in microseconds (about the stall's length). Not which CPU: a ping
@@ -24,6 +27,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +55,13 @@ struct watcher {
 };
 
 static uint64_t seconds_ns, period_ns, min_ns;
+static atomic_int stop_now; /* set by SIGTERM; lock-free, so safe in a handler */
+
+static void on_term(int sig)
+{
+	(void)sig;
+	atomic_store(&stop_now, 1);
+}
 
 static uint64_t now_ns(clockid_t clk)
 {
@@ -76,7 +88,7 @@ static void *watch(void *arg)
 		return NULL;
 	}
 	uint64_t end = now_ns(CLOCK_MONOTONIC) + seconds_ns;
-	for (uint64_t t0 = now_ns(CLOCK_MONOTONIC); t0 < end; t0 = now_ns(CLOCK_MONOTONIC)) {
+	for (uint64_t t0 = now_ns(CLOCK_MONOTONIC); t0 < end && !atomic_load(&stop_now); t0 = now_ns(CLOCK_MONOTONIC)) {
 		/* An absolute deadline: a signal that cuts the sleep short
 		 * resumes it rather than passing for an early wake-up. */
 		uint64_t due = t0 + period_ns;
@@ -110,6 +122,12 @@ int main(int argc, char **argv)
 	if (period_ns == 0 || seconds_ns == 0) {
 		fprintf(stderr, "stallwatch: SECONDS and PERIOD_US must be positive\n");
 		return 2;
+	}
+	struct sigaction sa = { .sa_handler = on_term };
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) != 0) {
+		fprintf(stderr, "stallwatch: sigaction: %s\n", strerror(errno));
+		return 1;
 	}
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpu < 1 || ncpu > MAX_CPUS) {

@@ -13,9 +13,12 @@
  *            SERVER_PUB (base64 keys), made ahead of time (a ring of
  *            RING messages with increasing timestamps), so the flood runs
  *            at the rate of the socket and not of our own DH.
- * Prints one line: mode=... sent=N seconds=S rate=R (packets/s). */
+ * Prints one line: mode=... sent=N seconds=S rate=R (packets/s). SIGTERM
+ * ends the flood early, the line printed all the same (flood.sh floods for
+ * exactly as long as its pings take). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
@@ -89,6 +92,14 @@ static int make_inits(const uint8_t server_pub[32], const uint8_t client_priv[32
 		cookie_stamp_init(ring[i], &k, NULL);
 	}
 	return 0;
+}
+
+static volatile sig_atomic_t stop_now;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop_now = 1;
 }
 
 int main(int argc, char **argv)
@@ -165,11 +176,17 @@ int main(int argc, char **argv)
 		msgs[i].msg_hdr.msg_namelen = sizeof(to);
 	}
 
+	struct sigaction sa = { .sa_handler = on_term };
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) != 0) {
+		fprintf(stderr, "hsflood: sigaction: %s\n", strerror(errno));
+		return 1;
+	}
 	uint64_t start = mono_ns(), end = start + (uint64_t)(secs * 1e9), sent = 0, full = 0;
 	unsigned next = 0;
 	/* Bounded by the clock and by a count no machine reaches in 60 s. */
 	for (uint64_t loops = 0; loops < 100000000ull; loops++) {
-		if ((loops & 15) == 0 && mono_ns() >= end)
+		if (stop_now || ((loops & 15) == 0 && mono_ns() >= end))
 			break;
 		for (int i = 0; i < BATCH; i++) {
 			struct iphdr *ip = (struct iphdr *)pkts[i];
