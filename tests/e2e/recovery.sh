@@ -287,6 +287,8 @@ EOF
     else
         not_ok "g: client1 rekeyed within 30 s (RekeyAfter = 20)"
         ip netns exec "$NS_C1" nft delete table inet vpngw_lost_keepalive 2>/dev/null
+        lab_stop "$SEND_PID" 2 TERM
+        lab_stop "$RECV_PID" 2 TERM
     fi
 else
     not_ok "g: client1 session up with the gateway's KeepaliveInterval = 30" "$(grep -v stats "$C1_LOG" | tail -n 3)"
