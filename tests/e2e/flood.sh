@@ -24,9 +24,13 @@
 # Each mode runs FLOOD_ROUNDS (7) rounds of: a block of FLOOD_BLOCK_S x 100 (200) pings of client1's
 # through the tunnel (ping -i 0.01, which iputils sends about 16 ms apart here: a block takes
 # some 3.3 s) without a flood; then, in turn first, the flood at vpngw's port and the same flood
-# at a port nobody listens on (the reference), each from 0.5 s before such a ping block to its
-# end (and the new client's handshake, in the rounds that start one). Alternating keeps what the (shared) machine does meanwhile on
-# all sides alike. Each side's p99 is taken per round and the median over the rounds compared (a
+# at a port nobody listens on (the reference), each FLOOD_BLOCK_S + 1 s from 0.5 s before such a
+# ping block, so its last ~45 pings come after the flood. (Flooding for as long as the pings
+# took was tried: the Python client below then met the flood with all of its first three tries,
+# each dropped unread with the chance the flood overflows the control socket by, a third or
+# more, and in one CI run got its session only at its fourth try, after the flood and after the
+# gateway's load hold, so without the cookie reply this test checks it takes.) Alternating keeps
+# what the (shared) machine does meanwhile on all sides alike. Each side's p99 is taken per round and the median over the rounds compared (a
 # stall of the whole shared machine, tens of ms, hits several pings 10 ms apart and alone decides a
 # pooled p99); the pooled p99 is printed too. A round during which the host (this lab is a VM)
 # took STEAL_EXCUSE (25%) of a CPU or more is printed but left out of the median: its stalls are
@@ -77,7 +81,6 @@ STALL_PERIOD_US=2000
 STALL_PRE_MS=16   # a stall this long before a ping was sent still holds it up (the backlog it leaves)
 STALL_KEEP=50     # % of a round's replies that must be untouched for the round to be judged
 WATCH_MAX_S=$((PING_S + 15))   # stallwatch's own limit, past ping's deadline (PING_S + 10)
-FLOOD_MAX_S=$((PING_S + 15 > 60 ? 60 : PING_S + 15))   # hsflood's own limit (it takes <= 60)
 P99_MAX_MS=${P99_MAX_MS:-2}
 NEW_CLIENT_MAX_S=5
 SPOOF_NET=198.18.0.0/15
@@ -214,17 +217,17 @@ FIGURES=()
 # cpu_ticks PID: user + system clock ticks the process has used
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
-# flood_block MODE ROUND TARGET: one flood from 0.5 s before a ping block to its end, at
+# flood_block MODE ROUND TARGET: one flood of BLOCK_S + 1 s from 0.5 s before a ping block, at
 # vpngw's port (TARGET vpngw) or at a port nobody listens on (TARGET ref: what the flood costs the
 # machine without vpngw); at vpngw, in round 1 a new client (client2) starts meanwhile, in round 2
 # (init mode) the Python client
 flood_block() {
-    local mode=$1 r=$2 target=$3 args=() fpid ppid pypid="" t0 t1 port=$VPN_PORT
+    local mode=$1 r=$2 target=$3 args=() fpid ppid t0 t1 port=$VPN_PORT
     [ "$mode" = init ] && args=("$SRV_PUB" "$KF_PRIV")
     [ "$target" = ref ] && port=$REF_PORT
     t0=$(cpu_ticks "$SRV_PID")
     lab_bg "$NS_ATK" "$LAB_DIR/hsflood-$mode-$target-$r.log" "${FLOOD_SCHED[@]}" "$HSFLOOD" "$mode" \
-        "$GW_CLIENT_IP" "$port" "$SPOOF_NET" "$FLOOD_MAX_S" "${args[@]}"
+        "$GW_CLIENT_IP" "$port" "$SPOOF_NET" $((BLOCK_S + 1)) "${args[@]}"
     fpid=$LAST_PID
     sleep 0.5
     ping_run "$mode-$target-$r" &
@@ -244,18 +247,12 @@ flood_block() {
         sleep 0.3
         ip netns exec "$NS_C2" timeout 30 "$PY" "$CLIENT_PY" --endpoint "$GW_CLIENT_IP:$VPN_PORT" \
             --server-pub "$LAB_DIR/server.pub" --key "$LAB_DIR/py.key" --target "$GW_TUN_IP" \
-            --pings 5 --interval 0.05 --rekeys 0 --handshake-timeout 8 >"$LAB_DIR/pyclient.log" 2>&1 </dev/null &
-        pypid=$!
-        LAB_PIDS+=("$pypid")
+            --pings 5 --interval 0.05 --rekeys 0 --handshake-timeout 8 >"$LAB_DIR/pyclient.log" 2>&1 </dev/null
+        PY_RC=$?
     fi
     wait "$ppid"
-    # the pings are done, and so is the flood (hsflood prints its figures on TERM)
-    lab_stop "$fpid" 5 TERM
-    # The Python client goes on after the flood if it must (timeout bounds it). Its HS_INITs meet
-    # a control socket the flood overflows (RcvbufErrors: a third or more of what arrives): each
-    # try is dropped unread with that chance: a flood that outlasted its 8 s of tries once left
-    # it without an answer to any of its 4 HS_INITs (not even a cookie reply)
-    if [ -n "$pypid" ]; then wait "$pypid"; PY_RC=$?; fi
+    for ((i = 0; i < (BLOCK_S + 10) * 10; i++)); do proc_alive "$fpid" || break; sleep 0.1; done
+    lab_stop "$fpid" 2 TERM
     t1=$(cpu_ticks "$SRV_PID")
     [ "$target" = vpngw ] && GW_TICKS=$((GW_TICKS + t1 - t0))
     # entries for unanswered UDP live 30 s: what the flood added is still there
