@@ -69,6 +69,8 @@ unit: $(UNIT_BINS)
 	@/usr/bin/python3 tests/vectors/gen_noise_vectors.py $(BUILD)/noise_vectors.h >/dev/null
 	@cmp $(BUILD)/noise_vectors.h tests/unit/noise_vectors.h && \
 		echo "== noise vectors: regenerated with python3-dissononce, identical to the checked-in ones"
+	@echo "== tests/tools: the bench's and flood.sh's rule for pings a host stall touched (bench/calm.py)"
+	@/usr/bin/python3 -m unittest discover -s tests/tools
 
 e2e: $(BUILD)/vpngw $(BUILD)/vpngw_load $(BUILD)/hsflood $(BUILD)/stallwatch
 	bash tests/e2e/netns.sh

@@ -223,10 +223,8 @@ put_ping() { # tunnel prefix samples-file
 # ping figures and what the CPU stalls did to them: TAG_stalls (how many
 # over STALL_MS), TAG_stall_max (the longest, ms) and TAG_max_calm /
 # TAG_p99_calm, the ping maximum and p99 over the pings that no such stall
-# touched. Touched: the stall
-# overlaps the time from PING_GAP_MS before the ping was sent (ping may be
-# held up between stamping and sending it, and a stall leaves a backlog that
-# takes a while to drain) to when its reply was printed. STALL_MS is above
+# touched (bench/calm.py says when a stall touches a ping; PING_GAP_MS is how
+# long before a ping left a stall still counts). STALL_MS is above
 # what the guest's own network softirqs take at a time (about 2 ms): a stall
 # that long is the host's, or (on a kernel without preemption) some task's
 # long system call; the report says so.
@@ -246,25 +244,7 @@ pinged() {
 		return 0
 	fi
 	local n longest calm calm99
-	read -r n longest calm calm99 < <(awk -v min="$STALL_MS" -v pre="$PING_GAP_MS" '
-		FILENAME == ARGV[1] {
-			if ($2 / 1000 > longest) longest = $2 / 1000
-			if ($2 / 1000 > min) { n++; e[n] = $1; s[n] = $1 - $2 / 1e6 }
-			next }
-		/icmp_seq=.*time=/ && !/DUP!/ {
-			t = substr($1, 2, length($1) - 2) + 0
-			for (i = 2; i <= NF; i++) {
-				if ($i ~ /^icmp_seq=/) q = substr($i, 10)
-				if ($i ~ /^time=/) r = substr($i, 6) + 0 }
-			if (q in seen) next
-			seen[q] = 1; a = t - (r + pre) / 1000; b = t + 0.001; hit = 0
-			for (i = 1; i <= n; i++) if (s[i] < b && e[i] > a) { hit = 1; break }
-			if (!hit) { c[++nc] = r; if (r > calm) calm = r } }
-		END {
-			# p99 as ping_summary takes it, over the untouched pings (n is at most a few thousand)
-			for (i = 2; i <= nc; i++) { v = c[i]; for (j = i - 1; j >= 1 && c[j] > v; j--) c[j + 1] = c[j]; c[j + 1] = v }
-			printf "%d %.1f %s %s\n", n, longest, nc ? sprintf("%.3f", calm) : "-",
-				nc ? sprintf("%.3f", c[int((nc - 1) * 0.99) + 1]) : "-" }' "$f.stalls" "$f.raw")
+	read -r n longest calm calm99 < <("$PY" "$ROOT/bench/calm.py" "$STALL_MS" "$PING_GAP_MS" "$f.raw" "$f.stalls")
 	put "$tun" "${tag}_stalls" "$n"; put "$tun" "${tag}_stall_max" "$longest"; put "$tun" "${tag}_max_calm" "$calm"
 	put "$tun" "${tag}_p99_calm" "$calm99"
 }

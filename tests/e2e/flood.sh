@@ -371,65 +371,45 @@ flood_mode() {
 # printed but not judged.
 ping_p99_from() {
     local res
-    res=$("$PY" - "$STEAL_EXCUSE" "$STALL_MS" "$STALL_PRE_MS" "$STALL_KEEP" "$LAB_DIR"/ping-"$1"*.log <<'EOF'
-import math, re, sys
+    res=$("$PY" - "$LAB_ROOT/bench" "$STEAL_EXCUSE" "$STALL_MS" "$STALL_PRE_MS" "$STALL_KEEP" "$LAB_DIR"/ping-"$1"*.log <<'EOF'
+import re, sys
+sys.path.insert(0, sys.argv.pop(1))
+import calm  # bench/calm.py: the bench's rule for which pings a stall touched
 excuse, stall_ms, pre_ms, keep = (float(sys.argv.pop(1)) for _ in range(4))
 files = sys.argv[1:]
-REPLY = re.compile(r"^\[([0-9.]+)\].*icmp_seq=(\d+) .*time=([0-9.]+) ms(?! \(DUP!\))", re.M)
-
-def p99_of(r):
-    return r[max(0, math.ceil(0.99 * len(r)) - 1)]
-
-def replies(text):
-    seen, out = set(), []
-    for t, q, r in REPLY.findall(text):
-        if q not in seen:
-            seen.add(q)
-            out.append((float(t), float(r)))
-    return out
-
-def stalls(f):
-    # lines "END_S LATE_US"; a missing file (stallwatch failed) excuses nothing
-    try:
-        rows = [ln.split() for ln in open(f.replace("/ping-", "/stalls-")[:-len(".log")])]
-    except OSError:
-        return []
-    return [(float(e) - float(u) / 1e6, float(e)) for e, u in rows if float(u) / 1000 > stall_ms]
 
 all_rtts, sent, recv, per, shown, touched_all = [], 0, 0, [], [], 0
 for f in files:
     text = open(f).read()
     for a, b in re.findall(r"(\d+) packets transmitted, (\d+) received", text):
         sent, recv = sent + int(a), recv + int(b)
-    rep = replies(text)
+    rep = calm.replies(text)
     if not rep:
         continue
     all_rtts += [r for _, r in rep]
-    st = stalls(f)
-    # ping -D stamps the reply when it prints it (its arrival or a little after); the ping
-    # left about RTT before that
-    calm = sorted(r for t, r in rep
-                  if not any(s < t + 0.001 and e > t - (r + pre_ms) / 1000 for s, e in st))
-    touched = len(rep) - len(calm)
+    # a missing record (stallwatch failed) excuses nothing
+    st = calm.stalls(calm.stall_rows(f.replace("/ping-", "/stalls-")[:-len(".log")]), stall_ms)
+    untouched = calm.untouched(rep, st, pre_ms)
+    touched = len(rep) - len(untouched)
     touched_all += touched
-    raw99 = p99_of(sorted(r for _, r in rep))
+    raw99 = calm.pct(sorted(r for _, r in rep), 0.99)
     try:
         stolen = int(open(f.replace("/ping-", "/steal-")[:-len(".log")]).read())
     except (OSError, ValueError):
         stolen = 0
     if stolen >= excuse:
         shown.append((raw99, "%.3f(host stole %d%%)" % (raw99, stolen)))
-    elif len(calm) * 100 < keep * len(rep):
+    elif len(untouched) * 100 < keep * len(rep):
         shown.append((raw99, "%.3f(host stalls touched %d of %d)" % (raw99, touched, len(rep))))
     else:
-        c99 = p99_of(calm)
+        c99 = calm.pct(untouched, 0.99)
         per.append(c99)
         shown.append((c99, "%.3f" % c99 if not touched else
                       "%.3f(%d of %d pings touched by the round's %d host stalls; all: %.3f)"
                       % (c99, touched, len(rep), len(st), raw99)))
 all_rtts.sort()
 def pct(p):
-    return all_rtts[max(0, math.ceil(p / 100 * len(all_rtts)) - 1)] if all_rtts else 0
+    return calm.pct(all_rtts, p / 100) if all_rtts else 0
 per.sort()
 # fewer than 3 rounds the host left alone: no median worth judging
 mp99 = "%.3f" % per[len(per) // 2] if len(per) >= 3 else "none"
