@@ -68,16 +68,12 @@ server_conf() {
 # start_pair NAME SERVER_CMD_PREFIX...: start the gateway (optionally under a wrapper) and
 # client1; SRV_PID, C1_PID, SRV_LOG, C1_LOG set. Returns 1 if client1 got no session.
 start_pair() {
-    local name=$1 i; shift
+    local name=$1; shift
     SRV_LOG=$LAB_DIR/server-$name.log
     C1_LOG=$LAB_DIR/client1-$name.log
     lab_bg "$NS_GW" "$SRV_LOG" "$@" "$VPNGW" server "$SRV_CONF"
     SRV_PID=$LAST_PID
-    for ((i = 0; i < 50; i++)); do
-        tun_exists "$NS_GW" "$TUN_GW" && break
-        proc_alive "$SRV_PID" || break
-        sleep 0.1
-    done
+    wait_tun "$NS_GW" "$TUN_GW" "$SRV_PID"
     vpngw_start client "$NS_C1" "$C1_CONF" "$C1_LOG"
     C1_PID=$LAST_PID
     wait_log "$C1_LOG" "$SESSION_UP" 10 || return 1

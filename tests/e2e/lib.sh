@@ -649,6 +649,17 @@ except Exception as e:
 
 # tun_exists NS IFNAME
 tun_exists() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
+# wait_tun NS TUN PID: waits up to 5 s for TUN to appear in NS while PID (the vpngw making it) runs;
+# true when it is there
+wait_tun() {
+    local i
+    for ((i = 0; i < 50; i++)); do
+        tun_exists "$1" "$2" && return 0
+        proc_alive "$3" || break
+        sleep 0.1
+    done
+    tun_exists "$1" "$2"
+}
 
 # capture_leaks PCAP: for a capture of a client's underlay, prints "TUNNEL LEAKS FIRST": the
 # tunnel's datagrams (UDP port VPN_PORT to or from GW_CLIENT_IP), the packets that are anything else

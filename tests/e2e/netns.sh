@@ -50,11 +50,7 @@ PATTERN=c0ffee0badc0de5a17e55ca1ab1e0042    # 16 bytes for ping -p
 
 vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
 SRV_PID=$LAST_PID
-for ((i = 0; i < 50; i++)); do
-    tun_exists "$NS_GW" "$TUN_GW" && break
-    proc_alive "$SRV_PID" || break
-    sleep 0.1
-done
+wait_tun "$NS_GW" "$TUN_GW" "$SRV_PID"
 if ! proc_alive "$SRV_PID"; then
     not_ok "server starts" "vpngw server exited at once"
     lab_summary

@@ -62,12 +62,7 @@ grep -qw aes /proc/cpuinfo && grep -qw pclmulqdq /proc/cpuinfo && AES_HW=1
 
 vpngw_start server "$NS_GW" "$SRV_CONF" "$SRV_LOG"
 SRV_PID=$LAST_PID
-for ((i = 0; i < 50; i++)); do
-    tun_exists "$NS_GW" "$TUN_GW" && break
-    proc_alive "$SRV_PID" || break
-    sleep 0.1
-done
-if ! tun_exists "$NS_GW" "$TUN_GW"; then
+if ! wait_tun "$NS_GW" "$TUN_GW" "$SRV_PID"; then
     not_ok "server starts and creates $TUN_GW" "$(tail -n 5 "$SRV_LOG")"
     lab_summary
     exit 1
