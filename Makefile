@@ -15,7 +15,7 @@ CORE_OBJS := $(CORE:%=$(BUILD)/%.o)
 OBJS := $(CORE_OBJS) $(PLATFORM:%=$(BUILD)/%.o) $(APP:%=$(BUILD)/%.o)
 
 UNIT := test_wire test_cookie test_replay test_pool test_fq test_ecn test_icmp test_aead test_noise test_session test_registry test_config test_stats test_offload test_dns
-UNIT += test_show test_request test_state test_clients test_udp test_rtgate test_cpuhold test_pacer test_statefile
+UNIT += test_show test_request test_state test_clients test_udp test_rtgate test_cpuhold test_pacer test_statefile test_tun
 UNIT_BINS := $(UNIT:%=$(BUILD)/tests/%)
 
 .PHONY: all deps test unit e2e demo bench load clean install uninstall
@@ -44,6 +44,11 @@ $(BUILD)/tests/test_statefile: tests/unit/test_statefile.c $(CORE_OBJS) $(BUILD)
 # test_udp drives real sockets on loopback (no root needed), so it links udp_linux too.
 $(BUILD)/tests/test_udp: tests/unit/test_udp.c $(CORE_OBJS) $(BUILD)/udp_linux.o $(BUILD)/wake_linux.o | $(BUILD)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(BUILD)/udp_linux.o $(BUILD)/wake_linux.o $(LDLIBS) -lcmocka
+
+# test_tun plays a kernel that refuses merged TUN writes: tun_linux's writev is wrapped.
+TUN_TEST_LINK := -Wl,--wrap=writev
+$(BUILD)/tests/test_tun: tests/unit/test_tun.c $(CORE_OBJS) $(BUILD)/tun_linux.o $(BUILD)/wake_linux.o | $(BUILD)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(BUILD)/tun_linux.o $(BUILD)/wake_linux.o $(TUN_TEST_LINK) $(LDLIBS) -lcmocka
 
 # Our own code's cost per packet, stage by stage, without the kernel (a profiling aid; bench/pipeline.c).
 $(BUILD)/pipeline: bench/pipeline.c $(CORE_OBJS) | $(BUILD)
@@ -204,6 +209,10 @@ $(ASAN_DIR)/tests/test_udp: tests/unit/test_udp.c $(ASAN_CORE_OBJS) $(ASAN_DIR)/
 $(ASAN_DIR)/tests/test_statefile: tests/unit/test_statefile.c $(ASAN_CORE_OBJS) $(ASAN_DIR)/statefile_linux.o
 	@mkdir -p $(@D)
 	$(SAN_CC) $(SAN_CFLAGS) -Isrc -o $@ $< $(ASAN_CORE_OBJS) $(ASAN_DIR)/statefile_linux.o $(LDLIBS) -lcmocka
+
+$(ASAN_DIR)/tests/test_tun: tests/unit/test_tun.c $(ASAN_CORE_OBJS) $(ASAN_DIR)/tun_linux.o $(ASAN_DIR)/wake_linux.o
+	@mkdir -p $(@D)
+	$(SAN_CC) $(SAN_CFLAGS) -Isrc -o $@ $< $(ASAN_CORE_OBJS) $(ASAN_DIR)/tun_linux.o $(ASAN_DIR)/wake_linux.o $(TUN_TEST_LINK) $(LDLIBS) -lcmocka
 
 $(ASAN_DIR)/tests/%: tests/unit/%.c $(ASAN_CORE_OBJS)
 	@mkdir -p $(@D)

@@ -682,6 +682,10 @@ static size_t drain_tun(struct client *c, int wait_us)
 		int got = tun_read_batch(&c->tun, batch, n, round ? 0 : wait_us);
 		if (got < 0)
 			got = 0;
+		if (c->tun.rx_malformed) {
+			ctr_add(&c->st.malformed_drops, c->tun.rx_malformed);
+			c->tun.rx_malformed = 0;
+		}
 		uint64_t now = now_ns(), bytes = 0;
 		size_t nkeep = 0, nspare = 0;
 		for (int i = 0; i < got; i++) {

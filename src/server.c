@@ -694,6 +694,10 @@ static size_t read_tun_batch(struct server *s)
 	int got = tun_read_batch(&s->tun, batch, n, 0);
 	if (got < 0)
 		got = 0;
+	if (s->tun.rx_malformed) {
+		ctr_add(&s->st.malformed_drops, s->tun.rx_malformed);
+		s->tun.rx_malformed = 0;
+	}
 	uint64_t now = now_ns(), bytes = 0;
 	size_t npeer = 0, nspare = 0;
 	registry_rdlock(&s->reg);

@@ -18,6 +18,14 @@ struct tun {
 	bool gso_udp;      /* ... a UDP one (USO), not TCP */
 	uint16_t mss;      /* ... its segment payload size */
 	size_t seg_next, seg_total;
+	/* Whether tun_write_batch merges runs of TCP segments (GSO TCPV4/6)
+	 * and of UDP datagrams (GSO UDP_L4) into one write: what the kernel
+	 * took at start (USO only from 6.2) until it refuses such a write. */
+	bool merge_tcp, merge_udp;
+	/* Reads dropped as malformed (a header we did not ask for, a
+	 * checksum or super-packet we cannot finish or cut), for the reading
+	 * thread to add to its counters and zero. */
+	uint64_t rx_malformed;
 };
 
 /* Creates the device; name may be a template ("vpngw%d"). ipv6 false:
@@ -40,9 +48,12 @@ int tun_read_batch(struct tun *t, struct pkt **pkts, size_t n, int timeout_us);
 int tun_wait(struct tun *t, int wake_fd, int timeout_us);
 /* Writes one packet as it is; safe beside another thread's batch writes. */
 int tun_write_one(struct tun *t, const uint8_t *pkt, size_t len);
-/* Writes n packets, merging runs of one TCP flow into super-packets;
- * returns how many packets (not writes) the kernel took, and when written
- * is not NULL sets written[i] to whether it took pkts[i]. */
+/* Writes n packets, merging runs of one TCP or UDP flow into
+ * super-packets where the kernel takes them; returns how many packets (not
+ * writes) the kernel took, and when written is not NULL sets written[i] to
+ * whether it took pkts[i]. A merged write the kernel refuses (EINVAL) is
+ * written packet by packet, and if those go, that kind of merge is off
+ * from then on (logged once). */
 size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n, bool *written);
 /* The quantum, in MTUs, of a flow queue that feeds tun_write_batch. It
  * merges each flow's consecutive segments into one write; served a

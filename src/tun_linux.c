@@ -95,7 +95,11 @@ int tun_open(struct tun *t, const char *name, bool ipv6)
 		t->tso = ioctl(t->fd, TUNSETOFFLOAD, offers[i].flags) == 0;
 		if (t->tso && offers[i].lacking)
 			LOGW("msg=\"TUN offloads: %s\" dev=%s", offers[i].lacking, t->name);
+		/* A kernel that cannot hand us UDP super-packets cannot take
+		 * them either: before 6.2 a GSO UDP_L4 write is EINVAL. */
+		t->merge_udp = t->tso && i == 0;
 	}
+	t->merge_tcp = t->tso;
 	if (!t->tso)
 		LOGW("msg=\"TUN offloads refused, reading packet by packet\" dev=%s error=\"%s\"", t->name, strerror(errno));
 	return 0;
@@ -119,6 +123,7 @@ static size_t cut_pending(struct tun *t, struct pkt **pkts, size_t n)
 			     : tso_segment(sp, t->rlen, t->mss, t->seg_next, pkts, n, &total);
 	if (got < 0) {
 		t->seg_next = t->seg_total = 0;
+		t->rx_malformed++;
 		return 0;
 	}
 	t->seg_next += (size_t)got;
@@ -138,8 +143,10 @@ static int read_one(struct tun *t, struct pkt **pkts, size_t n)
 		LOGE("msg=\"read from TUN failed\" dev=%s error=\"%s\"", t->name, strerror(errno));
 		return -1;
 	}
-	if (r < OFFLOAD_HDR_LEN)
+	if (r < OFFLOAD_HDR_LEN) {
+		t->rx_malformed++;
 		return 0;
+	}
 	struct offload o;
 	offload_decode(&o, t->rbuf);
 	uint8_t *body = t->rbuf + OFFLOAD_HDR_LEN;
@@ -152,14 +159,18 @@ static int read_one(struct tun *t, struct pkt **pkts, size_t n)
 		t->seg_total = 1;
 		return (int)cut_pending(t, pkts, n);
 	}
-	if (o.gso_type != OFFLOAD_GSO_NONE)
-		return 0; /* not something we asked the kernel for */
+	if (o.gso_type != OFFLOAD_GSO_NONE) {
+		t->rx_malformed++; /* not something we asked the kernel for */
+		return 0;
+	}
 	/* A partial checksum where we would look for it stays partial. */
 	uint16_t start, off;
 	bool partial = (o.flags & OFFLOAD_F_NEEDS_CSUM) && l4_csum_pos(body, len, &start, &off) == 0 &&
 		       start == o.csum_start && off == o.csum_offset;
-	if (!partial && offload_finish_csum(body, len, &o) != 0)
+	if (!partial && offload_finish_csum(body, len, &o) != 0) {
+		t->rx_malformed++;
 		return 0;
+	}
 	/* Longer than a buffer: keep what fits; its length still shows it is
 	 * over the MTU, and it is dropped and counted as such. */
 	size_t keep = len < PKT_MAX_IP ? len : PKT_MAX_IP;
@@ -223,6 +234,49 @@ static int write_partial(struct tun *t, const uint8_t *pkt, size_t len)
 	return writev(t->fd, iov, 2) == (ssize_t)(sizeof(hdr) + len) ? 0 : -1;
 }
 
+/* One packet as the batch has it, its checksum partial or complete. */
+static int write_single(struct tun *t, const struct pkt *pk)
+{
+	return pk->csum_partial ? write_partial(t, pk->data, pk->len) : tun_write_one(t, pk->data, pk->len);
+}
+
+/* The kernel refused the merged write of the run that starts at pkts[i]
+ * (its iovecs iov): its first packet's headers, which the merge rewrote,
+ * come back from saved, and its packets go one by one, in order. Returns
+ * how many went; then the kernel took the packets but not the merge, and
+ * that kind of merge (*merge) is switched off. */
+static size_t write_run_singly(struct tun *t, struct pkt **pkts, size_t n, size_t i, const bool *used,
+			       const struct iovec *iov, size_t niov, const uint8_t *saved, size_t saved_len,
+			       bool *merge, bool *written)
+{
+	bool member[n];
+	size_t ok = 0;
+	int refused = errno;
+	memset(member, 0, sizeof(member));
+	merge_set(pkts, n, i, used, iov, niov, member, true);
+	memcpy(pkts[i]->data, saved, saved_len);
+	for (size_t j = i; j < n; j++) {
+		if (!member[j])
+			continue;
+		if (write_single(t, pkts[j]) == 0)
+			ok++;
+		else if (written)
+			written[j] = false;
+	}
+	/* Packets the kernel refuses one by one too were bad ones: a peer's
+	 * packets must not switch our merging off. */
+	if (ok && *merge) {
+		*merge = false;
+		LOGW("msg=\"TUN refused a merged %s write; writing those packet by packet from now on\" dev=%s error=\"%s\"",
+		     merge == &t->merge_udp ? "UDP" : "TCP", t->name, strerror(refused));
+	}
+	return ok;
+}
+
+/* Bytes of a packet's headers a merge may rewrite: IP (with IPv6's 40 or
+ * IPv4's options) and TCP's at most, or UDP's. */
+#define MERGE_HDR_MAX (60 + 60)
+
 size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n, bool *written)
 {
 	bool used[n];
@@ -236,21 +290,27 @@ size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n, bool *written
 	for (size_t i = 0; i < n; i++) {
 		if (used[i])
 			continue;
-		uint8_t hdr[OFFLOAD_HDR_LEN];
+		uint8_t hdr[OFFLOAD_HDR_LEN], saved[MERGE_HDR_MAX];
 		struct iovec iov[TCP_MERGE_MAX + 1];
-		size_t niov = 0, nseg = 0, merged = tcp_merge(pkts, n, i, used, hdr, iov, &niov, &nseg);
-		if (!merged)
+		size_t niov = 0, nseg = 0, merged = 0, saved_len = pkts[i]->len < MERGE_HDR_MAX ? pkts[i]->len : MERGE_HDR_MAX;
+		bool *merge = &t->merge_tcp;
+		memcpy(saved, pkts[i]->data, saved_len);
+		if (t->merge_tcp)
+			merged = tcp_merge(pkts, n, i, used, hdr, iov, &niov, &nseg);
+		if (!merged && t->merge_udp) {
+			merge = &t->merge_udp;
 			merged = udp_merge(pkts, n, i, used, hdr, iov, &niov, &nseg);
+		}
 		if (merged) {
 			if (writev(t->fd, iov, (int)niov) == (ssize_t)(OFFLOAD_HDR_LEN + merged))
 				ok += nseg;
+			else if (errno == EINVAL)
+				ok += write_run_singly(t, pkts, n, i, used, iov, niov, saved, saved_len, merge, written);
 			else if (written)
 				merge_set(pkts, n, i, used, iov, niov, written, false);
 			continue;
 		}
-		int rc = pkts[i]->csum_partial ? write_partial(t, pkts[i]->data, pkts[i]->len)
-					       : tun_write_one(t, pkts[i]->data, pkts[i]->len);
-		if (rc == 0)
+		if (write_single(t, pkts[i]) == 0)
 			ok++;
 		else if (written)
 			written[i] = false;
