@@ -41,9 +41,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) | $(BUILD)
 $(BUILD)/tests/test_statefile: tests/unit/test_statefile.c $(CORE_OBJS) $(BUILD)/statefile_linux.o | $(BUILD)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(BUILD)/statefile_linux.o $(LDLIBS) -lcmocka
 
-# test_udp drives real sockets on loopback (no root needed), so it links udp_linux too.
+# test_udp drives real sockets on loopback (no root needed), so it links udp_linux too, and
+# plays a kernel that refuses UDP GSO (sendmmsg wrapped).
 $(BUILD)/tests/test_udp: tests/unit/test_udp.c $(CORE_OBJS) $(BUILD)/udp_linux.o $(BUILD)/wake_linux.o | $(BUILD)
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(BUILD)/udp_linux.o $(BUILD)/wake_linux.o $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(CORE_OBJS) $(BUILD)/udp_linux.o $(BUILD)/wake_linux.o -Wl,--wrap=sendmmsg $(LDLIBS) -lcmocka
 
 # test_tun plays a kernel that refuses merged TUN writes: tun_linux's writev is wrapped.
 TUN_TEST_LINK := -Wl,--wrap=writev
@@ -204,7 +205,7 @@ $(ASAN_DIR)/vpngw_load: tests/load/vpngw_load.c $(ASAN_CORE_OBJS)
 
 $(ASAN_DIR)/tests/test_udp: tests/unit/test_udp.c $(ASAN_CORE_OBJS) $(ASAN_DIR)/udp_linux.o $(ASAN_DIR)/wake_linux.o
 	@mkdir -p $(@D)
-	$(SAN_CC) $(SAN_CFLAGS) -Isrc -o $@ $< $(ASAN_CORE_OBJS) $(ASAN_DIR)/udp_linux.o $(ASAN_DIR)/wake_linux.o $(LDLIBS) -lcmocka
+	$(SAN_CC) $(SAN_CFLAGS) -Isrc -o $@ $< $(ASAN_CORE_OBJS) $(ASAN_DIR)/udp_linux.o $(ASAN_DIR)/wake_linux.o -Wl,--wrap=sendmmsg $(LDLIBS) -lcmocka
 
 $(ASAN_DIR)/tests/test_statefile: tests/unit/test_statefile.c $(ASAN_CORE_OBJS) $(ASAN_DIR)/statefile_linux.o
 	@mkdir -p $(@D)

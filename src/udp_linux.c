@@ -190,6 +190,20 @@ static int steer(int first_fd, unsigned ndata)
 	return setsockopt(first_fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
 }
 
+/* Cleared when the kernel has no UDP GSO (before 4.18: the option is
+ * unknown) or the first time it refuses a GSO send (EIO on kernels before
+ * 6.11 when the egress device lacks checksum offload). */
+static atomic_bool gso_ok = true;
+
+/* A kernel without UDP_SEGMENT would ignore the control message and send
+ * a run as one long datagram: ask at start whether it knows the option. */
+static void probe_gso(int fd)
+{
+	int none = 0;
+	if (setsockopt(fd, SOL_UDP, UDP_SEGMENT, &none, sizeof(none)) != 0 && atomic_exchange(&gso_ok, false))
+		LOGW("msg=\"UDP GSO unavailable, sending datagram by datagram\" error=\"%s\"", strerror(errno));
+}
+
 static void close_all(int *fds, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -213,11 +227,14 @@ int udp_open_server(unsigned short port, int data[UDP_DATA_SOCKS], unsigned *nda
 		LOGW("msg=\"no SO_REUSEPORT: handshakes share the data socket\" error=\"%s\"", strerror(errno));
 		data[0] = open_bound(port, false);
 		*ndata = data[0] >= 0;
+		if (data[0] >= 0)
+			probe_gso(data[0]);
 		return data[0] >= 0 ? 0 : -1;
 	}
 	if (fd < 0)
 		return -1;
 	data[0] = fd;
+	probe_gso(fd);
 	unsigned n = 1;
 	while (n < UDP_DATA_SOCKS && (fd = open_bound(port, true)) >= 0)
 		data[n++] = fd;
@@ -248,6 +265,7 @@ int udp_open_client(int family)
 		return -1;
 	}
 	size_buffers(fd);
+	probe_gso(fd);
 	return fd;
 }
 
@@ -508,9 +526,6 @@ int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, struct endpoint *from, si
 	return (int)got;
 }
 
-/* Cleared the first time the kernel refuses a GSO send (EIO on kernels
- * before 6.11 when the egress device lacks checksum offload). */
-static atomic_bool gso_ok = true;
 
 #define GSO_MAX_SEGS 64
 #define GSO_MAX_BYTES 65000
@@ -639,8 +654,10 @@ size_t udp_send_batch(int fd, struct pkt **pkts, const struct endpoint *to, size
 		}
 		int rc = sendmmsg(fd, msgs, (unsigned)nmsg, 0);
 		if (rc < 0) {
-			if (errno == EIO && segs[0] > 1 && atomic_exchange(&gso_ok, false)) {
-				LOGW("msg=\"UDP GSO refused by the kernel, sending datagram by datagram\"");
+			if (errno == EIO && segs[0] > 1) {
+				/* Another thread may have seen it first: resend all the same. */
+				if (atomic_exchange(&gso_ok, false))
+					LOGW("msg=\"UDP GSO refused by the kernel, sending datagram by datagram\"");
 				continue; /* rebuild the same datagrams without GSO */
 			}
 			if (errno == EAGAIN || errno == ENOBUFS) {

@@ -2,7 +2,9 @@
  * the kernel steers each datagram by our BPF program (CONTROL to the
  * control socket, DATA and KEEPALIVE by clientId, short ones to socket 0),
  * the receiver serves a socket with one datagram waiting before it has
- * finished a full one, and a batch send says which datagrams went. */
+ * finished a full one, a batch send says which datagrams went, and a GSO
+ * run the kernel refuses goes datagram by datagram. sendmmsg is wrapped
+ * (-Wl,--wrap=sendmmsg) to play that kernel. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +26,29 @@
 #include "pkt.h"
 #include "udp.h"
 #include "wire.h"
+
+int __real_sendmmsg(int fd, struct mmsghdr *msgs, unsigned n, int flags);
+int __wrap_sendmmsg(int fd, struct mmsghdr *msgs, unsigned n, int flags);
+
+/* refuse_gso: a send whose first message is a GSO run (several iovecs)
+ * fails with EIO, as kernels before 6.11 answer where the egress device
+ * lacks checksum offload; before failing, the first such send runs
+ * nested_send (another thread's send, refused the same way). */
+static bool refuse_gso;
+static void (*nested_send)(void);
+
+int __wrap_sendmmsg(int fd, struct mmsghdr *msgs, unsigned n, int flags)
+{
+	if (refuse_gso && n && msgs[0].msg_hdr.msg_iovlen > 1) {
+		void (*nested)(void) = nested_send;
+		nested_send = NULL;
+		if (nested)
+			nested();
+		errno = EIO;
+		return -1;
+	}
+	return __real_sendmmsg(fd, msgs, n, flags);
+}
 
 struct group {
 	unsigned short port;
@@ -242,6 +267,62 @@ static void test_send_batch_marks_refused(void **state)
 	group_close(&g);
 }
 
+/* Two threads' sends of GSO runs meet a kernel that refuses them: the one
+ * that learns it second must resend its run datagram by datagram too, not
+ * drop it (udp_send_batch clears one process-wide flag). */
+static struct group race_g;
+static struct endpoint race_to[8];
+
+static size_t send_run(int base)
+{
+	struct pool *pl = pool_new(4);
+	assert_non_null(pl);
+	struct pkt *pk[4];
+	assert_int_equal(pool_get(pl, pk, 4), 4);
+	for (int i = 0; i < 4; i++) {
+		pk[i]->len = WIRE_HDR_LEN + 100; /* equal sizes: one GSO run */
+		memset(pk[i]->data, 0, pk[i]->len);
+		memcpy(pk[i]->data, "VPN1", 4);
+		pk[i]->data[4] = 1, pk[i]->data[5] = WIRE_DATA, pk[i]->data[11] = (uint8_t)(base + i);
+	}
+	int fd = udp_open_client(AF_INET);
+	assert_true(fd >= 0);
+	bool sent[4];
+	size_t n = udp_send_batch(fd, pk, race_to, 4, sent);
+	for (int i = 0; i < 4; i++)
+		assert_true(sent[i]);
+	close(fd);
+	pool_put(pl, pk, 4);
+	pool_free(pl);
+	return n;
+}
+
+static void other_thread_send(void)
+{
+	assert_int_equal(send_run(10), 4);
+}
+
+static void test_gso_refused_resends_every_run(void **state)
+{
+	(void)state;
+	group_open(&race_g);
+	char spec[32], err[128];
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", race_g.port);
+	assert_int_equal(endpoint_resolve(spec, &race_to[0], err, sizeof(err)), 0);
+	for (int i = 1; i < 8; i++)
+		race_to[i] = race_to[0];
+	refuse_gso = true;
+	nested_send = other_thread_send;
+	assert_int_equal(send_run(0), 4);
+	refuse_gso = false;
+	uint32_t words[16];
+	int got = 0;
+	for (unsigned i = 0; i < race_g.ndata; i++)
+		got += drain(race_g.data[i], words + got, 16 - got);
+	assert_int_equal(got, 8);
+	group_close(&race_g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +330,8 @@ int main(void)
 		cmocka_unit_test(test_full_socket_does_not_delay_another),
 		cmocka_unit_test(test_single_socket_fill),
 		cmocka_unit_test(test_send_batch_marks_refused),
+		/* last: it leaves UDP GSO off for the process */
+		cmocka_unit_test(test_gso_refused_resends_every_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
