@@ -569,7 +569,6 @@ static size_t drain_udp(struct client *c, int wait_us, size_t *data)
 		o.nkeep = o.nspare = 0;
 		for (int i = 0; i < got; i++) {
 			struct pkt *pk = batch[i];
-			pk->stamp_ns = now;
 			bytes += pk->len;
 			/* Only the gateway talks to us. */
 			if (!endpoint_equal(&from[i], gw_ep(c)) ||
@@ -690,7 +689,6 @@ static size_t drain_tun(struct client *c, int wait_us)
 		size_t nkeep = 0, nspare = 0;
 		for (int i = 0; i < got; i++) {
 			struct pkt *pk = batch[i];
-			pk->stamp_ns = now;
 			bytes += pk->len;
 			if (pk->len > c->mtu) {
 				ctr_add(&c->st.dropped_due_to_mtu, 1);

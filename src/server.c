@@ -535,7 +535,6 @@ static size_t receive_batch(struct server *s, int wait_us, size_t *data)
 	o.ntun = o.npeer = o.nspare = 0;
 	for (int i = 0; i < got; i++) {
 		struct pkt *pk = batch[i];
-		pk->stamp_ns = now;
 		bytes += pk->len;
 		if (wire_decode(&hdr[ndgram], pk->data, pk->len) != WIRE_OK) {
 			ctr_add(&s->st.malformed_drops, 1);
@@ -704,7 +703,6 @@ static size_t read_tun_batch(struct server *s)
 	for (int i = 0; i < got; i++) {
 		struct pkt *pk = batch[i];
 		struct peer *to;
-		pk->stamp_ns = now;
 		bytes += pk->len;
 		if (pk->len > (uint32_t)s->conf.mtu) {
 			ctr_add(&s->st.dropped_due_to_mtu, 1);

@@ -17,6 +17,7 @@ struct tun {
 	size_t rlen;       /* bytes in rbuf of the super-packet being cut */
 	bool gso_udp;      /* ... a UDP one (USO), not TCP */
 	uint16_t mss;      /* ... its segment payload size */
+	uint64_t rstamp_ns; /* ... when it was read (now_ns) */
 	size_t seg_next, seg_total;
 	/* Whether tun_write_batch merges runs of TCP segments (GSO TCPV4/6)
 	 * and of UDP datagrams (GSO UDP_L4) into one write: what the kernel
@@ -39,7 +40,9 @@ int tun_open(struct tun *t, const char *name, bool ipv6);
 void tun_close(struct tun *t);
 
 /* Waits up to timeout_us (microseconds) for packets, then reads up to n of
- * them into pkts[i]->data; returns the count (0 on timeout), -1 on error. */
+ * them into pkts[i]->data, each stamped (stamp_ns) with when the kernel's
+ * packet it came from was read; returns the count (0 on timeout), -1 on
+ * error. */
 int tun_read_batch(struct tun *t, struct pkt **pkts, size_t n, int timeout_us);
 /* Sleeps until the TUN has packets or wake_fd is readable, up to
  * timeout_us. Returns TUN_READY_TUN and TUN_READY_WAKE as they are. */

@@ -126,6 +126,8 @@ static size_t cut_pending(struct tun *t, struct pkt **pkts, size_t n)
 		t->rx_malformed++;
 		return 0;
 	}
+	for (int i = 0; i < got; i++)
+		pkts[i]->stamp_ns = t->rstamp_ns;
 	t->seg_next += (size_t)got;
 	t->seg_total = total;
 	if (t->seg_next >= t->seg_total)
@@ -143,6 +145,9 @@ static int read_one(struct tun *t, struct pkt **pkts, size_t n)
 		LOGE("msg=\"read from TUN failed\" dev=%s error=\"%s\"", t->name, strerror(errno));
 		return -1;
 	}
+	/* A super-packet's segments may be handed out over several calls:
+	 * their latency counts from this read. */
+	t->rstamp_ns = now_ns();
 	if (r < OFFLOAD_HDR_LEN) {
 		t->rx_malformed++;
 		return 0;
@@ -177,6 +182,7 @@ static int read_one(struct tun *t, struct pkt **pkts, size_t n)
 	memcpy(pkts[0]->data, body, keep);
 	pkts[0]->len = (uint32_t)keep;
 	pkts[0]->csum_partial = partial;
+	pkts[0]->stamp_ns = t->rstamp_ns;
 	return 1;
 }
 

@@ -77,6 +77,7 @@ struct udp_rx {
 	uint8_t ecn[UDP_RX_BUFS];  /* the outer ECN field */
 	struct endpoint from[UDP_RX_BUFS];
 	unsigned count, cur;       /* buffers received, the one being split */
+	uint64_t stamp_ns;         /* when they were received (now_ns) */
 	size_t off;                /* offset into bufs[cur] */
 };
 

@@ -438,6 +438,9 @@ static int rx_read(struct udp_rx *rx, int fd)
 	int rc = recvmmsg(fd, msgs, rx->fill, MSG_DONTWAIT, NULL);
 	if (rc < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	/* Each datagram's latency counts from here, not from when a later
+	 * call hands it out: a GRO batch is split over several. */
+	rx->stamp_ns = now_ns();
 	for (int i = 0; i < rc; i++) {
 		rx->lens[i] = msgs[i].msg_len;
 		rx->seg[i] = msgs[i].msg_len;
@@ -516,6 +519,7 @@ int udp_rx_batch(struct udp_rx *rx, struct pkt **pkts, struct endpoint *from, si
 		 * counted as malformed. */
 		p->len = len <= PKT_BUF_SIZE ? (uint32_t)len : 0;
 		p->ecn = rx->ecn[c];
+		p->stamp_ns = rx->stamp_ns;
 		from[got++] = rx->from[c];
 		rx->off += len;
 		if (rx->off >= rx->lens[c] || len == 0) {

@@ -3,7 +3,9 @@
  * GSO writes: the packets still go, one by one, in order, with the headers
  * they came with, and that kind of merge is off from then on; packets the
  * kernel refuses one by one too leave it on. And reads tun_read_batch
- * cannot use are counted (rx_malformed), not lost silently.
+ * cannot use are counted (rx_malformed), not lost silently, and every
+ * packet it hands out is stamped with when the kernel's packet was read,
+ * also the segments of a super-packet handed out by a later call.
  *
  * The "TUN" is one end of a SOCK_SEQPACKET socket pair (one message per
  * write, as a TUN device takes one packet per write) and writev is wrapped
@@ -19,10 +21,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "log.h"
 #include "offload.h"
 #include "pkt.h"
 #include "tun.h"
@@ -256,7 +260,10 @@ static void test_no_uso_no_udp_merge(void **state)
 static void kernel_sends(uint8_t flags, uint8_t gso_type, uint16_t gso_size, uint16_t csum_start,
 			 uint16_t csum_offset, const uint8_t *body, size_t len)
 {
-	uint8_t msg[OFFLOAD_HDR_LEN + PKT_MAX_IP] = { flags, gso_type };
+	static uint8_t msg[OFFLOAD_HDR_LEN + 65536];
+	assert_true(len <= 65536);
+	memset(msg, 0, OFFLOAD_HDR_LEN);
+	msg[0] = flags, msg[1] = gso_type;
 	/* virtio_net_hdr: flags, gso_type, then little-endian 16-bit fields */
 	msg[4] = (uint8_t)gso_size, msg[5] = (uint8_t)(gso_size >> 8);
 	msg[6] = (uint8_t)csum_start, msg[7] = (uint8_t)(csum_start >> 8);
@@ -296,6 +303,39 @@ static void test_read_drops_counted(void **state)
 	t.rbuf = NULL;
 }
 
+/* A TSO super-packet of 5 segments, read 2 then 3 with 2 ms between the
+ * calls: all 5 keep the stamp of the one read. */
+static void test_segments_keep_read_stamp(void **state)
+{
+	(void)state;
+	static uint8_t super[40 + 5 * PAYLOAD];
+	struct pkt *seg[N];
+	t.rbuf = malloc(OFFLOAD_HDR_LEN + 65536);
+	assert_non_null(t.rbuf);
+	tcp_run();
+	memcpy(super, orig[0], 40);
+	super[2] = (uint8_t)(sizeof(super) >> 8), super[3] = (uint8_t)sizeof(super);
+	memset(super + 40, 'x', 5 * PAYLOAD);
+	kernel_sends(1, OFFLOAD_GSO_TCPV4, PAYLOAD, 20, 16, super, sizeof(super));
+
+	uint64_t before = now_ns();
+	assert_int_equal(tun_read_batch(&t, pkts, 2, 0), 2);
+	uint64_t after = now_ns();
+	struct timespec nap = { 0, 2000000 };
+	nanosleep(&nap, NULL);
+	uint64_t later = now_ns();
+	memcpy(seg, pkts, sizeof(seg));
+	assert_int_equal(tun_read_batch(&t, seg + 2, 3, 0), 3);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(seg[i]->len, 40 + PAYLOAD);
+		assert_true(seg[i]->stamp_ns >= before && seg[i]->stamp_ns <= after);
+		assert_true(seg[i]->stamp_ns < later);
+	}
+	assert_int_equal(t.rx_malformed, 0);
+	free(t.rbuf);
+	t.rbuf = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +345,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_packets_leave_merging_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_uso_no_udp_merge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_drops_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_segments_keep_read_stamp, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

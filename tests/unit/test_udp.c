@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "pkt.h"
 #include "udp.h"
 #include "wire.h"
@@ -267,6 +268,39 @@ static void test_send_batch_marks_refused(void **state)
 	group_close(&g);
 }
 
+/* Datagrams of one receive handed out over two calls keep the stamp of
+ * the receive, not of the call that hands them out. */
+static void test_rx_stamp_is_the_receive(void **state)
+{
+	(void)state;
+	struct group g;
+	group_open(&g);
+	struct udp_rx rx;
+	assert_int_equal(udp_rx_init(&rx, g.data, 1), 0);
+	for (int i = 0; i < 4; i++)
+		send_msg(&g, WIRE_DATA, 0);
+	struct pollfd p = { .fd = g.data[0], .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 500), 1);
+	usleep(20000); /* all four in the socket */
+
+	struct pool *pl = pool_new(4);
+	assert_non_null(pl);
+	struct pkt *pk[4];
+	struct endpoint from[4];
+	assert_int_equal(pool_get(pl, pk, 4), 4);
+	uint64_t before = now_ns();
+	assert_int_equal(udp_rx_batch(&rx, pk, from, 2, 0), 2);
+	uint64_t after = now_ns();
+	usleep(2000);
+	assert_int_equal(udp_rx_batch(&rx, pk + 2, from + 2, 2, 0), 2);
+	for (int i = 0; i < 4; i++)
+		assert_true(pk[i]->stamp_ns >= before && pk[i]->stamp_ns <= after);
+	pool_put(pl, pk, 4);
+	pool_free(pl);
+	udp_rx_free(&rx);
+	group_close(&g);
+}
+
 /* Two threads' sends of GSO runs meet a kernel that refuses them: the one
  * that learns it second must resend its run datagram by datagram too, not
  * drop it (udp_send_batch clears one process-wide flag). */
@@ -330,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_full_socket_does_not_delay_another),
 		cmocka_unit_test(test_single_socket_fill),
 		cmocka_unit_test(test_send_batch_marks_refused),
+		cmocka_unit_test(test_rx_stamp_is_the_receive),
 		/* last: it leaves UDP GSO off for the process */
 		cmocka_unit_test(test_gso_refused_resends_every_run),
 	};
