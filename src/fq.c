@@ -75,9 +75,45 @@ static uint32_t mix(uint32_t h)
 	return h;
 }
 
+/* Transports whose first four bytes are the two ports. */
+static bool has_ports(uint8_t proto)
+{
+	return proto == 6 || proto == 17 || proto == 132 || proto == 136;
+}
+
+static uint32_t mix_ports(uint32_t h, const uint8_t *l4)
+{
+	uint32_t ports;
+	memcpy(&ports, l4, 4);
+	return mix(h ^ ports);
+}
+
+/* IPv6: the addresses, then the transport after any hop-by-hop, routing
+ * and destination options headers, and its ports. Behind a fragment
+ * header (44) none are taken: every fragment of a datagram, the first
+ * one too, shares one queue, so none overtakes another. */
+static uint32_t hash6(uint32_t h, const uint8_t *ip, size_t len)
+{
+	for (size_t i = 8; i < 40; i += 4) {
+		uint32_t w;
+		memcpy(&w, ip + i, 4);
+		h = mix(h ^ w);
+	}
+	size_t at = 40;
+	uint8_t nh = ip[6];
+	for (int i = 0; i < 4 && (nh == 0 || nh == 43 || nh == 60) && len >= at + 8; i++) {
+		nh = ip[at];
+		at += ((size_t)ip[at + 1] + 1) * 8;
+	}
+	h = mix(h ^ nh);
+	return has_ports(nh) && len >= at + 4 ? mix_ports(h, ip + at) : h;
+}
+
 uint32_t fq_flow_of(const struct fq *q, const uint8_t *ip, size_t len)
 {
 	uint32_t h = q->hash_key;
+	if (len >= 40 && ip[0] >> 4 == 6)
+		return hash6(h, ip, len) & (q->nflows - 1);
 	if (len < 20 || ip[0] >> 4 != 4)
 		return mix(h) & (q->nflows - 1);
 	size_t ihl = (size_t)(ip[0] & 15) * 4;
@@ -89,11 +125,8 @@ uint32_t fq_flow_of(const struct fq *q, const uint8_t *ip, size_t len)
 	h = mix(h ^ ip[9]);
 	/* Ports of TCP, UDP and friends, unless this is a later fragment. */
 	bool first_fragment = ((ip[6] & 0x1f) | ip[7]) == 0;
-	if (first_fragment && ihl >= 20 && len >= ihl + 4 && (ip[9] == 6 || ip[9] == 17 || ip[9] == 132 || ip[9] == 136)) {
-		uint32_t ports;
-		memcpy(&ports, ip + ihl, 4);
-		h = mix(h ^ ports);
-	}
+	if (first_fragment && ihl >= 20 && len >= ihl + 4 && has_ports(ip[9]))
+		h = mix_ports(h, ip + ihl);
 	return h & (q->nflows - 1);
 }
 

@@ -662,6 +662,122 @@ static void test_hash_odd_packets_do_not_crash(void **state)
 	finish(f);
 }
 
+/* An IPv6 packet of next header nh (after ext bytes of destination
+ * options when ext), ports sport/dport, between fd00::src and fd00::dst;
+ * OFF_SEQ / OFF_TAG as build_ip writes them (len >= 88). */
+static void build_ip6(uint8_t *b, uint8_t nh, uint16_t src, uint16_t dst, uint16_t sport, uint16_t dport,
+		      size_t ext, uint32_t len, uint32_t seq, uint32_t tag)
+{
+	memset(b, 0, len);
+	put32(b, 0x60000000u | seq % 7); /* flow labels differ: not part of the flow */
+	put16(b + 4, (uint16_t)(len - 40));
+	b[6] = ext ? 60 : nh;
+	b[7] = 64;
+	b[8] = b[24] = 0xfd;
+	put16(b + 22, src);
+	put16(b + 38, dst);
+	size_t at = 40;
+	if (ext) {
+		b[40] = nh;
+		b[41] = (uint8_t)(ext / 8 - 1);
+		at += ext;
+	}
+	put16(b + at, sport);
+	put16(b + at + 2, dport);
+	put32(b + 80, seq);
+	put32(b + 84, tag);
+}
+
+static uint32_t bucket6(struct fixture *f, uint8_t nh, uint16_t src, uint16_t dst, uint16_t sport, uint16_t dport,
+			size_t ext)
+{
+	uint8_t b[200];
+	build_ip6(b, nh, src, dst, sport, dport, ext, 120, 0, 0);
+	return fq_flow_of(&f->q, b, 120);
+}
+
+/* IPv6 is queued by flow as IPv4 is: addresses, transport and ports
+ * (behind extension headers too), not all in one queue. */
+static void test_hash_ipv6_flows(void **state)
+{
+	struct fixture *f = *state;
+	qinit(f, BIG_CAP, 1u << 30);
+	uint32_t b0 = bucket6(f, 6, 1, 2, 40000, 443, 0);
+	/* stable, whatever the flow label */
+	uint8_t b[200];
+	for (uint32_t i = 0; i < 7; i++) {
+		build_ip6(b, 6, 1, 2, 40000, 443, 0, 120, i, 0);
+		assert_int_equal(fq_flow_of(&f->q, b, 120), b0);
+	}
+	/* each part of the flow counts */
+	assert_int_not_equal(bucket6(f, 6, 3, 2, 40000, 443, 0), b0);
+	assert_int_not_equal(bucket6(f, 6, 1, 3, 40000, 443, 0), b0);
+	assert_int_not_equal(bucket6(f, 6, 1, 2, 40001, 443, 0), b0);
+	assert_int_not_equal(bucket6(f, 6, 1, 2, 40000, 444, 0), b0);
+	assert_int_not_equal(bucket6(f, 17, 1, 2, 40000, 443, 0), b0);
+	/* connections of one host pair spread over the buckets, also behind
+	 * a destination options header */
+	for (size_t ext = 0; ext <= 16; ext += 16) {
+		uint32_t seen[20];
+		int collisions = 0;
+		for (uint16_t i = 0; i < 20; i++) {
+			seen[i] = bucket6(f, 6, 1, 2, (uint16_t)(50000 + i), 443, ext);
+			for (uint16_t j = 0; j < i; j++)
+				if (seen[j] == seen[i]) {
+					collisions++;
+					break;
+				}
+		}
+		assert_true(collisions <= 2);
+	}
+	/* fragments (header 44) carry no ports: one bucket for all of them */
+	uint32_t frag = bucket6(f, 44, 1, 2, 1, 2, 0);
+	for (uint16_t i = 0; i < 20; i++)
+		assert_int_equal(bucket6(f, 44, 1, 2, (uint16_t)(i * 977), (uint16_t)(i * 31), 0), frag);
+	/* truncated: never past the end (exact-size copies under ASan) */
+	for (size_t len = 40; len < 64; len++) {
+		build_ip6(b, 6, 1, 2, 40000, 443, 16, 120, 0, 0);
+		uint8_t *c = malloc(len);
+		assert_non_null(c);
+		memcpy(c, b, len);
+		assert_true(fq_flow_of(&f->q, c, len) < NFLOWS);
+		free(c);
+	}
+	finish(f);
+}
+
+/* An IPv6 ping behind an IPv6 bulk transfer goes first, as IPv4's does. */
+static void test_ipv6_ping_goes_first(void **state)
+{
+	struct fixture *f = *state;
+	struct fq *q = qinit(f, BIG_CAP, 1u << 30);
+	enum { BULK = 200 };
+	assert_int_not_equal(bucket6(f, 6, 1, 2, 40000, 443, 0), bucket6(f, 58, 1, 2, 0x8000, 0, 0));
+	struct pkt *v[BULK + 1], *out[64];
+	assert_int_equal(pool_get(f->pool, v, BULK + 1), BULK + 1);
+	for (uint32_t i = 0; i < BULK; i++) {
+		build_ip6(v[i]->data, 6, 1, 2, 40000, 443, 0, 1400, i, 1);
+		v[i]->len = 1400;
+	}
+	build_ip6(v[BULK]->data, 58, 1, 2, 0x8000, 0, 0, 104, 0, 2);
+	v[BULK]->len = 104;
+	fq_push(q, v, BULK, fake_now);
+	fq_push(q, v + BULK, 1, fake_now);
+	size_t n = pop(f, out, 64);
+	assert_int_equal(n, 64);
+	int ping_at = -1;
+	uint32_t tcp = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (get32(out[i]->data + 84) == 2)
+			ping_at = (int)i;
+		else
+			assert_int_equal(get32(out[i]->data + 80), tcp++); /* in order */
+	}
+	assert_true(ping_at >= 0 && ping_at <= 1);
+	give_back(f, out, n);
+	finish(f);
+}
+
 static void test_hash_key_is_random(void **state)
 {
 	struct fixture *f = *state;
@@ -1183,6 +1299,8 @@ int main(void)
 		T(test_hash_same_tuple_same_bucket),
 		T(test_hash_icmp_and_fragments_ignore_port_bytes),
 		T(test_hash_odd_packets_do_not_crash),
+		T(test_hash_ipv6_flows),
+		T(test_ipv6_ping_goes_first),
 		T(test_hash_key_is_random),
 		T(test_overflow_drops_head_of_fattest_flow),
 		T(test_overflow_one_batch),
