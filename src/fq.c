@@ -123,9 +123,11 @@ uint32_t fq_flow_of(const struct fq *q, const uint8_t *ip, size_t len)
 	h = mix(h ^ src);
 	h = mix(h ^ dst);
 	h = mix(h ^ ip[9]);
-	/* Ports of TCP, UDP and friends, unless this is a later fragment. */
-	bool first_fragment = ((ip[6] & 0x1f) | ip[7]) == 0;
-	if (first_fragment && ihl >= 20 && len >= ihl + 4 && has_ports(ip[9]))
+	/* Ports of TCP, UDP and friends, unless this is a fragment: later
+	 * ones have none, and the first goes with them, or the datagram's
+	 * fragments would sit in two queues and leave out of order. */
+	bool fragment = ((ip[6] & 0x3f) | ip[7]) != 0;
+	if (!fragment && ihl >= 20 && len >= ihl + 4 && has_ports(ip[9]))
 		h = mix_ports(h, ip + ihl);
 	return h & (q->nflows - 1);
 }

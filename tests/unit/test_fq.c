@@ -606,6 +606,35 @@ static void test_hash_icmp_and_fragments_ignore_port_bytes(void **state)
 	finish(f);
 }
 
+/* A datagram's first fragment (MF, offset 0) goes with its later ones,
+ * so they leave in order, ahead of the flow's next datagram. */
+static void test_fragments_of_a_datagram_stay_together(void **state)
+{
+	struct fixture *f = *state;
+	struct fq *q = qinit(f, BIG_CAP, 1u << 30);
+	struct flow fl = UDP_DNS;
+	struct pkt *v[3], *out[4];
+	assert_int_equal(pool_get(f->pool, v, 3), 3);
+	build_ip(v[0]->data, &fl, 596, 0); /* A, first fragment */
+	put16(v[0]->data + 6, 0x2000);
+	ip_set_csum(v[0]->data);
+	v[0]->len = 596;
+	build_ip(v[1]->data, &fl, 120, 1); /* A, last fragment: no ports, other bytes there */
+	put16(v[1]->data + 6, 72);
+	put32(v[1]->data + 20, 0xdeadbeef);
+	ip_set_csum(v[1]->data);
+	v[1]->len = 120;
+	build_ip(v[2]->data, &fl, 100, 2); /* B, whole */
+	v[2]->len = 100;
+	assert_int_equal(fq_flow_of(q, v[0]->data, 596), fq_flow_of(q, v[1]->data, 120));
+	fq_push(q, v, 3, fake_now);
+	assert_int_equal(pop(f, out, 4), 3);
+	for (uint32_t i = 0; i < 3; i++)
+		assert_int_equal(seq_of(out[i]), i);
+	give_back(f, out, 3);
+	finish(f);
+}
+
 /* Exact-size heap copies so a sanitizer build catches any overread. */
 static uint32_t hash_exact(struct fq *q, const uint8_t *src, size_t len)
 {
@@ -1300,6 +1329,7 @@ int main(void)
 		T(test_hash_icmp_and_fragments_ignore_port_bytes),
 		T(test_hash_odd_packets_do_not_crash),
 		T(test_hash_ipv6_flows),
+		T(test_fragments_of_a_datagram_stay_together),
 		T(test_ipv6_ping_goes_first),
 		T(test_hash_key_is_random),
 		T(test_overflow_drops_head_of_fattest_flow),
