@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -37,9 +38,14 @@ int __wrap_sendmmsg(int fd, struct mmsghdr *msgs, unsigned n, int flags);
  * nested_send (another thread's send, refused the same way). */
 static bool refuse_gso;
 static void (*nested_send)(void);
+/* one_at_a_time: the kernel takes only the first message of each call,
+ * as sendmmsg may when a socket buffer fills mid-batch. */
+static bool one_at_a_time;
 
 int __wrap_sendmmsg(int fd, struct mmsghdr *msgs, unsigned n, int flags)
 {
+	if (one_at_a_time && n > 1)
+		n = 1;
 	if (refuse_gso && n && msgs[0].msg_hdr.msg_iovlen > 1) {
 		void (*nested)(void) = nested_send;
 		nested_send = NULL;
@@ -301,6 +307,113 @@ static void test_rx_stamp_is_the_receive(void **state)
 	group_close(&g);
 }
 
+/* Payload byte i of datagram k of a test stream: says where it belongs. */
+static uint8_t stream_byte(int k, size_t i)
+{
+	return (uint8_t)(k * 31 + (int)i);
+}
+
+/* One GRO buffer handed out over two calls: the first call's two
+ * datagrams, then the rest from where it stopped, the short last one
+ * included, all in order and whole. */
+static void test_gro_buffer_split_over_calls(void **state)
+{
+	(void)state;
+	enum { SEG = 120, FULL = 5, LAST = 40 };
+	struct group g;
+	group_open(&g);
+	struct udp_rx rx;
+	assert_int_equal(udp_rx_init(&rx, g.data, 1), 0);
+	if (!rx.gro) {
+		udp_rx_free(&rx);
+		group_close(&g);
+		skip(); /* a kernel without UDP GRO */
+	}
+	/* One send of FULL + 1 datagrams (UDP_SEGMENT): loopback hands it to a
+	 * GRO socket as one buffer. Each starts with a DATA header (clientId
+	 * word 0 steers them all to socket 0). */
+	uint8_t buf[FULL * SEG + LAST];
+	for (int k = 0; k <= FULL; k++) {
+		uint8_t *d = buf + k * SEG;
+		size_t len = k < FULL ? SEG : LAST;
+		for (size_t i = 0; i < len; i++)
+			d[i] = stream_byte(k, i);
+		memset(d, 0, 12);
+		memcpy(d, "VPN1", 4);
+		d[4] = 1, d[5] = WIRE_DATA;
+	}
+	int gso = SEG;
+	assert_int_equal(setsockopt(g.tx, SOL_UDP, UDP_SEGMENT, &gso, sizeof(gso)), 0);
+	send_raw(&g, buf, sizeof(buf));
+	struct pollfd p = { .fd = g.data[0], .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 500), 1);
+
+	struct pool *pl = pool_new(FULL + 1);
+	assert_non_null(pl);
+	struct pkt *pk[FULL + 1];
+	struct endpoint from[FULL + 1];
+	assert_int_equal(pool_get(pl, pk, FULL + 1), FULL + 1);
+	assert_int_equal(udp_rx_batch(&rx, pk, from, 2, 0), 2);
+	assert_int_equal(udp_rx_batch(&rx, pk + 2, from + 2, FULL + 1, 0), FULL + 1 - 2);
+	for (int k = 0; k <= FULL; k++) {
+		size_t len = k < FULL ? SEG : LAST;
+		assert_int_equal(pk[k]->len, len);
+		assert_memory_equal(pk[k]->data + 12, buf + k * SEG + 12, len - 12);
+		assert_int_equal(pk[k]->stamp_ns, pk[0]->stamp_ns);
+	}
+	pool_put(pl, pk, FULL + 1);
+	pool_free(pl);
+	udp_rx_free(&rx);
+	group_close(&g);
+}
+
+/* A kernel that takes one message per sendmmsg: udp_send_batch goes on
+ * from where it stopped, every datagram once, in order. */
+static void test_send_batch_resumes_partial(void **state)
+{
+	(void)state;
+	enum { N = 6 };
+	struct group g;
+	group_open(&g);
+	char spec[32], err[128];
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", g.port);
+	struct endpoint to[N];
+	assert_int_equal(endpoint_resolve(spec, &to[0], err, sizeof(err)), 0);
+	for (int i = 1; i < N; i++)
+		to[i] = to[0];
+	int fd = udp_open_client(AF_INET);
+	assert_true(fd >= 0);
+	struct pool *pl = pool_new(N);
+	assert_non_null(pl);
+	struct pkt *pk[N];
+	assert_int_equal(pool_get(pl, pk, N), N);
+	for (int i = 0; i < N; i++) {
+		/* Growing sizes: a message each. */
+		pk[i]->len = WIRE_HDR_LEN + 8 + (uint32_t)i;
+		memset(pk[i]->data, 0, pk[i]->len);
+		memcpy(pk[i]->data, "VPN1", 4);
+		pk[i]->data[4] = 1, pk[i]->data[5] = WIRE_DATA, pk[i]->data[WIRE_HDR_LEN] = (uint8_t)(i + 1);
+	}
+	bool sent[N];
+	one_at_a_time = true;
+	size_t n = udp_send_batch(fd, pk, to, N, sent);
+	one_at_a_time = false;
+	assert_int_equal(n, N);
+	for (int i = 0; i < N; i++)
+		assert_true(sent[i]);
+	struct pollfd p = { .fd = g.data[0], .events = POLLIN };
+	for (int i = 0; i < N; i++) {
+		uint8_t b[256];
+		assert_int_equal(poll(&p, 1, 500), 1);
+		assert_int_equal(recv(g.data[0], b, sizeof(b), 0), (ssize_t)(WIRE_HDR_LEN + 8 + i));
+		assert_int_equal(b[WIRE_HDR_LEN], i + 1);
+	}
+	pool_put(pl, pk, N);
+	pool_free(pl);
+	close(fd);
+	group_close(&g);
+}
+
 /* Two threads' sends of GSO runs meet a kernel that refuses them: the one
  * that learns it second must resend its run datagram by datagram too, not
  * drop it (udp_send_batch clears one process-wide flag). */
@@ -365,6 +478,8 @@ int main(void)
 		cmocka_unit_test(test_single_socket_fill),
 		cmocka_unit_test(test_send_batch_marks_refused),
 		cmocka_unit_test(test_rx_stamp_is_the_receive),
+		cmocka_unit_test(test_gro_buffer_split_over_calls),
+		cmocka_unit_test(test_send_batch_resumes_partial),
 		/* last: it leaves UDP GSO off for the process */
 		cmocka_unit_test(test_gso_refused_resends_every_run),
 	};
