@@ -255,7 +255,7 @@ static size_t write_run_singly(struct tun *t, struct pkt **pkts, size_t n, size_
 			       const struct iovec *iov, size_t niov, const uint8_t *saved, size_t saved_len,
 			       bool *merge, bool *written)
 {
-	bool member[n];
+	bool member[n], first_went = false;
 	size_t ok = 0;
 	int refused = errno;
 	memset(member, 0, sizeof(member));
@@ -264,14 +264,17 @@ static size_t write_run_singly(struct tun *t, struct pkt **pkts, size_t n, size_
 	for (size_t j = i; j < n; j++) {
 		if (!member[j])
 			continue;
-		if (write_single(t, pkts[j]) == 0)
+		if (write_single(t, pkts[j]) == 0) {
 			ok++;
-		else if (written)
+			first_went |= j == i;
+		} else if (written) {
 			written[j] = false;
+		}
 	}
-	/* Packets the kernel refuses one by one too were bad ones: a peer's
-	 * packets must not switch our merging off. */
-	if (ok && *merge) {
+	/* The merged packet's headers were the first packet's: if the kernel
+	 * refuses that one alone too, it was a bad packet (a peer's packets
+	 * must not switch our merging off), not the merge. */
+	if (first_went && *merge) {
 		*merge = false;
 		LOGW("msg=\"TUN refused a merged %s write; writing those packet by packet from now on\" dev=%s error=\"%s\"",
 		     merge == &t->merge_udp ? "UDP" : "TCP", t->name, strerror(refused));
@@ -308,9 +311,10 @@ size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n, bool *written
 			merged = udp_merge(pkts, n, i, used, hdr, iov, &niov, &nseg);
 		}
 		if (merged) {
-			if (writev(t->fd, iov, (int)niov) == (ssize_t)(OFFLOAD_HDR_LEN + merged))
+			ssize_t w = writev(t->fd, iov, (int)niov);
+			if (w == (ssize_t)(OFFLOAD_HDR_LEN + merged))
 				ok += nseg;
-			else if (errno == EINVAL)
+			else if (w < 0 && errno == EINVAL)
 				ok += write_run_singly(t, pkts, n, i, used, iov, niov, saved, saved_len, merge, written);
 			else if (written)
 				merge_set(pkts, n, i, used, iov, niov, written, false);

@@ -37,8 +37,10 @@
 ssize_t __real_writev(int fd, const struct iovec *iov, int iovcnt);
 ssize_t __wrap_writev(int fd, const struct iovec *iov, int iovcnt);
 
-/* What the fake kernel refuses: merged writes, or every write. */
+/* What the fake kernel refuses: merged writes, every write, or a plain
+ * write of a packet whose payload starts with the byte refuse_byte. */
 static bool refuse_gso, refuse_all;
+static int refuse_byte = -1;
 static unsigned gso_writes;
 
 ssize_t __wrap_writev(int fd, const struct iovec *iov, int iovcnt)
@@ -46,7 +48,8 @@ ssize_t __wrap_writev(int fd, const struct iovec *iov, int iovcnt)
 	const uint8_t *hdr = iov[0].iov_base;
 	bool gso = iov[0].iov_len >= OFFLOAD_HDR_LEN && hdr[1] != OFFLOAD_GSO_NONE;
 	gso_writes += gso;
-	if (refuse_all || (gso && refuse_gso)) {
+	bool bad = !gso && iovcnt > 1 && iov[1].iov_len > 28 && ((const uint8_t *)iov[1].iov_base)[28] == refuse_byte;
+	if (refuse_all || (gso && refuse_gso) || bad) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -164,6 +167,7 @@ static int setup(void **state)
 	snprintf(t.name, sizeof(t.name), "test0");
 	t.merge_tcp = t.merge_udp = true;
 	refuse_gso = refuse_all = false;
+	refuse_byte = -1;
 	gso_writes = 0;
 	pool = pool_new(N);
 	assert_non_null(pool);
@@ -242,6 +246,51 @@ static void test_bad_packets_leave_merging_on(void **state)
 		assert_false(written[i]);
 	assert_true(t.merge_udp);
 	assert_int_equal(next_write(&type, buf, sizeof(buf)), -1);
+}
+
+/* The kernel refuses the merged write and then the run's first packet
+ * alone (whose headers the merged one had): a bad packet, not the merge;
+ * the others go, merging stays on. */
+static void test_bad_first_packet_leaves_merging_on(void **state)
+{
+	(void)state;
+	bool written[N];
+	refuse_gso = true;
+	refuse_byte = 'a'; /* udp_run's first payload */
+	udp_run();
+	assert_int_equal(tun_write_batch(&t, pkts, N, written), N - 1);
+	assert_false(written[0]);
+	for (size_t i = 1; i < N; i++)
+		assert_true(written[i]);
+	assert_true(t.merge_udp);
+}
+
+/* Two flows interleaved, A at even and B at odd places: refused merged,
+ * every packet still goes once, each flow's in its order. */
+static void test_fallback_keeps_each_flows_order(void **state)
+{
+	(void)state;
+	bool written[N];
+	uint8_t buf[PKT_MAX_IP], type;
+	refuse_gso = true;
+	udp_run();
+	for (size_t i = 1; i < N; i += 2) {
+		put16(pkts[i]->data + 22, 444); /* flow B */
+		memcpy(orig[i], pkts[i]->data, pkts[i]->len);
+	}
+	assert_int_equal(tun_write_batch(&t, pkts, N, written), N);
+	int last[2] = { -1, -1 }, count = 0;
+	ssize_t len;
+	while ((len = next_write(&type, buf, sizeof(buf))) >= 0) {
+		assert_int_equal(type, OFFLOAD_GSO_NONE);
+		int k = buf[28] - 'a'; /* which packet */
+		assert_true(k >= 0 && k < N);
+		assert_memory_equal(buf, orig[k], (size_t)len);
+		assert_true(k > last[k & 1]);
+		last[k & 1] = k;
+		count++;
+	}
+	assert_int_equal(count, N);
 }
 
 /* A kernel that took no USO at start gets no GSO UDP write at all. */
@@ -344,6 +393,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tcp_refused_falls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_packets_leave_merging_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_uso_no_udp_merge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_first_packet_leaves_merging_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fallback_keeps_each_flows_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_drops_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_segments_keep_read_stamp, setup, teardown),
 	};
