@@ -372,11 +372,15 @@ flood_mode() {
 ping_p99_from() {
     local res
     res=$("$PY" - "$LAB_ROOT/bench" "$STEAL_EXCUSE" "$STALL_MS" "$STALL_PRE_MS" "$STALL_KEEP" "$LAB_DIR"/ping-"$1"*.log <<'EOF'
-import re, sys
+import math, re, sys
 sys.path.insert(0, sys.argv.pop(1))
 import calm  # bench/calm.py: the bench's rule for which pings a stall touched
 excuse, stall_ms, pre_ms, keep = (float(sys.argv.pop(1)) for _ in range(4))
 files = sys.argv[1:]
+
+def p99_of(r):
+    # nearest rank, ceil(0.99 n): for 150 or 199 replies one rank above the bench's (n-1) * 0.99
+    return r[max(0, math.ceil(0.99 * len(r)) - 1)]
 
 all_rtts, sent, recv, per, shown, touched_all = [], 0, 0, [], [], 0
 for f in files:
@@ -392,7 +396,7 @@ for f in files:
     untouched = calm.untouched(rep, st, pre_ms)
     touched = len(rep) - len(untouched)
     touched_all += touched
-    raw99 = calm.pct(sorted(r for _, r in rep), 0.99)
+    raw99 = p99_of(sorted(r for _, r in rep))
     try:
         stolen = int(open(f.replace("/ping-", "/steal-")[:-len(".log")]).read())
     except (OSError, ValueError):
@@ -402,14 +406,14 @@ for f in files:
     elif len(untouched) * 100 < keep * len(rep):
         shown.append((raw99, "%.3f(host stalls touched %d of %d)" % (raw99, touched, len(rep))))
     else:
-        c99 = calm.pct(untouched, 0.99)
+        c99 = p99_of(untouched)
         per.append(c99)
         shown.append((c99, "%.3f" % c99 if not touched else
                       "%.3f(%d of %d pings touched by the round's %d host stalls; all: %.3f)"
                       % (c99, touched, len(rep), len(st), raw99)))
 all_rtts.sort()
 def pct(p):
-    return calm.pct(all_rtts, p / 100) if all_rtts else 0
+    return all_rtts[max(0, math.ceil(p / 100 * len(all_rtts)) - 1)] if all_rtts else 0
 per.sort()
 # fewer than 3 rounds the host left alone: no median worth judging
 mp99 = "%.3f" % per[len(per) // 2] if len(per) >= 3 else "none"
