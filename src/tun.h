@@ -55,8 +55,9 @@ int tun_write_one(struct tun *t, const uint8_t *pkt, size_t len);
  * super-packets where the kernel takes them; returns how many packets (not
  * writes) the kernel took, and when written is not NULL sets written[i] to
  * whether it took pkts[i]. A merged write the kernel refuses (EINVAL) is
- * written packet by packet, and if those go, that kind of merge is off
- * from then on (logged once). */
+ * written packet by packet, and if the first of them goes (its headers
+ * were the merged one's), that kind of merge is off from then on (logged
+ * once). */
 size_t tun_write_batch(struct tun *t, struct pkt **pkts, size_t n, bool *written);
 /* The quantum, in MTUs, of a flow queue that feeds tun_write_batch. It
  * merges each flow's consecutive segments into one write; served a
