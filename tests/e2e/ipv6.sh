@@ -140,39 +140,32 @@ done
 ip netns exec "$NS_GW" ethtool -K wan0 tx off >/dev/null 2>&1 &&
     ip netns exec "$NS_NET" ethtool -K eth0 rx off >/dev/null 2>&1 ||
     not_ok "c: checksum offloads off on the internet link" "ethtool -K failed"
-# An IPv6 ping during each transfer, from 1 s in for 2 s: unpaced, the queue rarely stands in
-# vpngw here (these pings were as fast before IPv6 was queued by flow); the paced case below is
-# where it does.
-for dir in up down; do
-    extra=(); [ "$dir" = down ] && extra=(-R)
-    (sleep 1; exec ip netns exec "$NS_C1" ping -6 -n -i 0.01 -w 2 "$NET6") >"$LAB_DIR/ping6-load-$dir.log" 2>&1 &
+# transfer_with_ping6 NS NAME WHAT [iperf3 flags]: a 4 s iperf3 -6 from NS to the internet host
+# with an IPv6 ping from NS beside it (from 1 s in, for 2 s), into $LAB_DIR/*-NAME.*; checks
+# that the transfer moves, the ping gets replies, and its p50 is <= 2 ms (WHAT names the case).
+transfer_with_ping6() {
+    local ns=$1 name=$2 what=$3 ping_pid mbps bytes n p50 p99
+    shift 3
+    (sleep 1; exec ip netns exec "$ns" ping -6 -n -i 0.01 -w 2 "$NET6") >"$LAB_DIR/ping6-$name.log" 2>&1 &
     ping_pid=$!
-    ip netns exec "$NS_C1" timeout 30 iperf3 -6 -c "$NET6" -p 5202 -t 4 -J "${extra[@]}" >"$LAB_DIR/iperf6-$dir.json" 2>&1
+    ip netns exec "$ns" timeout 30 iperf3 -6 -c "$NET6" -p 5202 -t 4 -J "$@" >"$LAB_DIR/iperf6-$name.json" 2>&1
     wait "$ping_pid"
-    read -r mbps bytes < <(iperf_mbps "$LAB_DIR/iperf6-$dir.json")
-    read -r n p50 p99 < <(sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' "$LAB_DIR/ping6-load-$dir.log" | sort -n |
+    read -r mbps bytes < <(iperf_mbps "$LAB_DIR/iperf6-$name.json")
+    read -r n p50 p99 < <(sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' "$LAB_DIR/ping6-$name.log" | sort -n |
         awk '{ v[NR] = $1 } END { if (NR) print NR, v[int((NR - 1) * 0.5) + 1], v[int((NR - 1) * 0.99) + 1]; else print 0, "-", "-" }')
-    log "c: $dir: $mbps Mbit/s, $bytes bytes; ping -6 meanwhile: $n replies, p50 $p50 ms, p99 $p99 ms"
-    check_gt "c: iperf3 -6 $dir completes through the tunnel and NAT66 (bytes)" "${bytes:-0}" 1000000
-    check_gt "c: ping -6 during the $dir transfer gets replies" "$n" 50
-    if awk -v v="${p50:-99}" 'BEGIN { exit !(v + 0 <= 2) }'; then ok "c: ping -6 during the $dir transfer: p50 $p50 ms <= 2 ms"
-    else not_ok "c: ping -6 during the $dir transfer: p50 <= 2 ms" "p50 $p50 ms, p99 $p99 ms"; fi
-done
-# Paced (client2, Bandwidth = PACE6), the upload's queue stands in client2's flow queues, CoDel
-# keeping it at about 5 ms: an IPv6 ping beside it has a queue of its own and goes first (before
-# git 4b255f9 every IPv6 packet shared one queue, and the ping waited behind the upload).
-(sleep 1; exec ip netns exec "$NS_C2" ping -6 -n -i 0.01 -w 2 "$NET6") >"$LAB_DIR/ping6-paced.log" 2>&1 &
-ping_pid=$!
-ip netns exec "$NS_C2" timeout 30 iperf3 -6 -c "$NET6" -p 5202 -t 4 -J >"$LAB_DIR/iperf6-paced.json" 2>&1
-wait "$ping_pid"
-read -r mbps bytes < <(iperf_mbps "$LAB_DIR/iperf6-paced.json")
-read -r n p50 p99 < <(sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' "$LAB_DIR/ping6-paced.log" | sort -n |
-    awk '{ v[NR] = $1 } END { if (NR) print NR, v[int((NR - 1) * 0.5) + 1], v[int((NR - 1) * 0.99) + 1]; else print 0, "-", "-" }')
-log "c: client2 paced at $PACE6: $mbps Mbit/s up; ping -6 meanwhile: $n replies, p50 $p50 ms, p99 $p99 ms"
-check_gt "c: client2's paced upload moves (bytes)" "${bytes:-0}" 1000000
-check_gt "c: ping -6 beside the paced upload gets replies" "$n" 50
-if awk -v v="${p50:-99}" 'BEGIN { exit !(v + 0 <= 2) }'; then ok "c: ping -6 beside the paced upload: p50 $p50 ms <= 2 ms"
-else not_ok "c: ping -6 beside the paced upload: p50 <= 2 ms" "p50 $p50 ms, p99 $p99 ms"; fi
+    log "c: $what: $mbps Mbit/s, $bytes bytes; ping -6 meanwhile: $n replies, p50 $p50 ms, p99 $p99 ms"
+    check_gt "c: iperf3 -6 $what completes through the tunnel and NAT66 (bytes)" "${bytes:-0}" 1000000
+    check_gt "c: ping -6 beside the $what gets replies" "$n" 50
+    if awk -v v="${p50:-99}" 'BEGIN { exit !(v + 0 <= 2) }'; then ok "c: ping -6 beside the $what: p50 $p50 ms <= 2 ms"
+    else not_ok "c: ping -6 beside the $what: p50 <= 2 ms" "p50 $p50 ms, p99 $p99 ms"; fi
+}
+# Unpaced, the queue rarely stands in vpngw here (these pings were as fast before IPv6 was
+# queued by flow). Paced (client2, Bandwidth = PACE6), the upload's queue stands in client2's
+# flow queues, CoDel keeping it at about 5 ms: an IPv6 ping beside it has a queue of its own and
+# goes first (before git 4b255f9 every IPv6 packet shared one queue: p50 5.1 ms there).
+transfer_with_ping6 "$NS_C1" up "upload"
+transfer_with_ping6 "$NS_C1" down "download" -R
+transfer_with_ping6 "$NS_C2" paced "upload paced at $PACE6 (client2)"
 
 # UDP over IPv6 sent with UDP_SEGMENT: cut from the client's TUN (USO), merged at the gateway.
 udpgso_check "c: 1000 IPv6 datagrams sent in 100 UDP_SEGMENT sends, all arrive intact and in order" "$NET6"
